@@ -1,0 +1,277 @@
+"""PPO (Schulman et al. 2017, https://arxiv.org/abs/1707.06347) with vectorised environments, for graph
+policies. One file, read top to bottom in CleanRL's order: config -> rollout storage -> rollout loop ->
+advantage estimation (GAE) -> update -> logging.
+
+Differences from CleanRL's ``ppo_continuous_action.py``, all deliberate:
+
+* actor and critic are separate networks with separate Adam optimisers and learning rates (as in the
+  reference bi-level study);
+* every iteration starts by resetting the environments with seeds derived from ``(seed, iteration)``, so a
+  run resumed from a checkpoint reproduces the uninterrupted one exactly;
+* the policy's actions live wherever its distribution puts them (a simplex for a Dirichlet); there is no
+  clipping to a Box, the lower level or the environment validates them;
+* rewards are divided by a running standard deviation of the discounted return (CleanRL's
+  ``NormalizeReward`` wrapper, done in the loop so that its state is checkpointed).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn.functional as F
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
+
+from ..errors import ConfigError
+from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
+from ..train import EvalFn, RunningMeanStd, RunTracker, TrainResult, configure_threads, episode_seeds, seed_everything
+
+
+@dataclass(frozen=True)
+class PPOConfig:
+    """Hyper-parameters of :func:`train`."""
+
+    seed: int = 0
+    """drives the network initialisation, the action sampling and every environment reset."""
+    iterations: int = 200
+    """rollout + update cycles."""
+    num_envs: int = 8
+    """environments stepped in lock-step (one batched policy forward per step)."""
+    rollout_steps: int = 20
+    """steps per environment per iteration (a multiple of the episode length keeps episodes whole)."""
+    gamma: float = 0.97
+    """discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    advantage: str = "gae"
+    """``gae`` (critic-based) or ``group``: discounted reward-to-go minus the leave-one-out mean of the other
+    members of the environment's group at the same step (see ``group_size``)."""
+    group_size: int = 1
+    """environments reset with the same seed (common random numbers: same exogenous demand, own actions)."""
+    actor_lr: float = 3e-4
+    """Adam learning rate of the actor."""
+    critic_lr: float = 1e-3
+    """Adam learning rate of the critic."""
+    anneal_lr: bool = True
+    """decay both learning rates linearly to 0."""
+    update_epochs: int = 4
+    """passes over each rollout."""
+    minibatch_size: int = 64
+    """transitions per gradient step."""
+    clip_coef: float = 0.2
+    """PPO ratio clipping."""
+    ent_coef: float = 0.0
+    """entropy bonus."""
+    max_grad_norm: float = 0.5
+    """gradient-norm clipping (per network)."""
+    normalize_rewards: bool = True
+    """scale rewards by the running std of the discounted return."""
+    norm_adv: bool = True
+    """standardise advantages per minibatch."""
+    target_kl: float | None = None
+    """stop an iteration's epochs early above this approximate KL."""
+    eval_every: int = 20
+    """iterations between validation runs (0: never)."""
+    checkpoint_every: int = 20
+    """iterations between ``last.pt`` writes."""
+    time_limit_s: float | None = None
+    """stop (and checkpoint) after this much wall time."""
+    threads: int = 1
+    """torch intra-op threads."""
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"Expected '{name}' > 0 (got {getattr(self, name)})")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"Expected 'gamma' in [0, 1] (got {self.gamma})")
+        if not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError(f"Expected 'gae_lambda' in [0, 1] (got {self.gae_lambda})")
+        if self.advantage not in ("gae", "group"):
+            raise ConfigError(f"Expected 'advantage' in ('gae', 'group') (got {self.advantage!r})")
+        if self.group_size < 1 or self.num_envs % self.group_size:
+            raise ConfigError(f"'num_envs' ({self.num_envs}) must be a multiple of 'group_size' ({self.group_size})")
+        if self.advantage == "group" and self.group_size < 2:
+            raise ConfigError("advantage='group' needs 'group_size' >= 2")
+        if self.minibatch_size > self.num_envs * self.rollout_steps:
+            raise ConfigError(
+                f"'minibatch_size' ({self.minibatch_size}) exceeds the batch num_envs * rollout_steps "
+                f"({self.num_envs * self.rollout_steps})"
+            )
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+
+RESUMABLE_KEYS = ("iterations", "eval_every", "checkpoint_every", "time_limit_s")
+
+
+def train(
+    cfg: PPOConfig,
+    make_env: Callable[[], gym.Env],
+    policy: GraphActorCritic,
+    *,
+    run_dir: str | Path,
+    eval_fn: EvalFn | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+    metadata: dict | None = None,
+) -> TrainResult:
+    """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs)."""
+    # ------------------------------------------------------------------ setup
+    configure_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    model = policy
+    actor_params, critic_params = model.actor_parameters(), model.critic_parameters()
+    actor_opt = torch.optim.Adam(actor_params, lr=cfg.actor_lr, eps=1e-5)
+    critic_opt = torch.optim.Adam(critic_params, lr=cfg.critic_lr, eps=1e-5)
+    rms = RunningMeanStd()
+    config = {"algo": "ppo", **asdict(cfg), "policy": model.config_dict(), **(metadata or {})}
+    run = RunTracker(Path(run_dir), config, total=cfg.iterations, eval_fn=eval_fn, eval_every=cfg.eval_every,
+                     checkpoint_every=cfg.checkpoint_every, time_limit_s=cfg.time_limit_s, resume=resume,
+                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="PPO")
+    state = run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
+    if state:
+        rms.load_state_dict(state["reward_rms"])
+    episodes_done = int(state.get("episodes", 0))
+
+    envs = SyncVectorEnv([make_env for _ in range(cfg.num_envs)], autoreset_mode=AutoresetMode.SAME_STEP)
+    S, n = cfg.rollout_steps, cfg.num_envs
+    act_shape = envs.single_action_space.shape
+    ret_running = np.zeros(n)
+
+    def payload() -> dict:
+        snap = run.snapshot(model, actor_opt=actor_opt, critic_opt=critic_opt)
+        return {"episodes": episodes_done, "reward_rms": rms.state_dict(), **snap}
+
+    try:
+        for it in range(run.start, cfg.iterations):
+            t_iter = time.perf_counter()
+            if cfg.anneal_lr:
+                frac = 1.0 - it / cfg.iterations
+                actor_opt.param_groups[0]["lr"] = frac * cfg.actor_lr
+                critic_opt.param_groups[0]["lr"] = frac * cfg.critic_lr
+
+            # ---------------------------------------------------------- rollout
+            g = cfg.group_size
+            obs, _ = envs.reset(seed=[sd for sd in episode_seeds(cfg.seed, it, n // g) for _ in range(g)])
+            ret_running[:] = 0.0
+            obs_buf = {k: np.zeros((S, *v.shape), dtype=v.dtype) for k, v in obs.items()}
+            actions = np.zeros((S, n, *act_shape), dtype=np.float32)
+            logps = np.zeros((S, n), dtype=np.float32)
+            values = np.zeros((S, n), dtype=np.float32)
+            rewards = np.zeros((S, n), dtype=np.float32)
+            dones = np.zeros((S, n), dtype=np.float32)
+            ep_returns: list[float] = []
+            ep_acc = np.zeros(n)
+            for s in range(S):
+                for k, v in obs.items():
+                    obs_buf[k][s] = v
+                a, logp, v = model.act(obs_to_tensors(obs))
+                a_np = a.numpy()
+                obs, r, term, trunc, info = envs.step(a_np)
+                r = np.asarray(r, dtype=np.float64)
+                ep_acc += r
+                done = np.logical_or(term, trunc)
+                if trunc.any() and "final_obs" in info:
+                    # bootstrap truncated (not terminated) episodes from their final observation
+                    idx = np.flatnonzero(trunc & ~term)
+                    if idx.size:
+                        final = {k: np.stack([info["final_obs"][i][k] for i in idx]) for k in obs}
+                        r[idx] += cfg.gamma * model.value(obs_to_tensors(final)).detach().numpy() * rms.std
+                for i in np.flatnonzero(done):
+                    ep_returns.append(float(ep_acc[i]))
+                    ep_acc[i] = 0.0
+                if cfg.normalize_rewards:
+                    ret_running = ret_running * cfg.gamma + r
+                    rms.update(ret_running)
+                    ret_running[done] = 0.0
+                actions[s], logps[s], values[s] = a_np, logp.numpy(), v.numpy()
+                rewards[s] = r / (rms.std if cfg.normalize_rewards else 1.0)
+                dones[s] = done
+            episodes_done += len(ep_returns)
+
+            # ---------------------------------------------------------- advantages (GAE or group baseline)
+            with torch.no_grad():
+                next_value = model.value(obs_to_tensors(obs)).numpy()
+            adv = np.zeros((S, n), dtype=np.float32)
+            last = np.zeros(n, dtype=np.float32)
+            for s in reversed(range(S)):
+                nv = next_value if s == S - 1 else values[s + 1]
+                nonterm = 1.0 - dones[s]
+                delta = rewards[s] + cfg.gamma * nv * nonterm - values[s]
+                last = delta + cfg.gamma * cfg.gae_lambda * nonterm * last
+                adv[s] = last
+            returns = adv + values
+            if cfg.advantage == "group":
+                # reward-to-go minus the other group members' mean at the same step: the shared demand cancels
+                togo = np.zeros((S, n), dtype=np.float32)
+                acc = next_value
+                for s in reversed(range(S)):
+                    acc = rewards[s] + cfg.gamma * (1.0 - dones[s]) * acc
+                    togo[s] = acc
+                grouped = togo.reshape(S, n // g, g)
+                loo = (grouped.sum(-1, keepdims=True) - grouped) / (g - 1)
+                adv = (grouped - loo).reshape(S, n)
+
+            # ---------------------------------------------------------- update
+            B = cfg.batch_size
+            b_obs = {k: torch.as_tensor(v.reshape(B, *v.shape[2:])) for k, v in obs_buf.items()}
+            b_act = torch.as_tensor(actions.reshape(B, *act_shape))
+            b_logp = torch.as_tensor(logps.reshape(B))
+            b_adv = torch.as_tensor(adv.reshape(B))
+            b_ret = torch.as_tensor(returns.reshape(B))
+            model.train()
+            kls, clipfracs, pg_losses, v_losses, ents = [], [], [], [], []
+            for _ in range(cfg.update_epochs):
+                perm = torch.randperm(B)
+                for lo in range(0, B - cfg.minibatch_size + 1, cfg.minibatch_size):
+                    mb = perm[lo : lo + cfg.minibatch_size]
+                    mb_obs = {k: v[mb] for k, v in b_obs.items()}
+                    new_logp, entropy, new_v = model.evaluate_actions(mb_obs, b_act[mb])
+                    log_ratio = new_logp - b_logp[mb]
+                    ratio = log_ratio.exp()
+                    with torch.no_grad():
+                        kls.append(float(((ratio - 1) - log_ratio).mean()))
+                        clipfracs.append(float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean()))
+                    mb_adv = b_adv[mb]
+                    if cfg.norm_adv:
+                        mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+                    pg_loss = torch.max(-mb_adv * ratio, -mb_adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+                    ent = entropy.mean()
+                    v_loss = 0.5 * F.mse_loss(new_v, b_ret[mb])
+                    actor_opt.zero_grad()
+                    critic_opt.zero_grad()
+                    (pg_loss - cfg.ent_coef * ent + v_loss).backward()
+                    torch.nn.utils.clip_grad_norm_(actor_params, cfg.max_grad_norm)
+                    torch.nn.utils.clip_grad_norm_(critic_params, cfg.max_grad_norm)
+                    actor_opt.step()
+                    critic_opt.step()
+                    pg_losses.append(float(pg_loss.detach()))
+                    v_losses.append(float(v_loss.detach()))
+                    ents.append(float(ent.detach()))
+                if cfg.target_kl is not None and np.mean(kls[-max(1, B // cfg.minibatch_size):]) > cfg.target_kl:
+                    break
+            model.eval()
+
+            # ---------------------------------------------------------- logging, evaluation, checkpoints
+            row = {
+                "iteration": it + 1, "episodes": episodes_done, "wall_s": round(run.elapsed(), 3),
+                "iter_s": round(time.perf_counter() - t_iter, 4),
+                "train_reward": float(np.mean(ep_returns)) if ep_returns else float("nan"),
+                "pg_loss": float(np.mean(pg_losses)), "v_loss": float(np.mean(v_losses)),
+                "entropy": float(np.mean(ents)), "approx_kl": float(np.mean(kls)), "clipfrac": float(np.mean(clipfracs)),
+            }
+            if run.end_iteration(it, row, model, payload):
+                break
+    finally:
+        run.close()
+        envs.close()
+    return run.result(model, episodes_done)

@@ -1,0 +1,188 @@
+"""Mobility benchmark: quality against the oracle on NYC Brooklyn and Shenzhen, and per-step speed.
+
+Quality: for each city, train the bi-level agent (PPO, and the reference actor-critic A2C) and the naive
+edge-level agent from scratch within a wall-time budget, then evaluate them with the oracle MPC, the uniform
+heuristic, no rebalancing and random on the same 10 test seeds (never used in training or model selection).
+
+Speed, measured side by side in one run on NYC Brooklyn:
+
+* ``lp_hot_vs_rebuild_ratio``: the per-step rebalancing LP rebuilt from scratch every step vs built once and
+  hot-started (median times on the same sequence of states; > 1 means hot start is faster);
+* ``step_ms_nyc``: one full environment step of the bi-level agent (policy forward + rebalancing LP +
+  simulator step with its matching), median.
+
+Writes ``results/mobility.json`` (format of RESULTS.md) and ``results/mobility.png`` (learning curves).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..bilevel import BilevelWrapper
+from ..registry import get_problem
+from ..runner import compare, load_agent, print_table, rows_to_records, train_agent
+from ..train import configure_threads
+from .common import write_results
+
+CITIES = ("nyc_brooklyn", "shenzhen_downtown_west")
+
+#: agent label -> (agent, algo, budget key)
+AGENTS = {
+    "bilevel-ppo": ("bilevel", "ppo"),
+    "bilevel-a2c": ("bilevel", "a2c"),
+    "edge-ppo": ("edge", "ppo"),
+}
+
+
+def train_or_load(city: str, label: str, runs: Path, minutes: float, seed: int, retrain: bool, quick: bool) -> dict:
+    """Train ``label`` on ``city`` unless ``runs/city/label/best.pt`` exists; return its training record."""
+    agent, algo = AGENTS[label]
+    run_dir = runs / city / label
+    record_path = run_dir / "train_record.json"
+    if record_path.exists() and (run_dir / "best.pt").exists() and not retrain:
+        return json.loads(record_path.read_text())
+    overrides: dict = {"seed": seed, "time_limit_s": 60.0 * minutes}
+    if algo == "ppo":
+        overrides["iterations"] = 6 if quick else 100_000
+        if quick:
+            overrides["eval_every"] = 3
+    else:
+        overrides["episodes"] = 8 if quick else 1_000_000
+        overrides["eval_every"] = 4 if quick else 400
+        overrides["checkpoint_every"] = 4 if quick else 400
+    print(f"[{city}] training {label} for up to {minutes:g} min")
+    res = train_agent(f"mobility/{city}", agent=agent, algo=algo, run_dir=run_dir, progress=False, verbose=False, **overrides)
+    rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),
+           "best_val_reward": res.best_eval, "seed": seed, "budget_min": minutes}
+    (run_dir / "train_record.json").write_text(json.dumps(rec, indent=2))
+    return rec
+
+
+def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
+    """``step_ms_nyc`` and ``lp_hot_vs_rebuild_ratio`` (see the module docstring)."""
+    from ..problems.mobility import RebalancingLP, desired_counts
+
+    configure_threads(1)
+    prob = get_problem("mobility/nyc_brooklyn")
+    agent, _ = load_agent(agent_ckpt)
+    env = prob.make_env()
+    lower = RebalancingLP.for_env(env)
+    wrapped = BilevelWrapper(env, lower)
+    step_s, policy_s, lp_s, sim_s, states = [], [], [], [], []
+    for ep in range(episodes):
+        obs, _ = wrapped.reset(seed=10_000 + ep)
+        done = False
+        while not done:
+            t0 = time.perf_counter()
+            a = agent.act(obs)
+            t1 = time.perf_counter()
+            state = env.flow_state()
+            flows = wrapped.action(a)
+            t2 = time.perf_counter()
+            obs, _, done, _, _ = env.step(flows)
+            t3 = time.perf_counter()
+            step_s.append(t3 - t0), policy_s.append(t1 - t0), lp_s.append(t2 - t1), sim_s.append(t3 - t2)
+            states.append((state.idle.copy(), desired_counts(a, state.idle.sum())))
+    # the same LP sequence, hot-started vs rebuilt every step, timed side by side
+    hot_lower = RebalancingLP.for_env(env)
+    hot, rebuild = [], []
+    for idle, target in states:
+        t0 = time.perf_counter()
+        f_hot = hot_lower.solve_counts(idle, target)
+        t1 = time.perf_counter()
+        cold_lower = RebalancingLP.for_env(env)
+        f_cold = cold_lower.solve_counts(idle, target)
+        t2 = time.perf_counter()
+        hot.append(t1 - t0), rebuild.append(t2 - t1)
+        c = hot_lower.lp._cost[: env.E]
+        assert abs(c @ f_hot - c @ f_cold) < 1e-6 * max(1.0, abs(c @ f_cold)), "hot and cold LP optima differ"
+    med = lambda x: 1000.0 * float(np.median(x))  # noqa: E731
+    return {
+        "step_ms_nyc": round(med(step_s), 3),
+        "step_policy_ms_nyc": round(med(policy_s), 3),
+        "step_lp_ms_nyc": round(med(lp_s), 3),
+        "step_sim_ms_nyc": round(med(sim_s), 3),
+        "lp_hot_ms_nyc": round(med(hot), 3),
+        "lp_rebuild_ms_nyc": round(med(rebuild), 3),
+        "lp_hot_vs_rebuild_ratio": round(med(rebuild) / med(hot), 2),
+        "speed_steps_measured": len(step_s),
+    }
+
+
+def plot_curves(runs: Path, cities, labels, oracle_val: dict, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(cities), figsize=(6 * len(cities), 4))
+    axes = np.atleast_1d(axes)
+    for ax, city in zip(axes, cities):
+        for k, label in enumerate(labels):
+            path = runs / city / label / "metrics.jsonl"
+            if not path.exists():
+                continue
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            pts = [(r["wall_s"] / 60.0, 100.0 * r["eval_reward"] / oracle_val[city]) for r in rows if "eval_reward" in r]
+            if pts:
+                ax.plot(*zip(*pts), label=label, color=f"C{k}")
+        ax.axhline(100.0, color="k", ls="--", lw=1, label="oracle MPC")
+        ax.set_title(city.replace("_", " "))
+        ax.set_xlabel("training wall time (min, 1 core)")
+        ax.set_ylabel("validation reward, % of oracle")
+        ax.set_ylim(bottom=max(-50.0, ax.get_ylim()[0]))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def run(
+    out: Path = Path("results"),
+    runs: Path = Path("runs/bench"),
+    cities=CITIES,
+    labels=tuple(AGENTS),
+    minutes: dict | float = 25.0,
+    seed: int = 0,
+    episodes: int = 10,
+    retrain: bool = False,
+    quick: bool = False,
+    command: str | None = None,
+) -> dict:
+    out, runs = Path(out), Path(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    if quick:
+        minutes = 0.2
+    budgets = minutes if isinstance(minutes, dict) else {label: float(minutes) for label in labels}
+    train_records = {c: {l: train_or_load(c, l, runs, budgets[l], seed, retrain, quick) for l in labels} for c in cities}
+    rows, oracle_val = [], {}
+    for city in cities:
+        prob = get_problem(f"mobility/{city}")
+        controllers = {}
+        for label in labels:
+            controllers[label], _ = load_agent(runs / city / label / "best.pt", name=label)
+        controllers.update(prob.baselines(seed))
+        seeds = list(prob.test_seeds)[:episodes]
+        recs = rows_to_records(prob, compare(prob, controllers, seeds),
+                               extra={l: {"train_wall_s": train_records[city][l]["train_wall_s"],
+                                          "train_episodes": train_records[city][l]["episodes"]} for l in labels})
+        keys = ["controller", "reward_mean", "reward_std", "pct_of_oracle", "served_mean", "rebalancing_cost_mean",
+                "decision_ms", "train_wall_s"]
+        print_table(f"mobility / {city} ({len(seeds)} test episodes)", recs, keys)
+        rows += recs
+        oracle_val[city] = float(compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean())
+    speed = measure_speed(runs / "nyc_brooklyn" / labels[0] / "best.pt") if "nyc_brooklyn" in cities else {}
+    print("speed:", speed)
+    plot_curves(runs, cities, labels, oracle_val, out / "mobility.png")
+    name = "mobility-quick" if quick else "mobility"
+    return write_results(out / f"{name}.json", "mobility", rows, speed, command=command,
+                         training={c: list(r.values()) for c, r in train_records.items()},
+                         notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds; "
+                               "agents trained from scratch, model selected on validation seeds 2000-2004; "
+                               "test seeds 1000-1009; train_wall_s is single-process wall time")

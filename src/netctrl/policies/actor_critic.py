@@ -1,0 +1,182 @@
+"""Graph actor-critic: separate actor and critic networks over the same graph observation.
+
+Observations are the environments' ``Dict`` of fixed-shape arrays (``x``: node features, ``edge_index``,
+``edge_attr``), batched along a leading dimension. :func:`to_graph_batch` turns such a batch into one
+disjoint PyG graph (node offsets added to the edge indices), which is what every encoder consumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+from ..controllers import Controller
+from ..errors import ActionError
+from .encoders import get_encoder, mlp
+from .heads import DirichletHead, EdgeGaussianHead, GaussianHead
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Architecture of a :class:`GraphActorCritic`."""
+
+    encoder: str = "gcn"
+    """graph encoder: ``gcn`` or ``edgeconv``."""
+    hidden: int = 64
+    """embedding width of the encoders."""
+    layers: int = 2
+    """message-passing layers per encoder."""
+    aggr: str = "add"
+    """neighbourhood aggregation of ``edgeconv``."""
+    head: str = "dirichlet"
+    """action head: ``dirichlet`` (desired distribution), ``gaussian`` (per node), ``edge-gaussian``."""
+    head_hidden: int = 32
+    """width of the head MLP."""
+    parameterization: str = "mean-precision"
+    """Dirichlet parameterisation: ``mean-precision`` or ``softplus`` (reference)."""
+    prior_feature: int | None = None
+    """node feature holding the Dirichlet prior (e.g. current vehicles), ``None`` for uniform."""
+    init_precision: float = 10.0
+    """initial Dirichlet precision per node (mean-precision parameterisation)."""
+    init_std: float = 0.5
+    """initial standard deviation of Gaussian heads."""
+    critic_pool: str = "sum"
+    """graph pooling of the critic: ``sum`` (reference), ``mean`` or ``max``."""
+
+    def __post_init__(self) -> None:
+        if self.head not in ("dirichlet", "gaussian", "edge-gaussian"):
+            raise ValueError(f"Expected 'head' in ('dirichlet', 'gaussian', 'edge-gaussian') (got {self.head!r})")
+        if self.critic_pool not in ("sum", "mean", "max"):
+            raise ValueError(f"Expected 'critic_pool' in ('sum', 'mean', 'max') (got {self.critic_pool!r})")
+        if self.hidden <= 0 or self.layers <= 0:
+            raise ValueError(f"Expected 'hidden' and 'layers' > 0 (got {self.hidden}, {self.layers})")
+
+
+def to_graph_batch(obs: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor | None, Tensor, int]:
+    """Batched observation -> ``(x, edge_index, edge_attr, batch, B)`` of one disjoint graph."""
+    x = obs["x"]
+    if x.dim() == 2:
+        obs = {k: v.unsqueeze(0) for k, v in obs.items()}
+        x = obs["x"]
+    B, N, _ = x.shape
+    ei = obs["edge_index"].long()
+    offsets = (torch.arange(B, device=x.device) * N).view(B, 1, 1)
+    edge_index = (ei + offsets).permute(1, 0, 2).reshape(2, -1)
+    ea = obs.get("edge_attr")
+    edge_attr = None if ea is None else _floating(ea.reshape(-1, ea.shape[-1]))
+    batch = torch.arange(B, device=x.device).repeat_interleave(N)
+    return _floating(x.reshape(B * N, -1)), edge_index, edge_attr, batch, B
+
+
+def _floating(t: Tensor) -> Tensor:
+    return t if t.is_floating_point() else t.float()
+
+
+def obs_to_tensors(obs: dict[str, Any], device: str | torch.device = "cpu") -> dict[str, Tensor]:
+    return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
+
+
+class GraphActorCritic(nn.Module):
+    """Separate actor and critic, each a graph encoder; the actor ends in an action head.
+
+    Args:
+        node_features: ``F``, size of ``obs['x']``'s last dimension.
+        edge_features: ``D``, size of ``obs['edge_attr']``'s last dimension (0 if none).
+        cfg: the architecture.
+    """
+
+    def __init__(self, node_features: int, edge_features: int, cfg: PolicyConfig = PolicyConfig()) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.node_features, self.edge_features = node_features, edge_features
+        enc = dict(in_channels=node_features, hidden_channels=cfg.hidden, num_layers=cfg.layers)
+        if cfg.encoder == "edgeconv":
+            enc.update(edge_dim=edge_features, aggr=cfg.aggr)
+        self.actor_encoder = get_encoder(cfg.encoder, **enc)
+        self.critic_encoder = get_encoder(cfg.encoder, **enc)
+        c = self.actor_encoder.out_channels
+        if cfg.head == "dirichlet":
+            self.head = DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature, cfg.init_precision)
+        elif cfg.head == "gaussian":
+            self.head = GaussianHead(c, cfg.head_hidden, init_std=cfg.init_std)
+        else:
+            self.head = EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std)
+        self.critic_node = mlp([c, cfg.hidden, cfg.hidden], last_act=True)
+        self.critic_out = mlp([cfg.hidden, cfg.hidden, 1])
+        self._pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[cfg.critic_pool]
+
+    @classmethod
+    def for_space(cls, observation_space, cfg: PolicyConfig = PolicyConfig()) -> "GraphActorCritic":
+        """Build for a netctrl graph observation space (``Dict`` with ``x`` and ``edge_attr``)."""
+        F = observation_space["x"].shape[-1]
+        D = observation_space["edge_attr"].shape[-1] if "edge_attr" in observation_space.spaces else 0
+        return cls(F, D, cfg)
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        return list(self.actor_encoder.parameters()) + list(self.head.parameters())
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return [*self.critic_encoder.parameters(), *self.critic_node.parameters(), *self.critic_out.parameters()]
+
+    def distribution(self, obs: dict[str, Tensor]):
+        x, ei, ea, _, B = to_graph_batch(obs)
+        h = self.actor_encoder(x, ei, ea)
+        if isinstance(self.head, EdgeGaussianHead):
+            return self.head(h, x, B, ei, ea)
+        return self.head(h, x, B)
+
+    def value(self, obs: dict[str, Tensor]) -> Tensor:
+        x, ei, ea, batch, B = to_graph_batch(obs)
+        h = self.critic_node(self.critic_encoder(x, ei, ea))
+        return self.critic_out(self._pool(h, batch, size=B)).view(B)
+
+    def evaluate_actions(self, obs: dict[str, Tensor], actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(log_prob, entropy, value)`` of ``actions`` under the current policy."""
+        dist = self.distribution(obs)
+        return dist.log_prob(actions), dist.entropy(), self.value(obs)
+
+    @torch.no_grad()
+    def act(self, obs: dict[str, Tensor], deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+        """``(action, log_prob, value)`` for a batch of observations."""
+        dist = self.distribution(obs)
+        a = dist.mode() if deterministic else dist.sample()
+        return a, dist.log_prob(a), self.value(obs)
+
+    def config_dict(self) -> dict:
+        return {"node_features": self.node_features, "edge_features": self.edge_features, **asdict(self.cfg)}
+
+    @classmethod
+    def from_config_dict(cls, d: dict) -> "GraphActorCritic":
+        d = dict(d)
+        return cls(d.pop("node_features"), d.pop("edge_features"), PolicyConfig(**d))
+
+
+class PolicyController(Controller):
+    """A trained :class:`GraphActorCritic` behind the shared controller interface.
+
+    Args:
+        model: the policy.
+        lower: the lower level the action goes through (``"lp"`` for bi-level agents, ``"edge-share"`` for
+            the naive edge-level agent of mobility, ``None`` for raw edge actions).
+        deterministic: act with the distribution's mode (the reference evaluates with the Dirichlet mean).
+        name: label in tables.
+    """
+
+    def __init__(self, model: GraphActorCritic, lower: str | None = "lp", deterministic: bool = True, name: str = "bilevel") -> None:
+        self.model = model.eval()
+        self.lower = lower
+        self.deterministic = deterministic
+        self.name = name
+
+    @torch.no_grad()
+    def act(self, observation) -> np.ndarray:
+        dist = self.model.distribution(obs_to_tensors(observation))
+        a = (dist.mode() if self.deterministic else dist.sample())[0].cpu().numpy()
+        if not np.all(np.isfinite(a)):
+            raise ActionError(f"policy {self.name!r} produced NaN/inf actions (diverged or corrupt weights)")
+        return a

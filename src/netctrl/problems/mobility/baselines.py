@@ -1,0 +1,137 @@
+"""Baselines for mobility-on-demand: the oracle MPC, the reference heuristics, random.
+
+* :class:`OracleMPC`: perfect foresight. At every step it solves one LP over the time-expanded network for the
+  next ``horizon`` steps with the *realised* requests, plans matching and rebalancing jointly, applies the
+  first step of both and re-plans the next step (receding horizon). It installs itself as the environment's
+  matcher, so the served requests are its own. The LP models the simulator exactly (same timing, costs and
+  in-transit vehicles), so with ``horizon >= T`` it is the optimum of the episode and an upper bound for every
+  controller on the same seed (up to the reference's per-step clipping of negative matching profits).
+* ``uniform`` (reference ``heur``): desired distribution ``1/N`` everywhere, through the rebalancing LP.
+* ``no-rebalancing``: never moves an empty vehicle.
+* ``random`` (reference ``random``): a flat-Dirichlet desired distribution each step, through the LP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...controllers import ConstantDesiredController, Controller, RandomDesiredController, ZeroActionController
+from ...lp import solve_lp
+from .env import MobilityEnv
+
+
+@dataclass
+class OraclePlan:
+    """The first step of an oracle plan and the plan's value (profit over the horizon)."""
+
+    served: np.ndarray
+    """(P,) requests served at the current step."""
+    flows: np.ndarray
+    """(E,) rebalancing flows at the current step."""
+    value: float
+    """optimal objective of the horizon LP."""
+
+
+def oracle_plan(env: MobilityEnv, horizon: int) -> OraclePlan:
+    """Solve the receding-horizon LP from the pre-matching state of step ``env.t`` with the realised requests."""
+    sc = env.scenario
+    t0 = env.t
+    S = min(horizon, env.T - t0)
+    N, E, P = env.N, env.E, len(sc.pairs)
+    demand = env.demand[t0 : t0 + S]                       # (S, P) realised requests
+    act_s, act_p = np.nonzero(demand > 0)                  # matching columns: only pairs with requests
+    nm, ny, nh = act_s.size, S * E, S * N
+    # column layout: [m (nm) | y (S*E) | h (S*N)]; h[s, i] = idle vehicles carried from step s to s+1
+    y_s, y_e = np.divmod(np.arange(ny), E)
+    h_s, h_i = np.divmod(np.arange(nh), N)
+    tt = sc.trip_time[t0 + act_s, act_p]
+    rt = sc.reb_time[t0 + y_s, y_e]
+    cost = np.concatenate(
+        [sc.price[t0 + act_s, act_p] - env.beta * tt, -env.beta * rt, np.zeros(nh)]
+    )
+    rows, cols, vals = [], [], []
+
+    def add(r, c, v):
+        rows.append(r), cols.append(c), vals.append(np.broadcast_to(v, np.shape(r)).astype(float))
+
+    node = lambda s, i: s * N + i  # noqa: E731  (row of region i at step s)
+    m_cols = np.arange(nm)
+    y_cols = nm + np.arange(ny)
+    h_cols = nm + ny + np.arange(nh)
+    # outflows of (i, s): served trips, rebalancing, carry-over
+    add(node(act_s, sc.pairs[act_p, 0]), m_cols, 1.0)
+    add(node(y_s, env.src[y_e]), y_cols, 1.0)
+    add(node(h_s, h_i), h_cols, 1.0)
+    # inflows: carry-over from s-1, trips and rebalancing that become idle at s (= departure + time + 1)
+    keep = h_s + 1 < S
+    add(node(h_s[keep] + 1, h_i[keep]), h_cols[keep], -1.0)
+    arr = act_s + tt + 1
+    keep = arr < S
+    add(node(arr[keep], sc.pairs[act_p[keep], 1]), m_cols[keep], -1.0)
+    arr = y_s + rt + 1
+    keep = arr < S
+    add(node(arr[keep], env.dst[y_e[keep]]), y_cols[keep], -1.0)
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(S * N, nm + ny + nh)
+    )
+    rhs = env.arrivals[t0 : t0 + S].copy()                 # vehicles already on their way
+    rhs[0] = env.idle                                      # step t0: everything idle before matching
+    rhs = rhs.reshape(-1)
+    upper = np.concatenate([demand[act_s, act_p], np.full(ny + nh, np.inf)])
+    sol = solve_lp(cost, A, rhs, rhs, 0.0, upper, maximize=True, name="mobility oracle MPC")
+    served = np.zeros(P)
+    first = act_s == 0
+    served[act_p[first]] = sol.x[:nm][first]
+    flows = sol.x[nm : nm + E]
+    return OraclePlan(_clean(served), _clean(flows), sol.objective)
+
+
+def _clean(x: np.ndarray) -> np.ndarray:
+    """Snap solver noise to integers (vertex optima of this network LP are integral) and clip at 0."""
+    r = np.rint(x)
+    return np.maximum(np.where(np.abs(x - r) < 1e-6, r, x), 0.0)
+
+
+class OracleMPC(Controller):
+    """Perfect-foresight receding-horizon MPC (joint matching and rebalancing). See the module docstring.
+
+    Args:
+        horizon: planning horizon in steps (the reference uses 20 = the whole episode).
+    """
+
+    lower = None
+    name = "oracle"
+
+    def __init__(self, horizon: int = 20) -> None:
+        self.horizon = int(horizon)
+        self._flows: np.ndarray | None = None
+
+    def bind(self, env) -> None:
+        base = env.unwrapped
+        if not isinstance(base, MobilityEnv):
+            raise TypeError(f"OracleMPC needs a MobilityEnv (got {type(base).__name__})")
+        base.matcher = self._match
+
+    def _match(self, env: MobilityEnv) -> np.ndarray:
+        plan = oracle_plan(env, self.horizon)
+        self._flows = plan.flows
+        return plan.served
+
+    def act(self, observation) -> np.ndarray:
+        if self._flows is None:
+            raise RuntimeError("OracleMPC.act called before the environment's matching step (bind, then reset)")
+        flows, self._flows = self._flows, None
+        return flows.astype(np.float32)
+
+
+def baselines(seed: int = 0) -> dict[str, Controller]:
+    """The mobility baselines by name (fresh instances)."""
+    return {
+        "oracle": OracleMPC(),
+        "uniform": ConstantDesiredController(name="uniform"),
+        "no-rebalancing": ZeroActionController(),
+        "random": RandomDesiredController(seed=seed),
+    }

@@ -1,0 +1,200 @@
+"""Bind a problem, a policy, a lower level and an algorithm into an agent; train it; compare controllers.
+
+An *agent* is "graph policy + action head + lower level + algorithm" (RL4CO calls this binding a model):
+
+* ``bilevel``: the problem's default policy (a Dirichlet over nodes = the desired next state) acting through
+  the LP lower level ``"lp"``;
+* ``edge``: the naive end-to-end baseline, a per-edge Gaussian acting through the problem's ``"edge-share"``
+  map (flows straight from the policy, no optimisation).
+
+The CLI, the demo and the benchmarks all go through :func:`train_agent` and :func:`compare`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .bilevel import BilevelWrapper
+from .controllers import Controller
+from .evaluate import EvalResult, evaluate
+from .policies.actor_critic import GraphActorCritic, PolicyConfig, PolicyController
+from .registry import ProblemSpec, get_problem
+from .train import TrainResult, load_policy
+
+AGENTS = {"bilevel": "lp", "edge": "edge-share"}
+ALGOS = ("ppo", "a2c")
+
+
+def _lower_of(agent: str) -> str:
+    if agent not in AGENTS:
+        raise ValueError(f"Unknown agent {agent!r}; choose one of {sorted(AGENTS)}")
+    return AGENTS[agent]
+
+
+def make_training_env(problem: ProblemSpec, lower: str):
+    """A factory of raw environments wrapped with the named lower level."""
+
+    def make():
+        env = problem.make_env()
+        return BilevelWrapper(env, problem.make_lower(lower, env))
+
+    return make
+
+
+def _algo_module(algo: str):
+    if algo == "ppo":
+        from .algos import ppo as mod
+    elif algo == "a2c":
+        from .algos import a2c as mod
+    else:
+        raise ValueError(f"Unknown algorithm {algo!r}; choose one of {list(ALGOS)}")
+    return mod
+
+
+def algo_config(algo: str, problem: ProblemSpec, agent: str = "bilevel", **overrides: Any):
+    """The algorithm's config: the problem's defaults for the agent, then ``overrides``."""
+    mod = _algo_module(algo)
+    cls = mod.PPOConfig if algo == "ppo" else mod.A2CConfig
+    names = {f.name for f in fields(cls)}
+    defaults = problem.train if agent == "bilevel" else (problem.edge_train or problem.train)
+    if algo == "a2c":
+        defaults = {k: v for k, v in defaults.items() if k in names and k not in ("num_envs", "actor_lr", "critic_lr")}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ValueError(f"Unknown {algo} option(s) {unknown}; choose from {sorted(names)}")
+    return cls(**{**{k: v for k, v in defaults.items() if k in names}, **overrides})
+
+
+def policy_config(problem: ProblemSpec, agent: str = "bilevel", **overrides: Any) -> PolicyConfig:
+    base = problem.policy if agent == "bilevel" else problem.edge_policy
+    return PolicyConfig(**{**base, **overrides})
+
+
+def policy_controller(model: GraphActorCritic, agent: str, name: str | None = None) -> PolicyController:
+    return PolicyController(model, lower=_lower_of(agent), deterministic=True, name=name or agent)
+
+
+def validation_fn(problem: ProblemSpec, agent: str):
+    """``eval_fn`` for training: deterministic return on the problem's validation seeds."""
+
+    def eval_fn(model: GraphActorCritic) -> dict:
+        r = evaluate(policy_controller(model, agent), problem.make_env, problem.val_seeds, make_lower=problem.make_lower)
+        return {"eval_reward": float(r.rewards.mean())}
+
+    return eval_fn
+
+
+def train_agent(
+    problem: str | ProblemSpec,
+    *,
+    agent: str = "bilevel",
+    algo: str = "ppo",
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+    policy_overrides: dict | None = None,
+    **algo_overrides: Any,
+) -> TrainResult:
+    """Train an agent on a problem; checkpoints and metrics go to ``run_dir``."""
+    problem = get_problem(problem)
+    lower = _lower_of(agent)
+    cfg = algo_config(algo, problem, agent, **algo_overrides)
+    make_env = make_training_env(problem, lower)
+    env = make_env()
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    model = GraphActorCritic.for_space(env.observation_space, policy_config(problem, agent, **(policy_overrides or {})))
+    env.close()
+    mod = _algo_module(algo)
+    return mod.train(
+        cfg, make_env, model, run_dir=run_dir, eval_fn=validation_fn(problem, agent), resume=resume,
+        progress=progress, verbose=verbose, metadata={"problem": problem.name, "agent": agent},
+    )
+
+
+def load_agent(checkpoint: str | Path, name: str | None = None) -> tuple[PolicyController, dict]:
+    """A trained agent (as a controller) and its checkpoint's config."""
+    model, ckpt = load_policy(Path(checkpoint))
+    cfg = ckpt.get("config", {})
+    agent = cfg.get("agent", "bilevel")
+    label = name or (f"{agent}-{cfg.get('algo', 'rl')}" if agent == "bilevel" else f"edge-{cfg.get('algo', 'rl')}")
+    return policy_controller(model, agent, label), cfg
+
+
+@dataclass
+class ComparisonRow:
+    controller: str
+    result: EvalResult
+    pct_of_oracle: float | None
+
+
+def compare(
+    problem: str | ProblemSpec,
+    controllers: dict[str, Controller],
+    seeds: Sequence[int] | None = None,
+    reference: str = "oracle",
+) -> list[ComparisonRow]:
+    """Evaluate every controller on the same seeds; ``pct_of_oracle = 100 * mean / mean(reference)``."""
+    problem = get_problem(problem)
+    seeds = list(problem.test_seeds if seeds is None else seeds)
+    results = {
+        name: evaluate(c, problem.make_env, seeds, make_lower=problem.make_lower, sum_keys=problem.info_keys)
+        for name, c in controllers.items()
+    }
+    ref = results.get(reference)
+    ref_mean = float(ref.rewards.mean()) if ref is not None else None
+    rows = []
+    for name, r in results.items():
+        pct = 100.0 * float(r.rewards.mean()) / ref_mean if ref_mean not in (None, 0.0) else None
+        rows.append(ComparisonRow(name, r, pct))
+    return rows
+
+
+def rows_to_records(problem: ProblemSpec, rows: list[ComparisonRow], extra: dict[str, dict] | None = None) -> list[dict]:
+    """Rows in the results format of ``RESULTS.md`` (plus the problem's summed info keys)."""
+    out = []
+    scenario = problem.name.split("/", 1)[-1]
+    for row in rows:
+        s = row.result.summary()
+        rec = {
+            "scenario": scenario, "controller": row.controller, "episodes": s["episodes"], "seeds": s["seeds"],
+            "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
+            "pct_of_oracle": None if row.pct_of_oracle is None else round(row.pct_of_oracle, 2),
+            "decision_ms": round(s["decision_ms"], 4),
+        }
+        for k in problem.info_keys:
+            rec[f"{k}_mean"] = round(row.result.mean(k), 2)
+        rec.update((extra or {}).get(row.controller, {}))
+        out.append(rec)
+    return out
+
+
+def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for k in keys:
+        table.add_column(k, justify="right" if k != "controller" else "left")
+    for r in records:
+        cells = []
+        for k in keys:
+            v = r.get(k)
+            cells.append("-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v))
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def timestamp() -> str:
+    return time.strftime("%Y-%m-%d")
+
+
+def mean_or_nan(x) -> float:
+    return float(np.mean(x)) if len(x) else float("nan")

@@ -1,0 +1,380 @@
+"""Shared training infrastructure: seeding, run names, atomic checkpoints, metrics, progress, evaluation.
+
+Every algorithm (``netctrl.algos.*``) uses these pieces in the same way:
+
+* one seed drives everything: :func:`seed_everything` seeds Python, NumPy and torch; the environments of
+  iteration ``k`` are reset with :func:`episode_seeds` ``(seed, k, n)``, so a run is a pure function of its
+  config, and resuming from the checkpoint of iteration ``k`` reproduces the uninterrupted run;
+* checkpoints (:class:`Checkpointer`) are written atomically (temporary file + ``os.replace``) and loaded with
+  ``torch.load(..., weights_only=True)``; a corrupt or foreign file raises :class:`CheckpointError` and never
+  overwrites saved work;
+* metrics go to ``metrics.csv`` and ``metrics.jsonl`` in the run directory (:class:`MetricsLogger`);
+* the full configuration is saved as ``config.json`` next to the checkpoints and printed at start-up.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+
+CHECKPOINT_FORMAT = "netctrl-checkpoint-v1"
+
+
+# ---------------------------------------------------------------------------------------------- seeding
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy's global generator and torch."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def episode_seeds(seed: int, iteration: int, n: int) -> list[int]:
+    """Reset seeds of the ``n`` environments at training iteration ``iteration`` (independent streams)."""
+    ss = np.random.SeedSequence([int(seed), int(iteration)])
+    return [int(s) for s in ss.generate_state(n, dtype=np.uint32)]
+
+
+def run_name(env_id: str, algo: str, seed: int) -> str:
+    """``{env}__{algo}__{seed}__{time}``, with path separators removed."""
+    return f"{env_id.replace('/', '-')}__{algo}__{seed}__{int(time.time())}"
+
+
+def configure_threads(n: int | None = None) -> None:
+    """Use ``n`` intra-op threads (default 1: small graph batches are faster on one thread)."""
+    torch.set_num_threads(n or 1)
+
+
+# ---------------------------------------------------------------------------------------------- reward scaling
+class RunningMeanStd:
+    """Running mean/variance (parallel algorithm of Chan et al.), e.g. to scale rewards by the return's std."""
+
+    def __init__(self, epsilon: float = 1e-4) -> None:
+        self.mean, self.var, self.count = 0.0, 1.0, epsilon
+
+    def update(self, x: np.ndarray) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1)
+        if x.size == 0:
+            return
+        b_mean, b_var, b_count = float(x.mean()), float(x.var()), x.size
+        delta = b_mean - self.mean
+        tot = self.count + b_count
+        self.mean += delta * b_count / tot
+        m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / tot
+        self.var, self.count = m2 / tot, tot
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.var + 1e-8)
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.mean, self.var, self.count = float(d["mean"]), float(d["var"]), float(d["count"])
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buf)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Load a checkpoint with ``weights_only=True``; raise :class:`CheckpointError` naming the cause."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a netctrl checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    for key in ("model", "policy_config"):
+        if key not in ckpt:
+            raise CheckpointError(f"{path}: checkpoint lacks '{key}'")
+    return ckpt
+
+
+def load_policy(path: Path):
+    """The :class:`~netctrl.policies.GraphActorCritic` stored in a checkpoint (in eval mode)."""
+    from .policies.actor_critic import GraphActorCritic
+
+    ckpt = load_checkpoint(path)
+    try:
+        model = GraphActorCritic.from_config_dict(ckpt["policy_config"])
+        model.load_state_dict(ckpt["model"])
+    except (TypeError, KeyError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: weights do not match the stored policy config ({str(exc)[:200]})") from exc
+    return model.eval(), ckpt
+
+
+def config_to_dict(cfg: Any) -> dict:
+    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
+
+
+class Checkpointer:
+    """Writes ``last.pt`` / ``best.pt`` and ``config.json`` in a run directory."""
+
+    def __init__(self, run_dir: Path, config: dict) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config = config
+        cfg_path = self.run_dir / "config.json"
+        if not cfg_path.exists():
+            atomic_write_text(cfg_path, json.dumps(config, indent=2, default=str))
+
+    @property
+    def last(self) -> Path:
+        return self.run_dir / "last.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.run_dir / "best.pt"
+
+    def save(self, payload: dict, best: bool = False) -> None:
+        save_checkpoint(self.last, {"config": self.config, **payload})
+        if best:
+            save_checkpoint(self.best, {"config": self.config, **payload})
+
+    def resume_state(self, resume_keys: tuple[str, ...] = ()) -> dict | None:
+        """The last checkpoint if it exists, after checking it was made with the same config."""
+        if not self.last.exists():
+            return None
+        ckpt = load_checkpoint(self.last)
+        stored = ckpt.get("config", {})
+        diff = [k for k in self.config if k not in resume_keys and stored.get(k) != self.config[k]]
+        if diff:
+            k = diff[0]
+            raise CheckpointError(
+                f"{self.last}: made with a different config ('{k}' = {stored.get(k)!r}, now {self.config[k]!r}); "
+                "use another run directory"
+            )
+        return ckpt
+
+
+# ---------------------------------------------------------------------------------------------- metrics
+class MetricsLogger:
+    """Append-only metrics in ``metrics.csv`` and ``metrics.jsonl``; rows after a resume point are dropped."""
+
+    def __init__(self, run_dir: Path, resume_iteration: int | None = None) -> None:
+        self.run_dir = Path(run_dir)
+        self.jsonl = self.run_dir / "metrics.jsonl"
+        self.csv = self.run_dir / "metrics.csv"
+        self.rows: list[dict] = []
+        if resume_iteration is not None and self.jsonl.exists():
+            with open(self.jsonl) as fh:
+                for line in fh:
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError:  # a line cut by an interruption
+                        continue
+                    if row.get("iteration", 0) <= resume_iteration:
+                        self.rows.append(row)
+        self._rewrite()
+
+    def _rewrite(self) -> None:
+        atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.rows))
+        self._write_csv()
+
+    def _write_csv(self) -> None:
+        keys: list[str] = []
+        for r in self.rows:
+            keys += [k for k in r if k not in keys]
+        import io
+
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        w.writerows(self.rows)
+        atomic_write_text(self.csv, buf.getvalue())
+
+    def log(self, row: dict) -> None:
+        self.rows.append(row)
+        with open(self.jsonl, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+    def flush(self) -> None:
+        self._write_csv()
+
+
+# ---------------------------------------------------------------------------------------------- progress
+class Progress:
+    """A rich progress bar (or nothing, when ``enabled`` is false)."""
+
+    def __init__(self, total: int, description: str, enabled: bool = True, start: int = 0) -> None:
+        self.enabled = enabled
+        self._bar = None
+        if enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
+
+            self._bar = RichProgress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                TimeRemainingColumn(), TextColumn("{task.fields[status]}"), transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(description, total=total, completed=start, status="")
+
+    def update(self, advance: int = 1, status: str = "") -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=advance, status=status)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def print_config(title: str, cfg: dict, enabled: bool = True) -> None:
+    """Print a configuration as a table (CleanRL logs its hyper-parameters the same way)."""
+    if not enabled:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=True)
+    table.add_column("parameter")
+    table.add_column("value")
+    for k, v in cfg.items():
+        table.add_row(k, str(v))
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------- run bookkeeping
+class RunTracker:
+    """What every algorithm does around its updates: resume, validate, keep the best, log, checkpoint, stop.
+
+    Args:
+        run_dir: run directory.
+        config: the full configuration (saved as ``config.json`` and in every checkpoint).
+        total: number of iterations of the run.
+        eval_fn: validation of the current policy (``None``: no validation, ``best.pt`` is never written).
+        eval_every, checkpoint_every: periods in iterations.
+        time_limit_s: stop after this much wall time (the last iteration is validated and checkpointed).
+        resume: continue from ``last.pt`` if it exists (``resume_keys`` may differ from the stored config).
+        progress, verbose: progress bar; configuration table.
+    """
+
+    def __init__(self, run_dir: Path, config: dict, *, total: int, eval_fn: EvalFn | None, eval_every: int,
+                 checkpoint_every: int, time_limit_s: float | None, resume: bool, resume_keys: tuple[str, ...],
+                 progress: bool, verbose: bool, title: str) -> None:
+        self.ckpt = Checkpointer(Path(run_dir), config)
+        self.total, self.eval_fn = total, eval_fn
+        self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s
+        self.state = self.ckpt.resume_state(resume_keys) if resume else None
+        self.start = int(self.state["iteration"]) if self.state else 0
+        self.best_eval = self.state.get("best_eval") if self.state else None
+        self.logger = MetricsLogger(self.ckpt.run_dir, resume_iteration=self.start if resume else None)
+        print_config(title, {k: v for k, v in config.items() if k != "policy"}, enabled=verbose and self.start == 0)
+        self.bar = Progress(total, config.get("algo", "train"), enabled=progress, start=self.start)
+        self.t0 = time.perf_counter()
+        self.iterations = self.start
+
+    @property
+    def run_dir(self) -> Path:
+        return self.ckpt.run_dir
+
+    def restore(self, model: Any, **optimizers: Any) -> dict:
+        """Load model, optimisers (by name) and torch's RNG from the resumed checkpoint; return its state."""
+        if self.state is None:
+            return {}
+        model.load_state_dict(self.state["model"])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(self.state[name])
+        torch.set_rng_state(self.state["torch_rng"])
+        return self.state
+
+    @staticmethod
+    def snapshot(model: Any, **optimizers: Any) -> dict:
+        """The checkpoint entries every algorithm writes: weights, policy config, optimisers, torch's RNG."""
+        return {"model": model.state_dict(), "policy_config": model.config_dict(), "torch_rng": torch.get_rng_state(),
+                **{name: opt.state_dict() for name, opt in optimizers.items()}}
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def end_iteration(self, it: int, row: dict, model: Any, payload: Callable[[], dict]) -> bool:
+        """Validate/log/checkpoint after iteration ``it`` (0-based); return ``True`` when the run must stop."""
+        self.iterations = it + 1
+        last = it + 1 == self.total
+        over_time = self.time_limit_s is not None and self.elapsed() > self.time_limit_s
+        is_best = False
+        if self.eval_fn is not None and self.eval_every and ((it + 1) % self.eval_every == 0 or last or over_time):
+            row.update(self.eval_fn(model))
+            if self.best_eval is None or row["eval_reward"] >= self.best_eval:
+                self.best_eval, is_best = float(row["eval_reward"]), True
+        self.logger.log(row)
+        if (it + 1) % self.checkpoint_every == 0 or last or is_best or over_time:
+            self.ckpt.save({"iteration": it + 1, "best_eval": self.best_eval, **payload()}, best=is_best)
+        status = f"train {row.get('train_reward', float('nan')):.0f}"
+        if "eval_reward" in row:
+            status += f" | eval {row['eval_reward']:.0f}"
+        self.bar.update(1, status)
+        return over_time
+
+    def close(self) -> None:
+        self.bar.close()
+        self.logger.flush()
+
+    def result(self, model: Any, episodes: int) -> "TrainResult":
+        return TrainResult(self.run_dir, model, self.iterations, episodes, self.elapsed(), self.best_eval, self.logger.rows)
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class TrainResult:
+    """What ``train(...)`` returns."""
+
+    run_dir: Path
+    model: Any
+    iterations: int
+    episodes: int
+    wall_s: float
+    best_eval: float | None = None
+    history: list[dict] = field(default_factory=list)
+
+
+EvalFn = Callable[[Any], dict]
+"""``eval_fn(model) -> {"eval_reward": ..., ...}``: validation of the current policy during training."""
+
+
+def dataclass_fields_doc(cls) -> dict[str, str]:
+    """``{field: default}`` of a config dataclass (for tables and CLI help)."""
+    return {f.name: str(f.default) for f in fields(cls)}

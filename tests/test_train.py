@@ -1,0 +1,119 @@
+"""Checkpoints (atomic, weights_only, clear errors) and exact resumption of interrupted training."""
+
+import json
+
+import pytest
+import torch
+
+from netctrl.errors import CheckpointError
+from netctrl.registry import get_problem
+from netctrl.runner import algo_config, make_training_env, policy_config, train_agent
+from netctrl.train import atomic_write_bytes, load_checkpoint, load_policy, save_checkpoint
+
+TINY = dict(num_envs=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2, checkpoint_every=1)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _params(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_checkpoint_round_trip(tmp_path):
+    res = train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=2, progress=False, verbose=False, **TINY)
+    model, ckpt = load_policy(tmp_path / "last.pt")
+    assert torch.equal(_params(model), _params(res.model))
+    assert ckpt["config"]["problem"] == "mobility/nyc_brooklyn" and ckpt["iteration"] == 2
+    assert json.loads((tmp_path / "config.json").read_text())["num_envs"] == 2
+    assert (tmp_path / "metrics.csv").read_text().startswith("iteration,")
+
+
+def test_corrupt_checkpoint_gives_clear_error_and_keeps_files(tmp_path):
+    path = tmp_path / "best.pt"
+    atomic_write_bytes(path, b"definitely not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(path)
+    assert path.read_bytes() == b"definitely not a checkpoint"
+    save_checkpoint(tmp_path / "other.pt", {"hello": 1})
+    with pytest.raises(CheckpointError, match="lacks 'model'"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_checkpoint_refuses_code_execution(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "netctrl-checkpoint-v1", "model": Evil(), "policy_config": {}}, path)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
+    prob = get_problem("mobility/nyc_brooklyn")
+    kw = dict(TINY) if algo == "ppo" else dict(num_envs=2, eval_every=2, checkpoint_every=1)
+    length = {"iterations": 4} if algo == "ppo" else {"episodes": 4}
+    full = train_agent(prob, algo=algo, run_dir=tmp_path / "full", progress=False, verbose=False, **length, **kw)
+
+    # the same run, interrupted at the third iteration's first reset
+    from netctrl import runner
+
+    real = runner.make_training_env
+    calls = {"n": 0}
+
+    def flaky(problem, lower):
+        make = real(problem, lower)
+
+        def make_env():
+            env = make()
+            orig = env.reset
+
+            def reset(**kwargs):
+                calls["n"] += 1
+                # each iteration resets every env twice (seeded start, autoreset at the episode's end)
+                if calls["n"] > 2 * 2 * kw["num_envs"]:
+                    raise Interrupt()
+                return orig(**kwargs)
+
+            env.reset = reset
+            return env
+
+        return make_env
+
+    runner.make_training_env = flaky
+    try:
+        with pytest.raises(Interrupt):
+            train_agent(prob, algo=algo, run_dir=tmp_path / "cut", progress=False, verbose=False, **length, **kw)
+    finally:
+        runner.make_training_env = real
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["iteration"] == 2
+    resumed = train_agent(prob, algo=algo, run_dir=tmp_path / "cut", resume=True, progress=False, verbose=False, **length, **kw)
+    assert torch.equal(_params(resumed.model), _params(full.model))
+    rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
+
+
+def test_resume_with_other_config_is_refused(tmp_path):
+    train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=1, progress=False, verbose=False, **TINY)
+    with pytest.raises(CheckpointError, match="different config"):
+        train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=1, resume=True, progress=False,
+                    verbose=False, **{**TINY, "gamma": 0.5})
+
+
+def test_config_errors_name_the_field():
+    prob = get_problem("mobility/nyc_brooklyn")
+    with pytest.raises(ValueError, match="minibatch_size"):
+        algo_config("ppo", prob, num_envs=1, rollout_steps=10, minibatch_size=64)
+    with pytest.raises(ValueError, match="Unknown ppo option"):
+        algo_config("ppo", prob, learning_rate=1.0)
+    with pytest.raises(ValueError, match="Unknown agent"):
+        train_agent(prob, agent="quantum", run_dir="unused")
+    assert policy_config(prob).head == "dirichlet"
+    env = make_training_env(prob, "lp")()
+    assert env.action_space.shape == (14,)
