@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from netctrl.cli import app
 
 runner = CliRunner()
-TINY = ["--set", "num_envs=2", "--set", "minibatch_size=20", "--set", "update_epochs=1", "--set", "eval_every=1"]
+TINY = ["--set", "num_envs=2", "--set", "group_size=2", "--set", "minibatch_size=20", "--set", "update_epochs=1", "--set", "eval_every=1"]
 
 
 def test_list():

@@ -108,3 +108,22 @@ def test_config_validation():
         PolicyConfig(head="beta")
     with pytest.raises(ValueError, match="Unknown encoder"):
         get_encoder("transformer", in_channels=2)
+
+
+def test_gaussian_heads_log_prob_matches_torch_normal():
+    from torch.distributions import Normal
+
+    from netctrl.policies.heads import EdgeGaussianHead, GaussianHead
+
+    torch.manual_seed(0)
+    h = torch.rand(2 * 5, 8)
+    head = GaussianHead(8, nodes=[0, 3], init_std=0.7)
+    dist = head(h, None, batch_size=2)
+    a = dist.sample()
+    assert a.shape == (2, 2)
+    ref = Normal(dist.mean, torch.full_like(dist.mean, 0.7)).log_prob(a).sum(-1)
+    assert torch.allclose(dist.log_prob(a), ref, atol=1e-5)
+    edge = EdgeGaussianHead(8, edge_dim=2)
+    ei = torch.tensor([[0, 1, 5, 6], [1, 2, 6, 7]])
+    d2 = edge(h, None, 2, ei, torch.rand(4, 2))
+    assert d2.sample().shape == (2, 2) and torch.isfinite(d2.entropy()).all()

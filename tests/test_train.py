@@ -10,7 +10,8 @@ from netctrl.registry import get_problem
 from netctrl.runner import algo_config, make_training_env, policy_config, train_agent
 from netctrl.train import atomic_write_bytes, load_checkpoint, load_policy, save_checkpoint
 
-TINY = dict(num_envs=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2, checkpoint_every=1)
+TINY = dict(num_envs=2, group_size=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2,
+            checkpoint_every=1)
 
 
 class Interrupt(Exception):
@@ -109,7 +110,9 @@ def test_resume_with_other_config_is_refused(tmp_path):
 def test_config_errors_name_the_field():
     prob = get_problem("mobility/nyc_brooklyn")
     with pytest.raises(ValueError, match="minibatch_size"):
-        algo_config("ppo", prob, num_envs=1, rollout_steps=10, minibatch_size=64)
+        algo_config("ppo", prob, num_envs=4, rollout_steps=10, minibatch_size=64)
+    with pytest.raises(ValueError, match="group_size"):
+        algo_config("ppo", prob, num_envs=6, group_size=4)
     with pytest.raises(ValueError, match="Unknown ppo option"):
         algo_config("ppo", prob, learning_rate=1.0)
     with pytest.raises(ValueError, match="Unknown agent"):

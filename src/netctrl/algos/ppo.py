@@ -112,6 +112,41 @@ class PPOConfig:
 RESUMABLE_KEYS = ("iterations", "eval_every", "checkpoint_every", "time_limit_s")
 
 
+def gae(rewards, values, dones, next_value, gamma: float, lam: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation over a ``(steps, envs)`` rollout; returns ``(advantages, returns)``.
+
+    ``dones[s]`` marks an episode that ended at step ``s`` (no bootstrapping across it).
+    """
+    S = rewards.shape[0]
+    adv = np.zeros_like(rewards, dtype=np.float32)
+    last = np.zeros(rewards.shape[1], dtype=np.float32)
+    for s in reversed(range(S)):
+        nv = next_value if s == S - 1 else values[s + 1]
+        nonterm = 1.0 - dones[s]
+        delta = rewards[s] + gamma * nv * nonterm - values[s]
+        last = delta + gamma * lam * nonterm * last
+        adv[s] = last
+    return adv, adv + values
+
+
+def group_advantages(rewards, dones, next_value, gamma: float, group_size: int) -> np.ndarray:
+    """Discounted reward-to-go minus the mean reward-to-go of the *other* members of each group at the same step.
+
+    Environments ``k*g .. k*g+g-1`` form group ``k`` and share their exogenous randomness (same reset seed), so
+    the baseline removes the demand's share of the return's variance and stays unbiased (it does not depend
+    on the member's own actions).
+    """
+    S, n = rewards.shape
+    togo = np.zeros((S, n), dtype=np.float32)
+    acc = np.asarray(next_value, dtype=np.float32)
+    for s in reversed(range(S)):
+        acc = rewards[s] + gamma * (1.0 - dones[s]) * acc
+        togo[s] = acc
+    grouped = togo.reshape(S, n // group_size, group_size)
+    others = (grouped.sum(-1, keepdims=True) - grouped) / (group_size - 1)
+    return (grouped - others).reshape(S, n)
+
+
 def train(
     cfg: PPOConfig,
     make_env: Callable[[], gym.Env],
@@ -201,25 +236,9 @@ def train(
             # ---------------------------------------------------------- advantages (GAE or group baseline)
             with torch.no_grad():
                 next_value = model.value(obs_to_tensors(obs)).numpy()
-            adv = np.zeros((S, n), dtype=np.float32)
-            last = np.zeros(n, dtype=np.float32)
-            for s in reversed(range(S)):
-                nv = next_value if s == S - 1 else values[s + 1]
-                nonterm = 1.0 - dones[s]
-                delta = rewards[s] + cfg.gamma * nv * nonterm - values[s]
-                last = delta + cfg.gamma * cfg.gae_lambda * nonterm * last
-                adv[s] = last
-            returns = adv + values
+            adv, returns = gae(rewards, values, dones, next_value, cfg.gamma, cfg.gae_lambda)
             if cfg.advantage == "group":
-                # reward-to-go minus the other group members' mean at the same step: the shared demand cancels
-                togo = np.zeros((S, n), dtype=np.float32)
-                acc = next_value
-                for s in reversed(range(S)):
-                    acc = rewards[s] + cfg.gamma * (1.0 - dones[s]) * acc
-                    togo[s] = acc
-                grouped = togo.reshape(S, n // g, g)
-                loo = (grouped.sum(-1, keepdims=True) - grouped) / (g - 1)
-                adv = (grouped - loo).reshape(S, n)
+                adv = group_advantages(rewards, dones, next_value, cfg.gamma, g)
 
             # ---------------------------------------------------------- update
             B = cfg.batch_size
