@@ -13,6 +13,13 @@ import typer
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Learn to control flows on networks.")
 
+
+@app.callback()
+def _setup(threads: Annotated[int, typer.Option(help="torch threads (1 is fastest for these small graphs)")] = 1) -> None:
+    from .train import configure_threads
+
+    configure_threads(threads)
+
 ProblemArg = Annotated[str, typer.Argument(help="problem, e.g. mobility/nyc_brooklyn (see `netctrl list`)")]
 
 
@@ -130,7 +137,7 @@ def demo(
 def bench(
     benchmark: Annotated[str, typer.Argument(help="benchmark to run: mobility")] = "mobility",
     quick: Annotated[bool, typer.Option(help="tiny budgets (a smoke run, not a result)")] = False,
-    minutes: Annotated[float, typer.Option(help="training budget per agent and city, minutes")] = 25.0,
+    minutes: Annotated[Optional[float], typer.Option(help="training budget per agent and city, minutes (default: per agent)")] = None,
     out: Annotated[Path, typer.Option(help="results directory")] = Path("results"),
     runs: Annotated[Path, typer.Option(help="where the benchmark's training runs go (reused if present)")] = Path("runs/bench"),
     retrain: Annotated[bool, typer.Option(help="train again even if runs exist")] = False,

@@ -33,6 +33,10 @@ class Controller:
     def act(self, observation: Any) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def pop_hidden_time(self) -> float:
+        """Seconds of deciding done outside :meth:`act` since the last call (e.g. an oracle's matching plan)."""
+        return 0.0
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, lower={self.lower!r})"
 

@@ -56,7 +56,7 @@ def run_episode(controller: Controller, env: gym.Env, seed: int, sum_keys: Itera
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed)
     sums = {k: float(info.get(k, 0.0)) for k in sum_keys}
-    total, steps, decide = 0.0, 0, 0.0
+    total, steps, decide = 0.0, 0, controller.pop_hidden_time()
     while True:
         d0 = time.perf_counter()
         action = controller.act(obs)
@@ -67,6 +67,7 @@ def run_episode(controller: Controller, env: gym.Env, seed: int, sum_keys: Itera
         else:
             decide += time.perf_counter() - d0
             obs, reward, terminated, truncated, info = env.step(action)
+        decide += controller.pop_hidden_time()
         total += float(reward)
         steps += 1
         for k in sum_keys:

@@ -180,6 +180,8 @@ def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    console.width = max(console.width, 150)
     table = Table(title=title)
     for k in keys:
         table.add_column(k, justify="right" if k != "controller" else "left")
@@ -189,7 +191,7 @@ def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
             v = r.get(k)
             cells.append("-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v))
         table.add_row(*cells)
-    Console().print(table)
+    console.print(table)
 
 
 def timestamp() -> str:

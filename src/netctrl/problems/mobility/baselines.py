@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,6 +109,7 @@ class OracleMPC(Controller):
     def __init__(self, horizon: int = 20) -> None:
         self.horizon = int(horizon)
         self._flows: np.ndarray | None = None
+        self._plan_s = 0.0
 
     def bind(self, env) -> None:
         base = env.unwrapped
@@ -116,9 +118,15 @@ class OracleMPC(Controller):
         base.matcher = self._match
 
     def _match(self, env: MobilityEnv) -> np.ndarray:
+        t0 = time.perf_counter()
         plan = oracle_plan(env, self.horizon)
+        self._plan_s += time.perf_counter() - t0
         self._flows = plan.flows
         return plan.served
+
+    def pop_hidden_time(self) -> float:
+        s, self._plan_s = self._plan_s, 0.0
+        return s
 
     def act(self, observation) -> np.ndarray:
         if self._flows is None:

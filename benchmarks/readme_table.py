@@ -1,0 +1,56 @@
+"""Render results/<benchmark>.json as the README's markdown table (between <!-- results:NAME --> markers).
+
+    python benchmarks/readme_table.py mobility          # rewrites the README block from results/mobility.json
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fmt(v, nd=1):
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.{nd}f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def mobility_table(doc: dict) -> str:
+    lines = ["| city | controller | reward (mean ± std) | % of oracle | served trips | rebalancing cost | decision ms/step | training |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in doc["rows"]:
+        train = f"{r['train_wall_s'] / 60:.1f} min, {r['train_episodes']:,} ep." if "train_wall_s" in r else ""
+        lines.append(
+            f"| {r['scenario']} | {r['controller']} | {fmt(r['reward_mean'], 0)} ± {fmt(r['reward_std'], 0)} | "
+            f"{fmt(r['pct_of_oracle'])} | {fmt(r.get('served_mean'), 0)} | {fmt(r.get('rebalancing_cost_mean'), 0)} | "
+            f"{fmt(r['decision_ms'], 2)} | {train} |"
+        )
+    sp = doc.get("speed", {})
+    lines.append("")
+    lines.append(
+        f"Speed (NYC Brooklyn, one run, medians): a full bi-level step (policy forward + rebalancing LP + simulator "
+        f"with matching) takes **{sp.get('step_ms_nyc')} ms** (policy {sp.get('step_policy_ms_nyc')} ms, LP "
+        f"{sp.get('step_lp_ms_nyc')} ms, simulator {sp.get('step_sim_ms_nyc')} ms); the rebalancing LP hot-started "
+        f"takes {sp.get('lp_hot_ms_nyc')} ms vs {sp.get('lp_rebuild_ms_nyc')} ms rebuilt every step "
+        f"(**{sp.get('lp_hot_vs_rebuild_ratio')}x**). Machine: {doc['machine']}; {doc['date']}."
+    )
+    return "\n".join(lines)
+
+
+RENDER = {"mobility": mobility_table}
+
+if __name__ == "__main__":
+    name = sys.argv[1] if len(sys.argv) > 1 else "mobility"
+    doc = json.loads((ROOT / "results" / f"{name}.json").read_text())
+    table = RENDER[name](doc)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
+    if not pattern.search(text):
+        sys.exit(f"README has no <!-- results:{name} --> block")
+    readme.write_text(pattern.sub(lambda m: m.group(1) + table + m.group(2), text))
+    print(table)
