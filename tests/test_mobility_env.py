@@ -1,45 +1,20 @@
-"""The mobility simulator against hand-computed cases, the matching LP, and the Gymnasium contract."""
+"""The mobility simulator against hand-computed cases and the matching LP (check_env: test_envs.py)."""
 
 import pickle
-import warnings
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from gymnasium.utils.env_checker import check_env
 
-import netctrl  # noqa: F401  (registers the ids)
 from netctrl.errors import ActionError
 from netctrl.lp import solve_lp
 from netctrl.problems.mobility import CitySettings, MobilityEnv, greedy_matching, scenario_from_dict
 
 from .conftest import TINY_SETTINGS, random_flows_like, tiny_city_dict
 
-MOBILITY_IDS = sorted(i for i in gym.registry if i.startswith("netctrl/Mobility-"))
-# the action is a number of vehicles (not a normalised Box), and the observation holds unbounded counts
-ALLOWED_WARNINGS = ("symmetric and normalized space", "observation space maximum value is infinity",
-                    "observation space minimum value is -infinity")
-
 
 def tiny_env():
-    return MobilityEnv(scenario_from_dict(tiny_city_dict(),
-                                          CitySettings(**TINY_SETTINGS), name="tiny"))
-
-
-@pytest.mark.parametrize("env_id", MOBILITY_IDS)
-def test_check_env_passes_without_unexpected_warnings(env_id):
-    env = gym.make(env_id)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_env(env.unwrapped)
-    unexpected = [str(w.message) for w in caught if not any(a in str(w.message) for a in ALLOWED_WARNINGS)]
-    assert not unexpected, unexpected
-
-
-def test_registered_ids():
-    assert "netctrl/Mobility-NYCBrooklyn-v0" in MOBILITY_IDS
-    assert "netctrl/Mobility-ShenzhenDowntownWest-v0" in MOBILITY_IDS
+    return MobilityEnv(scenario_from_dict(tiny_city_dict(), CitySettings(**TINY_SETTINGS), name="tiny"))
 
 
 def test_hand_computed_episode():

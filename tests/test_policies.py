@@ -117,8 +117,9 @@ def test_gaussian_heads_log_prob_matches_torch_normal():
 
     torch.manual_seed(0)
     h = torch.rand(2 * 5, 8)
-    head = GaussianHead(8, nodes=[0, 3], init_std=0.7)
-    dist = head(h, None, batch_size=2)
+    head = GaussianHead(8, mask_feature=0, init_std=0.7)
+    flags = torch.tensor([1.0, 0, 0, 1, 0] * 2).unsqueeze(-1)   # nodes 0 and 3 of each graph act
+    dist = head(h, flags, batch_size=2)
     a = dist.sample()
     assert a.shape == (2, 2)
     ref = Normal(dist.mean, torch.full_like(dist.mean, 0.7)).log_prob(a).sum(-1)
@@ -127,3 +128,18 @@ def test_gaussian_heads_log_prob_matches_torch_normal():
     ei = torch.tensor([[0, 1, 5, 6], [1, 2, 6, 7]])
     d2 = edge(h, None, 2, ei, torch.rand(4, 2))
     assert d2.sample().shape == (2, 2) and torch.isfinite(d2.entropy()).all()
+
+
+def test_composite_head_concatenates_and_sums_log_probs():
+    from netctrl.policies.heads import CompositeHead, GaussianHead
+
+    torch.manual_seed(0)
+    h = torch.rand(2 * 5, 8)
+    x = torch.tensor([[1.0, 0.2], [0, 0.1], [0, 0.3], [0, 0.2], [0, 0.2]] * 2)
+    head = CompositeHead([GaussianHead(8, mask_feature=0, init_mean=1.0), DirichletHead(8, prior_feature=1)])
+    dist = head(h, x, 2, torch.zeros(2, 0, dtype=torch.long), None)
+    a = dist.sample()
+    assert a.shape == (2, 1 + 5)
+    g, d = dist.parts
+    assert torch.allclose(dist.log_prob(a), g.log_prob(a[:, :1]) + d.log_prob(a[:, 1:]))
+    assert torch.allclose(dist.mode()[:, 0], torch.ones(2), atol=0.05)

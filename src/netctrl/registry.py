@@ -19,7 +19,7 @@ class ProblemSpec:
     """Everything the CLI, the benchmarks and the tests need to know about one problem instance."""
 
     name: str
-    """``family/instance``, e.g. ``mobility/nyc_brooklyn``."""
+    """``family/instance``, e.g. ``mobility/nyc_brooklyn`` or ``supply_chain/1f2s``."""
     env_id: str
     """the Gymnasium id of the raw environment."""
     make_env: Callable[..., gym.Env]
@@ -84,4 +84,4 @@ def get_problem(name: str | ProblemSpec) -> ProblemSpec:
 
 
 def _load_builtin() -> None:
-    from .problems import mobility  # noqa: F401  (registers itself)
+    from .problems import mobility, supply_chain  # noqa: F401  (register themselves)

@@ -18,7 +18,10 @@ from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_poo
 from ..controllers import Controller
 from ..errors import ActionError
 from .encoders import get_encoder, mlp
-from .heads import DirichletHead, EdgeGaussianHead, GaussianHead
+from .heads import CompositeHead, DirichletHead, EdgeGaussianHead, GaussianHead
+
+
+HEADS = ("dirichlet", "gaussian", "edge-gaussian", "gaussian+dirichlet", "gaussian+edge-gaussian")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class PolicyConfig:
     aggr: str = "add"
     """neighbourhood aggregation of ``edgeconv``."""
     head: str = "dirichlet"
-    """action head: ``dirichlet`` (desired distribution), ``gaussian`` (per node), ``edge-gaussian``."""
+    """action head: ``dirichlet`` (desired distribution), ``gaussian`` (per node), ``edge-gaussian``, or two
+    of them side by side: ``gaussian+dirichlet``, ``gaussian+edge-gaussian`` (Gaussian part first)."""
     head_hidden: int = 32
     """width of the head MLP."""
     parameterization: str = "mean-precision"
@@ -45,12 +49,16 @@ class PolicyConfig:
     """initial Dirichlet precision per node (mean-precision parameterisation)."""
     init_std: float = 0.5
     """initial standard deviation of Gaussian heads."""
+    gaussian_mask_feature: int | None = None
+    """raw node feature flagging the nodes that carry a Gaussian action (``None``: every node)."""
+    gaussian_init_mean: float = 0.0
+    """initial mean of the Gaussian head."""
     critic_pool: str = "sum"
     """graph pooling of the critic: ``sum`` (reference), ``mean`` or ``max``."""
 
     def __post_init__(self) -> None:
-        if self.head not in ("dirichlet", "gaussian", "edge-gaussian"):
-            raise ValueError(f"Expected 'head' in ('dirichlet', 'gaussian', 'edge-gaussian') (got {self.head!r})")
+        if self.head not in HEADS:
+            raise ValueError(f"Expected 'head' in {HEADS} (got {self.head!r})")
         if self.critic_pool not in ("sum", "mean", "max"):
             raise ValueError(f"Expected 'critic_pool' in ('sum', 'mean', 'max') (got {self.critic_pool!r})")
         if self.hidden <= 0 or self.layers <= 0:
@@ -100,12 +108,13 @@ class GraphActorCritic(nn.Module):
         self.actor_encoder = get_encoder(cfg.encoder, **enc)
         self.critic_encoder = get_encoder(cfg.encoder, **enc)
         c = self.actor_encoder.out_channels
-        if cfg.head == "dirichlet":
-            self.head = DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature, cfg.init_precision)
-        elif cfg.head == "gaussian":
-            self.head = GaussianHead(c, cfg.head_hidden, init_std=cfg.init_std)
-        else:
-            self.head = EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std)
+        make = {
+            "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature, cfg.init_precision),
+            "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean),
+            "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
+        }
+        parts = [make[name]() for name in cfg.head.split("+")]
+        self.head = parts[0] if len(parts) == 1 else CompositeHead(parts)
         self.critic_node = mlp([c, cfg.hidden, cfg.hidden], last_act=True)
         self.critic_out = mlp([cfg.hidden, cfg.hidden, 1])
         self._pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[cfg.critic_pool]
@@ -126,7 +135,7 @@ class GraphActorCritic(nn.Module):
     def distribution(self, obs: dict[str, Tensor]):
         x, ei, ea, _, B = to_graph_batch(obs)
         h = self.actor_encoder(x, ei, ea)
-        if isinstance(self.head, EdgeGaussianHead):
+        if isinstance(self.head, (EdgeGaussianHead, CompositeHead)):
             return self.head(h, x, B, ei, ea)
         return self.head(h, x, B)
 

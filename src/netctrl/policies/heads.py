@@ -3,6 +3,8 @@
 * :class:`DirichletHead`: a distribution over the nodes of each graph (the desired next state).
 * :class:`GaussianHead`: an independent Gaussian per node (or per selected node), e.g. production.
 * :class:`EdgeGaussianHead`: an independent Gaussian per edge (the naive edge-level baseline).
+* :class:`CompositeHead`: several heads side by side, their actions concatenated (e.g. production per
+  factory by a Gaussian, then a Dirichlet over the nodes).
 
 Every distribution has ``sample()``, ``log_prob(a)`` (one value per graph), ``entropy()`` and ``mode()``
 (the deterministic action used at evaluation: the Dirichlet or Gaussian mean).
@@ -54,6 +56,26 @@ class SafeDirichlet:
 
     def mode(self) -> Tensor:
         return self.concentration / self.concentration.sum(-1, keepdim=True)
+
+
+class Composite:
+    """Independent distributions whose actions are concatenated along the last dimension."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.sizes = [p.mode().shape[-1] for p in parts]
+
+    def sample(self) -> Tensor:
+        return torch.cat([p.sample() for p in self.parts], dim=-1)
+
+    def log_prob(self, a: Tensor) -> Tensor:
+        return sum(p.log_prob(x) for p, x in zip(self.parts, torch.split(a, self.sizes, dim=-1)))
+
+    def entropy(self) -> Tensor:
+        return sum(p.entropy() for p in self.parts)
+
+    def mode(self) -> Tensor:
+        return torch.cat([p.mode() for p in self.parts], dim=-1)
 
 
 class DiagGaussian:
@@ -153,40 +175,42 @@ class DirichletHead(nn.Module):
 
 
 class GaussianHead(nn.Module):
-    """Independent Gaussian per node (or per node in ``nodes``), with a state-independent log std.
+    """Independent Gaussian per node (or per node flagged by a raw feature), with a state-independent log std.
 
     Args:
         in_channels: node embedding size.
         hidden_channels: MLP width.
-        nodes: positions of the nodes (within each graph) that carry an action; default all.
+        mask_feature: column of the raw node features; only nodes where it is > 0.5 carry an action (e.g. the
+            "is a factory" flag); default: every node.
         init_std: initial standard deviation.
-        mean_activation: ``"identity"`` or ``"softplus"`` (non-negative means, e.g. production).
+        init_mean: initial mean (the last layer starts at zero weights and this bias).
 
     Shapes:
-        - input: embeddings ``(B*N, C)``
-        - output: distribution with batch shape ``(B,)`` and event shape ``(len(nodes),)``
+        - input: embeddings ``(B*N, C)``, raw features ``(B*N, F)``
+        - output: distribution with batch shape ``(B,)`` and event shape ``(#selected nodes per graph,)``
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 32, nodes: list[int] | None = None,
-                 init_std: float = 0.5, mean_activation: str = "identity") -> None:
+    def __init__(self, in_channels: int, hidden_channels: int = 32, mask_feature: int | None = None,
+                 init_std: float = 0.5, init_mean: float = 0.0) -> None:
         super().__init__()
-        self.nodes = None if nodes is None else list(nodes)
+        self.mask_feature = mask_feature
         self.net = mlp([in_channels, hidden_channels, 1])
-        n_std = 1 if self.nodes is None else len(self.nodes)
-        self.log_std = nn.Parameter(torch.full((n_std,), math.log(init_std)))
-        self.mean_activation = mean_activation
-        self.init_std = init_std
+        self.log_std = nn.Parameter(torch.tensor(math.log(init_std)))
+        self.init_std, self.init_mean = init_std, init_mean
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         reset_linears(self.net)
+        last = self.net[-1]
+        last.weight.data.mul_(0.01)
+        nn.init.constant_(last.bias, self.init_mean)
         nn.init.constant_(self.log_std, math.log(self.init_std))
 
     def forward(self, h: Tensor, x: Tensor, batch_size: int) -> DiagGaussian:
-        mu = self.net(h).view(batch_size, -1)
-        if self.nodes is not None:
-            mu = mu[:, self.nodes]
-        if self.mean_activation == "softplus":
-            mu = F.softplus(mu)
+        mu = self.net(h).squeeze(-1)
+        if self.mask_feature is not None:
+            mu = mu[x[:, self.mask_feature] > 0.5]
+        mu = mu.view(batch_size, -1)
         std = self.log_std.clamp(-5.0, 2.0).exp().expand_as(mu)
         return DiagGaussian(mu, std)
 
@@ -215,3 +239,27 @@ class EdgeGaussianHead(nn.Module):
             parts.append(edge_attr)
         mu = self.net(torch.cat(parts, dim=-1)).view(batch_size, -1)
         return DiagGaussian(mu, self.log_std.clamp(-5.0, 2.0).exp().expand_as(mu))
+
+
+class CompositeHead(nn.Module):
+    """Heads side by side; the action is their actions concatenated (in the order given).
+
+    ``forward(h, x, B, edge_index, edge_attr)`` passes the edge arguments to the heads that take them.
+    """
+
+    def __init__(self, heads: list[nn.Module]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def reset_parameters(self) -> None:
+        for head in self.heads:
+            head.reset_parameters()
+
+    def forward(self, h: Tensor, x: Tensor, batch_size: int, edge_index: Tensor, edge_attr: Tensor | None) -> Composite:
+        parts = []
+        for head in self.heads:
+            if isinstance(head, EdgeGaussianHead):
+                parts.append(head(h, x, batch_size, edge_index, edge_attr))
+            else:
+                parts.append(head(h, x, batch_size))
+        return Composite(parts)

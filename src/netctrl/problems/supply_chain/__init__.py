@@ -1,0 +1,63 @@
+"""Supply-chain inventory management: the reference 1F2S, 1F3S, 1F10S and any network in the scenario format.
+
+Registered Gymnasium ids (raw environments: production + shipments)::
+
+    netctrl/SupplyChain-1F2S-v0   netctrl/SupplyChain-1F3S-v0   netctrl/SupplyChain-1F10S-v0
+    netctrl/SupplyChain-1F3W30S-v0   (factory -> 3 warehouses -> 30 stores, generated with seed 0)
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from ...registry import ProblemSpec, register_problem
+from .baselines import OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
+from .env import FEATURE_FACTORY, FEATURE_POSITION, SupplyChainEnv, SupplyState
+from .lower import EdgeShareMap, SupplyLP
+from .scenario import REFERENCE, SupplyChainScenario, load_named, load_scenario, multi_echelon_dict, scenario_from_dict
+
+__all__ = [
+    "SupplyChainEnv", "SupplyState", "SupplyChainScenario", "SupplyLP", "EdgeShareMap", "OracleMPC", "OrderUpTo",
+    "RandomDistribution", "oracle_plan", "tune_order_up_to", "tuned_levels", "load_named", "load_scenario",
+    "scenario_from_dict", "multi_echelon_dict", "REFERENCE",
+]
+
+SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
+
+#: production by a Gaussian on the factories (in units of the mean demand per step, starting at 1), then a
+#: Dirichlet over every node's share of the inventory position, starting from the current distribution
+POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+dirichlet", parameterization="mean-precision",
+              prior_feature=FEATURE_POSITION, init_precision=100.0, gaussian_mask_feature=FEATURE_FACTORY,
+              gaussian_init_mean=1.0, init_std=0.1, critic_pool="sum")
+TRAIN = dict(num_envs=8, rollout_steps=30, iterations=2000, gamma=0.99, actor_lr=3e-4, critic_lr=1e-3,
+             update_epochs=4, minibatch_size=60, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
+EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+edge-gaussian",
+                   gaussian_mask_feature=FEATURE_FACTORY, gaussian_init_mean=1.0, init_std=0.3, critic_pool="sum")
+
+
+def _register() -> None:
+    for key, tag in SCENARIOS.items():
+        env_id = f"netctrl/SupplyChain-{tag}-v0"
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="netctrl.problems.supply_chain.env:SupplyChainEnv",
+                         kwargs={"scenario": key})
+
+        def make_env(key=key, **kw):
+            return SupplyChainEnv(key, **kw)
+
+        def baselines(seed: int = 0, key=key):
+            sc = load_named(key)
+            return {"oracle": OracleMPC(horizon=10), "order-up-to": OrderUpTo(tuned_levels(sc)),
+                    "random": RandomDistribution(seed)}
+
+        register_problem(ProblemSpec(
+            name=f"supply_chain/{key}", env_id=env_id, make_env=make_env,
+            lowers={"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env}, baselines=baselines,
+            policy=dict(POLICY), train=dict(TRAIN), edge_policy=dict(EDGE_POLICY), edge_train=dict(TRAIN),
+            test_seeds=tuple(range(1000, 1100)), val_seeds=tuple(range(2000, 2010)),
+            info_keys=("demand", "produced", "backlog_cost", "storage_cost"),
+            description=f"supply chain {tag} (reference parameters)" if key in REFERENCE else f"supply chain {tag}",
+        ))
+
+
+_register()

@@ -1,0 +1,275 @@
+"""Supply-chain baselines: the oracle MPC, the order-up-to heuristic tuned per node, random.
+
+* :class:`OracleMPC`: perfect demand foresight. Each step it solves one LP over the next ``horizon`` steps
+  (10, as the reference) with the realised demand, the in-transit stock and the simulator's exact accounting
+  (storage on positive stock, backlog on negative stock, over-capacity stock discarded at a penalty), and
+  applies the first step's production and shipments. With ``horizon >= T`` its plan is the optimum of the
+  episode: an upper bound of every controller on the same seed.
+* :class:`OrderUpTo`: every node orders from its supplier up to its own level ``S_n`` (net of its inventory
+  position), a short supplier splits its stock in proportion to the orders, and each factory produces up to
+  ``S_f``. The levels are tuned **per node** on training seeds by :func:`tune_order_up_to` (the reference
+  heuristic shares one store level, which loses money on stores of different sizes).
+* ``random`` (reference): production equal to the mean total demand, a flat-Dirichlet distribution, through
+  the LP lower level.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ...controllers import Controller
+from ...lp import solve_lp
+from .env import SupplyChainEnv
+from .scenario import SupplyChainScenario
+
+
+# ---------------------------------------------------------------------------------------------- oracle
+@dataclass
+class SupplyPlan:
+    production: np.ndarray
+    shipments: np.ndarray
+    value: float
+    """profit of the plan over its horizon (revenue included)."""
+
+
+def oracle_plan(env: SupplyChainEnv, horizon: int) -> SupplyPlan:
+    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand."""
+    sc = env.scenario
+    t0 = env.t
+    S = min(horizon, env.T - t0)
+    N, E, F = env.N, env.E, env.F
+    fac = env.factories
+    lead, ptime = env.lead, sc.production_time[fac]
+    D = env.demand[t0 : t0 + S]                                 # (S, N) realised
+    known = env.arrivals[t0 : t0 + S].copy()                    # (S, N) already on the way
+    known[0] += env.stock                                       # end-of-last-step stock
+    # column blocks, each (S, size): q (E), p (F), xp (N), xm (N), dis (N)
+    sizes = [E, F, N, N, N]
+    offs = np.cumsum([0] + [S * k for k in sizes])
+    col = lambda b, s, i: offs[b] + s * sizes[b] + i  # noqa: E731
+    n_cols = int(offs[-1])
+    rows, cols, vals = [], [], []
+    lo, hi = [], []
+    r = 0
+
+    def add(rr, cc, vv):
+        rows.append(np.broadcast_to(rr, np.shape(cc))), cols.append(np.asarray(cc)), vals.append(np.broadcast_to(float(vv), np.shape(cc)))
+
+    e_idx, f_idx, n_idx = np.arange(E), np.arange(F), np.arange(N)
+    for s in range(S):
+        # (a) dynamics: xp - xm - x_end(s-1) - arrivals(q, p) + outflow = known - demand
+        base = r
+        add(base + n_idx, col(2, s, n_idx), 1.0)
+        add(base + n_idx, col(3, s, n_idx), -1.0)
+        add(base + env.src, col(0, s, e_idx), 1.0)
+        if s > 0:
+            add(base + n_idx, col(2, s - 1, n_idx), -1.0)
+            add(base + n_idx, col(3, s - 1, n_idx), 1.0)
+            add(base + n_idx, col(4, s - 1, n_idx), 1.0)
+        arr_e = s - lead >= 0
+        add(base + env.dst[arr_e], col(0, (s - lead)[arr_e], e_idx[arr_e]), -1.0)
+        arr_f = s - ptime >= 0
+        add(base + fac[arr_f], col(1, (s - ptime)[arr_f], f_idx[arr_f]), -1.0)
+        rhs = known[s] - D[s]
+        lo.append(rhs), hi.append(rhs)
+        r += N
+        # (b) availability of the nodes that ship: outflow - x_end(s-1) - arrivals <= known
+        ship_nodes = np.unique(env.src)
+        row_of = np.full(N, -1)
+        row_of[ship_nodes] = r + np.arange(ship_nodes.size)
+        add(row_of[env.src], col(0, s, e_idx), 1.0)
+        if s > 0:
+            add(row_of[ship_nodes], col(2, s - 1, ship_nodes), -1.0)
+            add(row_of[ship_nodes], col(3, s - 1, ship_nodes), 1.0)
+            add(row_of[ship_nodes], col(4, s - 1, ship_nodes), 1.0)
+        m = arr_e & (row_of[env.dst] >= 0)
+        add(row_of[env.dst[m]], col(0, (s - lead)[m], e_idx[m]), -1.0)
+        m = arr_f & (row_of[fac] >= 0)
+        add(row_of[fac[m]], col(1, (s - ptime)[m], f_idx[m]), -1.0)
+        lo.append(np.full(ship_nodes.size, -np.inf)), hi.append(known[s][ship_nodes])
+        r += ship_nodes.size
+        # (c) capacity after discarding: xp - xm - dis <= C
+        base = r
+        add(base + n_idx, col(2, s, n_idx), 1.0)
+        add(base + n_idx, col(3, s, n_idx), -1.0)
+        add(base + n_idx, col(4, s, n_idx), -1.0)
+        lo.append(np.full(N, -np.inf)), hi.append(sc.capacity)
+        r += N
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n_cols))
+    cost = np.concatenate([
+        np.tile(-sc.network.edge_attr["cost"], S),
+        np.tile(-sc.production_cost[fac], S),
+        np.tile(-sc.storage_cost, S),
+        np.full(S * N, -sc.backlog_penalty),
+        np.full(S * N, -sc.overcapacity_penalty),
+    ])
+    upper = np.concatenate([np.tile(env.edge_cap, S), np.tile(sc.production_capacity[fac], S), np.full(3 * S * N, np.inf)])
+    sol = solve_lp(cost, A, np.concatenate(lo), np.concatenate(hi), 0.0, upper, maximize=True, name="supply-chain oracle MPC")
+    x = sol.x
+    return SupplyPlan(
+        production=np.maximum(x[offs[1] : offs[1] + F], 0.0),
+        shipments=np.maximum(x[offs[0] : offs[0] + E], 0.0),
+        value=float(sol.objective + sc.price * D.sum()),
+    )
+
+
+class OracleMPC(Controller):
+    """Perfect-foresight receding-horizon MPC (see the module docstring)."""
+
+    lower = None
+    name = "oracle"
+
+    def __init__(self, horizon: int = 10) -> None:
+        self.horizon = int(horizon)
+        self.env: SupplyChainEnv | None = None
+
+    def bind(self, env) -> None:
+        base = env.unwrapped
+        if not isinstance(base, SupplyChainEnv):
+            raise TypeError(f"OracleMPC needs a SupplyChainEnv (got {type(base).__name__})")
+        self.env = base
+
+    def act(self, observation) -> np.ndarray:
+        plan = oracle_plan(self.env, self.horizon)
+        return np.concatenate([plan.production, plan.shipments]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- order-up-to
+class OrderUpTo(Controller):
+    """Echelon order-up-to (base-stock) policy with a level per node, tracking the known demand.
+
+    At step ``t`` node ``n`` raises its *echelon* inventory position (stock and everything on its way, of the
+    node and of every node downstream of it) to ``level_n(t) = demand of its stores over t .. t+L_n + safety_n``,
+    where ``L_n`` is the lead time from the moment ``n`` orders (or produces) until the goods reach its stores;
+    demand is what the agent knows too (realised within ``advance_info``, expected beyond). ``dynamic=False``
+    gives the textbook constant levels ``safety_n``. Orders go to the node's suppliers (split evenly); a short
+    supplier ships in proportion to the orders; factories produce up to their level.
+
+    Args:
+        safety: (N,) per-node safety stock (the tuned parameters).
+        dynamic: add the demand over the protection interval to the level.
+    """
+
+    lower = None
+    name = "order-up-to"
+
+    def __init__(self, safety: np.ndarray, dynamic: bool = True) -> None:
+        self.safety = np.asarray(safety, dtype=np.float64)
+        self.dynamic = dynamic
+        self.env: SupplyChainEnv | None = None
+
+    def bind(self, env) -> None:
+        self.env = env.unwrapped
+        self._protect, self._offset, self._sub = self.env.scenario.echelons()
+
+    def levels(self) -> np.ndarray:
+        env = self.env
+        if not self.dynamic:
+            return self.safety
+        span = self._offset + self._protect                             # steps of demand each level covers
+        known = env.known_demand(env.t, int(span.max()))                 # (H, N): stores' demand
+        cum = np.vstack([np.zeros(env.N), np.cumsum(known @ self._sub.T, axis=0)])  # per echelon
+        return cum[span, np.arange(env.N)] + self.safety
+
+    def act(self, observation) -> np.ndarray:
+        env = self.env
+        sc = env.scenario
+        level = self.levels()
+        pos = env.position()
+        echelon = self._sub @ pos
+        avail = np.maximum(env.available(), 0.0)
+        want = np.maximum(level - echelon, 0.0)                        # what each node would like to receive
+        indeg = np.maximum(np.bincount(env.dst, minlength=env.N), 1)
+        order = want[env.dst] / indeg[env.dst]                          # split over suppliers
+        asked = np.bincount(env.src, weights=order, minlength=env.N)
+        ratio = np.where(asked > avail, avail / np.maximum(asked, 1e-12), 1.0)
+        ship = order * ratio[env.src]
+        out = np.bincount(env.src, weights=ship, minlength=env.N)
+        fac = env.factories
+        prod = np.minimum(want[fac], sc.production_capacity[fac])
+        return np.concatenate([prod, ship]).astype(np.float32)
+
+
+def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, passes: int = 4,
+                     max_step: float = 16.0) -> tuple[np.ndarray, float]:
+    """Tune one safety level per node by pattern search on the mean return over ``seeds`` (training seeds).
+
+    Returns the per-node safety levels and their mean return.
+    """
+    env = SupplyChainEnv(sc)
+    demands = []
+    for s in seeds:
+        env.reset(seed=int(s))
+        demands.append(env.demand.copy())
+
+    def score(safety: np.ndarray) -> float:
+        pol = OrderUpTo(safety, dynamic=dynamic)
+        pol.bind(env)
+        total = 0.0
+        for d in demands:
+            obs, _ = env.reset(options={"demand": d})
+            done = False
+            while not done:
+                obs, r, done, _, _ = env.step(pol.act(obs))
+                total += r
+        return total / len(demands)
+
+    if dynamic:
+        safety = np.zeros(sc.num_nodes)
+    else:
+        protect, offset, sub = sc.echelons()
+        safety = np.ceil(sc.expected_demand(0, 15).max(axis=0) @ sub.T * protect)
+    best = score(safety)
+    step = max_step
+    while step >= 0.5:
+        for _ in range(passes):
+            improved = False
+            for n in range(sc.num_nodes):
+                for delta in (step, -step):
+                    cand = safety.copy()
+                    cand[n] = cand[n] + delta if dynamic else max(0.0, cand[n] + delta)
+                    val = score(cand)
+                    if val > best + 1e-9:
+                        safety, best, improved = cand, val, True
+                        break
+            if not improved:
+                break
+        step /= 2
+    return safety, best
+
+
+class RandomDistribution(Controller):
+    """The reference ``random``: production = mean total demand, flat-Dirichlet distribution (through the LP)."""
+
+    lower = "lp"
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self._shape = None
+
+    def bind(self, env) -> None:
+        self._f = env.unwrapped.F
+        self._n = env.unwrapped.N
+
+    def act(self, observation) -> np.ndarray:
+        prod = np.ones(self._f)  # in units of the mean total demand per step
+        return np.concatenate([prod, self.rng.dirichlet(np.ones(self._n))]).astype(np.float32)
+
+
+_TUNED: dict[str, tuple[np.ndarray, float]] = {}
+TUNING_SEEDS = tuple(range(3000, 3008))
+
+
+def tuned_levels(sc: SupplyChainScenario) -> np.ndarray:
+    """Per-node safety levels tuned on :data:`TUNING_SEEDS` (cached per scenario and process)."""
+    if sc.name not in _TUNED:
+        t0 = time.perf_counter()
+        levels, value = tune_order_up_to(sc, TUNING_SEEDS)
+        _TUNED[sc.name] = (levels, value)
+        sc.meta["tuning_s"] = time.perf_counter() - t0
+    return _TUNED[sc.name][0]

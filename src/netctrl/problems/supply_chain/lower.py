@@ -1,0 +1,137 @@
+"""Lower levels of the supply chain: desired production and stock distribution -> production and shipments.
+
+:class:`SupplyLP` (the bi-level lower level). The upper level proposes, for every factory ``f``, a desired
+production ``p_hat_f`` (in units of the mean demand of the whole network per step) and a distribution ``w``
+over all nodes of the network's *inventory position* (on-hand stock plus everything on its way). The desired
+position of node ``n`` is ``w_n * (sum_m position_m + p_hat)``. The LP, built once per network and
+hot-started every step, generalises the reference study's ``lcp.mod`` to any multi-echelon network::
+
+    minimise   sum_n |dev_n| + sum_f |p_f - p_hat_f| + M * sum_n over_n + eps * sum_e cost_e * q_e
+    s.t.       position_n + inflow_n(q) - outflow_n(q) + p_n - target_n = dev_n     every node n
+               outflow_n(q) <= available_n                                            every node n
+               available_n - outflow_n(q) - demand_n <= capacity_n + over_n           every node n
+               0 <= q_e <= edge capacity,  0 <= p_f <= production capacity
+
+Shipments move inventory position from the source to the destination at once (in-transit stock counts
+for the destination), so any one-step change of the distribution along the edges is reachable, and the
+second row is the correct, cumulative stock check. For one factory and K stores this is the reference LCP
+with the factory's stock split by ``w`` (the reference floors the desired inflows; here they stay real).
+
+:class:`EdgeShareMap` (the naive edge-level agent): production and every edge's shipment straight from the
+policy, as shares of the source's stock, without any optimisation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from gymnasium import spaces
+
+from ...errors import ActionError
+from ...lp import INF, LinearProgram
+from .scenario import SupplyChainScenario
+
+
+def _check(action: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
+    a = np.asarray(action, dtype=np.float64)
+    if a.shape != shape:
+        raise ActionError(f"Expected {what} of shape {shape} (got {a.shape})")
+    if not np.all(np.isfinite(a)):
+        raise ActionError(f"Expected a finite {what} (got NaN/inf; is the policy diverging?)")
+    return a
+
+
+class SupplyLP:
+    """Hot-started production-and-shipping LP (see the module docstring).
+
+    Args:
+        scenario: the network.
+        production_scale: units of one ``p_hat`` (default: mean total demand per step).
+        overcapacity_weight: ``M``.
+    """
+
+    def __init__(self, scenario: SupplyChainScenario, production_scale: float | None = None,
+                 overcapacity_weight: float = 1e3) -> None:
+        sc = scenario
+        self.scenario = sc
+        net = sc.network
+        N, E = net.num_nodes, net.num_edges
+        self.factories = sc.factories
+        F = len(self.factories)
+        self.N, self.E, self.F = N, E, F
+        self.production_scale = float(production_scale or max(sc.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
+        self.action_space = spaces.Box(-np.inf, np.inf, (F + N,), np.float32)
+        B = net.incidence()                                        # +1 head, -1 tail
+        out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
+        P = sp.csr_matrix((np.ones(F), (self.factories, np.arange(F))), shape=(N, F))
+        I_N, I_F = sp.identity(N), sp.identity(F)
+        Z = lambda r, c: sp.csr_matrix((r, c))  # noqa: E731
+        # columns: q (E) | p (F) | dev+ (N) | dev- (N) | pd+ (F) | pd- (F) | over (N)
+        rows_balance = sp.hstack([B, P, -I_N, I_N, Z(N, F), Z(N, F), Z(N, N)])
+        rows_avail = sp.hstack([out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), Z(N, N)])
+        rows_prod = sp.hstack([Z(F, E), I_F, Z(F, N), Z(F, N), -I_F, I_F, Z(F, N)])
+        rows_cap = sp.hstack([-out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), -I_N])
+        A = sp.vstack([rows_balance, rows_avail, rows_prod, rows_cap]).tocsc()
+        eps = 1e-3 / max(sc.price, 1.0)
+        cost = np.concatenate([eps * net.edge_attr["cost"] + 1e-6, np.zeros(F), np.ones(2 * N), np.ones(2 * F),
+                               np.full(N, overcapacity_weight)])
+        col_upper = np.concatenate([net.edge_attr["capacity"], sc.production_capacity[self.factories],
+                                    np.full(2 * N + 2 * F + N, INF)])
+        self._n_rows = A.shape[0]
+        self._lo = np.zeros(self._n_rows)
+        self._hi = np.zeros(self._n_rows)
+        self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP")
+
+    def targets(self, state, action) -> tuple[np.ndarray, np.ndarray]:
+        """Desired production (F,) and desired inventory positions (N,) from the node-level action."""
+        a = _check(action, (self.F + self.N,), "supply-chain action (production + distribution)")
+        p_hat = np.maximum(a[: self.F], 0.0) * self.production_scale
+        w = np.maximum(a[self.F :], 0.0)
+        w = w / w.sum() if w.sum() > 0 else np.full(self.N, 1.0 / self.N)
+        total = float(np.maximum(state.position, 0.0).sum() + p_hat.sum())
+        return p_hat, w * total
+
+    def solve(self, state, action) -> np.ndarray:
+        """Production (F) and shipments (E), concatenated as the raw environment expects."""
+        p_hat, target = self.targets(state, action)
+        N, F = self.N, self.F
+        avail = np.maximum(state.available, 0.0)
+        lo, hi = self._lo, self._hi
+        lo[:N] = hi[:N] = target - state.position                   # balance (equality)
+        lo[N : 2 * N], hi[N : 2 * N] = -INF, avail                   # availability
+        lo[2 * N : 2 * N + F] = hi[2 * N : 2 * N + F] = p_hat       # production target (equality)
+        lo[2 * N + F :] = -INF                                       # capacity: -out - over <= C - avail + demand
+        hi[2 * N + F :] = self.scenario.capacity - state.available + state.demand_now
+        self.lp.set_row_bounds(lo, hi)
+        x = self.lp.solve().x
+        return np.maximum(np.concatenate([x[self.E : self.E + F], x[: self.E]]), 0.0)
+
+    @classmethod
+    def for_env(cls, env, **kwargs) -> "SupplyLP":
+        return cls(env.unwrapped.scenario, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"SupplyLP(nodes={self.N}, edges={self.E}, factories={self.F})"
+
+
+class EdgeShareMap:
+    """Naive edge-level map: ``[z_prod (F), z_edge (E)]`` -> production ``softplus(z) * scale`` and shipments
+    ``available_source * sigmoid(z_e + offset)`` (the environment scales a node's oversubscribed outflows)."""
+
+    def __init__(self, scenario: SupplyChainScenario, offset: float = -1.0) -> None:
+        self.scenario = scenario
+        self.F, self.E = len(scenario.factories), scenario.network.num_edges
+        self.offset = float(offset)
+        self.scale = float(max(scenario.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
+        self.action_space = spaces.Box(-np.inf, np.inf, (self.F + self.E,), np.float32)
+
+    def solve(self, state, action) -> np.ndarray:
+        z = _check(action, (self.F + self.E,), "edge-level action")
+        prod = np.logaddexp(0.0, z[: self.F]) * self.scale
+        share = 1.0 / (1.0 + np.exp(-np.clip(z[self.F :] + self.offset, -30, 30)))
+        ship = np.maximum(state.available, 0.0)[self.scenario.network.sources] * share
+        return np.concatenate([prod, ship])
+
+    @classmethod
+    def for_env(cls, env, **kwargs) -> "EdgeShareMap":
+        return cls(env.unwrapped.scenario, **kwargs)

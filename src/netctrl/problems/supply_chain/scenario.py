@@ -1,0 +1,340 @@
+"""Supply-chain scenarios: single-product inventory networks, from a validated JSON file or a generator.
+
+Format (JSON; every number is checked and every error names the field)::
+
+    {
+      "name": "1f2s",
+      "steps": 30,                       # control steps per episode
+      "price": 15.0,                     # revenue per unit of demand (served now or backlogged)
+      "backlog_penalty": 22.5,           # per unit of negative stock per step (default 1.5 * price)
+      "overcapacity_penalty": 22.5,      # per unit above a node's storage capacity (default 1.5 * price)
+      "advance_info": 3,                 # demand is known this many steps ahead (0: only forecasts)
+      "nodes": [
+        {"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 3,
+         "production_cost": 5, "production_time": 1, "production_capacity": null},
+        {"id": "W1", "kind": "warehouse", "capacity": 50, "storage_cost": 1},
+        {"id": "S1", "kind": "store", "capacity": 9, "storage_cost": 2,
+         "demand": {"mean": 1, "amplitude": 1, "period": 15, "shift": 2, "noise": 2}}
+      ],
+      "edges": [{"from": "F", "to": "S1", "lead_time": 1, "cost": 0.3, "capacity": 1000}]
+    }
+
+Demand of a store at step ``t``: ``round(mean + amplitude * cos(2 pi (t + shift) / period) + U{0..noise})``,
+at least 0. The reference study's stores (``dmax``, ``dvar``, store position ``j``) are ``mean = amplitude =
+dmax/2``, ``period = 15``, ``shift = 2j``, ``noise = dvar`` (its ``cos(4 pi (2j + t) / 30)``).
+
+``advance_info`` makes explicit what the reference study's features do implicitly: its agent sees the realised
+demand of the next three steps (noise included), i.e. orders are known three steps before they are due.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import GraphError, ScenarioError
+from ...graph import FlowNetwork
+
+KINDS = ("factory", "warehouse", "store")
+
+
+@dataclass(frozen=True, eq=False)
+class SupplyChainScenario:
+    """A validated inventory network as arrays. ``N`` nodes, ``E`` edges, ``F`` factories, ``K`` stores."""
+
+    name: str
+    network: FlowNetwork
+    """nodes and edges; ``edge_attr``: ``lead_time``, ``cost``, ``capacity``."""
+    kind: np.ndarray
+    """(N,) 0 factory, 1 warehouse, 2 store."""
+    capacity: np.ndarray
+    """(N,) storage capacity."""
+    storage_cost: np.ndarray
+    """(N,) cost per unit in stock per step."""
+    production_cost: np.ndarray
+    """(N,) cost per unit produced (0 for non-factories)."""
+    production_time: np.ndarray
+    """(N,) production lead time in steps (factories)."""
+    production_capacity: np.ndarray
+    """(N,) maximum production per step (inf where unlimited, 0 for non-factories)."""
+    demand_params: np.ndarray
+    """(N, 5): mean, amplitude, period, shift, noise (zeros for non-stores)."""
+    initial_stock: np.ndarray
+    """(N,)"""
+    steps: int
+    price: float
+    backlog_penalty: float
+    overcapacity_penalty: float
+    advance_info: int
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.network.num_nodes
+
+    @property
+    def factories(self) -> np.ndarray:
+        return np.flatnonzero(self.kind == 0)
+
+    @property
+    def stores(self) -> np.ndarray:
+        return np.flatnonzero(self.kind == 2)
+
+    def echelons(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per node: protection interval (inbound lead time, or production time, + 1), lead time from the node
+        down to its stores, and the echelon matrix (``ech[n, m] = 1`` when ``m`` is ``n`` or downstream of it)."""
+        net = self.network
+        N = self.num_nodes
+        lead_in = np.ones(N, dtype=np.int64)
+        lead_in[net.targets] = net.edge_attr["lead_time"].astype(np.int64)
+        protect = np.where(self.kind == 0, self.production_time, lead_in) + 1
+        ech = np.eye(N)
+        offset = np.zeros(N, dtype=np.int64)
+        order = np.argsort(-self.kind, kind="stable")  # stores, warehouses, factories: children first
+        for _ in range(N):  # propagate up the tree until nothing changes (depth <= N)
+            changed = False
+            for n in order:
+                kids = net.targets[net.sources == n]
+                if len(kids):
+                    new = np.minimum(ech[kids].sum(axis=0) + np.eye(N)[n], 1.0)
+                    off = int(np.max(offset[kids] + lead_in[kids]))
+                    if not np.array_equal(new, ech[n]) or off != offset[n]:
+                        ech[n], offset[n], changed = new, off, True
+            if not changed:
+                break
+        return protect, offset, ech
+
+    def expected_demand(self, t0: int, horizon: int) -> np.ndarray:
+        """(horizon, N) expected demand of steps ``t0 .. t0+horizon-1`` (mean of the noise included)."""
+        t = np.arange(t0, t0 + horizon)[:, None]
+        m, a, p, s, noise = self.demand_params.T
+        period = np.where(p > 0, p, 1.0)
+        d = m + a * np.cos(2 * np.pi * (t + s) / period) + noise / 2.0
+        return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
+
+    def sample_demand(self, rng: np.random.Generator, horizon: int) -> np.ndarray:
+        """(horizon, N) realised demand: the reference's rounded cosine plus uniform integer noise."""
+        t = np.arange(horizon)[:, None]
+        m, a, p, s, noise = self.demand_params.T
+        period = np.where(p > 0, p, 1.0)
+        u = rng.integers(0, noise.astype(np.int64) + 1, size=(horizon, self.num_nodes))
+        d = np.round(m + a * np.cos(2 * np.pi * (t + s) / period) + u)
+        return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
+
+    def __repr__(self) -> str:
+        return (f"SupplyChainScenario({self.name!r}, factories={len(self.factories)}, "
+                f"warehouses={int((self.kind == 1).sum())}, stores={len(self.stores)}, edges={self.network.num_edges})")
+
+
+# ---------------------------------------------------------------------------------------------- validation
+def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool = False, allow_none: bool = False,
+         allow_inf: bool = False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"Expected '{where}' to be a number (got {value!r})")
+    if not np.isfinite(value) and not (allow_inf and value == np.inf):
+        raise ScenarioError(f"Expected '{where}' to be finite (got {value!r})")
+    if integer and float(value) != int(value):
+        raise ScenarioError(f"Expected '{where}' to be an integer (got {value!r})")
+    if minimum is not None and value < minimum:
+        raise ScenarioError(f"Expected '{where}' >= {minimum:g} (got {value!r})")
+    return value
+
+
+def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainScenario:
+    """Validate a parsed scenario and build a :class:`SupplyChainScenario`."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"Expected the scenario to be a JSON object (got {type(data).__name__})")
+    for key in ("nodes", "edges"):
+        if key not in data:
+            raise ScenarioError(f"missing key '{key}'")
+        if not isinstance(data[key], list) or not data[key]:
+            raise ScenarioError(f"Expected '{key}' to be a non-empty list")
+    price = float(_num(data.get("price", 15.0), "price"))
+    steps = int(_num(data.get("steps", 30), "steps", minimum=1, integer=True))
+    nodes = data["nodes"]
+    ids, pos = [], {}
+    N = len(nodes)
+    kind = np.zeros(N, dtype=np.int64)
+    cap, hold, pcost, ptime, pcap, init = (np.zeros(N) for _ in range(6))
+    dem = np.zeros((N, 5))
+    for k, nd in enumerate(nodes):
+        w = f"nodes[{k}]"
+        if not isinstance(nd, dict):
+            raise ScenarioError(f"Expected '{w}' to be an object")
+        for f in ("id", "kind", "capacity", "storage_cost"):
+            if f not in nd:
+                raise ScenarioError(f"'{w}' is missing field '{f}'")
+        nid = nd["id"]
+        if not isinstance(nid, (str, int)) or isinstance(nid, bool):
+            raise ScenarioError(f"Expected '{w}.id' to be a string or an integer (got {nid!r})")
+        if nid in pos:
+            raise ScenarioError(f"'{w}.id' = {nid!r} is used twice")
+        pos[nid] = k
+        ids.append(nid)
+        if nd["kind"] not in KINDS:
+            raise ScenarioError(f"Expected '{w}.kind' in {KINDS} (got {nd['kind']!r})")
+        kind[k] = KINDS.index(nd["kind"])
+        cap[k] = _num(nd["capacity"], f"{w}.capacity")
+        hold[k] = _num(nd["storage_cost"], f"{w}.storage_cost")
+        init[k] = _num(nd.get("initial_stock", 0), f"{w}.initial_stock")
+        if init[k] > cap[k]:
+            raise ScenarioError(f"'{w}.initial_stock' ({init[k]:g}) exceeds its capacity ({cap[k]:g})")
+        if kind[k] == 0:
+            pcost[k] = _num(nd.get("production_cost", 0.0), f"{w}.production_cost")
+            ptime[k] = _num(nd.get("production_time", 1), f"{w}.production_time", minimum=1, integer=True)
+            pc = _num(nd.get("production_capacity"), f"{w}.production_capacity", allow_none=True, allow_inf=True)
+            pcap[k] = np.inf if pc is None else pc
+        if kind[k] == 2:
+            d = nd.get("demand")
+            if not isinstance(d, dict):
+                raise ScenarioError(f"'{w}' is a store: expected '{w}.demand' to be an object")
+            for j, f in enumerate(("mean", "amplitude", "period", "shift", "noise")):
+                if f not in d:
+                    raise ScenarioError(f"'{w}.demand' is missing field '{f}'")
+                dem[k, j] = _num(d[f], f"{w}.demand.{f}", minimum=None if f == "shift" else 0.0,
+                                 integer=f == "noise")
+            if dem[k, 2] <= 0:
+                raise ScenarioError(f"Expected '{w}.demand.period' > 0 (got {dem[k, 2]:g})")
+    if not (kind == 0).any():
+        raise ScenarioError("'nodes' has no factory: nothing can ever be produced")
+    if not (kind == 2).any():
+        raise ScenarioError("'nodes' has no store: there is no demand")
+    src, dst, lt, ec, ecap = [], [], [], [], []
+    for k, e in enumerate(data["edges"]):
+        w = f"edges[{k}]"
+        if not isinstance(e, dict):
+            raise ScenarioError(f"Expected '{w}' to be an object")
+        for f in ("from", "to"):
+            if f not in e:
+                raise ScenarioError(f"'{w}' is missing field '{f}'")
+            if e[f] not in pos:
+                raise ScenarioError(f"'{w}.{f}' = {e[f]!r} is not a node id")
+        u, v = pos[e["from"]], pos[e["to"]]
+        if kind[v] == 0:
+            raise ScenarioError(f"'{w}' ships into factory {e['to']!r}; edges go from factories downstream")
+        if kind[u] == 2:
+            raise ScenarioError(f"'{w}' ships out of store {e['from']!r}; stores only sell")
+        src.append(u), dst.append(v)
+        lt.append(_num(e.get("lead_time", 1), f"{w}.lead_time", minimum=1, integer=True))
+        ec.append(_num(e.get("cost", 0.0), f"{w}.cost"))
+        ecap.append(_num(e.get("capacity", 1e9), f"{w}.capacity"))
+    try:
+        network = FlowNetwork(N, [src, dst], edge_attr={"lead_time": lt, "cost": ec, "capacity": ecap},
+                              node_names=ids, require_connected="weak")
+    except GraphError as exc:
+        raise ScenarioError(f"'edges': {exc}") from None
+    # every store must be reachable from a factory
+    reach = set(np.flatnonzero(kind == 0).tolist())
+    frontier = list(reach)
+    succ = {i: [] for i in range(N)}
+    for u, v in zip(src, dst):
+        succ[u].append(v)
+    while frontier:
+        u = frontier.pop()
+        for v in succ[u]:
+            if v not in reach:
+                reach.add(v)
+                frontier.append(v)
+    orphan = [ids[i] for i in np.flatnonzero(kind == 2) if i not in reach]
+    if orphan:
+        raise ScenarioError(f"'edges': store(s) {orphan[:5]} cannot be reached from any factory")
+    pen = 1.5 * price
+    return SupplyChainScenario(
+        name=name or str(data.get("name", "supply_chain")),
+        network=network, kind=kind, capacity=cap, storage_cost=hold, production_cost=pcost,
+        production_time=ptime.astype(np.int64), production_capacity=pcap, demand_params=dem, initial_stock=init,
+        steps=steps, price=price,
+        backlog_penalty=float(_num(data.get("backlog_penalty", pen), "backlog_penalty")),
+        overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
+        advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True)),
+        meta={"ids": ids},
+    )
+
+
+def load_scenario(path: str | Path) -> SupplyChainScenario:
+    """Load and validate a scenario JSON file."""
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(f"Scenario file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
+    try:
+        return scenario_from_dict(data, name=data.get("name", path.stem) if isinstance(data, dict) else path.stem)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+
+
+# ---------------------------------------------------------------------------------------------- generators
+def reference_dict(dmax: list[float], dvar: list[int], capacity: list[float], storage_cost: list[float],
+                   edge_cost: list[float], name: str) -> dict:
+    """A one-factory, K-store network in the reference study's parameterisation (factory first)."""
+    K = len(dmax)
+    nodes = [{"id": "F", "kind": "factory", "capacity": capacity[0], "storage_cost": storage_cost[0],
+              "production_cost": 5.0, "production_time": 1, "production_capacity": None}]
+    for j in range(1, K + 1):
+        nodes.append({"id": f"S{j}", "kind": "store", "capacity": capacity[j], "storage_cost": storage_cost[j],
+                      "demand": {"mean": dmax[j - 1] / 2, "amplitude": dmax[j - 1] / 2, "period": 15.0,
+                                 "shift": 2.0 * j, "noise": int(dvar[j - 1])}})
+    edges = [{"from": "F", "to": f"S{j}", "lead_time": 1, "cost": edge_cost[j - 1], "capacity": 1000}
+             for j in range(1, K + 1)]
+    return {"name": name, "steps": 30, "price": 15.0, "advance_info": 3, "nodes": nodes, "edges": edges}
+
+
+#: the reference study's three configurations (digest section 2(b))
+REFERENCE = {
+    "1f2s": reference_dict([2, 16], [2, 2], [20, 9, 12], [3, 2, 1], [0.3, 0.6], "1f2s"),
+    "1f3s": reference_dict([1, 5, 24], [2, 2, 2], [30, 15, 15, 15], [2, 1, 1, 1], [0.3] * 3, "1f3s"),
+    "1f10s": reference_dict([2] * 4 + [10] * 3 + [18] * 3, [2] * 10, [100] + [15] * 10, [1] + [2] * 10, [0.3] * 10,
+                            "1f10s"),
+}
+
+
+def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, seed: int = 0, name: str | None = None) -> dict:
+    """Factory -> warehouses -> stores, with store demands, costs and capacities drawn from ``seed``.
+
+    Warehouses hold stock cheaply; stores hold little and sell; the factory can produce about the expected
+    total demand per step (capacity 1.5x the mean), so production has to be planned ahead of the peaks.
+    """
+    rng = np.random.default_rng(seed)
+    K = warehouses * stores_per_warehouse
+    dmax = rng.choice([2, 4, 6, 10, 18], size=K)
+    total_mean = float(dmax.sum() / 2 + K)
+    nodes = [{"id": "F", "kind": "factory", "capacity": float(np.ceil(2 * total_mean)), "storage_cost": 0.5,
+              "production_cost": 5.0, "production_time": 1, "production_capacity": float(np.ceil(1.5 * total_mean))}]
+    edges = []
+    for w in range(warehouses):
+        wid = f"W{w + 1}"
+        nodes.append({"id": wid, "kind": "warehouse", "capacity": float(np.ceil(3 * total_mean / warehouses)),
+                      "storage_cost": 0.5})
+        edges.append({"from": "F", "to": wid, "lead_time": 1, "cost": 0.2, "capacity": 1e6})
+        for s in range(stores_per_warehouse):
+            k = w * stores_per_warehouse + s
+            sid = f"S{k + 1}"
+            nodes.append({"id": sid, "kind": "store", "capacity": float(max(6, 2 * dmax[k])), "storage_cost": 1.0,
+                          "demand": {"mean": dmax[k] / 2, "amplitude": dmax[k] / 2, "period": 15.0,
+                                     "shift": float(rng.integers(0, 15)), "noise": 2}})
+            edges.append({"from": wid, "to": sid, "lead_time": 1, "cost": 0.3, "capacity": 1e6})
+    return {"name": name or f"1f{warehouses}w{K}s", "steps": 30, "price": 15.0, "advance_info": 3,
+            "nodes": nodes, "edges": edges}
+
+
+def load_named(name: str) -> SupplyChainScenario:
+    """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0)."""
+    key = name.lower()
+    if key in REFERENCE:
+        return scenario_from_dict(REFERENCE[key], name=key)
+    import re
+
+    m = re.fullmatch(r"1f(\d+)w(\d+)s", key)
+    if m and int(m.group(2)) % int(m.group(1)) == 0:
+        w, k = int(m.group(1)), int(m.group(2))
+        return scenario_from_dict(multi_echelon_dict(w, k // w, name=key), name=key)
+    raise ValueError(f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s or a JSON file")

@@ -1,0 +1,188 @@
+"""Supply chain: stock and backlog accounting by hand, the LP's limits, the oracle's bound, scenario errors."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from netctrl.bilevel import BilevelWrapper
+from netctrl.errors import ActionError, ScenarioError
+from netctrl.evaluate import evaluate
+from netctrl.problems.supply_chain import (
+    REFERENCE, OracleMPC, OrderUpTo, RandomDistribution, SupplyChainEnv, SupplyLP, load_named, load_scenario,
+    oracle_plan, scenario_from_dict, tune_order_up_to,
+)
+
+
+def tiny_dict():
+    """Factory F (capacity 10, storage 1, production 5, lead 1) -> store S (capacity 4, storage 2), edge cost 1."""
+    return {
+        "name": "tiny", "steps": 4, "price": 10.0, "backlog_penalty": 3.0, "overcapacity_penalty": 7.0,
+        "advance_info": 1,
+        "nodes": [
+            {"id": "F", "kind": "factory", "capacity": 10, "storage_cost": 1, "production_cost": 5, "production_time": 1},
+            {"id": "S", "kind": "store", "capacity": 4, "storage_cost": 2,
+             "demand": {"mean": 2, "amplitude": 0, "period": 15, "shift": 0, "noise": 0}},
+        ],
+        "edges": [{"from": "F", "to": "S", "lead_time": 1, "cost": 1.0}],
+    }
+
+
+def tiny_env():
+    return SupplyChainEnv(scenario_from_dict(tiny_dict()))
+
+
+def test_hand_computed_stock_and_backlog():
+    env = tiny_env()
+    demand = np.zeros((env.horizon, 2))
+    demand[:4, 1] = [2, 3, 1, 6]
+    env.reset(seed=0, options={"demand": demand})
+    # t=0: produce 8 (cost 40); nothing to ship; store backlogs 2 -> reward 10*2 - 40 - 3*2 = -26
+    _, r, *_ = env.step(np.array([8.0, 0.0]))
+    assert r == pytest.approx(-26.0) and env.stock.tolist() == [0.0, -2.0]
+    # t=1: 8 units finished; ship 7 (cost 7); factory keeps 1 (storage 1); store backlog 2+3 -> 5 (penalty 15)
+    _, r, *_ = env.step(np.array([0.0, 7.0]))
+    assert r == pytest.approx(10 * 3 - 7 - 1 - 15) and env.stock.tolist() == [1.0, -5.0]
+    # t=2: the 7 arrive: -5 + 7 - 1 = 1 in the store (storage 2); factory still 1 (storage 1)
+    _, r, *_ = env.step(np.array([0.0, 0.0]))
+    assert r == pytest.approx(10 * 1 - 1 - 2) and env.stock.tolist() == [1.0, 1.0]
+    # t=3: ship 1; the store cannot serve 6 -> backlog 5
+    _, r, done, *_ = env.step(np.array([0.0, 1.0]))
+    assert r == pytest.approx(10 * 6 - 1 - 3 * 5) and env.stock.tolist() == [0.0, -5.0] and done
+
+
+def test_overcapacity_penalised_and_discarded():
+    env = tiny_env()
+    env.reset(seed=0, options={"demand": np.zeros((env.horizon, 2))})
+    env.step(np.array([15.0, 0.0]))           # 15 units finish at t=1 in a factory of capacity 10
+    _, r, *_ = env.step(np.array([0.0, 0.0]))
+    # storage is charged on the 15 units before the 5 above capacity are discarded (as the reference does)
+    assert r == pytest.approx(-15 * 1 - 7 * 5) and env.stock[0] == 10.0
+
+
+def test_total_outflow_never_exceeds_stock():
+    """The reference checks each edge alone; here two edges asking for 2x the stock are scaled together."""
+    env = SupplyChainEnv("1f2s")
+    env.reset(seed=0)
+    env.step(np.array([10.0, 0.0, 0.0], dtype=np.float32))
+    _, _, _, _, info = env.step(np.array([0.0, 10.0, 10.0], dtype=np.float32))
+    assert info["action_scaled"] and env.stock[0] >= 0.0
+    assert env.arrivals[2, 1:].sum() == pytest.approx(10.0)
+
+
+def test_invalid_action_leaves_state_unchanged():
+    env = tiny_env()
+    env.reset(seed=0)
+    before = env.stock.copy(), env.arrivals.copy(), env.t
+    for bad in (np.array([np.nan, 0.0]), np.array([-1.0, 0.0]), np.zeros(3)):
+        with pytest.raises(ActionError):
+            env.step(bad)
+    assert np.array_equal(env.stock, before[0]) and np.array_equal(env.arrivals, before[1]) and env.t == before[2]
+
+
+@pytest.mark.parametrize("name", ["1f2s", "1f10s", "1f3w30s"])
+def test_lp_respects_stock_and_capacities(name):
+    env = SupplyChainEnv(name)
+    lower = SupplyLP.for_env(env)
+    rng = np.random.default_rng(0)
+    env.reset(seed=1)
+    for _ in range(env.T):
+        state = env.flow_state()
+        action = np.concatenate([rng.uniform(0, 3, env.F), rng.dirichlet(np.ones(env.N))])
+        flows = lower.solve(state, action)
+        prod, ship = flows[: env.F], flows[env.F :]
+        out = np.bincount(env.src, ship, env.N)
+        assert np.all(ship >= 0) and np.all(prod >= 0)
+        assert np.all(out <= np.maximum(state.available, 0) + 1e-7)
+        assert np.all(ship <= env.edge_cap + 1e-7)
+        assert np.all(prod <= env.scenario.production_capacity[env.factories] + 1e-7)
+        _, _, _, _, info = env.step(flows)
+        assert not info["action_scaled"]
+
+
+def test_lp_reaches_a_reachable_target_exactly():
+    env = SupplyChainEnv("1f2s")
+    lower = SupplyLP.for_env(env)
+    demand = np.zeros((env.horizon, env.N))
+    env.reset(seed=0, options={"demand": demand})
+    env.stock[:] = [12.0, 0.0, 0.0]
+    state = env.flow_state()
+    flows = lower.solve(state, np.array([0.0, 0.5, 0.25, 0.25]))   # no production; half of 12 to the stores
+    assert flows.tolist() == pytest.approx([0.0, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("name", ["1f2s", "1f3s"])
+def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
+    seed = 7
+    env = SupplyChainEnv(name)
+    env.reset(seed=seed)
+    planned = oracle_plan(env, env.T).value
+    returns = {}
+    levels, _ = tune_order_up_to(env.scenario, range(3000, 3003), passes=1, max_step=4)
+    for ctrl in (OracleMPC(horizon=env.T), OracleMPC(horizon=10), OrderUpTo(levels), RandomDistribution(seed=1)):
+        r = evaluate(ctrl, lambda: SupplyChainEnv(name), [seed], make_lower=lambda _n, e: SupplyLP.for_env(e))
+        returns[f"{ctrl.name}{getattr(ctrl, 'horizon', '')}"] = r.rewards[0]
+    assert returns[f"oracle{env.T}"] == pytest.approx(planned, rel=1e-7)   # the LP models the simulator exactly
+    for k, v in returns.items():
+        assert v <= planned + 1e-6, (k, v, planned)
+
+
+def test_reference_configurations_have_reference_parameters():
+    sc = load_named("1f3s")
+    assert sc.capacity.tolist() == [30, 15, 15, 15] and sc.storage_cost.tolist() == [2, 1, 1, 1]
+    assert sc.demand_params[1:, 0].tolist() == [0.5, 2.5, 12.0]      # dmax / 2
+    assert sc.network.edge_attr["cost"].tolist() == [0.3, 0.3, 0.3] and sc.price == 15.0
+    big = load_named("1f3w30s")
+    assert len(big.stores) == 30 and (big.kind == 1).sum() == 3
+
+
+def test_reference_demand_formula():
+    sc = load_named("1f2s")
+    d = sc.sample_demand(np.random.default_rng(0), 30)
+    t = np.arange(30)
+    base = 8 + 8 * np.cos(4 * np.pi * (2 * 2 + t) / 30)       # store 2 of the reference: dmax 16, j = 2
+    assert np.all(d[:, 2] >= np.round(base) - 1) and np.all(d[:, 2] <= np.round(base + 2) + 1)
+    assert np.all(d[:, 0] == 0)
+
+
+def _bad(mutate, match, tmp_path):
+    data = copy.deepcopy(tiny_dict())
+    mutate(data)
+    path = tmp_path / "bad.json"
+    import json
+
+    path.write_text(json.dumps(data))
+    with pytest.raises(ScenarioError, match=match):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d.pop("edges"), "missing key 'edges'"),
+    (lambda d: d["nodes"][1].pop("demand"), r"'nodes\[1\]' is a store: expected 'nodes\[1\].demand'"),
+    (lambda d: d["nodes"][0].update(capacity=-1), r"'nodes\[0\].capacity' >= 0"),
+    (lambda d: d["nodes"][1].update(kind="shop"), r"'nodes\[1\].kind'"),
+    (lambda d: d["edges"][0].update(to="X"), r"'edges\[0\].to' = 'X' is not a node id"),
+    (lambda d: d["edges"][0].update({"from": "S", "to": "F"}), "ships into factory"),
+    (lambda d: d["edges"][0].update(lead_time=0), r"'edges\[0\].lead_time' >= 1"),
+    (lambda d: d["nodes"][1]["demand"].update(period=0), "period' > 0"),
+    (lambda d: d["nodes"].append({"id": "S2", "kind": "store", "capacity": 1, "storage_cost": 1,
+                                  "demand": {"mean": 1, "amplitude": 0, "period": 5, "shift": 0, "noise": 0}}),
+     "not weakly connected|cannot be reached"),
+    (lambda d: d["nodes"][0].update(id="S"), "used twice"),
+    (lambda d: d["nodes"][0].update(kind="warehouse"), "no factory"),
+])
+def test_malformed_scenarios_name_the_field(mutate, match, tmp_path):
+    _bad(mutate, match, tmp_path)
+
+
+def test_bilevel_wrapper_rejects_nan_from_policy():
+    env = BilevelWrapper(SupplyChainEnv("1f2s"), SupplyLP(load_named("1f2s")))
+    env.reset(seed=0)
+    with pytest.raises(ActionError, match="finite"):
+        env.step(np.array([1.0, np.nan, 0.5, 0.5], dtype=np.float32))
+
+
+def test_reference_names():
+    assert set(REFERENCE) == {"1f2s", "1f3s", "1f10s"}
+    with pytest.raises(ValueError, match="Unknown supply-chain scenario"):
+        load_named("2f2s")
