@@ -1,10 +1,9 @@
 """The oracle MPC: its plan is what the simulator does, and it bounds every other controller."""
 
-import numpy as np
 import pytest
 
 from netctrl.evaluate import evaluate
-from netctrl.problems.mobility import MobilityEnv, OracleMPC, RebalancingLP, baselines
+from netctrl.problems.mobility import MobilityEnv, OracleMPC, baselines
 from netctrl.problems.mobility.baselines import oracle_plan
 from netctrl.registry import get_problem
 

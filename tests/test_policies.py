@@ -1,13 +1,12 @@
 """Graph batching against PyG's own Batch, encoder equivariance, safe distributions, the policy controller."""
 
-import numpy as np
 import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
 from netctrl.errors import ActionError
 from netctrl.policies.actor_critic import GraphActorCritic, PolicyConfig, PolicyController, to_graph_batch
-from netctrl.policies.encoders import EdgeConditionedConv, EdgeConvEncoder, GCNEncoder, get_encoder
+from netctrl.policies.encoders import EdgeConditionedConv, get_encoder
 from netctrl.policies.heads import DirichletHead, SafeDirichlet
 
 

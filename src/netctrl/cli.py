@@ -133,21 +133,28 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
+BENCHMARKS = ("mobility", "supply-chain")
+
+
 @app.command()
 def bench(
-    benchmark: Annotated[str, typer.Argument(help="benchmark to run: mobility")] = "mobility",
+    benchmark: Annotated[str, typer.Argument(help=f"benchmark to run: {', '.join(BENCHMARKS)}")] = "mobility",
     quick: Annotated[bool, typer.Option(help="tiny budgets (a smoke run, not a result)")] = False,
-    minutes: Annotated[Optional[float], typer.Option(help="training budget per agent and city, minutes (default: per agent)")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="training budget per agent and instance, minutes (default: per agent)")] = None,
     out: Annotated[Path, typer.Option(help="results directory")] = Path("results"),
     runs: Annotated[Path, typer.Option(help="where the benchmark's training runs go (reused if present)")] = Path("runs/bench"),
     retrain: Annotated[bool, typer.Option(help="train again even if runs exist")] = False,
 ) -> None:
     """Run a benchmark: train (or reuse) the agents, evaluate them against the baselines, write results/<name>.json."""
-    if benchmark != "mobility":
-        raise typer.BadParameter(f"unknown benchmark {benchmark!r}; available: mobility")
     from .bench.common import command_line
-    from .bench.mobility import run
 
+    key = benchmark.lower().replace("_", "-")
+    if key not in BENCHMARKS:
+        raise typer.BadParameter(f"unknown benchmark {benchmark!r}; available: {', '.join(BENCHMARKS)}")
+    if key == "mobility":
+        from .bench.mobility import run
+    else:
+        from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
 
 

@@ -10,7 +10,76 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from ..runner import train_agent
 from ..train import atomic_write_text
+
+#: agent label -> (agent, algorithm)
+AGENTS = {
+    "bilevel-ppo": ("bilevel", "ppo"),
+    "bilevel-a2c": ("bilevel", "a2c"),
+    "edge-ppo": ("edge", "ppo"),
+}
+
+
+def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed: int, retrain: bool, quick: bool) -> dict:
+    """Train agent ``label`` on ``problem`` unless ``run_dir/best.pt`` exists; return its training record.
+
+    PPO runs use the problem's default number of iterations with ``minutes`` as a cap; A2C runs (one episode
+    per update) run for ``minutes``. ``quick`` trains a few iterations only (a smoke run, not a result).
+    """
+    agent, algo = AGENTS[label]
+    run_dir = Path(run_dir)
+    record_path = run_dir / "train_record.json"
+    if record_path.exists() and (run_dir / "best.pt").exists() and not retrain:
+        return json.loads(record_path.read_text())
+    overrides: dict = {"seed": seed, "time_limit_s": 60.0 * minutes}
+    if algo == "ppo":
+        if quick:
+            overrides.update(iterations=6, eval_every=3)
+    else:
+        overrides["episodes"] = 8 if quick else 1_000_000
+        overrides["eval_every"] = 4 if quick else 400
+        overrides["checkpoint_every"] = 4 if quick else 400
+    print(f"[{problem}] training {label} for up to {minutes:g} min")
+    res = train_agent(problem, agent=agent, algo=algo, run_dir=run_dir, progress=False, verbose=False, **overrides)
+    rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),
+           "best_val_reward": res.best_eval, "seed": seed, "budget_min": minutes}
+    atomic_write_text(record_path, json.dumps(rec, indent=2))
+    return rec
+
+
+def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float], out: Path, ylabel: str) -> None:
+    """One panel per problem: validation reward of each run (``metrics.jsonl``) as % of ``reference[problem]``
+    against training wall time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(5.5 * len(curves), 4))
+    axes = np.atleast_1d(axes)
+    for ax, (problem, runs) in zip(axes, curves.items()):
+        for k, (label, run_dir) in enumerate(runs.items()):
+            path = Path(run_dir) / "metrics.jsonl"
+            if not path.exists():
+                continue
+            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            pts = [(r["wall_s"] / 60.0, 100.0 * r["eval_reward"] / reference[problem]) for r in rows if "eval_reward" in r]
+            if pts:
+                ax.plot(*zip(*pts), label=label, color=f"C{k}")
+        ax.axhline(100.0, color="k", ls="--", lw=1, label="oracle MPC")
+        ax.set_title(problem)
+        ax.set_xlabel("training wall time (min, 1 core)")
+        ax.set_ylabel(ylabel)
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(max(lo, -50.0), max(hi, 105.0))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def machine() -> str:

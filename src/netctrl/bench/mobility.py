@@ -16,51 +16,18 @@ Writes ``results/mobility.json`` (format of RESULTS.md) and ``results/mobility.p
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..bilevel import BilevelWrapper
 from ..registry import get_problem
-from ..runner import compare, load_agent, print_table, rows_to_records, train_agent
+from ..runner import compare, load_agent, print_table, rows_to_records
 from ..train import configure_threads
-from .common import write_results
+from .common import AGENTS, plot_curves, train_or_load, write_results
 
 CITIES = ("nyc_brooklyn", "shenzhen_downtown_west")
-
-#: agent label -> (agent, algo, budget key)
-AGENTS = {
-    "bilevel-ppo": ("bilevel", "ppo"),
-    "bilevel-a2c": ("bilevel", "a2c"),
-    "edge-ppo": ("edge", "ppo"),
-}
-
-
-def train_or_load(city: str, label: str, runs: Path, minutes: float, seed: int, retrain: bool, quick: bool) -> dict:
-    """Train ``label`` on ``city`` unless ``runs/city/label/best.pt`` exists; return its training record."""
-    agent, algo = AGENTS[label]
-    run_dir = runs / city / label
-    record_path = run_dir / "train_record.json"
-    if record_path.exists() and (run_dir / "best.pt").exists() and not retrain:
-        return json.loads(record_path.read_text())
-    overrides: dict = {"seed": seed, "time_limit_s": 60.0 * minutes}
-    if algo == "ppo":
-        if quick:  # otherwise the problem's default iterations, with the time budget as a cap
-            overrides.update(iterations=6, eval_every=3)
-    else:
-        overrides["episodes"] = 8 if quick else 1_000_000
-        overrides["eval_every"] = 4 if quick else 400
-        overrides["checkpoint_every"] = 4 if quick else 400
-    print(f"[{city}] training {label} for up to {minutes:g} min")
-    res = train_agent(f"mobility/{city}", agent=agent, algo=algo, run_dir=run_dir, progress=False, verbose=False, **overrides)
-    rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),
-           "best_val_reward": res.best_eval, "seed": seed, "budget_min": minutes}
-    (run_dir / "train_record.json").write_text(json.dumps(rec, indent=2))
-    return rec
-
 
 def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
     """``step_ms_nyc`` and ``lp_hot_vs_rebuild_ratio`` (see the module docstring)."""
@@ -113,35 +80,6 @@ def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
     }
 
 
-def plot_curves(runs: Path, cities, labels, oracle_val: dict, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(cities), figsize=(6 * len(cities), 4))
-    axes = np.atleast_1d(axes)
-    for ax, city in zip(axes, cities):
-        for k, label in enumerate(labels):
-            path = runs / city / label / "metrics.jsonl"
-            if not path.exists():
-                continue
-            rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            pts = [(r["wall_s"] / 60.0, 100.0 * r["eval_reward"] / oracle_val[city]) for r in rows if "eval_reward" in r]
-            if pts:
-                ax.plot(*zip(*pts), label=label, color=f"C{k}")
-        ax.axhline(100.0, color="k", ls="--", lw=1, label="oracle MPC")
-        ax.set_title(city.replace("_", " "))
-        ax.set_xlabel("training wall time (min, 1 core)")
-        ax.set_ylabel("validation reward, % of oracle")
-        ax.set_ylim(bottom=max(-50.0, ax.get_ylim()[0]))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-
-
 #: training budgets (minutes of wall time, one process) per agent
 BUDGETS = {"bilevel-ppo": 30.0, "bilevel-a2c": 10.0, "edge-ppo": 10.0}
 
@@ -167,7 +105,8 @@ def run(
         minutes = BUDGETS
     budgets = minutes if isinstance(minutes, dict) else {label: float(minutes) for label in labels}
     configure_threads(1)
-    train_records = {c: {l: train_or_load(c, l, runs, budgets[l], seed, retrain, quick) for l in labels} for c in cities}
+    train_records = {c: {l: train_or_load(f"mobility/{c}", l, runs / c / l, budgets[l], seed, retrain, quick)
+                         for l in labels} for c in cities}
     if train_only:
         return None
     rows, oracle_val = [], {}
@@ -188,7 +127,8 @@ def run(
         oracle_val[city] = float(compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean())
     speed = measure_speed(runs / "nyc_brooklyn" / labels[0] / "best.pt") if "nyc_brooklyn" in cities else {}
     print("speed:", speed)
-    plot_curves(runs, cities, labels, oracle_val, out / "mobility.png")
+    plot_curves({c: {l: runs / c / l for l in labels} for c in cities}, oracle_val, out / "mobility.png",
+                "validation reward, % of oracle")
     name = "mobility-quick" if quick else "mobility"
     return write_results(out / f"{name}.json", "mobility", rows, speed, command=command,
                          training={c: list(r.values()) for c, r in train_records.items()},

@@ -7,7 +7,7 @@ disjoint PyG graph (node offsets added to the edge indices), which is what every
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np

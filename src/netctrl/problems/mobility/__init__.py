@@ -21,6 +21,7 @@ from .scenario import CITIES, CitySettings, MobilityScenario, list_cities, load_
 __all__ = [
     "MobilityEnv", "MobilityState", "MobilityScenario", "CitySettings", "RebalancingLP", "EdgeShareMap", "OracleMPC",
     "baselines", "desired_counts", "greedy_matching", "load_city", "load_scenario", "scenario_from_dict", "list_cities",
+    "CITIES", "ENV_IDS",
 ]
 
 ENV_IDS = {

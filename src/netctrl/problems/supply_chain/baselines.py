@@ -150,20 +150,23 @@ class OrderUpTo(Controller):
     supplier ships in proportion to the orders; factories produce up to their level.
 
     Args:
-        safety: (N,) per-node safety stock (the tuned parameters).
+        safety: (N,) per-node safety stock (the tuned parameters); ``None``: tuned with :func:`tuned_levels`
+            for the environment's scenario when first bound.
         dynamic: add the demand over the protection interval to the level.
     """
 
     lower = None
     name = "order-up-to"
 
-    def __init__(self, safety: np.ndarray, dynamic: bool = True) -> None:
-        self.safety = np.asarray(safety, dtype=np.float64)
+    def __init__(self, safety: np.ndarray | None = None, dynamic: bool = True) -> None:
+        self.safety = None if safety is None else np.asarray(safety, dtype=np.float64)
         self.dynamic = dynamic
         self.env: SupplyChainEnv | None = None
 
     def bind(self, env) -> None:
         self.env = env.unwrapped
+        if self.safety is None:
+            self.safety = tuned_levels(self.env.scenario)
         self._protect, self._offset, self._sub = self.env.scenario.echelons()
 
     def levels(self) -> np.ndarray:
@@ -188,7 +191,6 @@ class OrderUpTo(Controller):
         asked = np.bincount(env.src, weights=order, minlength=env.N)
         ratio = np.where(asked > avail, avail / np.maximum(asked, 1e-12), 1.0)
         ship = order * ratio[env.src]
-        out = np.bincount(env.src, weights=ship, minlength=env.N)
         fac = env.factories
         prod = np.minimum(want[fac], sc.production_capacity[fac])
         return np.concatenate([prod, ship]).astype(np.float32)

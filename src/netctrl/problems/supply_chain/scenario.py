@@ -300,8 +300,10 @@ REFERENCE = {
 def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, seed: int = 0, name: str | None = None) -> dict:
     """Factory -> warehouses -> stores, with store demands, costs and capacities drawn from ``seed``.
 
-    Warehouses hold stock cheaply; stores hold little and sell; the factory can produce about the expected
-    total demand per step (capacity 1.5x the mean), so production has to be planned ahead of the peaks.
+    Warehouses hold stock cheaply; stores hold little and sell; the factory can produce 1.5x the expected
+    total demand per step, so production has to be planned ahead of the peaks. Stores and warehouses start
+    with two steps of their mean demand in stock (a network that starts empty spends its first three steps,
+    the time goods need to reach a store, in backlog).
     """
     rng = np.random.default_rng(seed)
     K = warehouses * stores_per_warehouse
@@ -312,13 +314,17 @@ def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, s
     edges = []
     for w in range(warehouses):
         wid = f"W{w + 1}"
-        nodes.append({"id": wid, "kind": "warehouse", "capacity": float(np.ceil(3 * total_mean / warehouses)),
-                      "storage_cost": 0.5})
+        kids = range(w * stores_per_warehouse, (w + 1) * stores_per_warehouse)
+        sub_mean = float(sum(dmax[k] / 2 + 1 for k in kids))
+        cap_w = float(np.ceil(3 * total_mean / warehouses))
+        nodes.append({"id": wid, "kind": "warehouse", "capacity": cap_w, "storage_cost": 0.5,
+                      "initial_stock": float(min(cap_w, np.ceil(2 * sub_mean)))})
         edges.append({"from": "F", "to": wid, "lead_time": 1, "cost": 0.2, "capacity": 1e6})
-        for s in range(stores_per_warehouse):
-            k = w * stores_per_warehouse + s
+        for k in kids:
             sid = f"S{k + 1}"
-            nodes.append({"id": sid, "kind": "store", "capacity": float(max(6, 2 * dmax[k])), "storage_cost": 1.0,
+            cap_s = float(max(6, 2 * dmax[k]))
+            nodes.append({"id": sid, "kind": "store", "capacity": cap_s, "storage_cost": 1.0,
+                          "initial_stock": float(min(cap_s, np.ceil(2 * (dmax[k] / 2 + 1)))),
                           "demand": {"mean": dmax[k] / 2, "amplitude": dmax[k] / 2, "period": 15.0,
                                      "shift": float(rng.integers(0, 15)), "noise": 2}})
             edges.append({"from": wid, "to": sid, "lead_time": 1, "cost": 0.3, "capacity": 1e6})
