@@ -41,7 +41,22 @@ def mobility_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-RENDER = {"mobility": mobility_table}
+def supply_chain_table(doc: dict) -> str:
+    lines = ["| scenario | controller | profit (mean ± std) | % of oracle | decision ms/step | training |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in doc["rows"]:
+        train = f"{r['train_wall_s'] / 60:.1f} min, {r['train_episodes']:,} ep." if "train_wall_s" in r else ""
+        lines.append(f"| {r['scenario']} | {r['controller']} | {fmt(r['reward_mean'], 0)} ± {fmt(r['reward_std'], 0)} | "
+                     f"{fmt(r['pct_of_oracle'])} | {fmt(r['decision_ms'], 2)} | {train} |")
+    lines.append("")
+    sp = ", ".join(f"{k.replace('decision_speedup_vs_oracle_', '')}: **{v}x**" for k, v in doc.get("speed", {}).items())
+    tune = ", ".join(f"{k} {v} s" for k, v in doc.get("heuristic_tuning_s", {}).items())
+    lines.append(f"Decision time per step, oracle MPC / bi-level agent (same run): {sp}. Heuristic tuning: {tune}. "
+                 f"Machine: {doc['machine']}; {doc['date']}.")
+    return "\n".join(lines)
+
+
+RENDER = {"mobility": mobility_table, "supply_chain": supply_chain_table}
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 else "mobility"

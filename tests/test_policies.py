@@ -142,3 +142,22 @@ def test_composite_head_concatenates_and_sums_log_probs():
     g, d = dist.parts
     assert torch.allclose(dist.log_prob(a), g.log_prob(a[:, :1]) + d.log_prob(a[:, 1:]))
     assert torch.allclose(dist.mode()[:, 0], torch.ones(2), atol=0.05)
+
+
+def test_bidirectional_encoder_sees_upstream_nodes():
+    """With one-way edges a source node receives no message; with ``bidirectional`` it does."""
+    torch.manual_seed(0)
+    obs = random_obs(B=1, N=3, E=2)
+    obs["edge_index"] = torch.tensor([[[0, 0], [1, 2]]])
+    for bidirectional, changes in ((False, False), (True, True)):
+        model = GraphActorCritic(4, 2, PolicyConfig(encoder="edgeconv", hidden=8, layers=1, bidirectional=bidirectional))
+        base = model.actor_encoder(*_graph(model, obs))[0]
+        obs2 = {k: v.clone() for k, v in obs.items()}
+        obs2["x"][0, 1] += 1.0                       # change a downstream node
+        new = model.actor_encoder(*_graph(model, obs2))[0]
+        assert (not torch.allclose(base, new)) == changes
+
+
+def _graph(model, obs):
+    x, ei, ea, _, _ = to_graph_batch(obs)
+    return (x, *model._message_graph(ei, ea))

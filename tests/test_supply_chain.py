@@ -186,3 +186,38 @@ def test_reference_names():
     assert set(REFERENCE) == {"1f2s", "1f3s", "1f10s"}
     with pytest.raises(ValueError, match="Unknown supply-chain scenario"):
         load_named("2f2s")
+
+
+class EchelonTargets:
+    """The order-up-to policy's decisions expressed as a bi-level action (production + distribution)."""
+
+    lower = "lp"
+    name = "echelon-targets"
+
+    def bind(self, env):
+        self.env = env.unwrapped
+        self.heur = OrderUpTo(np.zeros(self.env.N))
+        self.heur.bind(env)
+        self.scale = SupplyLP(self.env.scenario).production_scale
+
+    def pop_hidden_time(self):
+        return 0.0
+
+    def act(self, obs):
+        env, heur = self.env, self.heur
+        level = heur.levels()
+        local = np.array([level[n] - level[env.dst[env.src == n]].sum() for n in range(env.N)])
+        f = env.factories[0]
+        prod = max(level[f] - heur._sub[f] @ env.position(), 0.0)
+        return np.concatenate([[prod / self.scale], np.maximum(local, 0.0) / np.maximum(local, 0.0).sum()])
+
+
+@pytest.mark.parametrize("name", ["1f2s", "1f3s"])
+def test_lp_expresses_the_order_up_to_policy_exactly(name):
+    """Desired production and positions taken from the echelon base-stock levels, through the LP, give the
+    same profit as the heuristic itself: the bi-level action space loses nothing the heuristic uses."""
+    make = lambda: SupplyChainEnv(name)  # noqa: E731
+    seeds = [1000, 1001, 1002]
+    via_lp = evaluate(EchelonTargets(), make, seeds, make_lower=lambda _n, e: SupplyLP.for_env(e)).rewards
+    direct = evaluate(OrderUpTo(np.zeros(len(load_named(name).kind))), make, seeds).rewards
+    assert via_lp == pytest.approx(direct, rel=1e-6)

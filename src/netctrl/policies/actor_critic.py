@@ -55,6 +55,9 @@ class PolicyConfig:
     """initial mean of the Gaussian head."""
     critic_pool: str = "sum"
     """graph pooling of the critic: ``sum`` (reference), ``mean`` or ``max``."""
+    bidirectional: bool = False
+    """let the encoders pass messages both ways along every edge (reverse copies carry the same edge
+    features plus a direction flag), as the reference supply-chain actor does; heads keep the real edges."""
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -104,7 +107,7 @@ class GraphActorCritic(nn.Module):
         self.node_features, self.edge_features = node_features, edge_features
         enc = dict(in_channels=node_features, hidden_channels=cfg.hidden, num_layers=cfg.layers)
         if cfg.encoder == "edgeconv":
-            enc.update(edge_dim=edge_features, aggr=cfg.aggr)
+            enc.update(edge_dim=edge_features + (1 if cfg.bidirectional else 0), aggr=cfg.aggr)
         self.actor_encoder = get_encoder(cfg.encoder, **enc)
         self.critic_encoder = get_encoder(cfg.encoder, **enc)
         c = self.actor_encoder.out_channels
@@ -132,16 +135,26 @@ class GraphActorCritic(nn.Module):
     def critic_parameters(self) -> list[nn.Parameter]:
         return [*self.critic_encoder.parameters(), *self.critic_node.parameters(), *self.critic_out.parameters()]
 
+    def _message_graph(self, ei: Tensor, ea: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """The edges the encoders pass messages along (both directions when ``bidirectional``)."""
+        if not self.cfg.bidirectional:
+            return ei, ea
+        ei2 = torch.cat([ei, ei.flip(0)], dim=1)
+        if ea is None:
+            return ei2, None
+        flag = torch.cat([torch.ones(ea.shape[0], 1, dtype=ea.dtype), -torch.ones(ea.shape[0], 1, dtype=ea.dtype)])
+        return ei2, torch.cat([torch.cat([ea, ea]), flag], dim=1)
+
     def distribution(self, obs: dict[str, Tensor]):
         x, ei, ea, _, B = to_graph_batch(obs)
-        h = self.actor_encoder(x, ei, ea)
+        h = self.actor_encoder(x, *self._message_graph(ei, ea))
         if isinstance(self.head, (EdgeGaussianHead, CompositeHead)):
             return self.head(h, x, B, ei, ea)
         return self.head(h, x, B)
 
     def value(self, obs: dict[str, Tensor]) -> Tensor:
         x, ei, ea, batch, B = to_graph_batch(obs)
-        h = self.critic_node(self.critic_encoder(x, ei, ea))
+        h = self.critic_node(self.critic_encoder(x, *self._message_graph(ei, ea)))
         return self.critic_out(self._pool(h, batch, size=B)).view(B)
 
     def evaluate_actions(self, obs: dict[str, Tensor], actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -2,11 +2,12 @@
 
 :class:`SupplyLP` (the bi-level lower level). The upper level proposes, for every factory ``f``, a desired
 production ``p_hat_f`` (in units of the mean demand of the whole network per step) and a distribution ``w``
-over all nodes of the network's *inventory position* (on-hand stock plus everything on its way). The desired
-position of node ``n`` is ``w_n * (sum_m position_m + p_hat)``. The LP, built once per network and
+over all nodes of the network's *inventory position* (on-hand stock plus everything on its way, negative for
+a store with backlog). The desired position of node ``n`` is ``w_n * max(sum_m position_m + p_hat, 0)``:
+shipments conserve the total and production adds to it. The LP, built once per network and
 hot-started every step, generalises the reference study's ``lcp.mod`` to any multi-echelon network::
 
-    minimise   sum_n |dev_n| + sum_f |p_f - p_hat_f| + M * sum_n over_n + eps * sum_e cost_e * q_e
+    minimise   sum_n |dev_n| + 10 * sum_f |p_f - p_hat_f| + M * sum_n over_n + eps * sum_e cost_e * q_e
     s.t.       position_n + inflow_n(q) - outflow_n(q) + p_n - target_n = dev_n     every node n
                outflow_n(q) <= available_n                                            every node n
                available_n - outflow_n(q) - demand_n <= capacity_n + over_n           every node n
@@ -47,11 +48,14 @@ class SupplyLP:
     Args:
         scenario: the network.
         production_scale: units of one ``p_hat`` (default: mean total demand per step).
+        production_weight: weight of ``|p - p_hat|``; above the positions' weight (1) so that production
+            follows the policy unless a capacity forbids it (at equal weights, a factory that cannot ship
+            everything would be tempted to produce less to stay near its own target).
         overcapacity_weight: ``M``.
     """
 
     def __init__(self, scenario: SupplyChainScenario, production_scale: float | None = None,
-                 overcapacity_weight: float = 1e3) -> None:
+                 production_weight: float = 10.0, overcapacity_weight: float = 1e3) -> None:
         sc = scenario
         self.scenario = sc
         net = sc.network
@@ -73,8 +77,8 @@ class SupplyLP:
         rows_cap = sp.hstack([-out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), -I_N])
         A = sp.vstack([rows_balance, rows_avail, rows_prod, rows_cap]).tocsc()
         eps = 1e-3 / max(sc.price, 1.0)
-        cost = np.concatenate([eps * net.edge_attr["cost"] + 1e-6, np.zeros(F), np.ones(2 * N), np.ones(2 * F),
-                               np.full(N, overcapacity_weight)])
+        cost = np.concatenate([eps * net.edge_attr["cost"] + 1e-6, np.zeros(F), np.ones(2 * N),
+                               np.full(2 * F, production_weight), np.full(N, overcapacity_weight)])
         col_upper = np.concatenate([net.edge_attr["capacity"], sc.production_capacity[self.factories],
                                     np.full(2 * N + 2 * F + N, INF)])
         self._n_rows = A.shape[0]
@@ -88,7 +92,8 @@ class SupplyLP:
         p_hat = np.maximum(a[: self.F], 0.0) * self.production_scale
         w = np.maximum(a[self.F :], 0.0)
         w = w / w.sum() if w.sum() > 0 else np.full(self.N, 1.0 / self.N)
-        total = float(np.maximum(state.position, 0.0).sum() + p_hat.sum())
+        # shipments conserve the total position and production adds to it; backlog (negative position) counts
+        total = max(float(state.position.sum() + p_hat.sum()), 0.0)
         return p_hat, w * total
 
     def solve(self, state, action) -> np.ndarray:
