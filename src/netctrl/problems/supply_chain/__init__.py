@@ -19,7 +19,7 @@ from .scenario import REFERENCE, SupplyChainScenario, load_named, load_scenario,
 __all__ = [
     "SupplyChainEnv", "SupplyState", "SupplyChainScenario", "SupplyLP", "EdgeShareMap", "OracleMPC", "OrderUpTo",
     "RandomDistribution", "oracle_plan", "tune_order_up_to", "tuned_levels", "load_named", "load_scenario",
-    "scenario_from_dict", "multi_echelon_dict", "REFERENCE",
+    "scenario_from_dict", "multi_echelon_dict", "REFERENCE", "FEATURE_FACTORY", "FEATURE_POSITION",
 ]
 
 SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
