@@ -120,3 +120,12 @@ def test_config_errors_name_the_field():
     assert policy_config(prob).head == "dirichlet"
     env = make_training_env(prob, "lp")()
     assert env.action_space.shape == (14,)
+
+
+def test_atomic_write_leaves_no_temporary_files_and_normal_permissions(tmp_path):
+    target = tmp_path / "a" / "file.txt"
+    atomic_write_bytes(target, b"one")
+    atomic_write_bytes(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+    assert target.stat().st_mode & 0o044  # readable by group/others as with a plain open()

@@ -42,7 +42,7 @@ class PolicyConfig:
     head_hidden: int = 32
     """width of the head MLP."""
     parameterization: str = "mean-precision"
-    """Dirichlet parameterisation: ``mean-precision`` or ``softplus`` (reference)."""
+    """Dirichlet parameterisation: ``mean-precision``, ``proportional`` or ``softplus`` (reference)."""
     prior_feature: int | None = None
     """node feature holding the Dirichlet prior (e.g. current vehicles), ``None`` for uniform."""
     init_precision: float = 10.0

@@ -105,6 +105,9 @@ class DirichletHead(nn.Module):
     Two parameterisations:
 
     * ``"softplus"`` (reference): :math:`\alpha_i = \mathrm{softplus}(\mathrm{MLP}(h_i)) + \alpha_{min}`.
+    * ``"proportional"``: the same with the mean proportional to :math:`\mathrm{softplus}(\mathrm{MLP}(h_i))`
+      instead of its exponential (no prior): a mean that is *linear* in the features is then easy to learn,
+      e.g. desired stock in proportion to the demand it must cover.
     * ``"mean-precision"`` (default): :math:`\alpha = \kappa \cdot N \cdot \mathrm{softmax}_i(\mathrm{MLP}(h_i)
       + \log(p_i + \epsilon))` with a learned precision :math:`\kappa = \exp(\rho)` (learned in log space,
       so the optimiser can change it by orders of magnitude) and an
@@ -137,7 +140,7 @@ class DirichletHead(nn.Module):
         max_concentration: float = 1e5,
     ) -> None:
         super().__init__()
-        if parameterization not in ("mean-precision", "softplus"):
+        if parameterization not in ("mean-precision", "softplus", "proportional"):
             raise ValueError(f"Unknown Dirichlet parameterization {parameterization!r}")
         self.parameterization = parameterization
         self.prior_feature = prior_feature
@@ -153,6 +156,9 @@ class DirichletHead(nn.Module):
         if self.parameterization == "mean-precision":
             nn.init.zeros_(last.bias)
             last.weight.data.mul_(0.01)  # start at the prior (or uniform)
+        elif self.parameterization == "proportional":
+            nn.init.constant_(last.bias, 1.0)
+            last.weight.data.mul_(0.01)  # start uniform
         with torch.no_grad():
             self.log_precision.fill_(math.log(self.init_precision))
 
@@ -160,6 +166,10 @@ class DirichletHead(nn.Module):
         z = self.net(h).view(batch_size, -1)
         if self.parameterization == "softplus":
             conc = F.softplus(z) + self.min_c
+        elif self.parameterization == "proportional":
+            share = F.softplus(z) + 1e-6
+            kappa = self.log_precision.clamp(-5.0, 12.0).exp()
+            conc = kappa * z.shape[-1] * share / share.sum(-1, keepdim=True)
         else:
             if self.prior_feature is not None:
                 p = x[:, self.prior_feature].view(batch_size, -1).clamp_min(0.0)

@@ -25,8 +25,9 @@ __all__ = [
 SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
 
 #: production by a Gaussian on the factories (in units of the mean demand per step, starting at 1), then a
-#: Dirichlet over every node's share of the inventory position (starting uniform); messages flow both ways
-POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+dirichlet", parameterization="mean-precision",
+#: Dirichlet over every node's share of the inventory position, with a mean proportional to softplus of the
+#: head's output (desired stock in proportion to what it must cover is then linear); messages flow both ways
+POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+dirichlet", parameterization="proportional",
               prior_feature=None, init_precision=100.0, gaussian_mask_feature=FEATURE_FACTORY,
               gaussian_init_mean=1.0, init_std=0.1, critic_pool="sum", bidirectional=True)
 TRAIN = dict(num_envs=8, rollout_steps=30, iterations=2000, gamma=0.99, actor_lr=3e-4, critic_lr=1e-3,
