@@ -81,7 +81,7 @@ def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
 
 
 #: training budgets (minutes of wall time, one process) per agent
-BUDGETS = {"bilevel-ppo": 30.0, "bilevel-a2c": 10.0, "edge-ppo": 10.0}
+BUDGETS = {"bilevel-ppo": 30.0, "bilevel-a2c": 10.0, "edge-ppo": 30.0}
 
 
 def run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv, MessagePassing
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.typing import Adj, OptTensor
 
 
@@ -30,6 +31,8 @@ class GCNEncoder(nn.Module):
         + \mathbf{h}^{(l)} W^{(l)}
 
     Edge features are ignored (GCN has only a scalar edge weight; use :class:`EdgeConvEncoder` for them).
+    The normalised adjacency is computed once per forward pass for all layers (PyG's ``gcn_norm``) and reused
+    while the same graph (batch) comes back, which is what a control loop and fixed-graph minibatches do.
 
     Args:
         in_channels: node feature size ``F``.
@@ -48,10 +51,11 @@ class GCNEncoder(nn.Module):
         self.skips = nn.ModuleList()
         d = in_channels
         for _ in range(num_layers):
-            self.convs.append(GCNConv(d, hidden_channels))
+            self.convs.append(GCNConv(d, hidden_channels, normalize=False))
             self.skips.append(nn.Linear(d, hidden_channels, bias=False) if d != hidden_channels else nn.Identity())
             d = hidden_channels
         self.out_channels = hidden_channels + in_channels
+        self._norm_cache: dict = {}
 
     def reset_parameters(self) -> None:
         for conv in self.convs:
@@ -60,10 +64,22 @@ class GCNEncoder(nn.Module):
             if isinstance(s, nn.Linear):
                 s.reset_parameters()
 
+    def _normalized(self, edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+        key = (num_nodes, edge_index.shape[1])
+        hit = self._norm_cache.get(key)
+        if hit is not None and torch.equal(hit[0], edge_index):
+            return hit[1], hit[2]
+        ei, w = gcn_norm(edge_index, None, num_nodes, add_self_loops=True)
+        if len(self._norm_cache) > 8:
+            self._norm_cache.clear()
+        self._norm_cache[key] = (edge_index, ei, w)
+        return ei, w
+
     def forward(self, x: Tensor, edge_index: Adj, edge_attr: OptTensor = None) -> Tensor:
+        ei, w = self._normalized(edge_index, x.shape[0])
         h = x
         for conv, skip in zip(self.convs, self.skips):
-            h = torch.relu(conv(h, edge_index)) + skip(h)
+            h = torch.relu(conv(h, ei, w)) + skip(h)
         return torch.cat([h, x], dim=-1)
 
     def __repr__(self) -> str:
