@@ -161,3 +161,24 @@ def test_bidirectional_encoder_sees_upstream_nodes():
 def _graph(model, obs):
     x, ei, ea, _, _ = to_graph_batch(obs)
     return (x, *model._message_graph(ei, ea))
+
+
+def test_gcn_normalisation_cache_follows_the_graph():
+    """The encoder reuses its normalised adjacency only for the very same graph."""
+    torch.manual_seed(0)
+    enc = GCNEncoderRef = get_encoder("gcn", in_channels=3, hidden_channels=4, num_layers=2)
+    x = torch.rand(4, 3)
+    a = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
+    b = torch.tensor([[0, 1, 2, 3], [2, 3, 0, 1]])            # same shape, other edges
+    out_a, out_b, out_a2 = enc(x, a), enc(x, b), enc(x, a)
+    assert torch.equal(out_a, out_a2) and not torch.allclose(out_a, out_b)
+    fresh = get_encoder("gcn", in_channels=3, hidden_channels=4, num_layers=2)
+    fresh.load_state_dict(GCNEncoderRef.state_dict())
+    assert torch.allclose(fresh(x, b), out_b)
+    # the same as PyG's GCNConv normalising on its own
+    from torch_geometric.nn import GCNConv
+
+    ref = GCNConv(3, 4)
+    ref.lin.weight.data.copy_(enc.convs[0].lin.weight.data)
+    ref.bias.data.copy_(enc.convs[0].bias.data)
+    assert torch.allclose(enc.convs[0](x, *enc._normalized(b, 4)), ref(x, b), atol=1e-6)

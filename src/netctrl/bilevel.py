@@ -48,3 +48,19 @@ class BilevelWrapper(gym.ActionWrapper):
         edge = self.lower.solve(self.env.unwrapped.flow_state(), a)
         self.last_edge_action = edge
         return np.asarray(edge, dtype=np.float32)
+
+
+def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
+    """Whole numbers proportional to ``weights`` (non-negative, summing to 1) that add up to ``total``.
+
+    Lower levels use it to turn a desired distribution into desired whole units (vehicles, stock).
+
+    >>> largest_remainder(np.array([0.5, 0.3, 0.2]), 11).tolist()
+    [6.0, 3.0, 2.0]
+    """
+    raw = np.asarray(weights, dtype=np.float64) * total
+    base = np.floor(raw)
+    rest = int(total - base.sum())
+    if rest > 0:
+        base[np.argsort(-(raw - base), kind="stable")[:rest]] += 1
+    return base

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
+from ...bilevel import largest_remainder
 from ...errors import ActionError
 from ...graph import FlowNetwork
 from ...lp import INF, LinearProgram
@@ -41,13 +42,7 @@ def desired_counts(weights: np.ndarray, total: float) -> np.ndarray:
         raise ActionError(f"Expected a non-negative desired distribution (got min {w.min():.4g})")
     s = w.sum()
     w = np.full_like(w, 1.0 / w.size) if s <= 0 else w / s
-    n = int(np.floor(total + 1e-9))
-    raw = w * n
-    base = np.floor(raw)
-    rest = n - int(base.sum())
-    if rest > 0:
-        base[np.argsort(-(raw - base), kind="stable")[:rest]] += 1
-    return base
+    return largest_remainder(w, int(np.floor(total + 1e-9)))
 
 
 class RebalancingLP:

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
+from ...bilevel import largest_remainder
 from ...errors import ActionError
 from ...lp import INF, LinearProgram
 from .scenario import SupplyChainScenario
@@ -52,11 +53,13 @@ class SupplyLP:
             follows the policy unless a capacity forbids it (at equal weights, a factory that cannot ship
             everything would be tempted to produce less to stay near its own target).
         overcapacity_weight: ``M``.
+        whole_units: round desired production and positions to whole units (see :meth:`targets`).
     """
 
     def __init__(self, scenario: SupplyChainScenario, production_scale: float | None = None,
-                 production_weight: float = 10.0, overcapacity_weight: float = 1e3) -> None:
+                 production_weight: float = 10.0, overcapacity_weight: float = 1e3, whole_units: bool = True) -> None:
         sc = scenario
+        self.whole_units = whole_units
         self.scenario = sc
         net = sc.network
         N, E = net.num_nodes, net.num_edges
@@ -87,14 +90,23 @@ class SupplyLP:
         self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP")
 
     def targets(self, state, action) -> tuple[np.ndarray, np.ndarray]:
-        """Desired production (F,) and desired inventory positions (N,) from the node-level action."""
+        """Desired production (F,) and desired inventory positions (N,) from the node-level action.
+
+        With ``whole_units`` (default) both are whole units: production is rounded, and the positions are
+        rounded with the largest-remainder rule so that they still add up to the (rounded) total. Demand comes
+        in whole units, so an upper level within half a unit of the right stock then gets it exactly.
+        """
         a = _check(action, (self.F + self.N,), "supply-chain action (production + distribution)")
         p_hat = np.maximum(a[: self.F], 0.0) * self.production_scale
+        if self.whole_units:
+            p_hat = np.rint(p_hat)
         w = np.maximum(a[self.F :], 0.0)
         w = w / w.sum() if w.sum() > 0 else np.full(self.N, 1.0 / self.N)
         # shipments conserve the total position and production adds to it; backlog (negative position) counts
         total = max(float(state.position.sum() + p_hat.sum()), 0.0)
-        return p_hat, w * total
+        if not self.whole_units:
+            return p_hat, w * total
+        return p_hat, largest_remainder(w, round(total))
 
     def solve(self, state, action) -> np.ndarray:
         """Production (F) and shipments (E), concatenated as the raw environment expects."""
