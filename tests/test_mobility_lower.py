@@ -76,7 +76,8 @@ def test_hot_started_rebalancing_equals_cold():
 
 def test_desired_counts_sum_and_errors():
     c = desired_counts(np.array([0.5, 0.3, 0.2]), 11)
-    assert c.sum() == 11 and c.tolist() == [6.0, 3.0, 2.0]
+    assert c.tolist() == [5.0, 3.0, 2.0]                      # floor, as the reference (a dead-band < 1 vehicle)
+    assert desired_counts(np.array([5.0, 3.0, 2.0]), 10).tolist() == [5.0, 3.0, 2.0]
     assert desired_counts(np.zeros(4), 8).tolist() == [2.0, 2.0, 2.0, 2.0]
     with pytest.raises(ActionError, match="finite"):
         desired_counts(np.array([np.nan, 1.0]), 3)

@@ -1,9 +1,10 @@
 """Lower level of the mobility problem: rebalancing flows that best reach a desired vehicle distribution.
 
 Given idle vehicles ``v`` and a desired distribution ``a`` (on the simplex), the desired counts are
-``v_hat = round(a * sum(v))`` (largest-remainder rounding, so they sum to the fleet; the reference floors each
-entry, which leaves up to ``N`` vehicles without a target). The LP, built once per city and hot-started every
-step, is the reference study's ``lcp.mod``::
+``v_hat = floor(a * sum(v))``, as in the reference. Flooring leaves a dead-band of less than one vehicle per
+region: a policy whose desired share is a fraction of a vehicle off does not trigger a move (rounding to the
+nearest whole vehicle instead made trained agents move single vehicles back and forth, 0.5-1 % of reward).
+The LP, built once per city and hot-started every step, is the reference study's ``lcp.mod``::
 
     minimize   sum_e beta * tau_e * y_e  +  M * sum_i s_i
     s.t.       sum_{e into i} y_e - sum_{e out of i} y_e + s_i >= v_hat_i - v_i     for every region i
@@ -25,14 +26,13 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
-from ...bilevel import largest_remainder
 from ...errors import ActionError
 from ...graph import FlowNetwork
 from ...lp import INF, LinearProgram
 
 
 def desired_counts(weights: np.ndarray, total: float) -> np.ndarray:
-    """Integer counts proportional to ``weights`` summing to ``floor(total)`` (largest remainder)."""
+    """Desired whole vehicles per region: ``floor(w * floor(total))`` for the normalised ``weights``."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1:
         raise ActionError(f"Expected a 1-D desired distribution (got shape {w.shape})")
@@ -42,7 +42,7 @@ def desired_counts(weights: np.ndarray, total: float) -> np.ndarray:
         raise ActionError(f"Expected a non-negative desired distribution (got min {w.min():.4g})")
     s = w.sum()
     w = np.full_like(w, 1.0 / w.size) if s <= 0 else w / s
-    return largest_remainder(w, int(np.floor(total + 1e-9)))
+    return np.floor(w * np.floor(total + 1e-9) + 1e-9)
 
 
 class RebalancingLP:
