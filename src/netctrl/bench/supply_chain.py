@@ -24,7 +24,7 @@ from .common import plot_curves, train_or_load, write_results
 
 SCENARIOS = ("1f2s", "1f3s", "1f10s", "1f3w30s")
 LABELS = ("bilevel-ppo", "edge-ppo")
-BUDGETS = {"bilevel-ppo": 15.0, "edge-ppo": 5.0}
+BUDGETS = {"bilevel-ppo": 10.0, "edge-ppo": 10.0}
 
 
 def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=SCENARIOS, labels=LABELS,
