@@ -12,12 +12,10 @@ The CLI, the demo and the benchmarks all go through :func:`train_agent` and :fun
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 
 from .bilevel import BilevelWrapper
 from .controllers import Controller
@@ -192,11 +190,3 @@ def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
             cells.append("-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v))
         table.add_row(*cells)
     console.print(table)
-
-
-def timestamp() -> str:
-    return time.strftime("%Y-%m-%d")
-
-
-def mean_or_nan(x) -> float:
-    return float(np.mean(x)) if len(x) else float("nan")

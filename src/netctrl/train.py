@@ -21,7 +21,7 @@ import os
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -147,10 +147,6 @@ def load_policy(path: Path):
     except (TypeError, KeyError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{path}: weights do not match the stored policy config ({str(exc)[:200]})") from exc
     return model.eval(), ckpt
-
-
-def config_to_dict(cfg: Any) -> dict:
-    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
 
 
 class Checkpointer:
@@ -376,8 +372,3 @@ class TrainResult:
 
 EvalFn = Callable[[Any], dict]
 """``eval_fn(model) -> {"eval_reward": ..., ...}``: validation of the current policy during training."""
-
-
-def dataclass_fields_doc(cls) -> dict[str, str]:
-    """``{field: default}`` of a config dataclass (for tables and CLI help)."""
-    return {f.name: str(f.default) for f in fields(cls)}
