@@ -98,7 +98,12 @@ def machine() -> str:
 
 
 def command_line() -> str:
-    return " ".join(shlex.quote(a) for a in sys.argv)
+    argv = list(sys.argv)
+    if argv and argv[0].endswith(".py"):
+        argv = ["python", argv[0]] + argv[1:]
+    elif argv:
+        argv[0] = Path(argv[0]).name  # e.g. the `netctrl` entry point
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 def write_results(path: Path, benchmark: str, rows: list[dict], speed: dict, command: str | None = None, **extra) -> dict:
