@@ -17,7 +17,7 @@ from netctrl.bench.supply_chain import BUDGETS, LABELS, SCENARIOS, run
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=str, default=None,
-                   help=f"training budget per agent in minutes, or JSON {{agent: minutes}} (default {BUDGETS})")
+                   help=f"training budget per agent in minutes, or JSON {{scenario: minutes}} (default {BUDGETS})")
     p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     p.add_argument("--agents", nargs="+", default=list(LABELS))
     p.add_argument("--episodes", type=int, default=100)

@@ -245,6 +245,16 @@ class LinearProgram:
         return f"LinearProgram(name={self.name!r}, rows={self.n_rows}, cols={self.n_cols})"
 
 
+def tie_break(n: int, scale: float, seed: int = 20230509) -> np.ndarray:
+    """``n`` fixed pseudo-random cost perturbations in ``(scale/2, scale]``.
+
+    Added to the costs of a re-solved LP they make its optimum unique (almost surely), so a hot-started solve
+    returns the same vertex as a cold one: with equal costs, the previous basis decides among tied optima.
+    (Random, not evenly spaced: sums of grid values tie again.)
+    """
+    return scale * (0.5 + 0.5 * np.random.default_rng(seed).random(n))
+
+
 def solve_lp(cost, matrix, row_lower, row_upper, col_lower=None, col_upper=None, **kwargs) -> LPSolution:
     """Build and solve an LP once (for one-off models such as an oracle's receding-horizon plan)."""
     kwargs.setdefault("presolve", True)

@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from ...bilevel import largest_remainder
 from ...errors import ActionError
-from ...lp import INF, LinearProgram
+from ...lp import INF, LinearProgram, tie_break
 from .scenario import SupplyChainScenario
 
 
@@ -80,8 +80,11 @@ class SupplyLP:
         rows_cap = sp.hstack([-out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), -I_N])
         A = sp.vstack([rows_balance, rows_avail, rows_prod, rows_cap]).tocsc()
         eps = 1e-3 / max(sc.price, 1.0)
-        cost = np.concatenate([eps * net.edge_attr["cost"] + 1e-6, np.zeros(F), np.ones(2 * N),
-                               np.full(2 * F, production_weight), np.full(N, overcapacity_weight)])
+        # a tiny fixed perturbation makes the optimum unique (no dependence on the hot-start basis)
+        node_jitter = tie_break(N, 1e-3, seed=1)
+        cost = np.concatenate([eps * net.edge_attr["cost"] + tie_break(E, 1e-5, seed=2), np.zeros(F),
+                               1.0 + node_jitter, 1.0 + node_jitter, np.full(2 * F, production_weight),
+                               np.full(N, overcapacity_weight)])
         col_upper = np.concatenate([net.edge_attr["capacity"], sc.production_capacity[self.factories],
                                     np.full(2 * N + 2 * F + N, INF)])
         self._n_rows = A.shape[0]
