@@ -182,3 +182,20 @@ def test_gcn_normalisation_cache_follows_the_graph():
     ref.lin.weight.data.copy_(enc.convs[0].lin.weight.data)
     ref.bias.data.copy_(enc.convs[0].bias.data)
     assert torch.allclose(enc.convs[0](x, *enc._normalized(b, 4)), ref(x, b), atol=1e-6)
+
+
+def test_grouped_dirichlet_is_a_product_of_independent_dirichlets():
+    from torch.distributions import Dirichlet
+
+    torch.manual_seed(0)
+    head = DirichletHead(8, groups=3, init_precision=5.0)
+    h, x = torch.rand(2 * 12, 8), torch.rand(2 * 12, 2)
+    dist = head(h, x, batch_size=2)
+    a = dist.sample()
+    assert a.shape == (2, 12)
+    blocks = a.view(2, 3, 4)
+    assert torch.allclose(blocks.sum(-1), torch.ones(2, 3))
+    conc = dist.concentration
+    ref = sum(Dirichlet(conc[:, g]).log_prob(blocks[:, g]) for g in range(3))
+    assert torch.allclose(dist.log_prob(a), ref, atol=1e-4)
+    assert dist.mode().shape == (2, 12)

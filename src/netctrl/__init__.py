@@ -11,7 +11,7 @@ from .registry import get_problem, list_problems  # noqa: E402
 
 
 def _register_envs() -> None:
-    from .problems import mobility, supply_chain  # noqa: F401  (register Gymnasium ids)
+    from .problems import mobility, network_flow, supply_chain  # noqa: F401  (register Gymnasium ids)
 
 
 _register_envs()

@@ -84,4 +84,4 @@ def get_problem(name: str | ProblemSpec) -> ProblemSpec:
 
 
 def _load_builtin() -> None:
-    from .problems import mobility, supply_chain  # noqa: F401  (register themselves)
+    from .problems import mobility, network_flow, supply_chain  # noqa: F401  (register themselves)

@@ -47,6 +47,8 @@ class PolicyConfig:
     """node feature holding the Dirichlet prior (e.g. current vehicles), ``None`` for uniform."""
     init_precision: float = 10.0
     """initial Dirichlet precision per node (mean-precision parameterisation)."""
+    dirichlet_groups: int = 1
+    """independent Dirichlets over equal consecutive blocks of nodes (one per commodity)."""
     init_std: float = 0.5
     """initial standard deviation of Gaussian heads."""
     gaussian_mask_feature: int | None = None
@@ -112,7 +114,8 @@ class GraphActorCritic(nn.Module):
         self.critic_encoder = get_encoder(cfg.encoder, **enc)
         c = self.actor_encoder.out_channels
         make = {
-            "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature, cfg.init_precision),
+            "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature,
+                                               cfg.init_precision, groups=cfg.dirichlet_groups),
             "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean),
             "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
         }

@@ -33,29 +33,40 @@ class SafeDirichlet:
     """A Dirichlet whose samples stay strictly inside the simplex, so ``log_prob`` never returns NaN/inf.
 
     Samples are clamped to ``[eps, 1]`` and renormalised (the reference's concentration ``softplus + 1e-20``
-    regularly produced exact zeros and NaN log-probabilities).
+    regularly produced exact zeros and NaN log-probabilities). ``groups`` independent Dirichlets of equal size
+    can share one action vector (``(B, groups * n)``, group-major), e.g. one per commodity.
     """
 
     eps = 1e-6
 
-    def __init__(self, concentration: Tensor) -> None:
-        self.concentration = concentration
-        self.dist = Dirichlet(concentration, validate_args=False)  # clamped above; validation costs ~0.1 ms
+    def __init__(self, concentration: Tensor, groups: int = 1) -> None:
+        self.groups = groups
+        self.concentration = concentration if groups == 1 else concentration.view(concentration.shape[0], groups, -1)
+        self.dist = Dirichlet(self.concentration, validate_args=False)  # clamped; validation costs ~0.1 ms
+
+    def _split(self, a: Tensor) -> Tensor:
+        return a if self.groups == 1 else a.view(a.shape[0], self.groups, -1)
+
+    def _join(self, a: Tensor) -> Tensor:
+        return a if self.groups == 1 else a.reshape(a.shape[0], -1)
+
+    def _total(self, v: Tensor) -> Tensor:
+        return v if self.groups == 1 else v.sum(-1)
 
     def sample(self) -> Tensor:
         with torch.no_grad():
             a = self.dist.sample().clamp_min(self.eps)
-            return a / a.sum(-1, keepdim=True)
+            return self._join(a / a.sum(-1, keepdim=True))
 
     def log_prob(self, a: Tensor) -> Tensor:
-        a = a.clamp_min(self.eps)
-        return self.dist.log_prob(a / a.sum(-1, keepdim=True))
+        a = self._split(a).clamp_min(self.eps)
+        return self._total(self.dist.log_prob(a / a.sum(-1, keepdim=True)))
 
     def entropy(self) -> Tensor:
-        return self.dist.entropy()
+        return self._total(self.dist.entropy())
 
     def mode(self) -> Tensor:
-        return self.concentration / self.concentration.sum(-1, keepdim=True)
+        return self._join(self.concentration / self.concentration.sum(-1, keepdim=True))
 
 
 class Composite:
@@ -123,6 +134,8 @@ class DirichletHead(nn.Module):
         parameterization: ``"mean-precision"`` or ``"softplus"``.
         prior_feature: column of the raw node features holding the prior (``None``: uniform).
         init_precision: initial :math:`\kappa` (per node; higher means less exploration noise).
+        groups: independent Dirichlets over consecutive, equal blocks of each graph's nodes (e.g. one per
+            commodity when the observation stacks a copy of the graph per commodity).
 
     Shapes:
         - input: embeddings ``(B*N, C)``, raw features ``(B*N, F)``
@@ -138,8 +151,10 @@ class DirichletHead(nn.Module):
         init_precision: float = 10.0,
         min_concentration: float = 1e-3,
         max_concentration: float = 1e5,
+        groups: int = 1,
     ) -> None:
         super().__init__()
+        self.groups = groups
         if parameterization not in ("mean-precision", "softplus", "proportional"):
             raise ValueError(f"Unknown Dirichlet parameterization {parameterization!r}")
         self.parameterization = parameterization
@@ -163,7 +178,7 @@ class DirichletHead(nn.Module):
             self.log_precision.fill_(math.log(self.init_precision))
 
     def forward(self, h: Tensor, x: Tensor, batch_size: int) -> SafeDirichlet:
-        z = self.net(h).view(batch_size, -1)
+        z = self.net(h).view(batch_size * self.groups, -1)  # one row per (graph, group)
         if self.parameterization == "softplus":
             conc = F.softplus(z) + self.min_c
         elif self.parameterization == "proportional":
@@ -172,13 +187,14 @@ class DirichletHead(nn.Module):
             conc = kappa * z.shape[-1] * share / share.sum(-1, keepdim=True)
         else:
             if self.prior_feature is not None:
-                p = x[:, self.prior_feature].view(batch_size, -1).clamp_min(0.0)
+                p = x[:, self.prior_feature].view(batch_size * self.groups, -1).clamp_min(0.0)
                 p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
                 z = z + torch.log(p + 1e-3)
             n = z.shape[-1]
             kappa = self.log_precision.clamp(-5.0, 12.0).exp()
             conc = kappa * n * torch.softmax(z, dim=-1)
-        return SafeDirichlet(conc.clamp(self.min_c, self.max_c))
+        conc = conc.clamp(self.min_c, self.max_c).view(batch_size, -1)
+        return SafeDirichlet(conc, self.groups)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.parameterization}, prior_feature={self.prior_feature})"

@@ -1,0 +1,157 @@
+"""Network-flow baselines: the oracle MPC on the time-expanded network, greedy shortest paths, random.
+
+* :class:`OracleMPC`: perfect foresight of the realised arrivals and capacity disruptions. Each step it
+  solves one multi-commodity LP over the time-expanded network for the next ``horizon`` steps with the
+  simulator's exact accounting (rewards on delivery, transport costs, holding costs on waiting units, shared
+  arc capacities, in-transit units) and applies the first step's flows. With ``horizon >= T`` its plan is the
+  optimum of the episode (tested: the plan's value equals the realised return).
+* :class:`GreedyShortestPath`: every waiting unit moves to the next hop of its shortest path (by travel time)
+  to its sink; an arc asked for more than its capacity is shared in proportion.
+* ``random``: a flat-Dirichlet desired distribution per commodity, through the LP lower level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from ...controllers import Controller
+from ...lp import solve_lp
+from .env import NetworkFlowEnv
+
+
+def oracle_plan(env: NetworkFlowEnv, horizon: int) -> tuple[np.ndarray, float]:
+    """First-step flows (K*E,) and the plan's value over ``horizon`` steps from the state of ``env.t``."""
+    sc = env.scenario
+    t0 = env.t
+    S = min(horizon, env.T - t0)
+    K, N, E = env.K, env.N, env.E
+    tau = env.travel
+    nx_, nh, nw = S * K * E, S * K * N, S * K * N
+    X = lambda s, k, e: (s * K + k) * E + e                      # noqa: E731
+    Hh = lambda s, k, i: nx_ + (s * K + k) * N + i              # noqa: E731
+    W = lambda s, k, i: nx_ + nh + ((s - 1) * K + k) * N + i     # noqa: E731  (s = 1..S)
+    rows, cols, vals, lo, hi = [], [], [], [], []
+    r = [0]
+
+    def block(n_rows, lo_v, hi_v):
+        base = r[0]
+        r[0] += n_rows
+        lo.append(np.broadcast_to(lo_v, (n_rows,)).astype(float)), hi.append(np.broadcast_to(hi_v, (n_rows,)).astype(float))
+        return base
+
+    def add(rr, cc, v):
+        cc = np.asarray(cc)
+        rows.append(np.broadcast_to(rr, cc.shape).ravel()), cols.append(cc.ravel())
+        vals.append(np.full(cc.size, float(v)))
+
+    kk, ee = np.meshgrid(np.arange(K), np.arange(E), indexing="ij")       # (K, E)
+    ki, ii = np.meshgrid(np.arange(K), np.arange(N), indexing="ij")       # (K, N)
+    is_sink = np.zeros((K, N), dtype=bool)
+    is_sink[np.arange(K), env.sinks] = True
+    node_row = lambda base, k, i: base + k * N + i                        # noqa: E731
+    for s in range(S):
+        # decision: outflow + hold = waiting (s = 0: the known state; later: the W variables)
+        if s == 0:
+            base = block(K * N, env.waiting.reshape(-1), env.waiting.reshape(-1))
+        else:
+            base = block(K * N, 0.0, 0.0)
+            add(node_row(base, ki, ii), W(s, ki, ii), -1.0)
+        add(node_row(base, kk, env.src[ee]), X(s, kk, ee), 1.0)
+        add(node_row(base, ki, ii), Hh(s, ki, ii), 1.0)
+        # capacity
+        base = block(E, -np.inf, env.capacity(t0 + s))
+        add(base + ee, X(s, kk, ee), 1.0)
+    known = env.pipeline[t0 + 1 : t0 + S + 1].copy()                      # (S, K, N) already in transit
+    new = np.zeros((S, K, N))
+    rows_new = env.arrivals[t0 + 1 : t0 + S + 1]
+    new[: rows_new.shape[0]] = rows_new
+    for s in range(1, S + 1):
+        # W(s) = hold(s-1) + arrivals of flows sent at s - tau + known + new   (sink of own commodity: 0)
+        rhs = np.where(is_sink, 0.0, known[s - 1] + new[s - 1])
+        base = block(K * N, rhs.reshape(-1), rhs.reshape(-1))
+        add(node_row(base, ki, ii), W(s, ki, ii), 1.0)
+        add(node_row(base, ki, ii)[~is_sink], Hh(s - 1, ki, ii)[~is_sink], -1.0)
+        sent = s - tau                                                     # departure step of arrivals at s
+        ok = (sent >= 0)[None, :] & ~is_sink[kk, env.dst[ee]]
+        if ok.any():
+            add(node_row(base, kk, env.dst[ee])[ok], X(np.broadcast_to(sent, (K, E)), kk, ee)[ok], -1.0)
+    n_cols = nx_ + nh + nw
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r[0], n_cols))
+    # objective (maximise): reward on flows that reach their sink within the horizon - transport - holding
+    reach = np.zeros((S, K, E))
+    into_sink = env.dst[None, :] == env.sinks[:, None]                    # (K, E)
+    for s in range(S):
+        reach[s] = into_sink & (s + tau <= S)[None, :]
+    c = np.concatenate([
+        (sc.reward * reach - env.cost[None, None, :]).reshape(-1),
+        np.zeros(nh),
+        np.full(nw, -sc.holding_cost),
+    ])
+    sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, name="network-flow oracle MPC")
+    committed = sc.reward * float(known[:, np.arange(K), env.sinks].sum())
+    return np.maximum(sol.x[: K * E], 0.0), float(sol.objective + committed)
+
+
+class OracleMPC(Controller):
+    """Perfect-foresight receding-horizon MPC on the time-expanded network (see the module docstring)."""
+
+    lower = None
+    name = "oracle"
+
+    def __init__(self, horizon: int = 15) -> None:
+        self.horizon = int(horizon)
+        self.env: NetworkFlowEnv | None = None
+
+    def bind(self, env) -> None:
+        self.env = env.unwrapped
+
+    def act(self, observation) -> np.ndarray:
+        flows, _ = oracle_plan(self.env, self.horizon)
+        return flows.astype(np.float32)
+
+
+class GreedyShortestPath(Controller):
+    """Send every waiting unit to the next hop of its shortest path (see the module docstring)."""
+
+    lower = None
+    name = "shortest-path"
+
+    def bind(self, env) -> None:
+        self.env = base = env.unwrapped
+        net = base.scenario.network
+        _, pred = dijkstra(net.adjacency(weight="travel_time").T, indices=base.sinks, return_predecessors=True)
+        eid = net.edge_id()
+        self._next = np.full((base.K, base.N), -1)
+        for k in range(base.K):
+            for i in range(base.N):
+                if pred[k, i] >= 0:
+                    self._next[k, i] = eid[(i, int(pred[k, i]))]
+
+    def act(self, observation) -> np.ndarray:
+        env = self.env
+        flows = np.zeros((env.K, env.E))
+        k, i = np.nonzero(self._next >= 0)
+        np.add.at(flows, (k, self._next[k, i]), env.waiting[k, i])
+        return flows.reshape(-1).astype(np.float32)
+
+
+class RandomDistribution(Controller):
+    """A flat-Dirichlet desired distribution per commodity, through the LP."""
+
+    lower = "lp"
+    name = "random"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def bind(self, env) -> None:
+        self._k, self._n = env.unwrapped.K, env.unwrapped.N
+
+    def act(self, observation) -> np.ndarray:
+        return self.rng.dirichlet(np.ones(self._n), size=self._k).reshape(-1).astype(np.float32)
+
+
+def baselines(seed: int = 0) -> dict[str, Controller]:
+    return {"oracle": OracleMPC(), "shortest-path": GreedyShortestPath(), "random": RandomDistribution(seed)}

@@ -1,0 +1,100 @@
+"""Lower levels of the network-flow problem.
+
+:class:`MultiCommodityLP` (bi-level): for every commodity ``k`` the upper level proposes a distribution
+``w_k`` of its waiting units over the nodes; the desired counts are ``floor(w_k * total_k)``. One LP over all
+commodities, built once per graph and hot-started every step, finds the cheapest one-hop flows that reach
+them, sharing the arcs' capacities::
+
+    minimise   sum_{k,e} (cost_e + tie) x_ke + M * sum_{k,i} s_ki
+    s.t.       inflow_ki(x) - outflow_ki(x) + s_ki >= target_ki - waiting_ki      every commodity, node
+               outflow_ki(x)                         <= waiting_ki                 every commodity, node
+               sum_k x_ke                            <= capacity_e(t)              every arc
+               x, s >= 0
+
+It is always feasible (``x = 0``) and never ships what is not there or above capacity.
+
+:class:`EdgeShareMap` (the naive edge-level agent): every arc's flow of every commodity straight from the
+policy, as a share of the commodity's waiting units at the arc's source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from gymnasium import spaces
+
+from ...errors import ActionError
+from ...lp import INF, LinearProgram, tie_break
+from .scenario import NetworkFlowScenario
+
+
+class MultiCommodityLP:
+    """Hot-started multi-commodity flow LP toward the desired distributions (see the module docstring)."""
+
+    def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None) -> None:
+        net = scenario.network
+        N, E, K = net.num_nodes, net.num_edges, scenario.num_commodities
+        self.N, self.E, self.K = N, E, K
+        self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
+        cost = net.edge_attr["cost"] + tie_break(E, 1e-4)
+        self.M = float(shortfall_penalty or 1000.0 * (1.0 + cost.max()))
+        B = net.incidence().tocsr()
+        out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
+        IK = sp.identity(K, format="csr")
+        bal = sp.hstack([sp.kron(IK, B), sp.identity(K * N)])
+        avail = sp.hstack([sp.kron(IK, out), sp.csr_matrix((K * N, K * N))])
+        capr = sp.hstack([sp.kron(np.ones((1, K)), sp.identity(E)), sp.csr_matrix((E, K * N))])
+        A = sp.vstack([bal, avail, capr]).tocsc()
+        c = np.concatenate([np.tile(cost, K), np.full(K * N, self.M) + np.tile(tie_break(N, 1e-3, seed=3), K)])
+        self._lo = np.concatenate([np.zeros(K * N), np.full(K * N, -INF), np.full(E, -INF)])
+        self._hi = np.concatenate([np.full(K * N, INF), np.zeros(K * N), np.zeros(E)])
+        self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP")
+
+    def targets(self, state, action) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (self.K * self.N,):
+            raise ActionError(f"Expected desired distributions of shape ({self.K * self.N},) (got {a.shape})")
+        if not np.all(np.isfinite(a)):
+            raise ActionError("Expected finite desired distributions (got NaN/inf; is the policy diverging?)")
+        w = np.maximum(a.reshape(self.K, self.N), 0.0)
+        s = w.sum(axis=1, keepdims=True)
+        w = np.where(s > 0, w / np.where(s > 0, s, 1.0), 1.0 / self.N)
+        total = np.floor(state.waiting.sum(axis=1, keepdims=True) + 1e-9)
+        return np.floor(w * total + 1e-9)
+
+    def solve(self, state, action) -> np.ndarray:
+        """Flows (K*E,) for a :class:`FlowState` and the node-level action (K*N,)."""
+        target = self.targets(state, action)
+        KN = self.K * self.N
+        self._lo[:KN] = (target - state.waiting).reshape(-1)
+        self._hi[KN : 2 * KN] = state.waiting.reshape(-1)
+        self._hi[2 * KN :] = state.capacity
+        self.lp.set_row_bounds(self._lo, self._hi)
+        x = self.lp.solve().x[: self.K * self.E]
+        return np.maximum(x, 0.0)
+
+    @classmethod
+    def for_env(cls, env, **kwargs) -> "MultiCommodityLP":
+        return cls(env.unwrapped.scenario, **kwargs)
+
+
+class EdgeShareMap:
+    """Naive edge-level map: per (commodity, arc) reals ``z`` -> ``waiting_k[source] * sigmoid(z + offset)``."""
+
+    def __init__(self, scenario: NetworkFlowScenario, offset: float = -1.0) -> None:
+        net = scenario.network
+        self.src = net.sources
+        self.K, self.E = scenario.num_commodities, net.num_edges
+        self.offset = float(offset)
+        self.action_space = spaces.Box(-np.inf, np.inf, (self.K * self.E,), np.float32)
+
+    def solve(self, state, action) -> np.ndarray:
+        z = np.asarray(action, dtype=np.float64)
+        if z.shape != (self.K * self.E,) or not np.all(np.isfinite(z)):
+            raise ActionError(f"Expected finite per-arc actions of shape ({self.K * self.E},) (got {z.shape})")
+        share = 1.0 / (1.0 + np.exp(-np.clip(z.reshape(self.K, self.E) + self.offset, -30, 30)))
+        return (state.waiting[:, self.src] * share).reshape(-1)
+
+    @classmethod
+    def for_env(cls, env, **kwargs) -> "EdgeShareMap":
+        return cls(env.unwrapped.scenario, **kwargs)

@@ -1,0 +1,117 @@
+"""Dynamic network flow: hand-computed dynamics, conservation, LP limits, the oracle's exactness and bound."""
+
+import numpy as np
+import pytest
+
+from netctrl.errors import ActionError, GraphError, ScenarioError
+from netctrl.evaluate import evaluate
+from netctrl.graph import FlowNetwork
+from netctrl.problems.network_flow import (
+    GreedyShortestPath, MultiCommodityLP, NetworkFlowEnv, NetworkFlowScenario, OracleMPC, RandomDistribution,
+    from_graph, load_named, oracle_plan,
+)
+
+
+def line_scenario():
+    """0 -> 1 -> 2 (and back), capacity 2 per step, travel 1 step; one commodity with sink 2; 3 steps."""
+    net = FlowNetwork(3, [[0, 1, 1, 2], [1, 2, 0, 1]], edge_attr={
+        "capacity": [2.0, 2.0, 2.0, 2.0], "travel_time": [1.0, 1.0, 1.0, 1.0], "cost": [0.5, 0.5, 0.5, 0.5]})
+    rate = np.zeros((10, 3, 1))
+    return NetworkFlowScenario("line", net, np.array([2]), rate, steps=3, reward=10.0, holding_cost=1.0,
+                               disruptions=0.0)
+
+
+def test_hand_computed_episode():
+    env = NetworkFlowEnv(line_scenario())
+    arrivals = np.zeros_like(env.arrivals)
+    env.reset(seed=0)
+    env.arrivals = arrivals
+    env.waiting = np.array([[3.0, 0.0, 0.0]])          # 3 units at node 0
+    # t=0: send 3 along 0->1 (capacity 2 -> scaled to 2); 1 unit keeps waiting (holding 1)
+    _, r, _, _, info = env.step(np.array([3.0, 0.0, 0.0, 0.0], dtype=np.float32))
+    assert info["action_scaled"] and r == pytest.approx(-2 * 0.5 - 1.0 * 3)   # 1 waits at 0, 2 wait at 1
+    assert env.waiting.tolist() == [[1.0, 2.0, 0.0]]
+    # t=1: 1->2 (2 units, delivered at t=2: +20) and 0->1 (1 unit)
+    _, r, _, _, info = env.step(np.array([1.0, 2.0, 0.0, 0.0], dtype=np.float32))
+    assert info["delivered"] == 2.0 and r == pytest.approx(10 * 2 - 3 * 0.5 - 1.0 * 1)
+    _, r, done, _, info = env.step(np.array([0.0, 1.0, 0.0, 0.0], dtype=np.float32))
+    assert done and info["delivered"] == 1.0 and env.waiting.sum() == 0.0
+
+
+@pytest.mark.parametrize("name", ["b4", "gabriel/50/0"])
+def test_units_are_conserved(name):
+    env = NetworkFlowEnv(name, steps=15)
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    arrived, delivered = env.waiting.sum(), 0.0
+    for t in range(env.T):
+        flows = rng.uniform(0, 1, env.K * env.E) * env.waiting[:, env.src].reshape(-1)
+        _, _, done, _, info = env.step(flows)
+        delivered += info["delivered"]
+        if env.t < env.horizon:
+            arrived += env.arrivals[env.t].sum()
+        assert env.in_network() + delivered == pytest.approx(arrived)
+        assert env.waiting.min() >= 0
+
+
+def test_invalid_flows_raise_and_leave_state_unchanged():
+    env = NetworkFlowEnv("b4")
+    env.reset(seed=0)
+    before = env.waiting.copy(), env.t
+    for bad in (np.full(env.K * env.E, np.nan), -np.ones(env.K * env.E), np.zeros(3)):
+        with pytest.raises(ActionError):
+            env.step(bad)
+    assert np.array_equal(env.waiting, before[0]) and env.t == before[1]
+
+
+def test_lp_respects_availability_and_shared_capacity():
+    env = NetworkFlowEnv("geant")
+    lower = MultiCommodityLP.for_env(env)
+    rng = np.random.default_rng(1)
+    env.reset(seed=3)
+    for _ in range(10):
+        state = env.flow_state()
+        flows = lower.solve(state, rng.dirichlet(np.ones(env.N), size=env.K).reshape(-1)).reshape(env.K, env.E)
+        out = np.zeros((env.K, env.N))
+        np.add.at(out, (slice(None), env.src), flows)
+        assert np.all(out <= state.waiting + 1e-6)
+        assert np.all(flows.sum(axis=0) <= state.capacity + 1e-6)
+        _, _, _, _, info = env.step(flows.reshape(-1))
+        assert not info["action_scaled"]
+
+
+def test_lp_moves_units_one_hop_toward_the_target():
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.waiting = np.array([[4.0, 0.0, 0.0]])
+    lower = MultiCommodityLP.for_env(env)
+    flows = lower.solve(env.flow_state(), np.array([0.5, 0.5, 0.0]))
+    assert flows.tolist() == pytest.approx([2.0, 0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
+def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
+    make = lambda: NetworkFlowEnv(name, steps=12)  # noqa: E731
+    env = make()
+    env.reset(seed=5)
+    _, planned = oracle_plan(env, env.T)
+    lower = lambda _n, e: MultiCommodityLP.for_env(e)  # noqa: E731
+    results = {c.name + str(getattr(c, "horizon", "")): evaluate(c, make, [5], make_lower=lower).rewards[0]
+               for c in (OracleMPC(horizon=12), OracleMPC(horizon=4), GreedyShortestPath(), RandomDistribution())}
+    assert results["oracle12"] == pytest.approx(planned, rel=1e-7)
+    assert all(v <= planned + 1e-6 for v in results.values()), results
+
+
+def test_scenario_rules():
+    sc = load_named("gabriel/50/0")
+    assert sc.num_commodities == 4 and len(set(sc.sinks.tolist())) == 4
+    tt = sc.network.edge_attr["travel_time"]
+    assert tt.min() >= 1 and tt.max() <= 4
+    assert np.all(sc.rate[:, sc.sinks, np.arange(4)] == 0)
+    assert np.all(sc.rate[sc.steps - 5 :] == 0)
+    with pytest.raises(GraphError, match="not strongly connected"):
+        from_graph("split", 4, [(0, 1, 1.0), (2, 3, 1.0)], commodities=1)
+    with pytest.raises(ScenarioError, match="commodities"):
+        from_graph("tiny", 3, [(0, 1, 1.0), (1, 2, 1.0)], commodities=3)
+    with pytest.raises(ScenarioError, match="topohub has no topology"):
+        load_named("nowhere/1")
