@@ -7,15 +7,15 @@ from netctrl.errors import ActionError, GraphError, ScenarioError
 from netctrl.evaluate import evaluate
 from netctrl.graph import FlowNetwork
 from netctrl.problems.network_flow import (
-    GreedyShortestPath, MultiCommodityLP, NetworkFlowEnv, NetworkFlowScenario, OracleMPC, RandomDistribution,
+    FEATURE_NEXT_HOP, GreedyShortestPath, MultiCommodityLP, NetworkFlowEnv, NetworkFlowScenario, OracleMPC, RandomDistribution,
     from_graph, load_named, oracle_plan,
 )
 
 
-def line_scenario():
+def line_scenario(capacity=(2.0, 2.0, 2.0, 2.0)):
     """0 -> 1 -> 2 (and back), capacity 2 per step, travel 1 step; one commodity with sink 2; 3 steps."""
     net = FlowNetwork(3, [[0, 1, 1, 2], [1, 2, 0, 1]], edge_attr={
-        "capacity": [2.0, 2.0, 2.0, 2.0], "travel_time": [1.0, 1.0, 1.0, 1.0], "cost": [0.5, 0.5, 0.5, 0.5]})
+        "capacity": list(capacity), "travel_time": [1.0, 1.0, 1.0, 1.0], "cost": [0.5, 0.5, 0.5, 0.5]})
     rate = np.zeros((10, 3, 1))
     return NetworkFlowScenario("line", net, np.array([2]), rate, steps=3, reward=10.0, holding_cost=1.0,
                                disruptions=0.0)
@@ -89,6 +89,31 @@ def test_lp_moves_units_one_hop_toward_the_target():
     assert flows.tolist() == pytest.approx([2.0, 0.0, 0.0, 0.0])
 
 
+def test_next_hop_feature_is_the_greedy_next_state():
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.waiting = np.array([[3.0, 2.0, 0.0]])
+    assert env.greedy_next().tolist() == [[0.0, 3.0, 2.0]]          # 0 -> 1 and 1 -> 2 (the sink)
+    x = env._observation()["x"]
+    assert (x[:, FEATURE_NEXT_HOP] * env.scale).tolist() == pytest.approx([0.0, 3.0, 2.0])
+    greedy = GreedyShortestPath()
+    greedy.bind(env)
+    assert greedy.act(None).tolist() == [3.0, 2.0, 0.0, 0.0]
+
+
+def test_lp_keeps_units_moving_behind_a_full_arc():
+    # arc 1 -> 2 carries 1 unit: 2 of node 1's 3 units must stay and would meet node 1's target (2, the units
+    # coming from node 0) in their place; the progress bonus keeps node 0's units moving all the same
+    env = NetworkFlowEnv(line_scenario(capacity=(2.0, 1.0, 2.0, 2.0)))
+    env.reset(seed=0)
+    env.waiting = np.array([[2.0, 3.0, 0.0]])
+    target = env.greedy_next().reshape(-1) / 5.0                    # [0, 2, 3] / 5
+    flows = MultiCommodityLP.for_env(env).solve(env.flow_state(), target)
+    assert flows.tolist() == pytest.approx([2.0, 1.0, 0.0, 0.0])
+    stalled = MultiCommodityLP.for_env(env, progress_bonus=0.0).solve(env.flow_state(), target)
+    assert stalled.tolist() == pytest.approx([0.0, 1.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
 def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
     make = lambda: NetworkFlowEnv(name, steps=12)  # noqa: E731
@@ -99,6 +124,9 @@ def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
     results = {c.name + str(getattr(c, "horizon", "")): evaluate(c, make, [5], make_lower=lower).rewards[0]
                for c in (OracleMPC(horizon=12), OracleMPC(horizon=4), GreedyShortestPath(), RandomDistribution())}
     assert results["oracle12"] == pytest.approx(planned, rel=1e-7)
+    # one plan for the whole episode, executed open loop, is the same optimum (the model is exact)
+    once = evaluate(OracleMPC(horizon=12, replan_every=12), make, [5], make_lower=lower).rewards[0]
+    assert once == pytest.approx(planned, rel=1e-7)
     assert all(v <= planned + 1e-6 for v in results.values()), results
 
 

@@ -68,8 +68,8 @@ def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
     real = runner.make_training_env
     calls = {"n": 0}
 
-    def flaky(problem, lower):
-        make = real(problem, lower)
+    def flaky(problem, lower, make_raw=None):
+        make = real(problem, lower, make_raw)
 
         def make_env():
             env = make()

@@ -1,4 +1,4 @@
-"""The ``netctrl`` command: ``list``, ``demo``, ``train``, ``eval``, ``bench``.
+"""The ``netctrl`` command: ``list``, ``demo``, ``train``, ``eval``, ``bench``, ``sweep``.
 
 Thin on purpose: every command builds the dataclass configs and calls :mod:`netctrl.runner`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -56,13 +56,15 @@ def train(
     agent: Annotated[str, typer.Option(help="bilevel (desired state + LP) or edge (naive per-edge flows)")] = "bilevel",
     algo: Annotated[str, typer.Option(help="ppo or a2c (the reference actor-critic)")] = "ppo",
     seed: Annotated[int, typer.Option(help="seed of everything")] = 0,
-    iterations: Annotated[Optional[int], typer.Option(help="PPO iterations / A2C episodes (default: the problem's)")] = None,
-    time_limit: Annotated[Optional[float], typer.Option(help="stop after this many seconds")] = None,
-    run_dir: Annotated[Optional[Path], typer.Option(help="where checkpoints and metrics go")] = None,
+    iterations: Annotated[int | None, typer.Option(help="PPO iterations / A2C episodes (default: the problem's)")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="where checkpoints and metrics go")] = None,
     resume: Annotated[bool, typer.Option(help="continue from run_dir/last.pt")] = False,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="algorithm option key=value (repeatable)")] = None,
-    policy_set: Annotated[Optional[list[str]], typer.Option("--policy-set", help="policy option key=value")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="algorithm option key=value (repeatable)")] = None,
+    policy_set: Annotated[list[str] | None, typer.Option("--policy-set", help="policy option key=value")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001); default: local")] = None,
 ) -> None:
     """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory."""
     from .registry import get_problem
@@ -75,6 +77,13 @@ def train(
         overrides["iterations" if algo == "ppo" else "episodes"] = iterations
     if time_limit is not None:
         overrides["time_limit_s"] = time_limit
+    if workers:
+        if algo != "ppo":
+            raise typer.BadParameter("--workers needs --algo ppo (A2C updates after every episode)")
+        from .scale import init_ray
+
+        init_ray(ray_address)
+        overrides["workers"] = workers
     run_dir = run_dir or Path("runs") / run_name(prob.name, f"{agent}-{algo}", seed)
     res = train_agent(prob, agent=agent, algo=algo, run_dir=run_dir, resume=resume, progress=progress,
                       policy_overrides=_parse_sets(policy_set), **overrides)
@@ -85,10 +94,10 @@ def train(
 @app.command("eval")
 def eval_cmd(
     problem: ProblemArg,
-    checkpoint: Annotated[Optional[list[Path]], typer.Option(help="trained agent checkpoint(s) (best.pt)")] = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(help="trained agent checkpoint(s) (best.pt)")] = None,
     baselines: Annotated[str, typer.Option(help="comma-separated baselines, or 'all' or 'none'")] = "all",
     episodes: Annotated[int, typer.Option(help="episodes on the problem's test seeds")] = 10,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="write the rows as JSON")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")] = None,
 ) -> None:
     """Evaluate agents and baselines on the same test seeds; print reward and % of the oracle."""
     from .registry import get_problem
@@ -125,7 +134,7 @@ def demo(
     episodes: Annotated[int, typer.Option(help="evaluation episodes (test seeds)")] = 10,
     out: Annotated[Path, typer.Option(help="output directory (run, table, plot)")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="seed")] = 0,
-    iterations: Annotated[Optional[int], typer.Option(help="cap on training iterations (tests use a tiny one)")] = None,
+    iterations: Annotated[int | None, typer.Option(help="cap on training iterations (tests use a tiny one)")] = None,
 ) -> None:
     """Train the bi-level agent briefly, then compare it with the oracle, the heuristics and random."""
     from .demo import run_demo
@@ -133,14 +142,14 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
-BENCHMARKS = ("mobility", "supply-chain")
+BENCHMARKS = ("mobility", "supply-chain", "network-flow")
 
 
 @app.command()
 def bench(
     benchmark: Annotated[str, typer.Argument(help=f"benchmark to run: {', '.join(BENCHMARKS)}")] = "mobility",
     quick: Annotated[bool, typer.Option(help="tiny budgets (a smoke run, not a result)")] = False,
-    minutes: Annotated[Optional[float], typer.Option(help="training budget per agent and instance, minutes (default: per agent)")] = None,
+    minutes: Annotated[float | None, typer.Option(help="training budget per agent and instance, minutes (default: per agent)")] = None,
     out: Annotated[Path, typer.Option(help="results directory")] = Path("results"),
     runs: Annotated[Path, typer.Option(help="where the benchmark's training runs go (reused if present)")] = Path("runs/bench"),
     retrain: Annotated[bool, typer.Option(help="train again even if runs exist")] = False,
@@ -153,9 +162,42 @@ def bench(
         raise typer.BadParameter(f"unknown benchmark {benchmark!r}; available: {', '.join(BENCHMARKS)}")
     if key == "mobility":
         from .bench.mobility import run
+    elif key == "network-flow":
+        from .bench.network_flow import run
     else:
         from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
+
+
+@app.command()
+def sweep(
+    problems: Annotated[list[str], typer.Argument(help="problem(s), e.g. network_flow/gabriel-20 supply_chain/1f2s")],
+    seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
+    grid: Annotated[list[str] | None, typer.Option(help="hyper-parameter values key=v1,v2 (repeatable; PPO options)")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="fixed algorithm option key=value (repeatable)")] = None,
+    agent: Annotated[str, typer.Option(help="bilevel or edge")] = "bilevel",
+    algo: Annotated[str, typer.Option(help="ppo or a2c")] = "ppo",
+    minutes: Annotated[float | None, typer.Option(help="training budget per job, minutes")] = None,
+    runs: Annotated[Path, typer.Option(help="run directories (shared storage on a cluster)")] = Path("runs/sweep"),
+    out: Annotated[Path, typer.Option(help="results file")] = Path("runs/sweep/sweep.json"),
+    ray: Annotated[bool, typer.Option(help="run jobs as Ray tasks (--no-ray: one after the other here)")] = True,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster (e.g. auto, ray://host:10001); default: local")] = None,
+) -> None:
+    """Train seeds x problems x hyper-parameters (Ray tasks, or in this process) and write validation rows."""
+    from .bench.common import command_line
+    from .runner import print_table
+    from .scale import parse_grid, run_sweep, sweep_jobs
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        jobs = sweep_jobs(problems, seed_list, parse_grid(grid), agent=agent, algo=algo, fixed=_parse_sets(set_), runs=runs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"{len(jobs)} job(s) on {'Ray' if ray else 'this process'}")
+    doc = run_sweep(jobs, minutes=minutes, use_ray=ray, ray_address=ray_address, out=out, command=command_line())
+    print_table(f"sweep ({doc['backend']}, validation seeds)", doc["rows"],
+                ["scenario", "controller", "seed", "reward_mean", "reward_std", "train_wall_s"])
+    typer.echo(f"wrote {out}")
 
 
 def main() -> None:  # pragma: no cover

@@ -6,8 +6,8 @@ listing the choices. Problem packages add themselves with :func:`register_proble
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import gymnasium as gym
 
@@ -43,6 +43,9 @@ class ProblemSpec:
     info_keys: tuple[str, ...] = ()
     """``info`` entries summed over an episode and reported next to the reward."""
     description: str = ""
+    train_envs: tuple[Callable[..., gym.Env], ...] = ()
+    """raw-environment factories to train on instead of ``make_env`` (e.g. a set of graphs of several sizes:
+    PPO cycles through them, one per iteration); validation and evaluation still use ``make_env``."""
 
     def make_lower(self, name: str, env: gym.Env):
         if name not in self.lowers:

@@ -12,10 +12,10 @@ The CLI, the demo and the benchmarks all go through :func:`train_agent` and :fun
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
-
+from typing import Any
 
 from .bilevel import BilevelWrapper
 from .controllers import Controller
@@ -34,14 +34,20 @@ def _lower_of(agent: str) -> str:
     return AGENTS[agent]
 
 
-def make_training_env(problem: ProblemSpec, lower: str):
-    """A factory of raw environments wrapped with the named lower level."""
+def make_training_env(problem: ProblemSpec, lower: str, make_raw=None):
+    """A factory of raw environments (``make_raw``, default the problem's) wrapped with the named lower level."""
+    make_raw = make_raw or problem.make_env
 
     def make():
-        env = problem.make_env()
+        env = make_raw()
         return BilevelWrapper(env, problem.make_lower(lower, env))
 
     return make
+
+
+def training_envs(problem: ProblemSpec, lower: str) -> list:
+    """The wrapped environment factories an agent trains on (several for a problem with ``train_envs``)."""
+    return [make_training_env(problem, lower, f) for f in (problem.train_envs or (problem.make_env,))]
 
 
 def _algo_module(algo: str):
@@ -103,8 +109,11 @@ def train_agent(
     problem = get_problem(problem)
     lower = _lower_of(agent)
     cfg = algo_config(algo, problem, agent, **algo_overrides)
-    make_env = make_training_env(problem, lower)
-    env = make_env()
+    factories = training_envs(problem, lower)
+    if len(factories) > 1 and algo != "ppo":
+        raise ValueError(f"{problem.name} trains on several graphs, which only PPO supports (got algo={algo!r})")
+    make_env = factories[0] if len(factories) == 1 else factories
+    env = factories[0]()
     import torch
 
     torch.manual_seed(cfg.seed)

@@ -17,9 +17,9 @@ Differences from CleanRL's ``ppo_continuous_action.py``, all deliberate:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -29,7 +29,15 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from ..errors import ConfigError
 from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
-from ..train import EvalFn, RunningMeanStd, RunTracker, TrainResult, configure_threads, episode_seeds, seed_everything
+from ..train import (
+    EvalFn,
+    RunningMeanStd,
+    RunTracker,
+    TrainResult,
+    configure_threads,
+    episode_seeds,
+    seed_everything,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,9 @@ class PPOConfig:
     """stop (and checkpoint) after this much wall time."""
     threads: int = 1
     """torch intra-op threads."""
+    workers: int = 0
+    """Ray actors collecting the rollouts (``num_envs`` split between them; needs the ``ray`` extra); 0: in
+    this process. Results are reproducible for a given number of workers, not across numbers."""
 
     def __post_init__(self) -> None:
         for name in ("iterations", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
@@ -98,6 +109,9 @@ class PPOConfig:
             raise ConfigError(f"'num_envs' ({self.num_envs}) must be a multiple of 'group_size' ({self.group_size})")
         if self.advantage == "group" and self.group_size < 2:
             raise ConfigError("advantage='group' needs 'group_size' >= 2")
+        if self.workers < 0 or (self.workers and (self.num_envs // self.group_size) % self.workers):
+            raise ConfigError(f"'workers' ({self.workers}) must divide the number of environment groups "
+                              f"(num_envs / group_size = {self.num_envs // self.group_size})")
         if self.minibatch_size > self.num_envs * self.rollout_steps:
             raise ConfigError(
                 f"'minibatch_size' ({self.minibatch_size}) exceeds the batch num_envs * rollout_steps "
@@ -147,9 +161,92 @@ def group_advantages(rewards, dones, next_value, gamma: float, group_size: int) 
     return (grouped - others).reshape(S, n)
 
 
+@dataclass
+class Rollout:
+    """``steps`` x ``envs`` transitions collected with the current policy, rewards not yet normalised."""
+
+    obs: dict[str, np.ndarray]
+    actions: np.ndarray
+    logps: np.ndarray
+    values: np.ndarray
+    rewards: np.ndarray
+    """raw environment rewards."""
+    bootstrap: np.ndarray
+    """critic value of the final observation where an episode was truncated (not terminated), else 0."""
+    dones: np.ndarray
+    next_value: np.ndarray
+    episode_returns: list[float]
+
+    @staticmethod
+    def concat(parts: list[Rollout]) -> Rollout:
+        """Join rollouts of disjoint environment sets along the environment axis (axis 1)."""
+        cat = lambda xs: np.concatenate(xs, axis=1)
+        return Rollout(
+            obs={k: cat([p.obs[k] for p in parts]) for k in parts[0].obs},
+            actions=cat([p.actions for p in parts]), logps=cat([p.logps for p in parts]),
+            values=cat([p.values for p in parts]), rewards=cat([p.rewards for p in parts]),
+            bootstrap=cat([p.bootstrap for p in parts]), dones=cat([p.dones for p in parts]),
+            next_value=np.concatenate([p.next_value for p in parts]),
+            episode_returns=[r for p in parts for r in p.episode_returns],
+        )
+
+
+def make_vector_env(make_env: Callable[[], gym.Env], num_envs: int) -> SyncVectorEnv:
+    return SyncVectorEnv([make_env for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+@torch.no_grad()
+def collect_rollout(model: GraphActorCritic, envs: SyncVectorEnv, seeds: list[int], steps: int) -> Rollout:
+    """Reset ``envs`` with ``seeds`` and step them ``steps`` times with actions sampled from ``model``."""
+    n = envs.num_envs
+    obs, _ = envs.reset(seed=list(seeds))
+    act_shape = envs.single_action_space.shape
+    obs_buf = {k: np.zeros((steps, *v.shape), dtype=v.dtype) for k, v in obs.items()}
+    actions = np.zeros((steps, n, *act_shape), dtype=np.float32)
+    logps, values, dones = (np.zeros((steps, n), dtype=np.float32) for _ in range(3))
+    rewards, bootstrap = np.zeros((steps, n)), np.zeros((steps, n))
+    ep_returns: list[float] = []
+    ep_acc = np.zeros(n)
+    for s in range(steps):
+        for k, v in obs.items():
+            obs_buf[k][s] = v
+        a, logp, v = model.act(obs_to_tensors(obs))
+        a_np = a.numpy()
+        obs, r, term, trunc, info = envs.step(a_np)
+        r = np.asarray(r, dtype=np.float64)
+        ep_acc += r
+        done = np.logical_or(term, trunc)
+        if trunc.any() and "final_obs" in info:
+            idx = np.flatnonzero(trunc & ~term)
+            if idx.size:
+                final = {k: np.stack([info["final_obs"][i][k] for i in idx]) for k in obs}
+                bootstrap[s, idx] = model.value(obs_to_tensors(final)).numpy()
+        for i in np.flatnonzero(done):
+            ep_returns.append(float(ep_acc[i]))
+            ep_acc[i] = 0.0
+        actions[s], logps[s], values[s], rewards[s], dones[s] = a_np, logp.numpy(), v.numpy(), r, done
+    next_value = model.value(obs_to_tensors(obs)).numpy()
+    return Rollout(obs_buf, actions, logps, values, rewards, bootstrap, dones, next_value, ep_returns)
+
+
+class LocalCollector:
+    """Rollouts in this process, on a :class:`~gymnasium.vector.SyncVectorEnv` (one batched forward per step)."""
+
+    def __init__(self, make_env: Callable[[], gym.Env], num_envs: int, steps: int) -> None:
+        self.envs = make_vector_env(make_env, num_envs)
+        self.steps = steps
+        self.action_shape = self.envs.single_action_space.shape
+
+    def collect(self, model: GraphActorCritic, seeds: list[int], iteration: int) -> Rollout:
+        return collect_rollout(model, self.envs, seeds, self.steps)
+
+    def close(self) -> None:
+        self.envs.close()
+
+
 def train(
     cfg: PPOConfig,
-    make_env: Callable[[], gym.Env],
+    make_env: Callable[[], gym.Env] | Sequence[Callable[[], gym.Env]],
     policy: GraphActorCritic,
     *,
     run_dir: str | Path,
@@ -159,7 +256,11 @@ def train(
     verbose: bool = True,
     metadata: dict | None = None,
 ) -> TrainResult:
-    """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs)."""
+    """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs).
+
+    ``make_env`` may be a list of factories (e.g. graphs of different sizes): iteration ``i`` then collects its
+    rollout on factory ``i mod len(make_env)``, so one size-agnostic graph policy learns on all of them.
+    """
     # ------------------------------------------------------------------ setup
     configure_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -177,9 +278,15 @@ def train(
         rms.load_state_dict(state["reward_rms"])
     episodes_done = int(state.get("episodes", 0))
 
-    envs = SyncVectorEnv([make_env for _ in range(cfg.num_envs)], autoreset_mode=AutoresetMode.SAME_STEP)
+    factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
+    if cfg.workers > 0:
+        from ..scale import RayCollector
+
+        collectors = [RayCollector(f, model, cfg.num_envs, cfg.rollout_steps, cfg.workers, seed=cfg.seed,
+                                   cpus_per_worker=1.0 / len(factories)) for f in factories]
+    else:
+        collectors = [LocalCollector(f, cfg.num_envs, cfg.rollout_steps) for f in factories]
     S, n = cfg.rollout_steps, cfg.num_envs
-    act_shape = envs.single_action_space.shape
     ret_running = np.zeros(n)
 
     def payload() -> dict:
@@ -196,46 +303,24 @@ def train(
 
             # ---------------------------------------------------------- rollout
             g = cfg.group_size
-            obs, _ = envs.reset(seed=[sd for sd in episode_seeds(cfg.seed, it, n // g) for _ in range(g)])
-            ret_running[:] = 0.0
-            obs_buf = {k: np.zeros((S, *v.shape), dtype=v.dtype) for k, v in obs.items()}
-            actions = np.zeros((S, n, *act_shape), dtype=np.float32)
-            logps = np.zeros((S, n), dtype=np.float32)
-            values = np.zeros((S, n), dtype=np.float32)
+            collector = collectors[it % len(collectors)]
+            act_shape = collector.action_shape
+            ro = collector.collect(model, [sd for sd in episode_seeds(cfg.seed, it, n // g) for _ in range(g)], it)
             rewards = np.zeros((S, n), dtype=np.float32)
-            dones = np.zeros((S, n), dtype=np.float32)
-            ep_returns: list[float] = []
-            ep_acc = np.zeros(n)
+            ret_running[:] = 0.0
             for s in range(S):
-                for k, v in obs.items():
-                    obs_buf[k][s] = v
-                a, logp, v = model.act(obs_to_tensors(obs))
-                a_np = a.numpy()
-                obs, r, term, trunc, info = envs.step(a_np)
-                r = np.asarray(r, dtype=np.float64)
-                ep_acc += r
-                done = np.logical_or(term, trunc)
-                if trunc.any() and "final_obs" in info:
-                    # bootstrap truncated (not terminated) episodes from their final observation
-                    idx = np.flatnonzero(trunc & ~term)
-                    if idx.size:
-                        final = {k: np.stack([info["final_obs"][i][k] for i in idx]) for k in obs}
-                        r[idx] += cfg.gamma * model.value(obs_to_tensors(final)).detach().numpy() * rms.std
-                for i in np.flatnonzero(done):
-                    ep_returns.append(float(ep_acc[i]))
-                    ep_acc[i] = 0.0
+                # bootstrap truncated (not terminated) episodes from their final observation's value
+                r = ro.rewards[s] + cfg.gamma * ro.bootstrap[s] * rms.std
                 if cfg.normalize_rewards:
                     ret_running = ret_running * cfg.gamma + r
                     rms.update(ret_running)
-                    ret_running[done] = 0.0
-                actions[s], logps[s], values[s] = a_np, logp.numpy(), v.numpy()
+                    ret_running[ro.dones[s] > 0] = 0.0
                 rewards[s] = r / (rms.std if cfg.normalize_rewards else 1.0)
-                dones[s] = done
+            obs_buf, actions, logps, values, dones = ro.obs, ro.actions, ro.logps, ro.values, ro.dones
+            ep_returns, next_value = ro.episode_returns, ro.next_value
             episodes_done += len(ep_returns)
 
             # ---------------------------------------------------------- advantages (GAE or group baseline)
-            with torch.no_grad():
-                next_value = model.value(obs_to_tensors(obs)).numpy()
             adv, returns = gae(rewards, values, dones, next_value, cfg.gamma, cfg.gae_lambda)
             if cfg.advantage == "group":
                 adv = group_advantages(rewards, dones, next_value, cfg.gamma, g)
@@ -292,5 +377,6 @@ def train(
                 break
     finally:
         run.close()
-        envs.close()
+        for c in collectors:
+            c.close()
     return run.result(model, episodes_done)

@@ -50,6 +50,29 @@ def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed:
     return rec
 
 
+def benchmark_parser(doc: str | None, agents, episodes: int):
+    """The options every benchmark script shares (its own ones are added by the script)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", nargs="+", default=list(agents))
+    p.add_argument("--episodes", type=int, default=episodes, help="test episodes per instance")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=Path, default=Path("runs/bench"), help="training runs (reused if present)")
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--retrain", action="store_true", help="train again even if runs exist")
+    p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
+    p.add_argument("--train-only", action="store_true", help="train (e.g. one process per core), do not evaluate")
+    return p
+
+
+def parse_minutes(text: str | None):
+    """``--minutes``: a number, or JSON ``{key: minutes}``."""
+    if text is None:
+        return None
+    return json.loads(text) if text.strip().startswith("{") else float(text)
+
+
 def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float], out: Path, ylabel: str) -> None:
     """One panel per problem: validation reward of each run (``metrics.jsonl``) as % of ``reference[problem]``
     against training wall time."""

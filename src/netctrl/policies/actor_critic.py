@@ -45,6 +45,8 @@ class PolicyConfig:
     """Dirichlet parameterisation: ``mean-precision``, ``proportional`` or ``softplus`` (reference)."""
     prior_feature: int | None = None
     """node feature holding the Dirichlet prior (e.g. current vehicles), ``None`` for uniform."""
+    prior_eps: float = 1e-3
+    """smoothing of the prior (share given to a node the prior leaves empty); keep ``N * prior_eps`` small."""
     init_precision: float = 10.0
     """initial Dirichlet precision per node (mean-precision parameterisation)."""
     dirichlet_groups: int = 1
@@ -115,7 +117,8 @@ class GraphActorCritic(nn.Module):
         c = self.actor_encoder.out_channels
         make = {
             "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature,
-                                               cfg.init_precision, groups=cfg.dirichlet_groups),
+                                               cfg.init_precision, groups=cfg.dirichlet_groups,
+                                               prior_eps=cfg.prior_eps),
             "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean),
             "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
         }

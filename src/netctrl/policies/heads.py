@@ -136,6 +136,9 @@ class DirichletHead(nn.Module):
         init_precision: initial :math:`\kappa` (per node; higher means less exploration noise).
         groups: independent Dirichlets over consecutive, equal blocks of each graph's nodes (e.g. one per
             commodity when the observation stacks a copy of the graph per commodity).
+        prior_eps: smoothing added to the normalised prior before its log (the initial share of a node the
+            prior leaves empty): ``N * prior_eps`` of the mass leaks to such nodes, so keep it small on large
+            graphs.
 
     Shapes:
         - input: embeddings ``(B*N, C)``, raw features ``(B*N, F)``
@@ -152,9 +155,11 @@ class DirichletHead(nn.Module):
         min_concentration: float = 1e-3,
         max_concentration: float = 1e5,
         groups: int = 1,
+        prior_eps: float = 1e-3,
     ) -> None:
         super().__init__()
         self.groups = groups
+        self.prior_eps = float(prior_eps)
         if parameterization not in ("mean-precision", "softplus", "proportional"):
             raise ValueError(f"Unknown Dirichlet parameterization {parameterization!r}")
         self.parameterization = parameterization
@@ -189,7 +194,7 @@ class DirichletHead(nn.Module):
             if self.prior_feature is not None:
                 p = x[:, self.prior_feature].view(batch_size * self.groups, -1).clamp_min(0.0)
                 p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
-                z = z + torch.log(p + 1e-3)
+                z = z + torch.log(p + self.prior_eps)
             n = z.shape[-1]
             kappa = self.log_precision.clamp(-5.0, 12.0).exp()
             conc = kappa * n * torch.softmax(z, dim=-1)

@@ -4,6 +4,9 @@ Registered Gymnasium ids (raw environments: flows per commodity and arc)::
 
     netctrl/NetworkFlow-B4-v0   netctrl/NetworkFlow-GEANT-v0   netctrl/NetworkFlow-ATT-v0
     netctrl/NetworkFlow-Gabriel{10,20,50,100,200,500}-v0        (topohub ``gabriel/<n>/0``)
+
+Problem ``network_flow/gabriel-mix`` trains one policy on the Gabriel graphs of 10, 20 and 50 nodes (one
+PPO iteration on each in turn) and validates on the 20-node one: the transfer setting of the scaling study.
 """
 
 from __future__ import annotations
@@ -11,15 +14,39 @@ from __future__ import annotations
 import gymnasium as gym
 
 from ...registry import ProblemSpec, register_problem
-from .baselines import GreedyShortestPath, OracleMPC, RandomDistribution, baselines, oracle_plan
-from .env import NetworkFlowEnv, FlowState
+from .baselines import (
+    GreedyShortestPath,
+    OracleMPC,
+    RandomDistribution,
+    baselines,
+    oracle_plan,
+)
+from .env import FEATURE_NEXT_HOP, FlowState, NetworkFlowEnv
 from .lower import EdgeShareMap, MultiCommodityLP
-from .scenario import NetworkFlowScenario, from_graph, from_topohub, from_topology_json, load_named
+from .scenario import (
+    NetworkFlowScenario,
+    from_graph,
+    from_topohub,
+    from_topology_json,
+    load_named,
+)
 
 __all__ = [
-    "NetworkFlowEnv", "FlowState", "NetworkFlowScenario", "MultiCommodityLP", "EdgeShareMap", "OracleMPC",
-    "GreedyShortestPath", "RandomDistribution", "baselines", "oracle_plan", "from_graph", "from_topohub",
-    "from_topology_json", "load_named",
+    "FEATURE_NEXT_HOP",
+    "EdgeShareMap",
+    "FlowState",
+    "GreedyShortestPath",
+    "MultiCommodityLP",
+    "NetworkFlowEnv",
+    "NetworkFlowScenario",
+    "OracleMPC",
+    "RandomDistribution",
+    "baselines",
+    "from_graph",
+    "from_topohub",
+    "from_topology_json",
+    "load_named",
+    "oracle_plan",
 ]
 
 COMMODITIES = 4
@@ -29,8 +56,11 @@ INSTANCES = {
 }
 
 #: one graph copy per commodity (shared weights), edge features include "how much closer to the sink"
+#: the Dirichlet's prior is the greedy shortest-path next state (the policy starts as the greedy heuristic
+#: made capacity-feasible by the LP and learns where to deviate); its smoothing stays small on 500 nodes
 POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", parameterization="mean-precision",
-              prior_feature=None, init_precision=100.0, dirichlet_groups=COMMODITIES, critic_pool="mean")
+              prior_feature=FEATURE_NEXT_HOP, prior_eps=1e-5, init_precision=100.0, dirichlet_groups=COMMODITIES,
+              critic_pool="mean")
 TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
              update_epochs=4, minibatch_size=80, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
 EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="mean")
@@ -43,14 +73,29 @@ def _register() -> None:
             gym.register(id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv",
                          kwargs={"scenario": source})
 
-        def make_env(source=source, **kw):
-            return NetworkFlowEnv(source, **kw)
+        make_env = _factory(source)
+        _spec(f"network_flow/{key}", env_id, make_env, f"dynamic 4-commodity network flow on {source}")
+    mix = tuple(_factory(f"gabriel/{n}/0") for n in MIX_SIZES)
+    _spec("network_flow/gabriel-mix", "netctrl/NetworkFlow-Gabriel20-v0", mix[1],
+          f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20", train_envs=mix)
 
-        register_problem(ProblemSpec(
-            name=f"network_flow/{key}", env_id=env_id, make_env=make_env,
+
+MIX_SIZES = (10, 20, 50)
+
+
+def _factory(source: str):
+    def make_env(**kw):
+        return NetworkFlowEnv(source, **kw)
+
+    return make_env
+
+
+def _spec(name: str, env_id: str, make_env, description: str, **extra) -> None:
+    register_problem(ProblemSpec(
+            name=name, env_id=env_id, make_env=make_env,
             lowers={"lp": MultiCommodityLP.for_env, "edge-share": EdgeShareMap.for_env}, baselines=baselines,
             policy=dict(POLICY), train=dict(TRAIN), edge_policy=dict(EDGE_POLICY), edge_train=dict(TRAIN),
-            info_keys=("delivered",), description=f"dynamic 4-commodity network flow on {source}",
+            info_keys=("delivered",), description=description, **extra,
         ))
 
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from ...controllers import Controller
 from ...lp import solve_lp
 from .env import NetworkFlowEnv
 
 
-def oracle_plan(env: NetworkFlowEnv, horizon: int) -> tuple[np.ndarray, float]:
-    """First-step flows (K*E,) and the plan's value over ``horizon`` steps from the state of ``env.t``."""
+def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False) -> tuple[np.ndarray, float]:
+    """First-step flows (K*E,) (``all_steps``: the whole plan, (S, K*E)) and the plan's value over ``horizon``
+    steps from the state of ``env.t``."""
     sc = env.scenario
     t0 = env.t
     S = min(horizon, env.T - t0)
@@ -91,25 +91,40 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int) -> tuple[np.ndarray, float]:
     ])
     sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, name="network-flow oracle MPC")
     committed = sc.reward * float(known[:, np.arange(K), env.sinks].sum())
-    return np.maximum(sol.x[: K * E], 0.0), float(sol.objective + committed)
+    flows = np.maximum(sol.x[:nx_].reshape(S, K * E), 0.0)
+    return (flows if all_steps else flows[0]), float(sol.objective + committed)
 
 
 class OracleMPC(Controller):
-    """Perfect-foresight receding-horizon MPC on the time-expanded network (see the module docstring)."""
+    """Perfect-foresight receding-horizon MPC on the time-expanded network (see the module docstring).
+
+    Args:
+        horizon: steps of each plan.
+        replan_every: steps between solves (the plan's next flows are applied in between). With perfect
+            foresight the model is exact, so ``horizon >= T`` and ``replan_every >= T`` (one LP per episode)
+            give the episode's optimum, as re-solving every step would, at a fraction of the cost.
+    """
 
     lower = None
     name = "oracle"
 
-    def __init__(self, horizon: int = 15) -> None:
+    def __init__(self, horizon: int = 15, replan_every: int = 1) -> None:
         self.horizon = int(horizon)
+        self.replan_every = max(int(replan_every), 1)
         self.env: NetworkFlowEnv | None = None
+        self._plan, self._t0 = None, -1
 
     def bind(self, env) -> None:
         self.env = env.unwrapped
+        self._plan, self._t0 = None, -1
 
     def act(self, observation) -> np.ndarray:
-        flows, _ = oracle_plan(self.env, self.horizon)
-        return flows.astype(np.float32)
+        t = self.env.t
+        k = t - self._t0
+        if self._plan is None or k < 0 or k >= min(self.replan_every, len(self._plan)):
+            self._plan, _ = oracle_plan(self.env, self.horizon, all_steps=True)
+            self._t0, k = t, 0
+        return self._plan[k].astype(np.float32)
 
 
 class GreedyShortestPath(Controller):
@@ -119,15 +134,8 @@ class GreedyShortestPath(Controller):
     name = "shortest-path"
 
     def bind(self, env) -> None:
-        self.env = base = env.unwrapped
-        net = base.scenario.network
-        _, pred = dijkstra(net.adjacency(weight="travel_time").T, indices=base.sinks, return_predecessors=True)
-        eid = net.edge_id()
-        self._next = np.full((base.K, base.N), -1)
-        for k in range(base.K):
-            for i in range(base.N):
-                if pred[k, i] >= 0:
-                    self._next[k, i] = eid[(i, int(pred[k, i]))]
+        self.env = env.unwrapped
+        self._next = self.env.next_hop
 
     def act(self, observation) -> np.ndarray:
         env = self.env

@@ -13,7 +13,8 @@ from .scenario import NetworkFlowScenario, load_named
 
 PIPE = 3       # in-transit columns in the observation (arrivals at t+1..t+3)
 AHEAD = 3      # expected-arrival columns (t+1..t+3)
-NUM_FEATURES = 1 + PIPE + AHEAD + 5
+NUM_FEATURES = 1 + PIPE + AHEAD + 6
+FEATURE_NEXT_HOP = NUM_FEATURES - 1  # column of the shortest-path next-hop distribution (a Dirichlet prior)
 EDGE_FEATURES = 4
 
 
@@ -42,10 +43,12 @@ class NetworkFlowEnv(gym.Env):
     number of commodities and any graph.
 
     ## Observation Space
-    ``x`` (K*N, 12): waiting units of the commodity; its in-transit units arriving at ``t+1..t+3``; its
+    ``x`` (K*N, 13): waiting units of the commodity; its in-transit units arriving at ``t+1..t+3``; its
     expected new units at ``t+1..t+3`` (all divided by the mean arrival per node and step); travel time to its
     sink (divided by the largest); is its sink; all commodities' waiting units at the node; the node's outgoing
-    capacity this step (scaled); fraction of the episode elapsed. ``edge_index`` (2, K*E). ``edge_attr``
+    capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
+    the node if every waiting unit took the next arc of its shortest path (the greedy heuristic's next
+    state). ``edge_index`` (2, K*E). ``edge_attr``
     (K*E, 4): capacity this step (scaled), travel time, cost, and how much closer to the commodity's sink the
     arc leads (travel time, can be negative).
 
@@ -62,7 +65,7 @@ class NetworkFlowEnv(gym.Env):
     >>> env = NetworkFlowEnv("b4")
     >>> obs, info = env.reset(seed=0)
     >>> obs["x"].shape, env.action_space.shape
-    ((48, 12), (152,))
+    ((48, 13), (152,))
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -84,6 +87,7 @@ class NetworkFlowEnv(gym.Env):
         dist = sc.sink_distance()                                         # (N, K)
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
         closer = (dist[self.src] - dist[self.dst]).T                      # (K, E)
+        self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
         self._closer = closer
         ei = net.edge_index
         self._edge_index = np.concatenate([ei + k * self.N for k in range(self.K)], axis=1).astype(np.int64)
@@ -107,6 +111,13 @@ class NetworkFlowEnv(gym.Env):
     def flow_state(self) -> FlowState:
         return FlowState(self.t, self.waiting.copy(), self.capacity().copy())
 
+    def greedy_next(self) -> np.ndarray:
+        """(K, N) units of each commodity bound for each node if every waiting unit took its next hop."""
+        k, i = np.nonzero(self.next_hop >= 0)
+        out = np.zeros((self.K, self.N))
+        np.add.at(out, (k, self.dst[self.next_hop[k, i]]), self.waiting[k, i])
+        return out
+
     def _observation(self) -> dict[str, np.ndarray]:
         t, K, N, s = self.t, self.K, self.N, self.scale
         pipe = self.pipeline[t + 1 : t + 1 + PIPE]                         # (PIPE, K, N)
@@ -127,6 +138,7 @@ class NetworkFlowEnv(gym.Env):
             np.broadcast_to(total, (K, N))[..., None],
             np.broadcast_to(out_cap, (K, N))[..., None],
             np.full((K, N, 1), t / self.T),
+            self.greedy_next()[..., None] / s,
         ], axis=2).reshape(K * N, NUM_FEATURES)
         ea = np.concatenate([
             np.tile(cap / self.cap_scale, K)[:, None],

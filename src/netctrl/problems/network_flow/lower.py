@@ -1,15 +1,22 @@
 """Lower levels of the network-flow problem.
 
 :class:`MultiCommodityLP` (bi-level): for every commodity ``k`` the upper level proposes a distribution
-``w_k`` of its waiting units over the nodes; the desired counts are ``floor(w_k * total_k)``. One LP over all
-commodities, built once per graph and hot-started every step, finds the cheapest one-hop flows that reach
+``w_k`` of its waiting units over the nodes; the desired amounts are ``w_k * total_k`` (units are divisible:
+shared capacities make flows fractional anyway, and rounding down would leave units free to stall). One LP
+over all commodities, built once per graph and hot-started every step, finds the one-hop flows that reach
 them, sharing the arcs' capacities::
 
-    minimise   sum_{k,e} (cost_e + tie) x_ke + M * sum_{k,i} s_ki
+    minimise   sum_{k,e} (cost_e - beta * closer_ke + tie) x_ke + M * sum_{k,i} s_ki
     s.t.       inflow_ki(x) - outflow_ki(x) + s_ki >= target_ki - waiting_ki      every commodity, node
                outflow_ki(x)                         <= waiting_ki                 every commodity, node
                sum_k x_ke                            <= capacity_e(t)              every arc
                x, s >= 0
+
+``closer_ke`` is how much nearer to commodity ``k``'s sink arc ``e`` leads (travel time) and ``beta`` a
+progress bonus (default ``reward / 10``, far below ``M``). Without it, a unit held at a node by a full arc
+would count toward that node's target in place of the units meant to arrive there, and the LP would stop
+moving them: a desired *amount* at a node cannot tell staying units from arriving ones. With it, units the
+targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
 
 It is always feasible (``x = 0``) and never ships what is not there or above capacity.
 
@@ -31,13 +38,17 @@ from .scenario import NetworkFlowScenario
 class MultiCommodityLP:
     """Hot-started multi-commodity flow LP toward the desired distributions (see the module docstring)."""
 
-    def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None) -> None:
+    def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None,
+                 progress_bonus: float | None = None) -> None:
         net = scenario.network
         N, E, K = net.num_nodes, net.num_edges, scenario.num_commodities
         self.N, self.E, self.K = N, E, K
         self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
-        cost = net.edge_attr["cost"] + tie_break(E, 1e-4)
-        self.M = float(shortfall_penalty or 1000.0 * (1.0 + cost.max()))
+        dist = scenario.sink_distance()                                   # (N, K)
+        closer = np.nan_to_num((dist[net.sources] - dist[net.targets]).T, nan=0.0, posinf=0.0, neginf=0.0)
+        self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
+        cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :] - self.progress_bonus * closer   # (K, E)
+        self.M = float(shortfall_penalty or 1000.0 * (1.0 + np.abs(cost).max()))
         B = net.incidence().tocsr()
         out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
         IK = sp.identity(K, format="csr")
@@ -45,7 +56,7 @@ class MultiCommodityLP:
         avail = sp.hstack([sp.kron(IK, out), sp.csr_matrix((K * N, K * N))])
         capr = sp.hstack([sp.kron(np.ones((1, K)), sp.identity(E)), sp.csr_matrix((E, K * N))])
         A = sp.vstack([bal, avail, capr]).tocsc()
-        c = np.concatenate([np.tile(cost, K), np.full(K * N, self.M) + np.tile(tie_break(N, 1e-3, seed=3), K)])
+        c = np.concatenate([cost.reshape(-1), np.full(K * N, self.M) + np.tile(tie_break(N, 1e-3, seed=3), K)])
         self._lo = np.concatenate([np.zeros(K * N), np.full(K * N, -INF), np.full(E, -INF)])
         self._hi = np.concatenate([np.full(K * N, INF), np.zeros(K * N), np.zeros(E)])
         self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP")
@@ -59,8 +70,7 @@ class MultiCommodityLP:
         w = np.maximum(a.reshape(self.K, self.N), 0.0)
         s = w.sum(axis=1, keepdims=True)
         w = np.where(s > 0, w / np.where(s > 0, s, 1.0), 1.0 / self.N)
-        total = np.floor(state.waiting.sum(axis=1, keepdims=True) + 1e-9)
-        return np.floor(w * total + 1e-9)
+        return w * state.waiting.sum(axis=1, keepdims=True)
 
     def solve(self, state, action) -> np.ndarray:
         """Flows (K*E,) for a :class:`FlowState` and the node-level action (K*N,)."""

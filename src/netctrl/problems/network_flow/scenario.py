@@ -68,6 +68,17 @@ class NetworkFlowScenario:
         adj = self.network.adjacency(weight="travel_time")
         return dijkstra(adj.T, indices=self.sinks).T  # distances to the sinks on the reversed graph
 
+    def next_hop_arcs(self) -> np.ndarray:
+        """(K, N) arc of each node's next hop on its shortest path (by travel time) to each commodity's sink
+        (-1 at the sink and where the sink is unreachable)."""
+        net = self.network
+        _, pred = dijkstra(net.adjacency(weight="travel_time").T, indices=self.sinks, return_predecessors=True)
+        eid = net.edge_id()
+        nxt = np.full((self.num_commodities, self.num_nodes), -1)
+        for k, i in zip(*np.nonzero(pred >= 0)):
+            nxt[k, i] = eid[(int(i), int(pred[k, i]))]
+        return nxt
+
     def __repr__(self) -> str:
         return (f"NetworkFlowScenario({self.name!r}, nodes={self.num_nodes}, arcs={self.network.num_edges}, "
                 f"commodities={self.num_commodities}, steps={self.steps})")

@@ -1,0 +1,185 @@
+"""Network-flow benchmark: graph-size scaling, transfer to unseen graphs, and Ray rollout throughput.
+
+Training: the bi-level agent (Dirichlet over nodes per commodity + multi-commodity LP) and the naive
+edge-level agent (a Gaussian per arc and commodity) are trained once, from scratch, with the same PPO and the
+same wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
+iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph).
+
+Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``) and
+graphs never seen in training (``split=unseen``: other sizes up to 500 nodes, other Gabriel instances, the
+B4, GEANT and AT&T topologies), all on the same test seeds per graph, with
+
+* ``oracle``: the exact optimum of each episode (time-expanded LP over the whole episode with perfect
+  foresight, solved once per episode: with an exact model this equals re-solving every step);
+* ``shortest-path`` (greedy) and ``random``.
+
+Decision time per step (``decision_ms``): measured in the same evaluation for the agents and heuristics; for
+the oracle, ``decision_ms`` is the *receding-horizon* MPC (horizon 15, re-solved every step, the controller a
+deployment would run) timed on the first steps of one test episode, and ``plan_ms`` the full-episode solve.
+
+Speed: ``decision_speedup_vs_oracle_<n>`` = oracle MPC step time / bi-level step time (same run);
+``ray_rollout_speedup_2_workers`` = PPO rollout throughput (steps/s) on 2 Ray actors / on 1 actor, and
+``ray_rollout_speedup_vs_local`` = 2 actors / in-process, on the 20-node graph.
+
+Writes ``results/network_flow.json`` (format of RESULTS.md) and ``results/network_flow.png``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..registry import get_problem
+from ..runner import compare, load_agent, print_table, rows_to_records
+from ..train import configure_threads
+from .common import train_or_load, write_results
+
+TRAIN_PROBLEM = "network_flow/gabriel-mix"
+LABELS = ("bilevel-ppo", "edge-ppo")
+BUDGET_MIN = 15.0
+#: (graph source, split)
+GRAPHS = (
+    ("gabriel/10/0", "train"), ("gabriel/20/0", "train"), ("gabriel/50/0", "train"),
+    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "unseen"),
+    ("gabriel/200/0", "unseen"), ("gabriel/500/0", "unseen"), ("b4", "unseen"), ("geant", "unseen"),
+    ("att", "unseen"),
+)
+#: fewer test episodes on the largest graph: its oracle solves one ~0.5M-variable LP per episode
+EPISODES = {"gabriel/500/0": 3}
+MPC_STEPS = 3
+
+
+def graph_problem(source: str):
+    """A problem spec for any network-flow graph (the registered defaults, another graph)."""
+    from ..problems.network_flow import NetworkFlowEnv
+
+    base = get_problem("network_flow/gabriel-20")
+
+    def make_env(**kw):
+        return NetworkFlowEnv(source, **kw)
+
+    return dataclasses.replace(base, name=f"network_flow/{source}", make_env=make_env, train_envs=())
+
+
+def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -> float:
+    """Median time of one receding-horizon oracle MPC decision on the first ``steps`` steps of an episode."""
+    from ..problems.network_flow import oracle_plan
+
+    env = problem.make_env()
+    env.reset(seed=seed)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        flows, _ = oracle_plan(env, horizon)
+        times.append(time.perf_counter() - t0)
+        env.step(flows.astype(np.float32))
+    return 1e3 * float(np.median(times))
+
+
+def ray_throughput(problem: str = "network_flow/gabriel-20", iterations: int = 4) -> dict:
+    """Rollout steps/s in this process and on 1 and 2 Ray actors (``{}`` without the ``ray`` extra)."""
+    try:
+        from ..scale import init_ray, require_ray, rollout_throughput
+
+        require_ray()
+    except ImportError:
+        return {}
+    init_ray()
+    local = rollout_throughput(problem, 0, iterations)
+    one = rollout_throughput(problem, 1, iterations)
+    two = rollout_throughput(problem, 2, iterations)
+    return {"rollout_steps_per_s_local": round(local["steps_per_s"], 1),
+            "rollout_steps_per_s_1_worker": round(one["steps_per_s"], 1),
+            "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
+            "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
+            "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2)}
+
+
+def plot(rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    gab = [r for r in rows if r["scenario"].startswith("gabriel/") and r["scenario"].endswith("/0")]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random")):
+        pts = sorted((r["nodes"], r["pct_of_oracle"]) for r in gab if r["controller"] == c)
+        if pts:
+            a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
+    a1.axhline(100, color="k", ls="--", lw=1, label="oracle (episode optimum)")
+    a1.axvspan(8, 55, color="0.9", label="training sizes")
+    a1.set(xscale="log", xlabel="nodes (Gabriel graphs)", ylabel="reward, % of oracle", title="quality vs graph size")
+    a1.legend(fontsize=8)
+    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "oracle")):
+        pts = sorted((r["nodes"], r["decision_ms"]) for r in gab if r["controller"] == c)
+        if pts:
+            a2.plot(*zip(*pts), "o-", color=f"C{k}" if c != "oracle" else "k",
+                    label=c if c != "oracle" else "oracle MPC (horizon 15)")
+    a2.set(xscale="log", yscale="log", xlabel="nodes (Gabriel graphs)", ylabel="decision time per step (ms)",
+           title="decision time vs graph size")
+    a2.legend(fontsize=8)
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: float | None = None, seed: int = 0,
+        episodes: int = 10, retrain: bool = False, quick: bool = False, train_only: bool = False,
+        labels=LABELS, graphs=GRAPHS, ray: bool = True, command: str | None = None) -> dict | None:
+    out, runs = Path(out), Path(runs)
+    out.mkdir(parents=True, exist_ok=True)
+    configure_threads(1)
+    minutes = 0.2 if quick else (BUDGET_MIN if minutes is None else minutes)
+    run_dirs = {l: runs / "network_flow" / "gabriel-mix" / l for l in labels}
+    records = {l: train_or_load(TRAIN_PROBLEM, l, run_dirs[l], minutes, seed, retrain, quick) for l in labels}
+    if train_only:
+        return None
+    if quick:
+        graphs = [g for g in graphs if g[0] in ("gabriel/10/0", "gabriel/20/5")]
+    rows, speed = [], {}
+    for source, split in graphs:
+        from ..problems.network_flow import GreedyShortestPath, OracleMPC, RandomDistribution
+
+        prob = graph_problem(source)
+        env = prob.make_env()
+        nodes, T = env.N, env.T
+        controllers = {l: load_agent(run_dirs[l] / "best.pt", name=l)[0] for l in labels}
+        controllers.update({"oracle": OracleMPC(horizon=T, replan_every=T), "shortest-path": GreedyShortestPath(),
+                            "random": RandomDistribution(seed)})
+        seeds = list(prob.test_seeds)[: (2 if quick else EPISODES.get(source, episodes))]
+        t0 = time.perf_counter()
+        recs = rows_to_records(prob, compare(prob, controllers, seeds),
+                               extra={l: {"train_wall_s": records[l]["train_wall_s"],
+                                          "train_episodes": records[l]["episodes"]} for l in labels})
+        mpc_ms = mpc_step_ms(prob, seeds[0], steps=1 if quick else MPC_STEPS)
+        for r in recs:
+            r.update(scenario=source, nodes=nodes, arcs=env.E, split=split)
+            if r["controller"] == "oracle":
+                r["plan_ms"] = r["decision_ms"] * T           # one solve per episode
+                r["decision_ms"] = round(mpc_ms, 2)
+        by = {r["controller"]: r for r in recs}
+        if "bilevel-ppo" in by:
+            speed[f"decision_speedup_vs_oracle_{nodes}" if source.startswith("gabriel/") and source.endswith("/0")
+                  else f"decision_speedup_vs_oracle_{source.replace('/', '_')}"] = round(mpc_ms / by["bilevel-ppo"]["decision_ms"], 1)
+        print_table(f"network flow / {source} ({nodes} nodes, {split}, {len(seeds)} test episodes, "
+                    f"{time.perf_counter() - t0:.0f} s)", recs,
+                    ["controller", "reward_mean", "reward_std", "pct_of_oracle", "delivered_mean", "decision_ms"])
+        rows += recs
+    if ray:
+        speed.update(ray_throughput(iterations=2 if quick else 4))
+    print("speed:", speed)
+    name = "network_flow-quick" if quick else "network_flow"
+    plot(rows, out / f"{name}.png")
+    return write_results(out / f"{name}.json", "network_flow", rows, speed, command=command,
+                         training={TRAIN_PROBLEM: list(records.values())},
+                         notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds of each "
+                               "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
+                               "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
+                               "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
+                               "nodes, instance 0) and evaluated without retraining; test seeds 1000+")
