@@ -58,3 +58,21 @@ def test_demo_end_to_end_on_tiny_budget(tmp_path):
     oracle = next(row for row in table["rows"] if row["controller"] == "oracle")
     assert oracle["pct_of_oracle"] == 100.0
     assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
+
+
+def test_sweep_in_process_writes_one_row_per_job(tmp_path):
+    out = tmp_path / "sweep.json"
+    r = runner.invoke(app, ["sweep", "supply_chain/1f2s", "--seeds", "0,1", "--grid", "actor_lr=0.0001,0.001",
+                            "--set", "iterations=1", "--set", "eval_every=1", "--no-ray", "--runs", str(tmp_path / "runs"),
+                            "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["benchmark"] == "sweep" and doc["backend"] == "local"
+    assert [(row["controller"], row["seed"]) for row in doc["rows"]] == [
+        ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 0), ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 1),
+        ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 0), ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 1)]
+    assert all(row["episodes"] == 10 and (tmp_path / "runs").exists() for row in doc["rows"])
+    # seeds differ, so the runs differ; the same seed with a different learning rate gives another policy too
+    assert len({row["reward_mean"] for row in doc["rows"]}) > 1
+    bad = runner.invoke(app, ["sweep", "supply_chain/1f2s", "--grid", "actor_lr", "--no-ray"])
+    assert bad.exit_code != 0 and "key=v1,v2" in bad.output

@@ -129,3 +129,36 @@ def test_atomic_write_leaves_no_temporary_files_and_normal_permissions(tmp_path)
     assert target.read_bytes() == b"two"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
     assert target.stat().st_mode & 0o044  # readable by group/others as with a plain open()
+
+
+def test_ppo_cycles_through_the_training_graphs(tmp_path):
+    """A problem with several training graphs: iteration i collects on graph i mod 3; validation on make_env."""
+    import dataclasses
+
+    from netctrl.problems.network_flow import NetworkFlowEnv
+
+    resets = {}
+
+    def factory(source):
+        def make(**kw):
+            env = NetworkFlowEnv(source, steps=10, **kw)
+            orig = env.reset
+
+            def reset(**kwargs):
+                resets[source] = resets.get(source, 0) + 1
+                return orig(**kwargs)
+
+            env.reset = reset
+            return env
+
+        return make
+
+    sources = ("gabriel/10/0", "gabriel/15/0", "b4")
+    prob = dataclasses.replace(get_problem("network_flow/gabriel-mix"), train_envs=tuple(factory(s) for s in sources),
+                               make_env=lambda **kw: NetworkFlowEnv("gabriel/10/1", steps=10, **kw), val_seeds=(1,))
+    res = train_agent(prob, run_dir=tmp_path, iterations=4, progress=False, verbose=False,
+                      **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4})
+    assert res.iterations == 4 and res.best_eval is not None
+    # iterations 0 and 3 on the first graph, 1 on the second, 2 on the third; per iteration each of the 2
+    # environments is reset by the collector and once more by the vector env when its 10-step episode ends
+    assert resets == {"gabriel/10/0": 2 * 2 * 2, "gabriel/15/0": 1 * 2 * 2, "b4": 1 * 2 * 2}
