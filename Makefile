@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[test]"
+	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[test,ray]"
 	touch $@
 
 setup: $(BIN)/.installed
