@@ -89,7 +89,9 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False) -> t
         np.zeros(nh),
         np.full(nw, -sc.holding_cost),
     ])
-    sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, name="network-flow oracle MPC")
+    # interior point (with crossover to a vertex): 13x faster than dual simplex on the 100-node episode LP
+    sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, method="ipm",
+                   name="network-flow oracle MPC")
     committed = sc.reward * float(known[:, np.arange(K), env.sinks].sum())
     flows = np.maximum(sol.x[:nx_].reshape(S, K * E), 0.0)
     return (flows if all_steps else flows[0]), float(sol.objective + committed)
