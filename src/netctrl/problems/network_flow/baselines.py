@@ -137,14 +137,9 @@ class GreedyShortestPath(Controller):
 
     def bind(self, env) -> None:
         self.env = env.unwrapped
-        self._next = self.env.next_hop
 
     def act(self, observation) -> np.ndarray:
-        env = self.env
-        flows = np.zeros((env.K, env.E))
-        k, i = np.nonzero(self._next >= 0)
-        np.add.at(flows, (k, self._next[k, i]), env.waiting[k, i])
-        return flows.reshape(-1).astype(np.float32)
+        return self.env.greedy_flows().reshape(-1).astype(np.float32)
 
 
 class RandomDistribution(Controller):

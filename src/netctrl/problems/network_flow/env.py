@@ -111,11 +111,17 @@ class NetworkFlowEnv(gym.Env):
     def flow_state(self) -> FlowState:
         return FlowState(self.t, self.waiting.copy(), self.capacity().copy())
 
-    def greedy_next(self) -> np.ndarray:
-        """(K, N) units of each commodity bound for each node if every waiting unit took its next hop."""
+    def greedy_flows(self) -> np.ndarray:
+        """(K, E) flows sending every waiting unit along the next arc of its shortest path to its sink."""
+        flows = np.zeros((self.K, self.E))
         k, i = np.nonzero(self.next_hop >= 0)
+        flows[k, self.next_hop[k, i]] = self.waiting[k, i]          # one next arc per (commodity, node)
+        return flows
+
+    def greedy_next(self) -> np.ndarray:
+        """(K, N) units of each commodity bound for each node under :meth:`greedy_flows`."""
         out = np.zeros((self.K, self.N))
-        np.add.at(out, (k, self.dst[self.next_hop[k, i]]), self.waiting[k, i])
+        np.add.at(out, (slice(None), self.dst), self.greedy_flows())
         return out
 
     def _observation(self) -> dict[str, np.ndarray]:
