@@ -4,15 +4,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 ray = pytest.importorskip("ray")
 
-from netctrl.algos.ppo import Rollout
-from netctrl.policies.actor_critic import GraphActorCritic
-from netctrl.registry import get_problem
-from netctrl.runner import make_training_env, policy_config
-from netctrl.scale import RayCollector, RolloutWorker, run_sweep, sweep_jobs
+from netctrl.algos.ppo import Rollout  # noqa: E402
+from netctrl.registry import get_problem  # noqa: E402
+from netctrl.runner import init_policy, make_training_env  # noqa: E402
+from netctrl.scale import RayCollector, RolloutWorker, run_sweep, sweep_jobs  # noqa: E402
 
 PROBLEM = "supply_chain/1f2s"
 
@@ -27,11 +25,7 @@ def local_ray():
 def _model_and_env():
     prob = get_problem(PROBLEM)
     make_env = make_training_env(prob, "lp")
-    env = make_env()
-    torch.manual_seed(0)
-    model = GraphActorCritic.for_space(env.observation_space, policy_config(prob))
-    env.close()
-    return model, make_env
+    return init_policy(prob, "bilevel", make_env, seed=0), make_env
 
 
 def test_ray_rollouts_equal_the_same_workers_in_process(local_ray):

@@ -28,7 +28,8 @@ AGENTS = {"bilevel": "lp", "edge": "edge-share"}
 ALGOS = ("ppo", "a2c")
 
 
-def _lower_of(agent: str) -> str:
+def lower_of(agent: str) -> str:
+    """The lower level an agent acts through (``bilevel`` -> ``lp``, ``edge`` -> ``edge-share``)."""
     if agent not in AGENTS:
         raise ValueError(f"Unknown agent {agent!r}; choose one of {sorted(AGENTS)}")
     return AGENTS[agent]
@@ -79,8 +80,19 @@ def policy_config(problem: ProblemSpec, agent: str = "bilevel", **overrides: Any
     return PolicyConfig(**{**base, **overrides})
 
 
+def init_policy(problem: ProblemSpec, agent: str, make_env, seed: int, **overrides: Any) -> GraphActorCritic:
+    """A freshly initialised (seeded) policy of ``agent`` for the observations of ``make_env()``."""
+    import torch
+
+    env = make_env()
+    torch.manual_seed(seed)
+    model = GraphActorCritic.for_space(env.observation_space, policy_config(problem, agent, **overrides))
+    env.close()
+    return model
+
+
 def policy_controller(model: GraphActorCritic, agent: str, name: str | None = None) -> PolicyController:
-    return PolicyController(model, lower=_lower_of(agent), deterministic=True, name=name or agent)
+    return PolicyController(model, lower=lower_of(agent), deterministic=True, name=name or agent)
 
 
 def validation_fn(problem: ProblemSpec, agent: str):
@@ -107,18 +119,13 @@ def train_agent(
 ) -> TrainResult:
     """Train an agent on a problem; checkpoints and metrics go to ``run_dir``."""
     problem = get_problem(problem)
-    lower = _lower_of(agent)
+    lower = lower_of(agent)
     cfg = algo_config(algo, problem, agent, **algo_overrides)
     factories = training_envs(problem, lower)
     if len(factories) > 1 and algo != "ppo":
         raise ValueError(f"{problem.name} trains on several graphs, which only PPO supports (got algo={algo!r})")
     make_env = factories[0] if len(factories) == 1 else factories
-    env = factories[0]()
-    import torch
-
-    torch.manual_seed(cfg.seed)
-    model = GraphActorCritic.for_space(env.observation_space, policy_config(problem, agent, **(policy_overrides or {})))
-    env.close()
+    model = init_policy(problem, agent, factories[0], cfg.seed, **(policy_overrides or {}))
     mod = _algo_module(algo)
     return mod.train(
         cfg, make_env, model, run_dir=run_dir, eval_fn=validation_fn(problem, agent), resume=resume,

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .algos.ppo import Rollout, collect_rollout, make_vector_env
+from .algos.ppo import LocalCollector, Rollout, collect_rollout, make_vector_env
 
 
 def require_ray():
@@ -116,21 +116,13 @@ def rollout_throughput(problem: str, workers: int, iterations: int = 5, agent: s
                        num_envs: int | None = None) -> dict:
     """Environment steps per second of PPO rollout collection (policy forward + lower level + simulator), in
     this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is not timed."""
-    import torch
-
-    from .policies.actor_critic import GraphActorCritic
     from .registry import get_problem
-    from .runner import _lower_of, algo_config, make_training_env, policy_config
+    from .runner import algo_config, init_policy, lower_of, make_training_env
 
     prob = get_problem(problem)
     cfg = algo_config("ppo", prob, agent, seed=seed, **({"num_envs": num_envs} if num_envs else {}))
-    make_env = make_training_env(prob, _lower_of(agent))
-    env = make_env()
-    torch.manual_seed(seed)
-    model = GraphActorCritic.for_space(env.observation_space, policy_config(prob, agent))
-    env.close()
-    from .algos.ppo import LocalCollector
-
+    make_env = make_training_env(prob, lower_of(agent))
+    model = init_policy(prob, agent, make_env, seed)
     collector = (RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed) if workers
                  else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps))
     try:

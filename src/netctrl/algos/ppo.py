@@ -29,15 +29,7 @@ from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from ..errors import ConfigError
 from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
-from ..train import (
-    EvalFn,
-    RunningMeanStd,
-    RunTracker,
-    TrainResult,
-    configure_threads,
-    episode_seeds,
-    seed_everything,
-)
+from ..train import EvalFn, RunningMeanStd, RunTracker, TrainResult, configure_threads, episode_seeds, seed_everything
 
 
 @dataclass(frozen=True)

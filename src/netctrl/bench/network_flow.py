@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..problems.network_flow import GreedyShortestPath, OracleMPC, RandomDistribution, env_factory, oracle_plan
 from ..registry import get_problem
 from ..runner import compare, load_agent, print_table, rows_to_records
 from ..train import configure_threads
@@ -55,20 +56,12 @@ MPC_STEPS = 3
 
 def graph_problem(source: str):
     """A problem spec for any network-flow graph (the registered defaults, another graph)."""
-    from ..problems.network_flow import NetworkFlowEnv
-
-    base = get_problem("network_flow/gabriel-20")
-
-    def make_env(**kw):
-        return NetworkFlowEnv(source, **kw)
-
-    return dataclasses.replace(base, name=f"network_flow/{source}", make_env=make_env, train_envs=())
+    return dataclasses.replace(get_problem("network_flow/gabriel-20"), name=f"network_flow/{source}",
+                               make_env=env_factory(source), train_envs=())
 
 
 def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -> float:
     """Median time of one receding-horizon oracle MPC decision on the first ``steps`` steps of an episode."""
-    from ..problems.network_flow import oracle_plan
-
     env = problem.make_env()
     env.reset(seed=seed)
     times = []
@@ -145,8 +138,6 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
         graphs = [g for g in graphs if g[0] in ("gabriel/10/0", "gabriel/20/5")]
     rows, speed = [], {}
     for source, split in graphs:
-        from ..problems.network_flow import GreedyShortestPath, OracleMPC, RandomDistribution
-
         prob = graph_problem(source)
         env = prob.make_env()
         nodes, T = env.N, env.T

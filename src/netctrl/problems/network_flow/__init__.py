@@ -42,6 +42,7 @@ __all__ = [
     "OracleMPC",
     "RandomDistribution",
     "baselines",
+    "env_factory",
     "from_graph",
     "from_topohub",
     "from_topology_json",
@@ -73,9 +74,9 @@ def _register() -> None:
             gym.register(id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv",
                          kwargs={"scenario": source})
 
-        make_env = _factory(source)
+        make_env = env_factory(source)
         _spec(f"network_flow/{key}", env_id, make_env, f"dynamic 4-commodity network flow on {source}")
-    mix = tuple(_factory(f"gabriel/{n}/0") for n in MIX_SIZES)
+    mix = tuple(env_factory(f"gabriel/{n}/0") for n in MIX_SIZES)
     _spec("network_flow/gabriel-mix", "netctrl/NetworkFlow-Gabriel20-v0", mix[1],
           f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20", train_envs=mix)
 
@@ -83,7 +84,8 @@ def _register() -> None:
 MIX_SIZES = (10, 20, 50)
 
 
-def _factory(source: str):
+def env_factory(source: str):
+    """``make_env(**overrides)`` for the network-flow environment on graph ``source`` (see :func:`load_named`)."""
     def make_env(**kw):
         return NetworkFlowEnv(source, **kw)
 
