@@ -86,9 +86,8 @@ class NetworkFlowEnv(gym.Env):
         self.cap_scale = float(np.median(self.base_capacity))
         dist = sc.sink_distance()                                         # (N, K)
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
-        closer = (dist[self.src] - dist[self.dst]).T                      # (K, E)
         self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
-        self._closer = closer
+        self._closer = sc.arc_progress()                                 # (K, E)
         ei = net.edge_index
         self._edge_index = np.concatenate([ei + k * self.N for k in range(self.K)], axis=1).astype(np.int64)
         high = float(max(1e4, 10 * self.base_capacity.sum()))

@@ -44,8 +44,7 @@ class MultiCommodityLP:
         N, E, K = net.num_nodes, net.num_edges, scenario.num_commodities
         self.N, self.E, self.K = N, E, K
         self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
-        dist = scenario.sink_distance()                                   # (N, K)
-        closer = np.nan_to_num((dist[net.sources] - dist[net.targets]).T, nan=0.0, posinf=0.0, neginf=0.0)
+        closer = scenario.arc_progress()                                  # (K, E)
         self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
         cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :] - self.progress_bonus * closer   # (K, E)
         self.M = float(shortfall_penalty or 1000.0 * (1.0 + np.abs(cost).max()))

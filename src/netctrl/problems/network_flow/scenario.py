@@ -68,6 +68,13 @@ class NetworkFlowScenario:
         adj = self.network.adjacency(weight="travel_time")
         return dijkstra(adj.T, indices=self.sinks).T  # distances to the sinks on the reversed graph
 
+    def arc_progress(self) -> np.ndarray:
+        """(K, E) how much nearer to each commodity's sink every arc leads (travel time; negative: away from
+        it; 0 where the sink is unreachable)."""
+        net = self.network
+        dist = self.sink_distance()
+        return np.nan_to_num((dist[net.sources] - dist[net.targets]).T, nan=0.0, posinf=0.0, neginf=0.0)
+
     def next_hop_arcs(self) -> np.ndarray:
         """(K, N) arc of each node's next hop on its shortest path (by travel time) to each commodity's sink
         (-1 at the sink and where the sink is unreachable)."""
