@@ -288,3 +288,19 @@ def test_zero_cost_cycle_is_rejected():
             "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]}
     with pytest.raises(ScenarioError, match="spectral radius"):
         scenario_from_dict(data)
+
+
+@pytest.mark.slow
+def test_bench_hypergrad_cli_smoke(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+
+    r = CliRunner().invoke(app, ["bench", "hypergrad", "--quick", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((tmp_path / "hypergrad.json").read_text())
+    assert doc["benchmark"] == "hypergrad" and set(doc["speed"]) == {
+        "model_based_rel_error", "toll_rel_error_braess", "solves_ratio_vs_zeroth_order", "wall_ratio_vs_unrolled"}
+    assert (tmp_path / "hypergrad.png").exists()

@@ -142,7 +142,7 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
-BENCHMARKS = ("mobility", "supply-chain", "network-flow")
+BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad")
 
 
 @app.command()
@@ -164,6 +164,8 @@ def bench(
         from .bench.mobility import run
     elif key == "network-flow":
         from .bench.network_flow import run
+    elif key == "hypergrad":
+        from .bench.hypergrad import run
     else:
         from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
