@@ -18,8 +18,9 @@ from netctrl.bench.hypergrad import run  # noqa: E402
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--instance", default="att", help="topology of the race (packaged name or topohub key)")
+    p.add_argument("--instances", nargs="+", default=["att", "geant"],
+                   help="topologies of the race (packaged names or topohub keys)")
     p.add_argument("--spsa-budget", type=int, default=4000, help="lower-level solves allowed to SPSA")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
-    run(out=a.out, instance=a.instance, quick=a.quick, spsa_budget=a.spsa_budget, command=command_line())
+    run(out=a.out, instances=tuple(a.instances), quick=a.quick, spsa_budget=a.spsa_budget, command=command_line())

@@ -282,6 +282,29 @@ def test_nan_toll_and_bad_config_raise_typed_errors():
         OuterConfig(lower=1.0, upper=0.0)
 
 
+def test_scenario_file_round_trip_and_unreadable_file(tmp_path):
+    import json
+
+    from netctrl.problems.toll_design import load_scenario
+
+    path = tmp_path / "dag.json"
+    path.write_text(json.dumps(DAG))
+    scen = load_scenario(path)
+    assert scen.name == "dag" and scen.num_arcs == 7 and scen.demand[0].tolist() == [1.5, 0.5, 0.0, 0.0, 0.0]
+    path.write_text("{not json")
+    with pytest.raises(ScenarioError, match="cannot read scenario"):
+        load_scenario(path)
+
+
+def test_topology_rules():
+    scen = from_topology("geant", seed=3)
+    assert scen.num_nodes == 22 and scen.num_arcs == 64 and len(scen.dests) == 22
+    assert np.all(np.diag(scen.demand) == 0) and np.all(scen.demand + np.eye(22) > 0)   # every pair has demand
+    np.testing.assert_allclose(scen.demand, scen.demand.T * 1.0)                      # gravity model: symmetric
+    eq = RoutingAgents(scen).solve(np.zeros(scen.num_arcs))
+    assert (eq.x > scen.network.edge_attr["capacity"]).any()                          # congested at equilibrium
+
+
 def test_zero_cost_cycle_is_rejected():
     data = {"temperature": 0.5, "nodes": ["s", "u", "t"],
             "links": [{"from": a, "to": b, "latency": {"a": 0.0}} for a, b in itertools.permutations("sut", 2)],
@@ -301,6 +324,6 @@ def test_bench_hypergrad_cli_smoke(tmp_path):
     r = CliRunner().invoke(app, ["bench", "hypergrad", "--quick", "--out", str(tmp_path)])
     assert r.exit_code == 0, r.output
     doc = json.loads((tmp_path / "hypergrad.json").read_text())
-    assert doc["benchmark"] == "hypergrad" and set(doc["speed"]) == {
+    assert doc["benchmark"] == "hypergrad" and set(doc["speed"]) >= {
         "model_based_rel_error", "toll_rel_error_braess", "solves_ratio_vs_zeroth_order", "wall_ratio_vs_unrolled"}
     assert (tmp_path / "hypergrad.png").exists()

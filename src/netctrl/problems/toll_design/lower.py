@@ -27,7 +27,8 @@ an averaging step ``x + F / 2`` as fallback. Each call counts as one *lower-leve
 equation (``A dz = dM z``: ``dV/dc`` is the expected number of visits of each arc, a policy evaluation)
 and flow conservation under ``pi`` (``A^T dy = dM^T y - b dz / z^2``) -- two multi-right-hand-side solves
 with the LU already factored, using only first-order quantities (``pi``, the arc structure); no second
-derivative of any objective, no unrolling.
+derivative of any objective, no unrolling. ``J`` is dense (E x E) and its computation holds K x N x E
+numbers, which suits networks of up to a few hundred arcs (the packaged WAN topologies, small topohub graphs).
 """
 
 from __future__ import annotations
