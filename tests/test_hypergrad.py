@@ -303,6 +303,8 @@ def test_topology_rules():
     np.testing.assert_allclose(scen.demand, scen.demand.T * 1.0)                      # gravity model: symmetric
     eq = RoutingAgents(scen).solve(np.zeros(scen.num_arcs))
     assert (eq.x > scen.network.edge_attr["capacity"]).any()                          # congested at equilibrium
+    hub = from_topology("gabriel/20/0")                                               # a topohub graph
+    assert hub.num_nodes == 20 and np.isfinite(RoutingAgents(hub).solve(np.zeros(hub.num_arcs)).x).all()
 
 
 def test_zero_cost_cycle_is_rejected():
