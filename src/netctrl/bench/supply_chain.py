@@ -1,8 +1,8 @@
 """Supply-chain benchmark: 1F2S, 1F3S, 1F10S (reference parameters) and a 30-store multi-echelon network.
 
 Quality: the bi-level agent (PPO) and the naive edge-level agent are trained from scratch with the same
-wall-time budget (10 minutes on the small networks, 20 on the large ones; model chosen on validation seeds
-2000-2009), then evaluated with the oracle MPC (perfect demand
+wall-time budget (6 minutes on 1F2S, 12 on 1F3S and 1F10S, 15 on the 30-store network; model chosen on
+validation seeds 2000-2009), then evaluated with the oracle MPC (perfect demand
 foresight, horizon 10), the order-up-to heuristic tuned per node on training seeds 3000-3007, and random, on
 the same 100 test seeds 1000-1099.
 
@@ -26,7 +26,7 @@ from .common import plot_curves, train_or_load, write_results
 SCENARIOS = ("1f2s", "1f3s", "1f10s", "1f3w30s")
 LABELS = ("bilevel-ppo", "edge-ppo")
 #: training budget (minutes of wall time, one process) of every agent, per scenario
-BUDGETS = {"1f2s": 10.0, "1f3s": 10.0, "1f10s": 20.0, "1f3w30s": 20.0}
+BUDGETS = {"1f2s": 6.0, "1f3s": 12.0, "1f10s": 12.0, "1f3w30s": 15.0}
 
 
 def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=SCENARIOS, labels=LABELS,

@@ -56,7 +56,11 @@ class PolicyConfig:
     gaussian_mask_feature: int | None = None
     """raw node feature flagging the nodes that carry a Gaussian action (``None``: every node)."""
     gaussian_init_mean: float = 0.0
-    """initial mean of the Gaussian head."""
+    """initial mean of the Gaussian head (added to the prior, if any)."""
+    gaussian_prior_feature: int | None = None
+    """raw node feature added to the Gaussian mean (a residual policy on it, e.g. a heuristic's production)."""
+    exact_prior: bool = False
+    """heads start exactly at their priors (zero last-layer weights) instead of near them."""
     critic_pool: str = "sum"
     """graph pooling of the critic: ``sum`` (reference), ``mean`` or ``max``."""
     bidirectional: bool = False
@@ -118,8 +122,9 @@ class GraphActorCritic(nn.Module):
         make = {
             "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature,
                                                cfg.init_precision, groups=cfg.dirichlet_groups,
-                                               prior_eps=cfg.prior_eps),
-            "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean),
+                                               prior_eps=cfg.prior_eps, exact_prior=cfg.exact_prior),
+            "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean,
+                                             cfg.gaussian_prior_feature, cfg.exact_prior),
             "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
         }
         parts = [make[name]() for name in cfg.head.split("+")]

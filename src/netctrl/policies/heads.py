@@ -139,6 +139,8 @@ class DirichletHead(nn.Module):
         prior_eps: smoothing added to the normalised prior before its log (the initial share of a node the
             prior leaves empty): ``N * prior_eps`` of the mass leaks to such nodes, so keep it small on large
             graphs.
+        exact_prior: start the last layer at zero weights, so the initial mean is exactly the prior (default:
+            small random weights, a mean near it).
 
     Shapes:
         - input: embeddings ``(B*N, C)``, raw features ``(B*N, F)``
@@ -156,8 +158,10 @@ class DirichletHead(nn.Module):
         max_concentration: float = 1e5,
         groups: int = 1,
         prior_eps: float = 1e-3,
+        exact_prior: bool = False,
     ) -> None:
         super().__init__()
+        self.exact_prior = exact_prior
         self.groups = groups
         self.prior_eps = float(prior_eps)
         if parameterization not in ("mean-precision", "softplus", "proportional"):
@@ -175,7 +179,7 @@ class DirichletHead(nn.Module):
         last = self.net[-1]
         if self.parameterization == "mean-precision":
             nn.init.zeros_(last.bias)
-            last.weight.data.mul_(0.01)  # start at the prior (or uniform)
+            last.weight.data.mul_(0.0 if self.exact_prior else 0.01)  # start at (or near) the prior, or uniform
         elif self.parameterization == "proportional":
             nn.init.constant_(last.bias, 1.0)
             last.weight.data.mul_(0.01)  # start uniform
@@ -215,6 +219,9 @@ class GaussianHead(nn.Module):
             "is a factory" flag); default: every node.
         init_std: initial standard deviation.
         init_mean: initial mean (the last layer starts at zero weights and this bias).
+        prior_feature: column of the raw node features added to the mean, so the head learns a residual on
+            it (e.g. a heuristic's production); ``None``: no prior.
+        exact_prior: start the last layer at zero weights (the initial mean is exactly ``init_mean`` + prior).
 
     Shapes:
         - input: embeddings ``(B*N, C)``, raw features ``(B*N, F)``
@@ -222,9 +229,12 @@ class GaussianHead(nn.Module):
     """
 
     def __init__(self, in_channels: int, hidden_channels: int = 32, mask_feature: int | None = None,
-                 init_std: float = 0.5, init_mean: float = 0.0) -> None:
+                 init_std: float = 0.5, init_mean: float = 0.0, prior_feature: int | None = None,
+                 exact_prior: bool = False) -> None:
         super().__init__()
+        self.exact_prior = exact_prior
         self.mask_feature = mask_feature
+        self.prior_feature = prior_feature
         self.net = mlp([in_channels, hidden_channels, 1])
         self.log_std = nn.Parameter(torch.tensor(math.log(init_std)))
         self.init_std, self.init_mean = init_std, init_mean
@@ -233,12 +243,14 @@ class GaussianHead(nn.Module):
     def reset_parameters(self) -> None:
         reset_linears(self.net)
         last = self.net[-1]
-        last.weight.data.mul_(0.01)
+        last.weight.data.mul_(0.0 if self.exact_prior else 0.01)
         nn.init.constant_(last.bias, self.init_mean)
         nn.init.constant_(self.log_std, math.log(self.init_std))
 
     def forward(self, h: Tensor, x: Tensor, batch_size: int) -> DiagGaussian:
         mu = self.net(h).squeeze(-1)
+        if self.prior_feature is not None:
+            mu = mu + x[:, self.prior_feature]
         if self.mask_feature is not None:
             mu = mu[x[:, self.mask_feature] > 0.5]
         mu = mu.view(batch_size, -1)

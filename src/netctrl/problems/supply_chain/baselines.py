@@ -8,7 +8,10 @@
 * :class:`OrderUpTo`: every node orders from its supplier up to its own level ``S_n`` (net of its inventory
   position), a short supplier splits its stock in proportion to the orders, and each factory produces up to
   ``S_f``. The levels are tuned **per node** on training seeds by :func:`tune_order_up_to` (the reference
-  heuristic shares one store level, which loses money on stores of different sizes).
+  heuristic shares one store level, which loses money on stores of different sizes). The horizon-aware
+  variant (``order-up-to-horizon``) also stops ordering for demand after the episode's end; on the
+  reference configurations, where demand is known over every lead time (``advance_info = 3``), it equals
+  the oracle.
 * ``random`` (reference): production equal to the mean total demand, a flat-Dirichlet distribution, through
   the LP lower level.
 """
@@ -142,62 +145,39 @@ class OracleMPC(Controller):
 class OrderUpTo(Controller):
     """Echelon order-up-to (base-stock) policy with a level per node, tracking the known demand.
 
-    At step ``t`` node ``n`` raises its *echelon* inventory position (stock and everything on its way, of the
-    node and of every node downstream of it) to ``level_n(t) = demand of its stores over t .. t+L_n + safety_n``,
-    where ``L_n`` is the lead time from the moment ``n`` orders (or produces) until the goods reach its stores;
-    demand is what the agent knows too (realised within ``advance_info``, expected beyond). ``dynamic=False``
-    gives the textbook constant levels ``safety_n``. Orders go to the node's suppliers (split evenly); a short
-    supplier ships in proportion to the orders; factories produce up to their level.
+    The policy itself is :meth:`SupplyChainEnv.base_stock`: every node raises its echelon inventory position
+    to the demand of its stores over its lead time plus a safety level ``safety_n``; orders go to the node's
+    suppliers, a short supplier ships in proportion to the orders, factories produce up to their level.
 
     Args:
         safety: (N,) per-node safety stock (the tuned parameters); ``None``: tuned with :func:`tuned_levels`
             for the environment's scenario when first bound.
-        dynamic: add the demand over the protection interval to the level.
+        dynamic: add the demand over the protection interval to the level (``False``: constant levels).
+        horizon_aware: count no demand after the episode's last step (``order-up-to-horizon`` in the
+            benchmarks). The textbook policy (``False``) keeps ordering for demand it will never see.
     """
 
     lower = None
-    name = "order-up-to"
 
-    def __init__(self, safety: np.ndarray | None = None, dynamic: bool = True) -> None:
+    def __init__(self, safety: np.ndarray | None = None, dynamic: bool = True, horizon_aware: bool = False) -> None:
         self.safety = None if safety is None else np.asarray(safety, dtype=np.float64)
         self.dynamic = dynamic
+        self.horizon_aware = horizon_aware
+        self.name = "order-up-to-horizon" if horizon_aware else "order-up-to"
         self.env: SupplyChainEnv | None = None
 
     def bind(self, env) -> None:
         self.env = env.unwrapped
         if self.safety is None:
-            self.safety = tuned_levels(self.env.scenario)
-        self._protect, self._offset, self._sub = self.env.scenario.echelons()
-
-    def levels(self) -> np.ndarray:
-        env = self.env
-        if not self.dynamic:
-            return self.safety
-        span = self._offset + self._protect                             # steps of demand each level covers
-        known = env.known_demand(env.t, int(span.max()))                 # (H, N): stores' demand
-        cum = np.vstack([np.zeros(env.N), np.cumsum(known @ self._sub.T, axis=0)])  # per echelon
-        return cum[span, np.arange(env.N)] + self.safety
+            self.safety = tuned_levels(self.env.scenario, horizon_aware=self.horizon_aware)
 
     def act(self, observation) -> np.ndarray:
-        env = self.env
-        sc = env.scenario
-        level = self.levels()
-        pos = env.position()
-        echelon = self._sub @ pos
-        avail = np.maximum(env.available(), 0.0)
-        want = np.maximum(level - echelon, 0.0)                        # what each node would like to receive
-        indeg = np.maximum(np.bincount(env.dst, minlength=env.N), 1)
-        order = want[env.dst] / indeg[env.dst]                          # split over suppliers
-        asked = np.bincount(env.src, weights=order, minlength=env.N)
-        ratio = np.where(asked > avail, avail / np.maximum(asked, 1e-12), 1.0)
-        ship = order * ratio[env.src]
-        fac = env.factories
-        prod = np.minimum(want[fac], sc.production_capacity[fac])
+        prod, ship = self.env.base_stock(self.safety, self.dynamic, self.horizon_aware)
         return np.concatenate([prod, ship]).astype(np.float32)
 
 
-def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, passes: int = 4,
-                     max_step: float = 16.0) -> tuple[np.ndarray, float]:
+def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, horizon_aware: bool = False,
+                     passes: int = 4, max_step: float = 16.0) -> tuple[np.ndarray, float]:
     """Tune one safety level per node by pattern search on the mean return over ``seeds`` (training seeds).
 
     Returns the per-node safety levels and their mean return.
@@ -209,7 +189,7 @@ def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, pa
         demands.append(env.demand.copy())
 
     def score(safety: np.ndarray) -> float:
-        pol = OrderUpTo(safety, dynamic=dynamic)
+        pol = OrderUpTo(safety, dynamic=dynamic, horizon_aware=horizon_aware)
         pol.bind(env)
         total = 0.0
         for d in demands:
@@ -263,15 +243,15 @@ class RandomDistribution(Controller):
         return np.concatenate([prod, self.rng.dirichlet(np.ones(self._n))]).astype(np.float32)
 
 
-_TUNED: dict[str, tuple[np.ndarray, float]] = {}
+_TUNED: dict[tuple[str, bool], tuple[np.ndarray, float]] = {}
 TUNING_SEEDS = tuple(range(3000, 3008))
 
 
-def tuned_levels(sc: SupplyChainScenario) -> np.ndarray:
-    """Per-node safety levels tuned on :data:`TUNING_SEEDS` (cached per scenario and process)."""
-    if sc.name not in _TUNED:
+def tuned_levels(sc: SupplyChainScenario, horizon_aware: bool = False) -> np.ndarray:
+    """Per-node safety levels tuned on :data:`TUNING_SEEDS` (cached per scenario, variant and process)."""
+    key = (sc.name, horizon_aware)
+    if key not in _TUNED:
         t0 = time.perf_counter()
-        levels, value = tune_order_up_to(sc, TUNING_SEEDS)
-        _TUNED[sc.name] = (levels, value)
+        _TUNED[key] = tune_order_up_to(sc, TUNING_SEEDS, horizon_aware=horizon_aware)
         sc.meta["tuning_s"] = time.perf_counter() - t0
-    return _TUNED[sc.name][0]
+    return _TUNED[key][0]

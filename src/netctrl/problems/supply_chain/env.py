@@ -13,9 +13,11 @@ from .scenario import SupplyChainScenario, load_named
 
 FORECAST = 4  # demand columns in the observation (realised within advance_info, expected beyond)
 PIPELINE = 3  # arrival columns in the observation (t, t+1, t+2)
-NUM_FEATURES = 1 + PIPELINE + 2 + 2 * FORECAST + 6
-FEATURE_POSITION = 1 + PIPELINE        # column of the inventory position (the Dirichlet prior)
-FEATURE_FACTORY = NUM_FEATURES - 4     # column of the "is a factory" flag
+NUM_FEATURES = 1 + PIPELINE + 2 + 2 * FORECAST + 6 + 2
+FEATURE_POSITION = 1 + PIPELINE        # column of the inventory position
+FEATURE_FACTORY = NUM_FEATURES - 6     # column of the "is a factory" flag
+FEATURE_BASE_STOCK = NUM_FEATURES - 2  # column of the base-stock policy's position after the step (Dirichlet prior)
+FEATURE_BASE_PRODUCTION = NUM_FEATURES - 1  # column of its production, in the LP's units (Gaussian prior)
 
 
 @dataclass
@@ -52,7 +54,11 @@ class SupplyChainEnv(gym.Env):
     arrivals (shipments + production) at ``t``, ``t+1``, ``t+2``; inventory position (stock plus everything on
     its way); demand at ``t .. t+3`` (realised within ``advance_info`` steps, expected beyond); storage
     capacity; storage cost / price; one-hot kind (factory, warehouse, store); fraction of the episode
-    elapsed. Edge features: lead time, unit cost / price, capacity (scaled, capped at 10).
+    elapsed; and what the textbook echelon base-stock policy (:meth:`base_stock`, no safety stock, no tuning)
+    would do now: each node's inventory position after its shipments and production, and each factory's
+    production in units of the mean total demand per step (0 elsewhere). The bi-level agent uses these two
+    columns as the prior of its Dirichlet and Gaussian heads and learns a residual on them. Edge features:
+    lead time, unit cost / price, capacity (scaled, capped at 10).
 
     ## Action Space
     ``Box(0, high, (F + E,))``: production of each factory (in node order), then the shipment on each edge.
@@ -78,7 +84,7 @@ class SupplyChainEnv(gym.Env):
     >>> env = SupplyChainEnv("1f2s")
     >>> obs, info = env.reset(seed=0)
     >>> obs["x"].shape, env.action_space.shape
-    ((3, 20), (3,))
+    ((3, 22), (3,))
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -108,7 +114,9 @@ class SupplyChainEnv(gym.Env):
         self._edge_attr = np.stack([self.lead, net.edge_attr["cost"] / sc.price,
                                     np.minimum(self.edge_cap / self.scale, 10.0)], axis=1).astype(np.float32)
         onehot = np.eye(3)[sc.kind]
-        self._echelon = sc.echelons()[2]
+        self._protect, self._offset, self._echelon = sc.echelons()
+        self._indeg = np.maximum(np.bincount(self.dst, minlength=self.N), 1)
+        self.production_scale = sc.production_scale()
         self._static = np.column_stack([sc.capacity / self.scale, sc.storage_cost / sc.price, onehot])
         self.t = 0
         self.stock = sc.initial_stock.astype(np.float64).copy()
@@ -134,10 +142,47 @@ class SupplyChainEnv(gym.Env):
     def flow_state(self) -> SupplyState:
         return SupplyState(self.t, self.available(), self.position(), self.known_demand(self.t, 1)[0])
 
+    def base_stock(self, safety: np.ndarray | float = 0.0, dynamic: bool = True,
+                   horizon_aware: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Production (F,) and shipments (E,) of the echelon order-up-to (base-stock) policy at this step.
+
+        Node ``n`` raises its *echelon* inventory position (stock and everything on its way, of the node and
+        of every node downstream of it) to ``level_n = demand of its stores over t .. t+L_n + safety_n``, where
+        ``L_n`` is the lead time from the moment ``n`` orders (or produces) until the goods reach its stores;
+        demand is what the agent knows (realised within ``advance_info``, expected beyond). ``dynamic=False``
+        gives the textbook constant levels ``safety_n``; ``horizon_aware`` counts no demand after the last
+        step of the episode (the textbook policy, without it, keeps ordering for demand it will never see).
+        Orders go to the node's suppliers (split evenly); a short supplier ships in proportion to the orders;
+        factories produce up to their level.
+        """
+        sc, t = self.scenario, self.t
+        level = np.broadcast_to(np.asarray(safety, dtype=np.float64), (self.N,))
+        if dynamic:
+            span = self._offset + self._protect                            # steps of demand each level covers
+            known = self.known_demand(t, int(span.max()))                  # (H, N): stores' demand
+            if horizon_aware:
+                known[max(self.T - t, 0) :] = 0.0
+            cum = np.vstack([np.zeros(self.N), np.cumsum(known @ self._echelon.T, axis=0)])  # per echelon
+            level = cum[span, np.arange(self.N)] + level
+        avail = np.maximum(self.available(), 0.0)
+        want = np.maximum(level - self._echelon @ self.position(), 0.0)   # what each node would like to receive
+        order = want[self.dst] / self._indeg[self.dst]                   # split over suppliers
+        asked = np.bincount(self.src, weights=order, minlength=self.N)
+        ratio = np.where(asked > avail, avail / np.maximum(asked, 1e-12), 1.0)
+        ship = order * ratio[self.src]
+        prod = np.minimum(want[self.factories], sc.production_capacity[self.factories])
+        return prod, ship
+
     def _observation(self) -> dict[str, np.ndarray]:
         s, t = self.scale, self.t
         pos = self.position()
         known = self.known_demand(t, FORECAST)
+        known[max(self.T - t, 0) :] = 0.0  # no demand after the episode's last step
+        prod, ship = self.base_stock()
+        after = pos + np.bincount(self.dst, weights=ship, minlength=self.N) - np.bincount(self.src, weights=ship, minlength=self.N)
+        after[self.factories] += prod
+        base_prod = np.zeros(self.N)
+        base_prod[self.factories] = prod / self.production_scale
         x = np.column_stack([
             self.stock / s,
             self.arrivals[t : t + PIPELINE].T / s,
@@ -147,6 +192,8 @@ class SupplyChainEnv(gym.Env):
             self._echelon @ known.T / s,
             self._static,
             np.full(self.N, t / self.T),
+            np.maximum(after, 0.0) / s,
+            base_prod,
         ])
         return {"x": x.astype(np.float32), "edge_index": self._edge_index.copy(), "edge_attr": self._edge_attr.copy()}
 

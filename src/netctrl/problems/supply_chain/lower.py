@@ -53,20 +53,24 @@ class SupplyLP:
             follows the policy unless a capacity forbids it (at equal weights, a factory that cannot ship
             everything would be tempted to produce less to stay near its own target).
         overcapacity_weight: ``M``.
-        whole_units: round desired production and positions to whole units (see :meth:`targets`).
+        whole_units: round desired positions to whole units (see :meth:`targets`).
+        whole_production: round desired production to whole units too (off: production stays real-valued,
+            so a small exploration noise on it still changes the outcome and carries a learning signal).
     """
 
     def __init__(self, scenario: SupplyChainScenario, production_scale: float | None = None,
-                 production_weight: float = 10.0, overcapacity_weight: float = 1e3, whole_units: bool = True) -> None:
+                 production_weight: float = 10.0, overcapacity_weight: float = 1e3, whole_units: bool = True,
+                 whole_production: bool = False) -> None:
         sc = scenario
         self.whole_units = whole_units
+        self.whole_production = whole_production
         self.scenario = sc
         net = sc.network
         N, E = net.num_nodes, net.num_edges
         self.factories = sc.factories
         F = len(self.factories)
         self.N, self.E, self.F = N, E, F
-        self.production_scale = float(production_scale or max(sc.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
+        self.production_scale = float(production_scale or sc.production_scale())
         self.action_space = spaces.Box(-np.inf, np.inf, (F + N,), np.float32)
         B = net.incidence()                                        # +1 head, -1 tail
         out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
@@ -95,13 +99,13 @@ class SupplyLP:
     def targets(self, state, action) -> tuple[np.ndarray, np.ndarray]:
         """Desired production (F,) and desired inventory positions (N,) from the node-level action.
 
-        With ``whole_units`` (default) both are whole units: production is rounded, and the positions are
-        rounded with the largest-remainder rule so that they still add up to the (rounded) total. Demand comes
-        in whole units, so an upper level within half a unit of the right stock then gets it exactly.
+        With ``whole_units`` (default) the positions are whole units, rounded with the largest-remainder rule so
+        that they still add up to the rounded total (and production too with ``whole_production``). Demand
+        comes in whole units, so an upper level within half a unit of the right stock then gets it exactly.
         """
         a = _check(action, (self.F + self.N,), "supply-chain action (production + distribution)")
         p_hat = np.maximum(a[: self.F], 0.0) * self.production_scale
-        if self.whole_units:
+        if self.whole_production:
             p_hat = np.rint(p_hat)
         w = np.maximum(a[self.F :], 0.0)
         w = w / w.sum() if w.sum() > 0 else np.full(self.N, 1.0 / self.N)
@@ -142,7 +146,7 @@ class EdgeShareMap:
         self.scenario = scenario
         self.F, self.E = len(scenario.factories), scenario.network.num_edges
         self.offset = float(offset)
-        self.scale = float(max(scenario.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
+        self.scale = scenario.production_scale()
         self.action_space = spaces.Box(-np.inf, np.inf, (self.F + self.E,), np.float32)
 
     def solve(self, state, action) -> np.ndarray:

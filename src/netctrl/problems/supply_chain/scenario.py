@@ -108,6 +108,10 @@ class SupplyChainScenario:
                 break
         return protect, offset, ech
 
+    def production_scale(self) -> float:
+        """Units of the bi-level agent's production action: the mean total demand per step (at least 1)."""
+        return float(max(self.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
+
     def expected_demand(self, t0: int, horizon: int) -> np.ndarray:
         """(horizon, N) expected demand of steps ``t0 .. t0+horizon-1`` (mean of the noise included)."""
         t = np.arange(t0, t0 + horizon)[:, None]
