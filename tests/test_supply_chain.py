@@ -260,3 +260,13 @@ def test_lp_hot_start_gives_the_same_decisions_as_cold():
         b = SupplyLP.for_env(env).solve(state, action)
         assert np.allclose(a, b)
         env.step(a)
+
+
+def test_horizon_aware_base_stock_is_optimal_when_demand_is_known_over_the_lead_times():
+    """On 1F2S demand is known over every lead time (advance_info = 3): the base-stock policy that counts no
+    demand after the episode is then optimal, equal to the perfect-foresight optimum of the whole episode."""
+    make = lambda: SupplyChainEnv("1f2s")  # noqa: E731
+    seeds = [1000, 1001]
+    aware = evaluate(OrderUpTo(np.zeros(3), horizon_aware=True), make, seeds).rewards
+    optimum = evaluate(OracleMPC(horizon=30), make, seeds).rewards
+    assert aware == pytest.approx(optimum, rel=1e-9)
