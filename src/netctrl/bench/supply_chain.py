@@ -6,6 +6,9 @@ validation seeds 2000-2009), then evaluated with the oracle MPC (perfect demand
 foresight, horizon 10), the order-up-to heuristic tuned per node on training seeds 3000-3007, and random, on
 the same 100 test seeds 1000-1099.
 
+Paired: each agent's row also holds its episode-by-episode profit difference to the tuned order-up-to on
+the same seeds (``vs_order_up_to_diff_mean``, ``..._diff_se``, ``..._wins``).
+
 Speed: ``decision_speedup_vs_oracle_<scenario>`` = the oracle's decision time per step / the bi-level agent's
 (policy forward + LP), both measured in the same evaluation run.
 
@@ -17,6 +20,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from ..problems.supply_chain import load_named, tuned_levels
 from ..registry import get_problem
 from ..runner import compare, load_agent, print_table, rows_to_records
@@ -27,6 +32,17 @@ SCENARIOS = ("1f2s", "1f3s", "1f10s", "1f3w30s")
 LABELS = ("bilevel-ppo", "edge-ppo")
 #: training budget (minutes of wall time, one process) of every agent, per scenario
 BUDGETS = {"1f2s": 6.0, "1f3s": 12.0, "1f10s": 12.0, "1f3w30s": 15.0}
+
+
+def paired(compared, name: str, reference: str) -> dict:
+    """Episode-by-episode profit of ``name`` minus ``reference`` on the same seeds: mean, its standard error,
+    and the number of episodes ``name`` wins."""
+    by = {r.controller: np.asarray(r.result.rewards, dtype=np.float64) for r in compared}
+    d = by[name] - by[reference]
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    key = "vs_" + reference.replace("-", "_")
+    return {f"{key}_diff_mean": round(float(d.mean()), 2), f"{key}_diff_se": round(se, 2),
+            f"{key}_wins": int((d > 0).sum())}
 
 
 def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=SCENARIOS, labels=LABELS,
@@ -50,9 +66,10 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=
         controllers = {l: load_agent(runs / "supply_chain" / s / l / "best.pt", name=l)[0] for l in labels}
         controllers.update(prob.baselines(seed))
         seeds = list(prob.test_seeds)[: (3 if quick else episodes)]
-        recs = rows_to_records(prob, compare(prob, controllers, seeds),
-                               extra={l: {"train_wall_s": records[s][l]["train_wall_s"],
-                                          "train_episodes": records[s][l]["episodes"]} for l in labels})
+        compared = compare(prob, controllers, seeds)
+        extra = {l: {"train_wall_s": records[s][l]["train_wall_s"], "train_episodes": records[s][l]["episodes"],
+                     **paired(compared, l, "order-up-to")} for l in labels}
+        recs = rows_to_records(prob, compared, extra=extra)
         print_table(f"supply chain / {s} ({len(seeds)} test episodes)", recs,
                     ["controller", "reward_mean", "reward_std", "pct_of_oracle", "decision_ms", "train_wall_s"])
         by = {r["controller"]: r for r in recs}
