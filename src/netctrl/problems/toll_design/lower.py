@@ -102,6 +102,7 @@ class RoutingAgents:
         self._unit = np.zeros((self.K, self.N))
         self._unit[np.arange(self.K), scenario.dests] = 1.0
         self._scale = max(1.0, float(self.b.sum()))
+        self._table, self._deg = self._out_arcs()
 
     # ------------------------------------------------------------------------------ response to costs
     def loading(self, c: np.ndarray, *, jacobian: bool = False) -> Loading:
@@ -192,7 +193,7 @@ class RoutingAgents:
         ``counts`` (G, trips, E) how often each trajectory used each arc (an agent may revisit arcs).
         """
         max_steps = max_steps or 50 * self.N
-        table, deg = self._out_arcs()
+        table, deg = self._table, self._deg
         weights, counts = [], []
         for k, d in enumerate(self.scenario.dests):
             origins = np.flatnonzero(self.b[k] > 0)
@@ -235,9 +236,8 @@ class RoutingAgents:
         t, h = torch.as_tensor(self.tail), torch.as_tensor(self.head)
         mask = torch.as_tensor(self.mask, dtype=dt)
         b = torch.as_tensor(self.b, dtype=dt)
-        table, _ = self._out_arcs()
-        valid = torch.as_tensor(table >= 0)
-        table = torch.as_tensor(np.maximum(table, 0))
+        valid = torch.as_tensor(self._table >= 0)
+        table = torch.as_tensor(np.maximum(self._table, 0))
         is_dest = torch.zeros(self.K, self.N, dtype=torch.bool)
         is_dest[torch.arange(self.K), torch.as_tensor(scen.dests)] = True
         V = torch.zeros(self.K, self.N, dtype=dt)

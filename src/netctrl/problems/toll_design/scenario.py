@@ -117,6 +117,16 @@ def _number(value, name: str, *, low: float | None = 0.0, strict: bool = False) 
     return v
 
 
+def _endpoints(rec, where: str, fields: tuple[str, str], pos: dict[str, int]) -> tuple[int, int]:
+    """Node indices of the two node fields of record ``where`` (an object naming nodes of ``pos``)."""
+    if not isinstance(rec, dict):
+        raise ScenarioError(f"Expected '{where}' to be an object (got {rec!r})")
+    for f in fields:
+        if str(rec.get(f)) not in pos:
+            raise ScenarioError(f"'{where}.{f}' = {rec.get(f)!r} is not a node")
+    return pos[str(rec[fields[0]])], pos[str(rec[fields[1]])]
+
+
 def _latency(spec, where: str) -> tuple[float, float, float]:
     """``(t0, k, p)`` of ``l(x) = t0 + k x^p`` from an affine or BPR latency spec."""
     if not isinstance(spec, dict):
@@ -147,13 +157,9 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
     pos = {n: i for i, n in enumerate(nodes)}
     src, dst, t0, k, p, tollable = [], [], [], [], [], []
     for j, link in enumerate(data["links"]):
-        if not isinstance(link, dict):
-            raise ScenarioError(f"Expected 'links[{j}]' to be an object (got {link!r})")
-        for f in ("from", "to"):
-            if str(link.get(f)) not in pos:
-                raise ScenarioError(f"'links[{j}].{f}' = {link.get(f)!r} is not a node")
+        i, j_ = _endpoints(link, f"links[{j}]", ("from", "to"), pos)
         a, b, c = _latency(link.get("latency"), f"links[{j}].latency")
-        src.append(pos[str(link["from"])]), dst.append(pos[str(link["to"])])
+        src.append(i), dst.append(j_)
         t0.append(a), k.append(b), p.append(c), tollable.append(bool(link.get("tollable", True)))
     try:
         net = FlowNetwork(len(nodes), [src, dst], edge_attr={"t0": t0, "k": k, "p": p}, node_names=nodes)
@@ -163,12 +169,7 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
     dests: list[int] = []
     rows: dict[int, np.ndarray] = {}
     for j, dem in enumerate(data["demand"]):
-        if not isinstance(dem, dict):
-            raise ScenarioError(f"Expected 'demand[{j}]' to be an object (got {dem!r})")
-        for f in ("origin", "destination"):
-            if str(dem.get(f)) not in pos:
-                raise ScenarioError(f"'demand[{j}].{f}' = {dem.get(f)!r} is not a node")
-        o, d = pos[str(dem["origin"])], pos[str(dem["destination"])]
+        o, d = _endpoints(dem, f"demand[{j}]", ("origin", "destination"), pos)
         rate = _number(dem.get("rate"), f"demand[{j}].rate")
         if o == d:
             raise ScenarioError(f"'demand[{j}]': origin and destination are the same node {nodes[o]!r}")
