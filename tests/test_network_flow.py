@@ -93,12 +93,50 @@ def test_next_hop_feature_is_the_greedy_next_state():
     env = NetworkFlowEnv(line_scenario())
     env.reset(seed=0)
     env.waiting = np.array([[3.0, 2.0, 0.0]])
-    assert env.greedy_next().tolist() == [[0.0, 3.0, 2.0]]          # 0 -> 1 and 1 -> 2 (the sink)
+    # 0 -> 1 takes 2 of node 0's 3 units (capacity 2), the third stays; node 1's 2 units go on to the sink
+    assert env.greedy_next().tolist() == [[1.0, 2.0, 2.0]]
     x = env._observation()["x"]
-    assert (x[:, FEATURE_NEXT_HOP] * env.scale).tolist() == pytest.approx([0.0, 3.0, 2.0])
+    assert (x[:, FEATURE_NEXT_HOP] * env.scale).tolist() == pytest.approx([1.0, 2.0, 2.0])
     greedy = GreedyShortestPath()
     greedy.bind(env)
     assert greedy.act(None).tolist() == [3.0, 2.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
+def test_lp_reaching_the_greedy_next_state_is_the_greedy_heuristic(name):
+    # the Dirichlet's prior, through the LP, reproduces greedy shortest paths step by step: an agent that starts
+    # at its prior starts as the heuristic
+    make = lambda: NetworkFlowEnv(name, steps=15)  # noqa: E731
+    lower = lambda _n, e: MultiCommodityLP.for_env(e)  # noqa: E731
+
+    class AtPrior(GreedyShortestPath):
+        lower, name = "lp", "prior"
+
+        def act(self, observation):
+            return self.env.greedy_next().reshape(-1)
+
+    seeds = [0, 1]
+    at_prior = evaluate(AtPrior(), make, seeds, make_lower=lower).rewards
+    assert at_prior == pytest.approx(evaluate(GreedyShortestPath(), make, seeds).rewards, rel=1e-6)
+
+
+def test_forecast_plan_equals_the_oracle_when_the_future_is_as_expected():
+    env = NetworkFlowEnv("b4", steps=12)
+    env.reset(seed=0)
+    env.capacity_schedule[:] = env.base_capacity            # no disruption
+    env.arrivals = env.expected_arrivals.copy()             # every arrival exactly as forecast
+    env.waiting = env.arrivals[0].copy()
+    env.step(env.greedy_flows().reshape(-1))
+    assert oracle_plan(env, 8, foresight=False)[1] == pytest.approx(oracle_plan(env, 8)[1], rel=1e-9)
+    env.arrivals[env.t + 1] += 5.0                          # a surprise the forecast cannot know
+    assert oracle_plan(env, 8)[1] > oracle_plan(env, 8, foresight=False)[1] + 1.0
+
+
+def test_next_state_by_hand():
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.waiting = np.array([[3.0, 2.0, 0.0]])
+    assert env.next_state(np.array([[1.0, 2.0, 0.0, 0.0]])).tolist() == [[2.0, 1.0, 2.0]]
 
 
 def test_lp_keeps_units_moving_behind_a_full_arc():
@@ -107,7 +145,7 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
     env = NetworkFlowEnv(line_scenario(capacity=(2.0, 1.0, 2.0, 2.0)))
     env.reset(seed=0)
     env.waiting = np.array([[2.0, 3.0, 0.0]])
-    target = env.greedy_next().reshape(-1) / 5.0                    # [0, 2, 3] / 5
+    target = np.array([0.0, 2.0, 3.0]) / 5.0                         # greedy's next state, uncut
     flows = MultiCommodityLP.for_env(env).solve(env.flow_state(), target)
     assert flows.tolist() == pytest.approx([2.0, 1.0, 0.0, 0.0])
     stalled = MultiCommodityLP.for_env(env, progress_bonus=0.0).solve(env.flow_state(), target)
@@ -128,6 +166,11 @@ def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
     once = evaluate(OracleMPC(horizon=12, replan_every=12), make, [5], make_lower=lower).rewards[0]
     assert once == pytest.approx(planned, rel=1e-7)
     assert all(v <= planned + 1e-6 for v in results.values()), results
+
+
+def test_too_short_episode_is_refused():
+    with pytest.raises(ScenarioError, match="steps"):
+        load_named("b4", steps=5)
 
 
 def test_scenario_rules():

@@ -57,11 +57,15 @@ def train(
     algo: Annotated[str, typer.Option(help="ppo or a2c (the reference actor-critic)")] = "ppo",
     seed: Annotated[int, typer.Option(help="seed of everything")] = 0,
     iterations: Annotated[int | None, typer.Option(help="PPO iterations / A2C episodes (default: the problem's)")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="stop the RL stage after this many seconds")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="where checkpoints and metrics go")] = None,
     resume: Annotated[bool, typer.Option(help="continue from run_dir/last.pt")] = False,
     set_: Annotated[list[str] | None, typer.Option("--set", help="algorithm option key=value (repeatable)")] = None,
     policy_set: Annotated[list[str] | None, typer.Option("--policy-set", help="policy option key=value")] = None,
+    pretrain: Annotated[bool | None, typer.Option(
+        help="imitation pretraining (DAgger) from the problem's expert before RL (default: on where a problem has "
+             "one, e.g. network flow)")] = None,
+    pretrain_set: Annotated[list[str] | None, typer.Option("--pretrain-set", help="pretraining option key=value")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001); default: local")] = None,
@@ -85,8 +89,10 @@ def train(
         init_ray(ray_address)
         overrides["workers"] = workers
     run_dir = run_dir or Path("runs") / run_name(prob.name, f"{agent}-{algo}", seed)
+    if pretrain_set:
+        pretrain = False if pretrain is False else _parse_sets(pretrain_set)
     res = train_agent(prob, agent=agent, algo=algo, run_dir=run_dir, resume=resume, progress=progress,
-                      policy_overrides=_parse_sets(policy_set), **overrides)
+                      policy_overrides=_parse_sets(policy_set), pretrain=pretrain, **overrides)
     typer.echo(f"trained {res.iterations} iterations ({res.episodes} episodes) in {res.wall_s:.1f}s; "
                f"best validation reward {res.best_eval}; run directory {res.run_dir}")
 

@@ -46,6 +46,11 @@ class ProblemSpec:
     train_envs: tuple[Callable[..., gym.Env], ...] = ()
     """raw-environment factories to train on instead of ``make_env`` (e.g. a set of graphs of several sizes:
     PPO cycles through them, one per iteration); validation and evaluation still use ``make_env``."""
+    expert: Callable[[], object] | None = None
+    """``expert()`` -> a teacher for imitation pretraining of the bi-level agent (``target(env, replan)`` -> its
+    desired next state, see :mod:`netctrl.algos.imitation`); ``None``: the agent learns by RL alone."""
+    pretrain: dict = field(default_factory=dict)
+    """default :class:`~netctrl.algos.imitation.ImitationConfig` fields (used when ``expert`` is set)."""
 
     def make_lower(self, name: str, env: gym.Env):
         if name not in self.lowers:

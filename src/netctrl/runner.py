@@ -12,8 +12,9 @@ The CLI, the demo and the benchmarks all go through :func:`train_agent` and :fun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from .controllers import Controller
 from .evaluate import EvalResult, evaluate
 from .policies.actor_critic import GraphActorCritic, PolicyConfig, PolicyController
 from .registry import ProblemSpec, get_problem
-from .train import TrainResult, load_policy
+from .train import TrainResult, atomic_write_text, load_policy
 
 AGENTS = {"bilevel": "lp", "edge": "edge-share"}
 ALGOS = ("ppo", "a2c")
@@ -115,9 +116,16 @@ def train_agent(
     progress: bool = True,
     verbose: bool = True,
     policy_overrides: dict | None = None,
+    pretrain: bool | dict | None = None,
     **algo_overrides: Any,
 ) -> TrainResult:
-    """Train an agent on a problem; checkpoints and metrics go to ``run_dir``."""
+    """Train an agent on a problem; checkpoints and metrics go to ``run_dir``.
+
+    ``pretrain``: imitation pretraining (DAgger, :mod:`netctrl.algos.imitation`) from the problem's expert
+    before RL; a dict overrides the problem's :class:`~netctrl.algos.imitation.ImitationConfig` defaults.
+    ``None`` (default): on for a bi-level PPO agent of a problem that has an expert. A resumed run that already
+    has a checkpoint skips it (the checkpoint holds the pretrained and further trained weights).
+    """
     problem = get_problem(problem)
     lower = lower_of(agent)
     cfg = algo_config(algo, problem, agent, **algo_overrides)
@@ -127,10 +135,33 @@ def train_agent(
     make_env = factories[0] if len(factories) == 1 else factories
     model = init_policy(problem, agent, factories[0], cfg.seed, **(policy_overrides or {}))
     mod = _algo_module(algo)
-    return mod.train(
+    extra: dict[str, Any] = {}
+    if pretrain is None:
+        pretrain = problem.expert is not None and agent == "bilevel" and algo == "ppo"
+    if pretrain and not (resume and (Path(run_dir) / "last.pt").exists()):
+        from .algos.imitation import ImitationConfig
+        from .algos.imitation import pretrain as imitate
+
+        if problem.expert is None or agent != "bilevel" or algo != "ppo":
+            raise ValueError(f"imitation pretraining needs a bi-level PPO agent of a problem with an expert "
+                             f"({problem.name}: expert={'yes' if problem.expert else 'none'}, agent={agent}, algo={algo})")
+        icfg = ImitationConfig(**{"seed": cfg.seed, **problem.pretrain, **(pretrain if isinstance(pretrain, dict) else {})})
+        imitation = imitate(icfg, factories, model, problem.expert, eval_fn=validation_fn(problem, agent),
+                            verbose=verbose)
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(run_dir) / "pretrain.json", json.dumps({
+            "config": asdict(icfg), "wall_s": round(imitation.wall_s, 1), "episodes": imitation.episodes,
+            "states": imitation.states, "best_eval": imitation.best_eval, "history": imitation.history}, indent=2))
+        extra = {"initial_eval": imitation.best_eval, "metadata": {"pretrain": asdict(icfg)}}
+    meta = {"problem": problem.name, "agent": agent, **extra.pop("metadata", {})}
+    result = mod.train(
         cfg, make_env, model, run_dir=run_dir, eval_fn=validation_fn(problem, agent), resume=resume,
-        progress=progress, verbose=verbose, metadata={"problem": problem.name, "agent": agent},
+        progress=progress, verbose=verbose, metadata=meta, **extra,
     )
+    if "initial_eval" in extra:          # the training cost includes the pretraining
+        result.wall_s += imitation.wall_s
+        result.episodes += imitation.episodes
+    return result
 
 
 def load_agent(checkpoint: str | Path, name: str | None = None) -> tuple[PolicyController, dict]:

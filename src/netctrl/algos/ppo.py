@@ -247,11 +247,14 @@ def train(
     progress: bool = True,
     verbose: bool = True,
     metadata: dict | None = None,
+    initial_eval: float | None = None,
 ) -> TrainResult:
     """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs).
 
     ``make_env`` may be a list of factories (e.g. graphs of different sizes): iteration ``i`` then collects its
     rollout on factory ``i mod len(make_env)``, so one size-agnostic graph policy learns on all of them.
+    ``initial_eval``: the validation reward of ``policy`` as given (e.g. after imitation pretraining); it is
+    written as ``best.pt`` before the first update, so PPO keeps it unless it validates better.
     """
     # ------------------------------------------------------------------ setup
     configure_threads(cfg.threads)
@@ -269,6 +272,11 @@ def train(
     if state:
         rms.load_state_dict(state["reward_rms"])
     episodes_done = int(state.get("episodes", 0))
+    if initial_eval is not None and not state:
+        run.best_eval = float(initial_eval)
+        snap = run.snapshot(model, actor_opt=actor_opt, critic_opt=critic_opt)
+        run.ckpt.save({"iteration": 0, "best_eval": run.best_eval, "episodes": 0, "reward_rms": rms.state_dict(),
+                       **snap}, best=True)
 
     factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
     if cfg.workers > 0:

@@ -15,6 +15,8 @@ import gymnasium as gym
 
 from ...registry import ProblemSpec, register_problem
 from .baselines import (
+    ForecastMPC,
+    ForecastMPCExpert,
     GreedyShortestPath,
     OracleMPC,
     RandomDistribution,
@@ -35,6 +37,8 @@ __all__ = [
     "FEATURE_NEXT_HOP",
     "EdgeShareMap",
     "FlowState",
+    "ForecastMPC",
+    "ForecastMPCExpert",
     "GreedyShortestPath",
     "MultiCommodityLP",
     "NetworkFlowEnv",
@@ -64,6 +68,8 @@ POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", paramet
               critic_pool="mean")
 TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
              update_epochs=4, minibatch_size=80, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
+#: imitation pretraining of the bi-level agent (DAgger) from the forecast MPC (no foresight), then PPO
+PRETRAIN = dict(episodes=10, rounds=3, round_episodes=3, epochs=20, round_epochs=8, lr=3e-3)
 EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="mean")
 
 
@@ -97,7 +103,8 @@ def _spec(name: str, env_id: str, make_env, description: str, **extra) -> None:
             name=name, env_id=env_id, make_env=make_env,
             lowers={"lp": MultiCommodityLP.for_env, "edge-share": EdgeShareMap.for_env}, baselines=baselines,
             policy=dict(POLICY), train=dict(TRAIN), edge_policy=dict(EDGE_POLICY), edge_train=dict(TRAIN),
-            info_keys=("delivered",), description=description, **extra,
+            info_keys=("delivered",), description=description, expert=ForecastMPCExpert, pretrain=dict(PRETRAIN),
+            **extra,
         ))
 
 

@@ -5,6 +5,8 @@
   simulator's exact accounting (rewards on delivery, transport costs, holding costs on waiting units, shared
   arc capacities, in-transit units) and applies the first step's flows. With ``horizon >= T`` its plan is the
   optimum of the episode (tested: the plan's value equals the realised return).
+* :class:`ForecastMPC`: the same receding-horizon LP without foresight (expected arrivals, current
+  capacities), re-solved every step; also the teacher of the bi-level agent's imitation pretraining.
 * :class:`GreedyShortestPath`: every waiting unit moves to the next hop of its shortest path (by travel time)
   to its sink; an arc asked for more than its capacity is shared in proportion.
 * ``random``: a flat-Dirichlet desired distribution per commodity, through the LP lower level.
@@ -20,9 +22,15 @@ from ...lp import solve_lp
 from .env import NetworkFlowEnv
 
 
-def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False) -> tuple[np.ndarray, float]:
+def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
+                foresight: bool = True) -> tuple[np.ndarray, float]:
     """First-step flows (K*E,) (``all_steps``: the whole plan, (S, K*E)) and the plan's value over ``horizon``
-    steps from the state of ``env.t``."""
+    steps from the state of ``env.t``.
+
+    ``foresight=True``: the realised future (arrivals and capacity disruptions of this episode);
+    ``False``: only what a deployed controller knows, the expected arrivals (the scenario's rates) and the
+    current capacities, assumed to persist.
+    """
     sc = env.scenario
     t0 = env.t
     S = min(horizon, env.T - t0)
@@ -61,11 +69,11 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False) -> t
         add(node_row(base, kk, env.src[ee]), X(s, kk, ee), 1.0)
         add(node_row(base, ki, ii), Hh(s, ki, ii), 1.0)
         # capacity
-        base = block(E, -np.inf, env.capacity(t0 + s))
+        base = block(E, -np.inf, env.capacity(t0 + s if foresight else t0))
         add(base + ee, X(s, kk, ee), 1.0)
     known = env.pipeline[t0 + 1 : t0 + S + 1].copy()                      # (S, K, N) already in transit
     new = np.zeros((S, K, N))
-    rows_new = env.arrivals[t0 + 1 : t0 + S + 1]
+    rows_new = (env.arrivals if foresight else env.expected_arrivals)[t0 + 1 : t0 + S + 1]
     new[: rows_new.shape[0]] = rows_new
     for s in range(1, S + 1):
         # W(s) = hold(s-1) + arrivals of flows sent at s - tau + known + new   (sink of own commodity: 0)
@@ -127,6 +135,32 @@ class OracleMPC(Controller):
             self._plan, _ = oracle_plan(self.env, self.horizon, all_steps=True)
             self._t0, k = t, 0
         return self._plan[k].astype(np.float32)
+
+
+class ForecastMPC(OracleMPC):
+    """Receding-horizon MPC without foresight: :func:`oracle_plan` with ``foresight=False`` (expected arrivals,
+    current capacities), re-solved every step. What a deployment could run, at an LP per step."""
+
+    name = "mpc-forecast"
+
+    def __init__(self, horizon: int = 15) -> None:
+        super().__init__(horizon, 1)
+
+    def act(self, observation) -> np.ndarray:
+        return oracle_plan(self.env, self.horizon, foresight=False)[0].astype(np.float32)
+
+
+class ForecastMPCExpert:
+    """The teacher of imitation pretraining (:mod:`netctrl.algos.imitation`): the next state
+    :class:`ForecastMPC` would reach from the environment's current state (no foresight, so its decisions are
+    a function of what the policy observes)."""
+
+    def __init__(self, horizon: int = 15) -> None:
+        self.horizon = int(horizon)
+
+    def target(self, env: NetworkFlowEnv, replan: bool = True) -> np.ndarray:
+        flows, _ = oracle_plan(env, self.horizon, foresight=False)
+        return env.next_state(flows).reshape(-1)
 
 
 class GreedyShortestPath(Controller):

@@ -107,6 +107,11 @@ class NetworkFlowEnv(gym.Env):
     def capacity(self, t: int | None = None) -> np.ndarray:
         return self.capacity_schedule[min(self.t if t is None else t, self.horizon - 1)]
 
+    @property
+    def expected_arrivals(self) -> np.ndarray:
+        """(H, K, N) expected new units per step (the scenario's rates), what a controller may forecast."""
+        return self.scenario.rate.transpose(0, 2, 1)
+
     def flow_state(self) -> FlowState:
         return FlowState(self.t, self.waiting.copy(), self.capacity().copy())
 
@@ -118,10 +123,17 @@ class NetworkFlowEnv(gym.Env):
         return flows
 
     def greedy_next(self) -> np.ndarray:
-        """(K, N) units of each commodity bound for each node under :meth:`greedy_flows`."""
-        out = np.zeros((self.K, self.N))
-        np.add.at(out, (slice(None), self.dst), self.greedy_flows())
-        return out
+        """(K, N) units of each commodity at or bound for each node after :meth:`greedy_flows`, cut to the
+        arcs' capacities as :meth:`step` would (units an arc cannot take stay where they are)."""
+        return self.next_state(self.clip_flows(self.greedy_flows().reshape(-1))[0])
+
+    def next_state(self, flows: np.ndarray) -> np.ndarray:
+        """(K, N) units of each commodity at or bound for each node after sending ``flows`` (K, E)."""
+        x = np.asarray(flows, dtype=np.float64).reshape(self.K, self.E)
+        out = self.waiting.copy()
+        np.add.at(out, (slice(None), self.src), -x)
+        np.add.at(out, (slice(None), self.dst), x)
+        return np.maximum(out, 0.0)
 
     def _observation(self) -> dict[str, np.ndarray]:
         t, K, N, s = self.t, self.K, self.N, self.scale

@@ -102,6 +102,8 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
         raise ScenarioError(f"Expected 1 <= 'commodities' < number of nodes (got {commodities} for {num_nodes} nodes)")
     if not links:
         raise GraphError("the topology has no links")
+    if steps <= 5:
+        raise ScenarioError(f"Expected 'steps' > 5: new units arrive until 5 steps before the end (got {steps})")
     rng = np.random.default_rng(seed)
     seen, src, dst, length = set(), [], [], []
     for k, (u, v, d) in enumerate(links):
