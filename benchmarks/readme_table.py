@@ -63,9 +63,9 @@ def supply_chain_table(doc: dict) -> str:
 
 
 def network_flow_table(doc: dict) -> str:
-    ctrls = ["bilevel-ppo", "edge-ppo", "shortest-path", "random"]
+    ctrls = ["bilevel-ppo", "edge-ppo", "mpc-forecast", "shortest-path", "random"]
     lines = ["| graph | nodes | split | " + " | ".join(f"{c} % of oracle" for c in ctrls)
-             + " | oracle reward | decision ms: bi-level / edge / oracle MPC |",
+             + " | oracle reward | decision ms: bi-level / edge / forecast MPC / oracle MPC |",
              "|---|---:|---|" + "---:|" * len(ctrls) + "---:|---:|"]
     by: dict = {}
     for r in doc["rows"]:
@@ -73,7 +73,8 @@ def network_flow_table(doc: dict) -> str:
     for graph, rows in by.items():
         any_row = next(iter(rows.values()))
         pct = " | ".join(fmt(rows[c]["pct_of_oracle"]) if c in rows else "–" for c in ctrls)
-        ms = " / ".join(fmt(rows[c]["decision_ms"], 2) if c in rows else "–" for c in ("bilevel-ppo", "edge-ppo", "oracle"))
+        ms = " / ".join(fmt(rows[c]["decision_ms"], 2) if c in rows else "–"
+                        for c in ("bilevel-ppo", "edge-ppo", "mpc-forecast", "oracle"))
         orc = rows.get("oracle", {})
         lines.append(f"| {graph} | {any_row['nodes']} | {any_row['split']} | {pct} | "
                      f"{fmt(orc.get('reward_mean'), 0)} ({any_row['episodes']} ep.) | {ms} |")
@@ -81,7 +82,8 @@ def network_flow_table(doc: dict) -> str:
     tr = "; ".join(f"{r['label']}: {r['train_wall_s'] / 60:.1f} min, {r['episodes']:,} episodes"
                    for recs in doc.get("training", {}).values() for r in recs)
     lines.append("")
-    lines.append(f"Training (once, on Gabriel 10/20/50): {tr}. Decision time at 200 nodes, oracle MPC / bi-level "
+    lines.append(f"Training (once, on Gabriel 10/20/50; the bi-level agent's includes its imitation pretraining): "
+                 f"{tr}. Decision time at 200 nodes, oracle MPC / bi-level "
                  f"agent: **{sp.get('decision_speedup_vs_oracle_200')}x**. Ray rollouts on this machine: 2 actors / 1 "
                  f"actor **{sp.get('ray_rollout_speedup_2_workers')}x**, 2 actors / in-process "
                  f"{sp.get('ray_rollout_speedup_vs_local')}x ({sp.get('rollout_steps_per_s_local')}, "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..registry import get_problem
 from ..runner import train_agent
 from ..train import atomic_write_text
 
@@ -42,6 +43,8 @@ def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed:
         overrides["episodes"] = 8 if quick else 1_000_000
         overrides["eval_every"] = 4 if quick else 400
         overrides["checkpoint_every"] = 4 if quick else 400
+    if quick and agent == "bilevel" and algo == "ppo" and get_problem(problem).expert is not None:
+        overrides["pretrain"] = {"episodes": 1, "rounds": 0, "epochs": 1}       # imitation stage: a smoke run too
     print(f"[{problem}] training {label} for up to {minutes:g} min")
     res = train_agent(problem, agent=agent, algo=algo, run_dir=run_dir, progress=False, verbose=False, **overrides)
     rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),

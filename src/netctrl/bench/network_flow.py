@@ -2,8 +2,10 @@
 
 Training: the bi-level agent (Dirichlet over nodes per commodity + multi-commodity LP) and the naive
 edge-level agent (a Gaussian per arc and commodity) are trained once, from scratch, with the same PPO and the
-same wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
-iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph).
+same RL wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
+iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph). Before PPO, the
+bi-level agent is pretrained by imitation (DAgger) of the forecast MPC's next state
+(:mod:`netctrl.algos.imitation`); its training cost (``train_wall_s``) includes that stage.
 
 Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``) and
 graphs never seen in training (``split=unseen``: other sizes up to 500 nodes, other Gabriel instances, the
@@ -11,6 +13,9 @@ B4, GEANT and AT&T topologies), all on the same test seeds per graph, with
 
 * ``oracle``: the exact optimum of each episode (time-expanded LP over the whole episode with perfect
   foresight, solved once per episode: with an exact model this equals re-solving every step);
+* ``mpc-forecast``: the receding-horizon MPC without foresight (expected arrivals, current capacities, horizon
+  15, one LP per step; the bi-level agent's teacher), on graphs of up to :data:`FORECAST_MAX_NODES` nodes (an
+  LP per step makes it the slowest controller by far);
 * ``shortest-path`` (greedy) and ``random``.
 
 Decision time per step (``decision_ms``): measured in the same evaluation for the agents and heuristics; for
@@ -32,7 +37,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..problems.network_flow import GreedyShortestPath, OracleMPC, RandomDistribution, env_factory, oracle_plan
+from ..problems.network_flow import (
+    ForecastMPC,
+    GreedyShortestPath,
+    OracleMPC,
+    RandomDistribution,
+    env_factory,
+    oracle_plan,
+)
 from ..registry import get_problem
 from ..runner import compare, load_agent, print_table, rows_to_records
 from ..train import configure_threads
@@ -52,6 +64,7 @@ GRAPHS = (
 #: variables per episode, minutes each on this machine
 EPISODES = {"gabriel/200/0": 5, "gabriel/500/0": 2}
 MPC_STEPS = 3
+FORECAST_MAX_NODES = 50
 
 
 def graph_problem(source: str):
@@ -100,7 +113,7 @@ def plot(rows: list[dict], out: Path) -> None:
 
     gab = [r for r in rows if r["scenario"].startswith("gabriel/") and r["scenario"].endswith("/0")]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random")):
+    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random", "mpc-forecast")):
         pts = sorted((r["nodes"], r["pct_of_oracle"]) for r in gab if r["controller"] == c)
         if pts:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
@@ -144,6 +157,8 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
         controllers = {l: load_agent(run_dirs[l] / "best.pt", name=l)[0] for l in labels}
         controllers.update({"oracle": OracleMPC(horizon=T, replan_every=T), "shortest-path": GreedyShortestPath(),
                             "random": RandomDistribution(seed)})
+        if nodes <= FORECAST_MAX_NODES:
+            controllers["mpc-forecast"] = ForecastMPC(horizon=15)
         seeds = list(prob.test_seeds)[: (2 if quick else EPISODES.get(source, episodes))]
         t0 = time.perf_counter()
         recs = rows_to_records(prob, compare(prob, controllers, seeds),
@@ -174,4 +189,6 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
-                               "nodes, instance 0) and evaluated without retraining; test seeds 1000+")
+                               "nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
+                               "by DAgger on the forecast MPC (no foresight) before PPO; mpc-forecast = that MPC, on "
+                               f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")

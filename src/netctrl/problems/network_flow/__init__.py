@@ -69,7 +69,7 @@ POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", paramet
 TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
              update_epochs=4, minibatch_size=80, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
 #: imitation pretraining of the bi-level agent (DAgger) from the forecast MPC (no foresight), then PPO
-PRETRAIN = dict(episodes=10, rounds=3, round_episodes=3, epochs=20, round_epochs=8, lr=3e-3)
+PRETRAIN = dict(episodes=8, rounds=2, round_episodes=3, epochs=20, round_epochs=8, lr=3e-3)
 EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="mean")
 
 
