@@ -156,7 +156,7 @@ def test_ppo_cycles_through_the_training_graphs(tmp_path):
     sources = ("gabriel/10/0", "gabriel/15/0", "b4")
     prob = dataclasses.replace(get_problem("network_flow/gabriel-mix"), train_envs=tuple(factory(s) for s in sources),
                                make_env=lambda **kw: NetworkFlowEnv("gabriel/10/1", steps=10, **kw), val_seeds=(1,))
-    res = train_agent(prob, run_dir=tmp_path, iterations=4, progress=False, verbose=False,
+    res = train_agent(prob, run_dir=tmp_path, iterations=4, progress=False, verbose=False, pretrain=False,
                       **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4})
     assert res.iterations == 4 and res.best_eval is not None
     # iterations 0 and 3 on the first graph, 1 on the second, 2 on the third; per iteration each of the 2
