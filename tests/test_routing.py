@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from netctrl.errors import ActionError, ScenarioError
 from netctrl.problems.routing import PacketSim, RoutingParallelEnv, load_topology, topology_from_dict
@@ -177,3 +178,94 @@ def test_q_routing_learns_to_avoid_a_failed_link():
     run_episode(sim, q, 100, seed=1)
     m = run_episode(sim, q, 100, seed=2)
     assert m["packets_lost"] == 0 and m["delivered"] > 0
+
+
+# ------------------------------------------------------------------------------------------- MAMRL parts
+from netctrl.algos.mamrl import (  # noqa: E402
+    ConsensusEstimator, MAMRLConfig, RouterLearner, RouterPolicies, collect, laplacian, meta_train)
+
+
+def test_consensus_converges_to_network_mean_on_static_signal():
+    topo = load_topology("att")
+    lap = laplacian(topo.num_nodes, topo.src, topo.dst)
+    r = np.random.default_rng(0).normal(size=topo.num_nodes) * 10
+    est = ConsensusEstimator(lap)
+    assert 0 < est.beta < 1
+    for _ in range(400):
+        x = est.step(r)
+    np.testing.assert_allclose(x, r.mean(), atol=1e-6)
+    # only neighbours' x enter router i's update: L is zero off the graph's adjacency
+    assert np.all(lap[~np.eye(len(lap), dtype=bool) & (lap != 0)] == -1)
+
+
+def test_consensus_tracks_a_slowly_varying_mean_and_printed_sign_diverges():
+    topo = load_topology("b4")
+    lap = laplacian(topo.num_nodes, topo.src, topo.dst)
+    est = ConsensusEstimator(lap)
+    base = np.linspace(-1, 1, topo.num_nodes)
+    errs = []
+    for t in range(300):
+        r = base + 0.001 * t
+        errs.append(np.abs(est.step(r) - r.mean()).max())
+    assert errs[-1] < 0.05
+    # eq. (4) with the printed sign, y += beta * sum_j (x_j - x_i), blows up on the same static signal
+    y = np.zeros(topo.num_nodes)
+    for _ in range(200):
+        x = base - y
+        y = y - est.beta * (lap @ x)
+    assert np.abs(x - base.mean()).max() > 1e3
+
+
+def test_router_policies_mask_padding_and_match_per_router_forward():
+    topo = load_topology("geant")
+    pol = RouterPolicies(topo.num_nodes, topo.degree, history=5, hidden=16, layers=2)
+    sim = PacketSim(topo, 0.3, seed=0)
+    obs = sim.reset()
+    for _ in range(5):
+        obs = sim.step(sim.random_actions())
+    logits = pol.logits(torch.from_numpy(obs)[:, None, :])[:, 0]
+    assert torch.isinf(logits[torch.arange(topo.max_degree)[None, :] >= torch.as_tensor(topo.degree)[:, None]]).all()
+    # router 3 alone through a plain one-hot MLP with its own weights gives the same logits
+    i = 3
+    feats = torch.zeros(pol.num_features)
+    feats[(torch.from_numpy(obs[i]) + pol.shift + pol.offset)] = 1.0
+    z = torch.relu(feats @ pol.embed[i] + pol.biases[0][i, 0])
+    z = torch.relu(z @ pol.weights[0][i] + pol.biases[1][i, 0])
+    out = z @ pol.weights[1][i] + pol.biases[2][i, 0]
+    d = int(topo.degree[i])
+    torch.testing.assert_close(logits[i, :d], out[:d])
+
+
+def test_collect_is_reproducible_and_never_picks_padding():
+    topo = load_topology("b4")
+    cfg = MAMRLConfig(hidden=16, horizon=40)
+    sim = PacketSim(topo, 0.4, seed=0)
+    a = RouterLearner(sim, cfg)
+    e1 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    e2 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    assert np.array_equal(e1.actions, e2.actions) and e1.metrics == e2.metrics
+    assert (e1.actions < topo.degree[None, :]).all()
+
+
+def test_policy_gradient_learner_improves_on_random_routing():
+    topo = load_topology("b4")
+    sim = PacketSim(topo, 0.2, seed=0)
+    cfg = MAMRLConfig(hidden=32, horizon=150, loads=(0.2, 0.2), seed=0)
+    learner = RouterLearner(sim, cfg)
+    before = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+    for k in range(80):
+        learner.run(sim, 150, 100 + k)
+    after = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+    assert after < 0.6 * before
+
+
+def test_meta_train_runs_and_returns_an_initialisation():
+    topo = load_topology("b4")
+
+    def make_sim(task, load, seed):
+        return PacketSim(topo.with_failures(task), load, seed)
+
+    cfg = MAMRLConfig(hidden=8, horizon=20, meta_batch=2)
+    pol, hist = meta_train(make_sim, [(), (0,), (1,)], cfg, iterations=2)
+    assert len(hist) == 2 and isinstance(pol, RouterPolicies)
+    assert all(torch.isfinite(p).all() for p in pol.parameters())

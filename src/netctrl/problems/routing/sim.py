@@ -103,6 +103,8 @@ class PacketSim:
         self.p_enq = np.zeros(cap, np.int64)
         self.p_arc = np.full(cap, -1, np.int64)
         self.p_arrive = np.full(cap, -1, np.int64)
+        self.p_end = np.full(cap, -1, np.int64)
+        """delivery tick of each packet; -1 while in the network, -2 once lost"""
         self.num_packets = 0
         self.q_buf = np.zeros((self.n, 256), np.int64)
         self.q_head = np.zeros(self.n, np.int64)
@@ -112,6 +114,8 @@ class PacketSim:
         self.act_hist = np.full((self.n, self.history), -1, np.int64)
         self.generated = self.delivered = self.lost = 0
         self.delay_sum = 0.0
+        self.packet_ticks = 0
+        """sum over ticks of the packets in the network (Little's law: total time spent in it)"""
         self.events: TickEvents | None = None
         self.last_delivered = np.zeros(0, np.int64)
         """ids of the packets delivered in the last tick"""
@@ -140,6 +144,10 @@ class PacketSim:
         nq = np.where(self._valid, self.queue_len[self._nbr], -1)
         longest = np.argmax(nq, axis=1)
         return np.concatenate([dest[:, None], longest[:, None], self.act_hist], axis=1)
+
+    def inbound(self) -> np.ndarray:
+        """(N,) packets queued at each router plus those in flight towards it (its share of the backlog)."""
+        return self.queue_len + np.bincount(self.topo.dst[self.p_arc[self.in_flight]], minlength=self.n)
 
     def backlog(self) -> int:
         """Packets still in the network (queued or in flight)."""
@@ -173,6 +181,7 @@ class PacketSim:
         self.p_arrive[sent] = self.t + topo.latency[sarc]
         self.in_flight = np.concatenate([self.in_flight, sent])
         lost_at = np.bincount(senders[~ok], minlength=self.n)
+        self.p_end[pk[~ok]] = -2
         self.lost += int((~ok).sum())
         if self.history:
             self.act_hist[senders, 1:] = self.act_hist[senders, :-1]
@@ -191,9 +200,11 @@ class PacketSim:
         delay_sum_at = np.bincount(at[done], weights=dt, minlength=self.n)
         self.delivered += int(done.sum())
         self.last_delivered = arr[done]
+        self.p_end[self.last_delivered] = self.t
         self.delay_sum += float(dt.sum())
         self._enqueue(at[~done], arr[~done])
         self._inject()
+        self.packet_ticks += self.backlog()
         self.events = TickEvents(senders, a, pk, ok, wait, lost_at, delivered_at, delay_sum_at)
         return self.obs()
 
@@ -219,9 +230,9 @@ class PacketSim:
         ids = np.arange(self.num_packets, self.num_packets + total)
         if total and ids[-1] >= len(self.p_dst):
             grow = max(len(self.p_dst), total)
-            for name in ("p_dst", "p_size", "p_created", "p_enq", "p_arc", "p_arrive"):
+            for name in ("p_dst", "p_size", "p_created", "p_enq", "p_arc", "p_arrive", "p_end"):
                 arr = getattr(self, name)
-                fill = -1 if name in ("p_arc", "p_arrive") else 0
+                fill = -1 if name in ("p_arc", "p_arrive", "p_end") else 0
                 setattr(self, name, np.concatenate([arr, np.full(grow, fill, arr.dtype)]))
         self.p_dst[ids], self.p_size[ids], self.p_created[ids] = dst, size, self.t
         self.num_packets += total
@@ -247,9 +258,12 @@ class PacketSim:
 
     # ------------------------------------------------------------------ metrics
     def metrics(self) -> dict:
-        """Average delivery time (delivered packets), packets lost, throughput (delivered per tick), backlog."""
+        """Average delivery time (delivered packets), packets lost, throughput (delivered per tick), backlog, and
+        ``sojourn_time``: ticks spent in the network per generated packet, undelivered ones counted up to now
+        (not biased towards the packets that made it, as the delivery time is when the network saturates)."""
         return {
             "delivery_time": self.delay_sum / self.delivered if self.delivered else float("nan"),
+            "sojourn_time": self.packet_ticks / max(self.generated, 1),
             "packets_lost": self.lost,
             "delivered": self.delivered,
             "generated": self.generated,
