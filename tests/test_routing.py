@@ -269,3 +269,41 @@ def test_meta_train_runs_and_returns_an_initialisation():
     pol, hist = meta_train(make_sim, [(), (0,), (1,)], cfg, iterations=2)
     assert len(hist) == 2 and isinstance(pol, RouterPolicies)
     assert all(torch.isfinite(p).all() for p in pol.parameters())
+
+
+def test_cli_train_routing_writes_loadable_checkpoints(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+    from netctrl.problems.routing.train import load_router_policy
+
+    res = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "mamrl", "--iterations", "2", "--set",
+                                   "meta_iterations=1", "--set", "horizon=20", "--set", "hidden=8",
+                                   "--run-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    for name in ("meta_init.pt", "policy.pt"):
+        pol = load_router_policy(tmp_path / name)
+        assert pol.n == 12 and pol.num_features > 12
+    bad = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "ppo", "--run-dir", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "mamrl" in str(bad.exception)
+
+
+def test_meta_tasks_hold_out_the_test_failures_and_keep_connectivity():
+    from netctrl.problems.routing.train import meta_tasks
+
+    for name in ("b4", "geant", "att"):
+        topo = load_topology(name)
+        tasks = meta_tasks(topo)
+        assert tasks[0] == () and not set(tasks) & set(topo.failure_scenarios)
+        assert all(topo.surviving_connected(t) for t in tasks)
+
+
+@pytest.mark.slow
+def test_benchmark_quick_smoke(tmp_path):
+    from netctrl.bench.routing import run
+
+    doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, topologies=("b4",))
+    keys = {"topology", "controller", "experiment", "load", "delivery_time", "delivery_time_vs_spa", "packets_lost"}
+    assert all(keys <= set(r) for r in doc["rows"] if r["experiment"] == "load")
+    assert any(r["experiment"] == "link_failure" and "adapt_episodes" in r for r in doc["rows"])
+    assert doc["speed"]["sim_ticks_per_s_att"] > 0

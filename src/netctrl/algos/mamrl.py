@@ -25,8 +25,9 @@ Deviations from the paper (each named in the README):
   credited with ``-(ticks until the forwarded packet is delivered)`` (``-loss_cost`` if it was lost), against
   a per-(router, destination) mean: the acknowledgement the destination sends back, as Q-routing's neighbour
   estimate. Without it a few hundred episodes do not move 25 routers' policies on a 2-core machine.
-* **meta-optimiser**: first-order MAML (the outer gradient is the policy gradient at the adapted parameters),
-  Adam for the outer and the online steps; the paper uses TRPO with second-order MAML and 10,000 episodes.
+* **meta-optimiser**: first-order MAML (the outer gradient is the policy gradient at the adapted parameters,
+  plus by default that of the pre-adaptation episodes, ``outer_pre``), Adam for the outer and the online
+  steps; the paper uses TRPO with second-order MAML and 10,000 episodes.
 * **network**: an embedding-sum input layer (one-hot features) and ``layers`` hidden layers of ``hidden``
   units (default 2 x 64, the paper 5 x 128).
 """
@@ -56,8 +57,13 @@ class MAMRLConfig:
     """hidden layers of each router's policy."""
     lr: float = 1e-2
     """Adam step size of online learning and of the meta (outer) update."""
-    inner_lr: float = 0.05
-    """MAML inner step (plain gradient step on the normalised policy-gradient loss), the paper's alpha."""
+    inner_lr: float = 0.01
+    """MAML inner step size, the paper's alpha."""
+    inner_sign: bool = True
+    """inner step ``theta' = theta - inner_lr * sign(grad)``: the first step of the online learner (Adam from a
+    fresh state), so the meta-objective is the value after the step the deployed learner really takes. The
+    policy gradient of the early layers is ~1e-5 here, so a plain ``alpha * grad`` step would leave ``theta'``
+    equal to ``theta`` and MAML would reduce to multi-task training (False: the plain step)."""
     gamma: float = 0.9
     """discount of the reward-to-go of ``e = r_tilde + x``."""
     consensus: bool = True
@@ -65,8 +71,12 @@ class MAMRLConfig:
     False: each router uses its own ``r_hat_i`` (independent learners, the policy-gradient baseline)."""
     beta: float | None = None
     """consensus gain; None: ``1 / lambda_max`` of the graph Laplacian."""
-    loss_cost: float = 50.0
-    """cost of a lost packet (ticks): ``r_tilde_i = -loss_cost x (packets lost at router i)``."""
+    entropy: float = 0.05
+    """weight of each router's mean policy entropy in the loss: keeps the policies stochastic, so a router
+    whose preferred link fails still tries the others (a deterministic policy gets no policy gradient)."""
+    loss_cost: float = 300.0
+    """cost of a lost packet (ticks): ``r_tilde_i = -loss_cost x (packets lost at router i)``; above the
+    horizon, so losing a packet never looks cheaper than delivering it late."""
     packet_credit: float = 1.0
     """weight of the per-decision delivery acknowledgement in the advantage (0: the paper's eq. 5 only)."""
     horizon: int = 200
@@ -75,6 +85,10 @@ class MAMRLConfig:
     """training episodes draw the Poisson load uniformly from this range."""
     meta_batch: int = 2
     """tasks per meta-iteration."""
+    outer_pre: bool = True
+    """also add the pre-adaptation episodes' gradient (at ``theta``) to the outer gradient: first-order MAML
+    throws those episodes away after the inner step; with a small inner step both estimate nearly the same
+    direction, so this doubles the sample use of meta-training (False: plain first-order MAML)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -287,16 +301,20 @@ def _normalise(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def pg_loss(policy: RouterPolicies, episodes: Sequence[Episode], cfg: MAMRLConfig, params=None) -> torch.Tensor:
-    """Minus the eq. (5) estimate summed over routers (each router's term averaged over its decisions)."""
+    """Minus the eq. (5) estimate summed over routers (each router's term averaged over its decisions), minus
+    ``entropy`` x the routers' mean policy entropy."""
     total = 0.0
     for ep in episodes:
         adv = torch.from_numpy(advantages(ep, cfg)).float().T  # (N, T)
         obs = torch.from_numpy(ep.obs).transpose(0, 1)  # (N, T, F)
         act = torch.from_numpy(ep.actions).T
-        logp = torch.log_softmax(policy.logits(obs, params), -1).gather(-1, act[..., None])[..., 0]
-        logp = torch.where(torch.from_numpy(ep.acted).T, logp, torch.zeros(()))
+        logp_all = torch.log_softmax(policy.logits(obs, params).clamp(min=-1e9), -1)  # padding: p = 0, finite
+        acted = torch.from_numpy(ep.acted).T
+        logp = torch.where(acted, logp_all.gather(-1, act[..., None])[..., 0], torch.zeros(()))
+        ent = -(logp_all.exp() * logp_all).sum(-1)
+        ent = torch.where(acted, ent, torch.zeros(()))
         cnt = torch.from_numpy(np.maximum(ep.acted.sum(0), 1)).float()
-        total = total - ((logp * adv).sum(1) / cnt).sum()
+        total = total - ((logp * adv + cfg.entropy * ent).sum(1) / cnt).sum()
     total = total / len(episodes)
     require_finite("policy-gradient loss", float(total.detach()))
     return total
@@ -358,8 +376,9 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
     """First-order MAML over link-failure tasks (the paper's Algorithm 1).
 
     Each iteration samples ``meta_batch`` tasks; for each, one episode with ``theta`` gives the inner step
-    ``theta' = theta - inner_lr * grad`` (eq. 3), one episode with ``theta'`` gives the outer gradient at
-    ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta``.
+    ``theta' = theta - inner_lr * sign(grad)`` (eq. 3; ``inner_sign``), one episode with ``theta'`` gives the outer gradient at
+    ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta`` (plus, with ``outer_pre``, the
+    gradient of the pre-adaptation episodes).
     """
     if not tasks:
         raise ConfigError("'tasks' must hold at least one task")
@@ -383,7 +402,11 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
             theta = policy.params()
             ep = collect(sim, policy, cfg.horizon, seed, act_rng, consensus=cons)
             grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
-            adapted = [(p - cfg.inner_lr * g).detach().requires_grad_(True) for p, g in zip(theta, grads)]
+            if cfg.outer_pre:
+                for o, g in zip(outer, grads):
+                    o += g / len(batch)
+            step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
+            adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
             ep2 = collect(sim, policy, cfg.horizon, seed + 1, act_rng, params=adapted, consensus=cons)
             seed += 2
             g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
