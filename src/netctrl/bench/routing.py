@@ -21,7 +21,7 @@ learner on that scenario (mean delivery time of its last 10 episodes) and ``L_pr
 episode on the intact network at the same load, a learner has adapted after ``k`` episodes when the mean of
 its episodes ``k+1 .. k+5`` has delivery time <= 1.1 ``D_ref`` and packets lost <= ``L_pre`` + 0.5 % of the
 packets generated. ``adapt_episodes`` is the smallest such ``k`` (``None``: not within the run; the row then
-gives ``adapt_censored_at``).
+gives ``adapt_censored_at``). ``loss_recovery_episodes`` applies the loss half of the rule alone.
 """
 
 from __future__ import annotations
@@ -187,6 +187,32 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     return record
 
 
+def loss_recovery(losses, expected_packets: float, loss_pre: float) -> int | None:
+    """Smallest ``k`` with episodes ``k+1..k+WINDOW`` losing on average at most ``loss_pre`` + 0.5 % of the
+    packets an episode brings (the loss half of the adapted rule, without the delivery-time half).
+
+    >>> loss_recovery([40, 30, 0, 0, 0, 0, 0], 1000, 0.0)
+    2
+    """
+    lo = np.asarray(losses, float)
+    for k in range(len(lo) - WINDOW + 1):
+        if lo[k:k + WINDOW].mean() <= loss_pre + TOL_LOSS * expected_packets:
+            return k
+    return None
+
+
+def add_loss_recovery(rec: dict) -> None:
+    """Add ``loss_recovery_episodes`` (per scenario, from the stored curves) to the record's failure rows."""
+    topo = load_topology(rec["topology"])
+    for r in rec["rows"]:
+        if r["experiment"] != "link_failure" or r["controller"] == "spa":
+            continue
+        expected = FAIL_LOAD * topo.num_nodes * r["horizon"]
+        r["loss_recovery_episodes_per_scenario"] = [
+            loss_recovery(rec["curves"][f"scenario{i}"][r["controller"]]["packets_lost"], expected, r["loss_pre_failure_spa"])
+            for i in range(len(r["scenarios"]))]
+
+
 def ticks_per_second(name: str = "att", load: float = 0.3, ticks: int = 500, repeats: int = 3) -> float:
     """Simulator ticks per second with a uniformly random policy (best of ``repeats`` episodes)."""
     topo = load_topology(name)
@@ -252,6 +278,8 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
             records.append(run_topology(name, run_dir, minutes, quick))
     if train_only:
         return None
+    for rec in records:
+        add_loss_recovery(rec)
     speed = {"sim_ticks_per_s_att": round(ticks_per_second("att"), 1),
              "sim_ticks_per_s_att_reference": 1500.0}
     rows = [r for rec in records for r in rec["rows"]]
@@ -266,3 +294,31 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                              "counts every generated packet up to the episode's end")
     plot(records, out / f"{stem}.png")
     return doc
+
+
+def markdown(doc: dict, loads=(0.005, 0.1, 0.3, 0.5)) -> str:
+    """The README's two tables from a ``results/routing.json`` document."""
+    def f(v, nd=1):
+        return "–" if v is None else f"{v:.{nd}f}" if isinstance(v, float) else str(v)
+
+    rows = doc["rows"]
+    out = ["| topology | controller | " + " | ".join(f"λ = {x}" for x in loads) + " | lost at λ = 0.5 |",
+           "|---|---|" + "---:|" * (len(loads) + 1)]
+    for topo in TOPOLOGIES:
+        for ctrl in ("spa", "q-routing", "pg", "mamrl"):
+            sel = {r["load"]: r for r in rows if r["experiment"] == "load" and r["topology"] == topo and r["controller"] == ctrl}
+            if not sel:
+                continue
+            cells = [f"{f(sel[x]['delivery_time'])} ({f(sel[x]['delivery_time_vs_spa'], 2)}x; {f(sel[x]['sojourn_time'])})"
+                     if x in sel else "–" for x in loads]
+            out.append(f"| {topo} | {ctrl} | " + " | ".join(cells) + f" | {f(sel.get(0.5, {}).get('packets_lost'), 0)} |")
+    out += ["", "| topology | controller | adapt episodes (per scenario) | lost, 1st episode | lost, last 10 | delivery time, last 10 |",
+            "|---|---|---|---:|---:|---:|"]
+    for r in rows:
+        if r["experiment"] != "link_failure":
+            continue
+        ks = r.get("adapt_episodes_per_scenario")
+        ad = "never (static)" if ks is None else ", ".join(f">{r['adapt_censored_at']}" if k is None else str(k) for k in ks)
+        out.append(f"| {r['topology']} | {r['controller']} | {ad} | {f(r['packets_lost_first_episode'], 0)} | "
+                   f"{f(r['packets_lost'])} | {f(r['delivery_time'])} |")
+    return "\n".join(out)
