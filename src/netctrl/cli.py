@@ -70,7 +70,20 @@ def train(
     workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001); default: local")] = None,
 ) -> None:
-    """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory."""
+    """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory.
+
+    WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
+    ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields."""
+    if problem.lower().startswith("routing/"):
+        from .problems.routing.train import train_routing
+        from .train import run_name
+
+        sets = _parse_sets(set_)
+        rd = run_dir or Path("runs") / run_name(problem, algo, seed)
+        summary = train_routing(problem.split("/", 1)[1], algo=algo, run_dir=rd, seed=seed,
+                                episodes=iterations or 300, time_limit_s=time_limit, **sets)
+        typer.echo(json.dumps(summary))
+        return
     from .registry import get_problem
     from .runner import train_agent
     from .train import run_name
@@ -148,7 +161,7 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
-BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad")
+BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad", "routing")
 
 
 @app.command()
@@ -172,6 +185,8 @@ def bench(
         from .bench.network_flow import run
     elif key == "hypergrad":
         from .bench.hypergrad import run
+    elif key == "routing":
+        from .bench.routing import run
     else:
         from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())

@@ -1,0 +1,434 @@
+"""MAMRL: per-router deep policies, consensus-estimated global reward, MAML over link-failure tasks.
+
+Sun, Kiran, Ren, "MAMRL: Exploiting Multi-agent Meta Reinforcement Learning in WAN Traffic Engineering"
+(arXiv 2111.15087). Read top to bottom: config -> per-router policies (all routers in one tensor op) ->
+consensus estimator (eq. 4) -> episode collection -> advantages (eq. 5-6) -> policy-gradient update ->
+online learner (Algorithm 2) -> first-order MAML meta-training (Algorithm 1).
+
+The algorithm is duck-typed on the simulator (``reset(seed) -> obs``, ``step(actions) -> obs``, ``events``,
+``inbound()``, ``p_end``, ``metrics()``, ``topo`` with ``degree``/``out_arcs``/``src``/``dst``, ``history``);
+it imports no problem package. ``make_sim(task, load, seed)`` builds one for a task (a tuple of failed links).
+
+Deviations from the paper (each named in the README):
+
+* **consensus sign**: eq. (4) as printed, ``y[t+1] = y[t] + beta sum_j (x_j - x_i)`` with ``x = r_hat - y``,
+  gives ``x[t+1] = (I + beta L) x[t]`` for a static signal, which diverges; Kia et al.'s estimator, used here,
+  has ``y[t+1] = y[t] + beta sum_j (x_i - x_j)`` (``x[t+1] = (I - beta L) x[t]``, converging to the mean
+  because ``sum_i y_i`` stays 0). ``beta`` defaults to ``1 / lambda_max(L)`` (stable on any graph, < 1).
+* **global reward signal** ``r_hat_j``: minus the packets queued at router ``j`` or in flight towards it, not
+  minus the mean delivery time of the packets delivered at ``j`` this tick. Summed over routers and ticks it
+  is the total time packets spend in the network (Little's law), i.e. the delivery time to minimise, and it
+  cannot be improved by delivering fewer packets (the paper's signal is 0, its best value, when nothing is
+  delivered).
+* **per-decision credit**: besides the discounted reward-to-go of ``e = r_tilde + x`` (eq. 5-6, with a
+  per-router cubic-in-time baseline in place of the paper's linear feature baseline), each decision is also
+  credited with ``-(ticks until the forwarded packet is delivered)`` (``-loss_cost`` if it was lost), against
+  a per-(router, destination) mean: the acknowledgement the destination sends back, as Q-routing's neighbour
+  estimate. Without it a few hundred episodes do not move 25 routers' policies on a 2-core machine.
+* **meta-optimiser**: first-order MAML (the outer gradient is the policy gradient at the adapted parameters,
+  plus by default that of the pre-adaptation episodes, ``outer_pre``), Adam for the outer and the online
+  steps; the paper uses TRPO with second-order MAML and 10,000 episodes.
+* **network**: an embedding-sum input layer (one-hot features) and ``layers`` hidden layers of ``hidden``
+  units (default 2 x 64, the paper 5 x 128).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, require_finite
+
+
+# ---------------------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class MAMRLConfig:
+    """Hyper-parameters of the per-router policy-gradient learner and of MAML."""
+
+    hidden: int = 64
+    """hidden units per layer of each router's policy."""
+    layers: int = 2
+    """hidden layers of each router's policy."""
+    lr: float = 1e-2
+    """Adam step size of online learning and of the meta (outer) update."""
+    inner_lr: float = 0.01
+    """MAML inner step size, the paper's alpha."""
+    inner_sign: bool = True
+    """inner step ``theta' = theta - inner_lr * sign(grad)``: the first step of the online learner (Adam from a
+    fresh state), so the meta-objective is the value after the step the deployed learner really takes. The
+    policy gradient of the early layers is ~1e-5 here, so a plain ``alpha * grad`` step would leave ``theta'``
+    equal to ``theta`` and MAML would reduce to multi-task training (False: the plain step)."""
+    gamma: float = 0.9
+    """discount of the reward-to-go of ``e = r_tilde + x``."""
+    consensus: bool = True
+    """True: the global term is the consensus estimate ``x_i`` of the network mean of ``r_hat`` (MAMRL);
+    False: each router uses its own ``r_hat_i`` (independent learners, the policy-gradient baseline)."""
+    beta: float | None = None
+    """consensus gain; None: ``1 / lambda_max`` of the graph Laplacian."""
+    entropy: float = 0.05
+    """weight of each router's mean policy entropy in the loss: keeps the policies stochastic, so a router
+    whose preferred link fails still tries the others (a deterministic policy gets no policy gradient)."""
+    loss_cost: float = 300.0
+    """cost of a lost packet (ticks): ``r_tilde_i = -loss_cost x (packets lost at router i)``; above the
+    horizon, so losing a packet never looks cheaper than delivering it late."""
+    packet_credit: float = 1.0
+    """weight of the per-decision delivery acknowledgement in the advantage (0: the paper's eq. 5 only)."""
+    horizon: int = 200
+    """ticks per training episode."""
+    loads: tuple[float, float] = (0.05, 0.5)
+    """training episodes draw the Poisson load uniformly from this range."""
+    meta_batch: int = 2
+    """tasks per meta-iteration."""
+    outer_pre: bool = True
+    """also add the pre-adaptation episodes' gradient (at ``theta``) to the outer gradient: first-order MAML
+    throws those episodes away after the inner step; with a small inner step both estimate nearly the same
+    direction, so this doubles the sample use of meta-training (False: plain first-order MAML)."""
+    seed: int = 0
+
+    def __post_init__(self):
+        for f in ("hidden", "layers", "horizon", "meta_batch"):
+            if getattr(self, f) < 1:
+                raise ConfigError(f"'{f}' >= 1 expected (got {getattr(self, f)!r})")
+        for f in ("lr", "inner_lr", "loss_cost"):
+            if not getattr(self, f) > 0:
+                raise ConfigError(f"'{f}' > 0 expected (got {getattr(self, f)!r})")
+        if not 0 <= self.gamma <= 1:
+            raise ConfigError(f"'gamma' in [0, 1] expected (got {self.gamma!r})")
+        if self.beta is not None and not 0 < self.beta < 1:
+            raise ConfigError(f"'beta' in (0, 1) expected (got {self.beta!r})")
+        if not 0 <= self.loads[0] <= self.loads[1]:
+            raise ConfigError(f"'loads' = (lo, hi) with 0 <= lo <= hi expected (got {self.loads!r})")
+
+
+# ---------------------------------------------------------------------------------------------------- policy
+class RouterPolicies(nn.Module):
+    """One MLP per router, all evaluated in one batched op (stacked weights, ``torch.baddbmm``).
+
+    Router ``i`` sees its local observation ``[dest, longest-queue neighbour, last h actions]`` as one-hot
+    features; the first layer is a per-router embedding table summed over those features, then ``layers``
+    ReLU layers and a softmax over the router's ``degree[i]`` links (padding masked).
+
+    Shapes:
+        obs ``(N, B, 2 + h)`` integers -> logits ``(N, B, D)``.
+    """
+
+    def __init__(self, num_nodes: int, degree: Sequence[int], history: int, hidden: int = 64, layers: int = 2):
+        super().__init__()
+        self.n, self.h = int(num_nodes), int(history)
+        degree = torch.as_tensor(np.asarray(degree), dtype=torch.long)
+        self.d = int(degree.max())
+        self.register_buffer("mask", torch.arange(self.d)[None, :] < degree[:, None])  # (N, D)
+        # feature offsets: dest+1 in [0, N], longest in N+1+[0, D), hist_k+1 in N+1+D+k(D+1)+[0, D]
+        self.register_buffer("offset", torch.tensor([0, self.n + 1] + [self.n + 1 + self.d + k * (self.d + 1)
+                                                                       for k in range(self.h)]))
+        self.register_buffer("shift", torch.tensor([1, 0] + [1] * self.h))
+        self.num_features = self.n + 1 + self.d + self.h * (self.d + 1)
+        sizes = [hidden] * layers + [self.d]
+        self.embed = nn.Parameter(torch.empty(self.n, self.num_features, hidden))
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(self.n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(self.n, 1, s)) for s in sizes])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.embed, 0.0, 1.0 / np.sqrt(self.h + 2))
+        for w in self.weights:
+            nn.init.normal_(w, 0.0, 1.0 / np.sqrt(w.shape[1]))
+        with torch.no_grad():
+            self.weights[-1].mul_(0.01)  # near-uniform initial policy
+            for b in self.biases:
+                b.zero_()
+
+    def params(self) -> list[torch.Tensor]:
+        return [self.embed, *self.weights, *self.biases]
+
+    def logits(self, obs: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+        embed, *rest = params if params is not None else self.params()
+        k = len(self.weights)
+        weights, biases = rest[:k], rest[k:]
+        idx = obs + self.shift + self.offset  # (N, B, F)
+        n = torch.arange(self.n)[:, None, None]
+        z = torch.relu(embed[n, idx].sum(2) + biases[0])  # (N, B, hidden)
+        for j, w in enumerate(weights):
+            z = torch.baddbmm(biases[j + 1], z, w)
+            if j < k - 1:
+                z = torch.relu(z)
+        return z.masked_fill(~self.mask[:, None, :], float("-inf"))
+
+    def __repr__(self) -> str:
+        return f"RouterPolicies(routers={self.n}, actions<={self.d}, features={self.num_features}, hidden={self.biases[0].shape[-1]}x{len(self.weights)})"
+
+
+# ---------------------------------------------------------------------------------------------------- consensus
+def laplacian(num_nodes: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Graph Laplacian ``L = D - A`` of the undirected router graph (arcs ``src -> dst``, both directions)."""
+    a = np.zeros((num_nodes, num_nodes))
+    a[src, dst] = 1.0
+    a = np.maximum(a, a.T)
+    return np.diag(a.sum(1)) - a
+
+
+class ConsensusEstimator:
+    """Dynamic average consensus (Kia et al. 2019; the paper's eq. 4 with the converging sign):
+
+    .. math::
+        x^i_t = \\hat r^i_t - y^i_t, \\qquad y^i_{t+1} = y^i_t + \\beta \\sum_{j \\in N_i} (x^i_t - x^j_t)
+
+    Router ``i`` uses only its own signal and its neighbours' ``x``. For a static signal ``x`` converges to
+    the network mean; for a slowly varying one it tracks it.
+
+    >>> est = ConsensusEstimator(laplacian(3, np.array([0, 1]), np.array([1, 2])))
+    >>> for _ in range(60):
+    ...     x = est.step(np.array([3.0, 0.0, 0.0]))
+    >>> np.round(x, 6)
+    array([1., 1., 1.])
+    """
+
+    def __init__(self, lap: np.ndarray, beta: float | None = None):
+        lam = float(np.linalg.eigvalsh(lap).max())
+        self.beta = 1.0 / lam if beta is None else float(beta)
+        self.lap = lap
+        self.y = np.zeros(len(lap))
+
+    def reset(self) -> None:
+        self.y[:] = 0.0
+
+    def step(self, r_hat: np.ndarray) -> np.ndarray:
+        x = r_hat - self.y
+        self.y = self.y + self.beta * (self.lap @ x)
+        return x
+
+
+# ---------------------------------------------------------------------------------------------------- rollout
+@dataclass
+class Episode:
+    """One episode of all routers: ``T`` ticks, ``N`` routers."""
+
+    obs: np.ndarray  # (T, N, F) observations the actions were taken on
+    actions: np.ndarray  # (T, N)
+    acted: np.ndarray  # (T, N) bool: the router had a packet
+    packet: np.ndarray  # (T, N) packet it forwarded (-1)
+    lost: np.ndarray  # (T, N) packets lost by the router in the tick
+    r_hat: np.ndarray  # (T, N) local global-reward signal (minus inbound backlog after the tick)
+    x: np.ndarray  # (T, N) consensus estimates (or r_hat itself without consensus)
+    p_end: np.ndarray  # delivery tick per packet id (-1 in network, -2 lost)
+    metrics: dict = field(default_factory=dict)
+
+
+def sample_actions(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
+    """Categorical sample per router (Gumbel-max with numpy noise: reproducible from ``rng``)."""
+    lg = logits.numpy()
+    g = -np.log(-np.log(rng.random(lg.shape)))
+    return np.argmax(lg + g, axis=-1)
+
+
+@torch.no_grad()
+def collect(sim, policy: RouterPolicies, horizon: int, seed: int, rng: np.random.Generator,
+            params=None, consensus: ConsensusEstimator | None = None, greedy: bool = False) -> Episode:
+    """Run one episode with the policy (sampled actions); record what the gradient needs."""
+    obs = sim.reset(seed)
+    n = sim.n
+    O = np.zeros((horizon,) + obs.shape, np.int64)
+    A = np.zeros((horizon, n), np.int64)
+    acted = np.zeros((horizon, n), bool)
+    packet = np.full((horizon, n), -1, np.int64)
+    lost = np.zeros((horizon, n))
+    r_hat = np.zeros((horizon, n))
+    x = np.zeros((horizon, n))
+    if consensus is not None:
+        consensus.reset()
+    for t in range(horizon):
+        logits = policy.logits(torch.from_numpy(obs)[:, None, :], params)[:, 0]
+        a = logits.argmax(-1).numpy() if greedy else sample_actions(logits, rng)
+        O[t], A[t] = obs, a
+        obs = sim.step(a)
+        ev = sim.events
+        acted[t, ev.senders] = True
+        packet[t, ev.senders] = ev.packets
+        lost[t] = ev.lost_at
+        r_hat[t] = -sim.inbound()
+        x[t] = consensus.step(r_hat[t]) if consensus is not None else r_hat[t]
+    return Episode(O, A, acted, packet, lost, r_hat, x, sim.p_end[:sim.num_packets].copy(), sim.metrics())
+
+
+# ---------------------------------------------------------------------------------------------------- advantages
+def _time_baseline(g: np.ndarray) -> np.ndarray:
+    """Per-router least-squares fit of ``g`` (T, N) on ``1, s, s^2, s^3`` (``s = t / T``)."""
+    s = np.linspace(0.0, 1.0, len(g))
+    X = np.stack([np.ones_like(s), s, s ** 2, s ** 3], 1)
+    coef, *_ = np.linalg.lstsq(X, g, rcond=None)
+    return X @ coef
+
+
+def advantages(ep: Episode, cfg: MAMRLConfig) -> np.ndarray:
+    """(T, N) weight of each decision's log-probability: eq. (5)-(6) reward-to-go of ``e = r_tilde + x``
+    against a time baseline, plus ``packet_credit`` x the forwarded packet's delivery acknowledgement."""
+    T, n = ep.actions.shape
+    e = -cfg.loss_cost * ep.lost + ep.x
+    g = np.zeros_like(e)
+    run = np.zeros(n)
+    for t in range(T - 1, -1, -1):
+        run = e[t] + cfg.gamma * run
+        g[t] = run
+    adv = g - _time_baseline(g)
+    adv = _normalise(adv, ep.acted)
+    if cfg.packet_credit > 0:
+        t_idx = np.broadcast_to(np.arange(T)[:, None], (T, n))
+        pk = np.maximum(ep.packet, 0)
+        end = ep.p_end[pk]
+        credit = np.where(end >= 0, -(end - t_idx), np.where(end == -2, -cfg.loss_cost, -(T - t_idx)))
+        dest = ep.obs[:, :, 0]
+        key = np.arange(n)[None, :] * (dest.max() + 2) + dest + 1
+        m = ep.acted
+        sums = np.bincount(key[m], weights=credit[m], minlength=key.max() + 1)
+        cnts = np.bincount(key[m], minlength=key.max() + 1)
+        base = sums[key] / np.maximum(cnts[key], 1)
+        adv = adv + cfg.packet_credit * _normalise(credit - base, m)
+    return np.where(ep.acted, adv, 0.0)
+
+
+def _normalise(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Divide each router's column by its standard deviation over the decisions it took."""
+    cnt = np.maximum(mask.sum(0), 1)
+    mean = np.where(mask, a, 0).sum(0) / cnt
+    std = np.sqrt(np.where(mask, (a - mean) ** 2, 0).sum(0) / cnt) + 1e-8
+    return a / std
+
+
+def pg_loss(policy: RouterPolicies, episodes: Sequence[Episode], cfg: MAMRLConfig, params=None) -> torch.Tensor:
+    """Minus the eq. (5) estimate summed over routers (each router's term averaged over its decisions), minus
+    ``entropy`` x the routers' mean policy entropy."""
+    total = 0.0
+    for ep in episodes:
+        adv = torch.from_numpy(advantages(ep, cfg)).float().T  # (N, T)
+        obs = torch.from_numpy(ep.obs).transpose(0, 1)  # (N, T, F)
+        act = torch.from_numpy(ep.actions).T
+        logp_all = torch.log_softmax(policy.logits(obs, params).clamp(min=-1e9), -1)  # padding: p = 0, finite
+        acted = torch.from_numpy(ep.acted).T
+        logp = torch.where(acted, logp_all.gather(-1, act[..., None])[..., 0], torch.zeros(()))
+        ent = -(logp_all.exp() * logp_all).sum(-1)
+        ent = torch.where(acted, ent, torch.zeros(()))
+        cnt = torch.from_numpy(np.maximum(ep.acted.sum(0), 1)).float()
+        total = total - ((logp * adv + cfg.entropy * ent).sum(1) / cnt).sum()
+    total = total / len(episodes)
+    require_finite("policy-gradient loss", float(total.detach()))
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------- learner
+class RouterLearner:
+    """Per-router policies learning online (the paper's Algorithm 2): one policy-gradient step after each
+    episode. ``reset_to(theta)`` re-initialises (e.g. to the meta-learned initialisation after a failure).
+    ``consensus=False`` in the config gives the independent policy-gradient baseline.
+    """
+
+    def __init__(self, sim, cfg: MAMRLConfig, policy: RouterPolicies | None = None):
+        self.cfg = cfg
+        torch.manual_seed(cfg.seed)
+        topo = sim.topo
+        self.policy = policy or RouterPolicies(sim.n, topo.degree, sim.history, cfg.hidden, cfg.layers)
+        self.consensus = ConsensusEstimator(laplacian(sim.n, topo.src, topo.dst), cfg.beta) if cfg.consensus else None
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
+        self.rng = np.random.default_rng(cfg.seed)
+        self.episodes = 0
+
+    def reset_to(self, state_dict: dict) -> None:
+        self.policy.load_state_dict(state_dict)
+        self.opt = torch.optim.Adam(self.policy.parameters(), lr=self.cfg.lr)
+
+    def run(self, sim, horizon: int, seed: int, learn: bool = True) -> dict:
+        """One episode on ``sim``; a gradient step on it if ``learn``. Returns the simulator's metrics."""
+        ep = collect(sim, self.policy, horizon, seed, self.rng, consensus=self.consensus)
+        if learn:
+            self.opt.zero_grad()
+            pg_loss(self.policy, [ep], self.cfg).backward()
+            self.opt.step()
+            self.episodes += 1
+        return ep.metrics
+
+
+def train_online(make_sim: Callable, cfg: MAMRLConfig, episodes: int, task=(), learner: RouterLearner | None = None,
+                 seed_base: int = 10_000, time_limit_s: float | None = None, log: Callable | None = None) -> tuple[RouterLearner, list[dict]]:
+    """Train a learner for ``episodes`` episodes on ``task`` with loads drawn from ``cfg.loads``."""
+    rng = np.random.default_rng(cfg.seed + 7)
+    sim = make_sim(task, cfg.loads[1], cfg.seed)
+    learner = learner or RouterLearner(sim, cfg)
+    hist, t0 = [], time.perf_counter()
+    for k in range(episodes):
+        sim.load = float(rng.uniform(*cfg.loads))
+        m = learner.run(sim, cfg.horizon, seed_base + k)
+        hist.append({"load": sim.load, **m})
+        if log and (k + 1) % 50 == 0:
+            log(f"episode {k + 1}: load {sim.load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
+        if time_limit_s and time.perf_counter() - t0 > time_limit_s:
+            break
+    return learner, hist
+
+
+# ---------------------------------------------------------------------------------------------------- MAML
+def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, iterations: int,
+               seed_base: int = 20_000, time_limit_s: float | None = None, log: Callable | None = None) -> tuple[RouterPolicies, list[dict]]:
+    """First-order MAML over link-failure tasks (the paper's Algorithm 1).
+
+    Each iteration samples ``meta_batch`` tasks; for each, one episode with ``theta`` gives the inner step
+    ``theta' = theta - inner_lr * sign(grad)`` (eq. 3; ``inner_sign``), one episode with ``theta'`` gives the outer gradient at
+    ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta`` (plus, with ``outer_pre``, the
+    gradient of the pre-adaptation episodes).
+    """
+    if not tasks:
+        raise ConfigError("'tasks' must hold at least one task")
+    rng = np.random.default_rng(cfg.seed + 11)
+    act_rng = np.random.default_rng(cfg.seed + 12)
+    sims = {task: make_sim(task, cfg.loads[1], cfg.seed) for task in tasks}
+    any_sim = next(iter(sims.values()))
+    torch.manual_seed(cfg.seed)
+    policy = RouterPolicies(any_sim.n, any_sim.topo.degree, any_sim.history, cfg.hidden, cfg.layers)
+    lap = laplacian(any_sim.n, any_sim.topo.src, any_sim.topo.dst)
+    cons = ConsensusEstimator(lap, cfg.beta) if cfg.consensus else None
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    hist, t0, seed = [], time.perf_counter(), seed_base
+    for it in range(iterations):
+        batch = [tasks[int(i)] for i in rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)]
+        outer = [torch.zeros_like(p) for p in policy.params()]
+        post = []
+        for task in batch:
+            sim = sims[task]
+            sim.load = float(rng.uniform(*cfg.loads))
+            theta = policy.params()
+            ep = collect(sim, policy, cfg.horizon, seed, act_rng, consensus=cons)
+            grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
+            if cfg.outer_pre:
+                for o, g in zip(outer, grads):
+                    o += g / len(batch)
+            step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
+            adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
+            ep2 = collect(sim, policy, cfg.horizon, seed + 1, act_rng, params=adapted, consensus=cons)
+            seed += 2
+            g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
+            for o, g in zip(outer, g2):
+                o += g / len(batch)
+            post.append(ep2.metrics)
+        opt.zero_grad()
+        for p, o in zip(policy.params(), outer):
+            p.grad = o
+        opt.step()
+        hist.append({"iteration": it, "delivery_time": float(np.nanmean([m["delivery_time"] for m in post])),
+                     "packets_lost": float(np.mean([m["packets_lost"] for m in post]))})
+        if log and (it + 1) % 25 == 0:
+            log(f"meta-iteration {it + 1}: post-adaptation delivery {hist[-1]['delivery_time']:.1f} lost {hist[-1]['packets_lost']:.1f}")
+        if time_limit_s and time.perf_counter() - t0 > time_limit_s:
+            break
+    return policy, hist
+
+
+def config_dict(cfg: MAMRLConfig) -> dict:
+    return asdict(cfg)
+
+
+def clone_state(policy: RouterPolicies) -> dict:
+    return copy.deepcopy(policy.state_dict())

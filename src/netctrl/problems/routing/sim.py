@@ -1,0 +1,272 @@
+"""Packet-level WAN simulator (numpy, vectorized over routers and packets, exactly reproducible from a seed).
+
+Dynamics of one tick ``t -> t + 1`` (all routers act at once):
+
+1. **forward**: every router with a non-empty queue pops its head packet (FIFO) and sends it on the arc of
+   its action. If the arc's residual bandwidth ``capacity - sum(size of packets in flight on it)`` is below
+   the packet's size, the packet is **lost** (a failed link has capacity 0, so everything sent on it is
+   lost). Otherwise the packet occupies that bandwidth for the arc's ``latency`` ticks.
+2. **arrive** (time is now ``t + 1``): packets whose transmission ends free their bandwidth; a packet at its
+   destination is **delivered** (delivery time = now - creation tick = queueing + transmission); any other
+   packet joins the tail of the router's queue. Packets arriving at one router in the same tick join in the
+   order of their ids (= creation order).
+3. **inject**: every router creates ``Poisson(load)`` packets with a destination drawn uniformly among the
+   other routers and a size ``U(size_lo, size_hi) x`` the median link bandwidth; they join the tail of its
+   queue after the arrivals.
+
+``reset`` performs step 3 for tick 0. A packet created at ``t0`` into an empty queue and sent along arcs of
+latencies ``l1, l2`` with empty queues on the way is delivered at ``t0 + l1 + l2``. The traffic comes from
+``numpy.random.Generator(PCG64(...))`` streams spawned from the seed (one for traffic, one for
+:meth:`random_actions`), so the same seed and the same actions give the same episode and every controller
+sees the same arrivals.
+
+Local observation of router ``i`` (the paper's section 3.3), ``obs_dim = 2 + history`` integers:
+``[destination of the head packet (-1: empty queue), local index of the neighbour with the longest queue,
+last ``history`` own actions (-1: none yet)]``.
+
+>>> from netctrl.problems.routing.scenario import load_topology
+>>> sim = PacketSim(load_topology("b4"), load=0.3, seed=0)
+>>> obs = sim.reset()
+>>> obs.shape
+(12, 7)
+>>> for _ in range(50):
+...     obs = sim.step(sim.random_actions())
+>>> sim.t, sim.delivered > 0
+(50, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...errors import ActionError, ConfigError
+from .scenario import RoutingTopology
+
+
+@dataclass
+class TickEvents:
+    """What happened in the last tick, for learners that update per hop (Q-routing) and for rewards."""
+
+    senders: np.ndarray
+    """(S,) routers that popped a head packet."""
+    actions: np.ndarray
+    """(S,) their local actions."""
+    packets: np.ndarray
+    """(S,) the packets they popped."""
+    ok: np.ndarray
+    """(S,) bool: sent (True) or lost (False)."""
+    wait: np.ndarray
+    """(S,) ticks the packet waited in the sender's queue."""
+    lost_at: np.ndarray
+    """(N,) packets lost by each router."""
+    delivered_at: np.ndarray
+    """(N,) packets delivered to each router."""
+    delay_sum_at: np.ndarray
+    """(N,) sum of the delivery times of the packets delivered to each router."""
+
+
+class PacketSim:
+    """The simulator state and dynamics; see the module docstring. ``obs``/``step`` work on arrays of all routers."""
+
+    def __init__(self, topology: RoutingTopology, load: float, seed: int | None = None, history: int = 5,
+                 size_lo: float = 0.02, size_hi: float = 0.2):
+        if not (np.isfinite(load) and load >= 0):
+            raise ConfigError(f"'load' >= 0 expected (got {load!r})")
+        if not 0 < size_lo <= size_hi:
+            raise ConfigError(f"0 < 'size_lo' <= 'size_hi' expected (got {size_lo!r}, {size_hi!r})")
+        if history < 0:
+            raise ConfigError(f"'history' >= 0 expected (got {history!r})")
+        self.topo = topology
+        self.load = float(load)
+        self.history = int(history)
+        self.size_lo, self.size_hi = float(size_lo), float(size_hi)
+        self.size_ref = float(np.median(topology.capacity[topology.capacity > 0])) if (topology.capacity > 0).any() else 1.0
+        self.n = topology.num_nodes
+        # per-router neighbour table (N, D): head router of each local action; padding -> the router itself
+        self._nbr = np.where(topology.out_arcs >= 0, topology.dst[np.maximum(topology.out_arcs, 0)],
+                             np.arange(self.n)[:, None])
+        self._valid = topology.out_arcs >= 0
+        self._seed_rngs(seed)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        if seed is not None:
+            self._seed_rngs(seed)
+        self.t = 0
+        cap = 1024
+        self.p_dst = np.zeros(cap, np.int64)
+        self.p_size = np.zeros(cap)
+        self.p_created = np.zeros(cap, np.int64)
+        self.p_enq = np.zeros(cap, np.int64)
+        self.p_arc = np.full(cap, -1, np.int64)
+        self.p_arrive = np.full(cap, -1, np.int64)
+        self.p_end = np.full(cap, -1, np.int64)
+        """delivery tick of each packet; -1 while in the network, -2 once lost"""
+        self.num_packets = 0
+        self.q_buf = np.zeros((self.n, 256), np.int64)
+        self.q_head = np.zeros(self.n, np.int64)
+        self.q_tail = np.zeros(self.n, np.int64)
+        self.in_flight = np.zeros(0, np.int64)
+        self.arc_load = np.zeros(self.topo.num_arcs)
+        self.act_hist = np.full((self.n, self.history), -1, np.int64)
+        self.generated = self.delivered = self.lost = 0
+        self.delay_sum = 0.0
+        self.packet_ticks = 0
+        """sum over ticks of the packets in the network (Little's law: total time spent in it)"""
+        self.events: TickEvents | None = None
+        self.last_delivered = np.zeros(0, np.int64)
+        """ids of the packets delivered in the last tick"""
+        self._inject()
+        return self.obs()
+
+    def _seed_rngs(self, seed) -> None:
+        traffic, actions = np.random.SeedSequence(seed).spawn(2)
+        self.rng = np.random.Generator(np.random.PCG64(traffic))
+        """traffic: arrivals, destinations, sizes (independent of the routers' actions)."""
+        self.action_rng = np.random.Generator(np.random.PCG64(actions))
+        """for :meth:`random_actions` only, so a random policy does not shift the traffic."""
+
+    @property
+    def queue_len(self) -> np.ndarray:
+        return self.q_tail - self.q_head
+
+    def head_packets(self) -> np.ndarray:
+        """(N,) id of each router's head packet, -1 for an empty queue."""
+        q = self.queue_len > 0
+        return np.where(q, self.q_buf[np.arange(self.n), np.minimum(self.q_head, self.q_buf.shape[1] - 1)], -1)
+
+    def obs(self) -> np.ndarray:
+        head = self.head_packets()
+        dest = np.where(head >= 0, self.p_dst[np.maximum(head, 0)], -1)
+        nq = np.where(self._valid, self.queue_len[self._nbr], -1)
+        longest = np.argmax(nq, axis=1)
+        return np.concatenate([dest[:, None], longest[:, None], self.act_hist], axis=1)
+
+    def inbound(self) -> np.ndarray:
+        """(N,) packets queued at each router plus those in flight towards it (its share of the backlog)."""
+        return self.queue_len + np.bincount(self.topo.dst[self.p_arc[self.in_flight]], minlength=self.n)
+
+    def backlog(self) -> int:
+        """Packets still in the network (queued or in flight)."""
+        return int(self.queue_len.sum() + len(self.in_flight))
+
+    # ------------------------------------------------------------------ dynamics
+    def random_actions(self) -> np.ndarray:
+        """A uniformly random local action per router (drawn from the simulator's own generator)."""
+        return np.floor(self.action_rng.random(self.n) * self.topo.degree).astype(np.int64)
+
+    def step(self, actions) -> np.ndarray:
+        """Advance one tick with ``actions[i]`` = local action of router ``i`` (ignored for an empty queue)."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.n,):
+            raise ActionError(f"'actions' of shape ({self.n},) expected (got {actions.shape})")
+        topo = self.topo
+        senders = np.flatnonzero(self.queue_len > 0)
+        a = actions[senders].astype(np.int64)
+        bad = (a < 0) | (a >= topo.degree[senders])
+        if bad.any():
+            i = int(senders[np.argmax(bad)])
+            raise ActionError(f"action {int(actions[i])} of router {topo.node_names[i]!r} outside 0..{int(topo.degree[i]) - 1}")
+        pk = self.q_buf[senders, self.q_head[senders]]
+        self.q_head[senders] += 1
+        arcs = topo.out_arcs[senders, a]
+        size = self.p_size[pk]
+        ok = topo.capacity[arcs] - self.arc_load[arcs] >= size
+        sent, sarc = pk[ok], arcs[ok]
+        self.arc_load[sarc] += size[ok]  # one packet per router per tick: each arc at most once
+        self.p_arc[sent] = sarc
+        self.p_arrive[sent] = self.t + topo.latency[sarc]
+        self.in_flight = np.concatenate([self.in_flight, sent])
+        lost_at = np.bincount(senders[~ok], minlength=self.n)
+        self.p_end[pk[~ok]] = -2
+        self.lost += int((~ok).sum())
+        if self.history:
+            self.act_hist[senders, 1:] = self.act_hist[senders, :-1]
+            self.act_hist[senders, 0] = a
+        wait = self.t - self.p_enq[pk]
+
+        self.t += 1
+        now = self.p_arrive[self.in_flight] == self.t
+        arr = np.sort(self.in_flight[now])
+        self.in_flight = self.in_flight[~now]
+        np.subtract.at(self.arc_load, self.p_arc[arr], self.p_size[arr])
+        at = topo.dst[self.p_arc[arr]]
+        done = at == self.p_dst[arr]
+        dt = (self.t - self.p_created[arr[done]]).astype(float)
+        delivered_at = np.bincount(at[done], minlength=self.n)
+        delay_sum_at = np.bincount(at[done], weights=dt, minlength=self.n)
+        self.delivered += int(done.sum())
+        self.last_delivered = arr[done]
+        self.p_end[self.last_delivered] = self.t
+        self.delay_sum += float(dt.sum())
+        self._enqueue(at[~done], arr[~done])
+        self._inject()
+        self.packet_ticks += self.backlog()
+        self.events = TickEvents(senders, a, pk, ok, wait, lost_at, delivered_at, delay_sum_at)
+        return self.obs()
+
+    def _inject(self) -> None:
+        k = self.rng.poisson(self.load, self.n)
+        total = int(k.sum())
+        if total == 0:
+            return
+        src = np.repeat(np.arange(self.n), k)
+        dst = (src + 1 + self.rng.integers(0, self.n - 1, total)) % self.n
+        size = self.rng.uniform(self.size_lo, self.size_hi, total) * self.size_ref
+        self.add_packets(src, dst, size)
+
+    def add_packets(self, src, dst, size) -> np.ndarray:
+        """Create packets now at routers ``src`` for ``dst`` with sizes ``size`` (bandwidth units); they join the
+        tails of the source queues in the given order. Returns their ids. (The traffic model calls this; tests
+        use it to build hand-computed cases.)"""
+        src, dst = np.atleast_1d(np.asarray(src, np.int64)), np.atleast_1d(np.asarray(dst, np.int64))
+        size = np.broadcast_to(np.asarray(size, float), src.shape)
+        if ((src < 0) | (src >= self.n) | (dst < 0) | (dst >= self.n) | (src == dst)).any():
+            raise ActionError(f"packets need 0 <= src != dst < {self.n} (got src={src}, dst={dst})")
+        total = len(src)
+        ids = np.arange(self.num_packets, self.num_packets + total)
+        if total and ids[-1] >= len(self.p_dst):
+            grow = max(len(self.p_dst), total)
+            for name in ("p_dst", "p_size", "p_created", "p_enq", "p_arc", "p_arrive", "p_end"):
+                arr = getattr(self, name)
+                fill = -1 if name in ("p_arc", "p_arrive", "p_end") else 0
+                setattr(self, name, np.concatenate([arr, np.full(grow, fill, arr.dtype)]))
+        self.p_dst[ids], self.p_size[ids], self.p_created[ids] = dst, size, self.t
+        self.num_packets += total
+        self.generated += total
+        self._enqueue(src, ids)
+        return ids
+
+    def _enqueue(self, nodes: np.ndarray, pids: np.ndarray) -> None:
+        """Append ``pids`` to the tails of ``nodes``' queues, keeping the given order within each router."""
+        if len(nodes) == 0:
+            return
+        order = np.argsort(nodes, kind="stable")
+        nodes, pids = nodes[order], pids[order]
+        counts = np.bincount(nodes, minlength=self.n)
+        first = np.cumsum(counts) - counts
+        pos = self.q_tail[nodes] + np.arange(len(nodes)) - first[nodes]
+        if pos.max() >= self.q_buf.shape[1]:
+            width = max(2 * self.q_buf.shape[1], int(pos.max()) + 1)
+            self.q_buf = np.concatenate([self.q_buf, np.zeros((self.n, width - self.q_buf.shape[1]), np.int64)], axis=1)
+        self.q_buf[nodes, pos] = pids
+        self.q_tail += counts
+        self.p_enq[pids] = self.t
+
+    # ------------------------------------------------------------------ metrics
+    def metrics(self) -> dict:
+        """Average delivery time (delivered packets), packets lost, throughput (delivered per tick), backlog, and
+        ``sojourn_time``: ticks spent in the network per generated packet, undelivered ones counted up to now
+        (not biased towards the packets that made it, as the delivery time is when the network saturates)."""
+        return {
+            "delivery_time": self.delay_sum / self.delivered if self.delivered else float("nan"),
+            "sojourn_time": self.packet_ticks / max(self.generated, 1),
+            "packets_lost": self.lost,
+            "delivered": self.delivered,
+            "generated": self.generated,
+            "throughput": self.delivered / max(self.t, 1),
+            "backlog": self.backlog(),
+        }

@@ -1,0 +1,309 @@
+"""WAN packet routing: simulator on hand-computed tiny topologies, PettingZoo API, baselines, MAMRL parts."""
+
+import numpy as np
+import pytest
+import torch
+
+from netctrl.errors import ActionError, ScenarioError
+from netctrl.problems.routing import PacketSim, RoutingParallelEnv, load_topology, topology_from_dict
+from netctrl.problems.routing.baselines import QRouting, RandomRouting, ShortestPath, run_episode
+
+
+def tiny(links, failures=()):
+    """Topology from ``[(u, v, capacity, latency), ...]`` over nodes named by the letters used."""
+    names = sorted({x for u, v, *_ in links for x in (u, v)})
+    return topology_from_dict({
+        "name": "tiny", "nodes": [{"id": n} for n in names],
+        "links": [{"u": u, "v": v, "capacity": c, "latency": lat} for u, v, c, lat in links],
+        "failure_scenarios": [{"failed_links": [list(p) for p in f]} for f in failures]})
+
+
+def drive(sim, actions, ticks):
+    """Run ``ticks`` ticks with fixed actions; return {packet id: delivery tick}."""
+    out = {}
+    for _ in range(ticks):
+        sim.step(np.asarray(actions))
+        for p in sim.last_delivered:
+            out[int(p)] = sim.t
+    return out
+
+
+def test_delivery_time_is_sum_of_latencies_on_empty_path():
+    topo = tiny([("A", "B", 10, 2), ("B", "C", 10, 3)])
+    sim = PacketSim(topo, load=0.0, seed=0)
+    sim.reset()
+    (p,) = sim.add_packets(0, 2, 1.0)
+    # A's only link goes to B; B's links: 0 -> A, 1 -> C
+    got = drive(sim, [0, 1, 0], 8)
+    assert got == {int(p): 5}
+    assert sim.metrics()["delivery_time"] == 5.0 and sim.metrics()["packets_lost"] == 0
+
+
+def test_fifo_order_and_queueing_delay():
+    topo = tiny([("A", "B", 100, 2)])
+    sim = PacketSim(topo, load=0.0, seed=0)
+    sim.reset()
+    ids = sim.add_packets([0, 0, 0], [1, 1, 1], 1.0)
+    assert sim.queue_len.tolist() == [3, 0]
+    got = drive(sim, [0, 0], 6)
+    # one packet leaves A per tick in creation order: sent at 0, 1, 2, each 2 ticks in flight
+    assert got == {int(ids[0]): 2, int(ids[1]): 3, int(ids[2]): 4}
+    assert sim.metrics()["delivery_time"] == pytest.approx(3.0)
+
+
+def test_fifo_arrivals_queue_behind_earlier_packets():
+    # C's packet for B arrives at B (from A) after B's own packet was created: it waits behind it
+    topo = tiny([("A", "B", 100, 1), ("B", "C", 100, 1)])
+    sim = PacketSim(topo, load=0.0, seed=0)
+    sim.reset()
+    b_own = sim.add_packets([1, 1], [2, 2], 1.0)  # two packets at B for C
+    a_pkt = sim.add_packets(0, 2, 1.0)  # A -> C via B
+    got = drive(sim, [0, 1, 0], 6)
+    # B sends its own at t=0, 1; A's packet reaches B at t=1 behind b_own[1], leaves at t=2
+    assert got == {int(b_own[0]): 1, int(b_own[1]): 2, int(a_pkt[0]): 3}
+
+
+def test_loss_on_saturated_link_and_bandwidth_release():
+    topo = tiny([("A", "B", 10, 3)])
+    sim = PacketSim(topo, load=0.0, seed=0)
+    sim.reset()
+    ids = sim.add_packets([0] * 4, [1] * 4, 4.0)
+    got = drive(sim, [0, 0], 8)
+    # in flight 4, 8, then residual 2 < 4: the third is lost; at t=3 the first frees its 4 -> the fourth goes
+    assert sim.lost == 1
+    assert got == {int(ids[0]): 3, int(ids[1]): 4, int(ids[3]): 6}
+    assert sim.arc_load.sum() == 0.0
+
+
+def test_failed_link_loses_everything_sent_on_it():
+    topo = tiny([("A", "B", 10, 1), ("B", "C", 10, 1), ("A", "C", 10, 1)], failures=[[("A", "C")]])
+    failed = topo.with_failures(topo.failure_scenarios[0])
+    sim = PacketSim(failed, load=0.0, seed=0)
+    sim.reset()
+    sim.add_packets([0, 0], [2, 2], 1.0)
+    # A: action 0 -> B, action 1 -> C (failed)
+    drive(sim, [1, 0, 0], 4)
+    assert sim.lost == 2 and sim.delivered == 0
+
+
+def test_same_seed_same_episode_and_different_seed_differs():
+    topo = load_topology("geant")
+
+    def trace(seed):
+        sim = PacketSim(topo, load=0.3, seed=seed)
+        obs = [sim.obs()]
+        for _ in range(60):
+            obs.append(sim.step(sim.random_actions()))
+        return np.stack(obs), sim.metrics()
+
+    o1, m1 = trace(5)
+    o2, m2 = trace(5)
+    o3, _ = trace(6)
+    assert np.array_equal(o1, o2) and m1 == m2
+    assert not np.array_equal(o1, o3)
+
+
+def test_traffic_does_not_depend_on_the_policy():
+    topo = load_topology("b4")
+    a = PacketSim(topo, 0.3, seed=2)
+    b = PacketSim(topo, 0.3, seed=2)
+    run_episode(a, RandomRouting(), 50)
+    run_episode(b, ShortestPath(topo), 50)
+    assert a.generated == b.generated and np.array_equal(a.p_dst[:a.num_packets], b.p_dst[:b.num_packets])
+
+
+def test_invalid_input_is_rejected():
+    topo = load_topology("b4")
+    sim = PacketSim(topo, 0.1, seed=0)
+    with pytest.raises(ActionError, match="router 'A'"):
+        bad = np.zeros(topo.num_nodes, int)
+        bad[0] = 7
+        while sim.queue_len[0] == 0:
+            sim.step(np.zeros(topo.num_nodes, int))
+        sim.step(bad)
+    with pytest.raises(ScenarioError, match="links\\[0\\].v"):
+        topology_from_dict({"nodes": [{"id": "a"}], "links": [{"u": "a", "v": "z", "capacity": 1, "latency": 1}]})
+    with pytest.raises(ScenarioError, match="latency"):
+        tiny([("A", "B", 1, 0)])
+
+
+def test_pettingzoo_parallel_api_and_seed():
+    from pettingzoo.test import parallel_api_test, parallel_seed_test
+
+    parallel_api_test(RoutingParallelEnv("b4", load=0.3, horizon=40), num_cycles=60)
+    parallel_seed_test(lambda: RoutingParallelEnv("att", load=0.3, horizon=20))
+
+
+def test_env_rewards_carry_loss_and_delivery():
+    env = RoutingParallelEnv("b4", load=0.3, horizon=80, failed_links=load_topology("b4").failure_scenarios[0])
+    env.reset(seed=0)
+    lost = delivered = 0
+    total = 0.0
+    while env.agents:
+        _, rew, _, _, infos = env.step({a: env.action_space(a).sample() for a in env.agents})
+        lost += sum(i["lost"] for i in infos.values())
+        delivered += sum(i["delivered"] for i in infos.values())
+        total += sum(rew.values())
+    assert lost == env.sim.lost > 0 and delivered == env.sim.delivered
+    assert total < 0
+
+
+def test_shortest_path_follows_lowest_latency():
+    topo = tiny([("A", "B", 10, 1), ("B", "C", 10, 1), ("A", "C", 10, 5)])
+    spa = ShortestPath(topo)
+    assert spa.next_hop[0, 2] == 0  # A -> C via B (2 < 5)
+    sim = PacketSim(topo, load=0.0, seed=0)
+    sim.reset()
+    sim.add_packets(0, 2, 1.0)
+    got = drive_controller(sim, spa, 5)
+    assert list(got.values()) == [2]
+
+
+def drive_controller(sim, ctrl, ticks):
+    out, obs = {}, sim.obs()
+    for _ in range(ticks):
+        obs = sim.step(ctrl.act(obs, sim))
+        ctrl.observe(sim)
+        out.update({int(p): sim.t for p in sim.last_delivered})
+    return out
+
+
+def test_q_routing_learns_to_avoid_a_failed_link():
+    topo = tiny([("A", "B", 10, 1), ("B", "C", 10, 1), ("A", "C", 10, 1)], failures=[[("A", "C")]])
+    failed = topo.with_failures(topo.failure_scenarios[0])
+    q = QRouting(failed)
+    spa = ShortestPath(failed)
+    sim = PacketSim(failed, load=0.2, seed=0)
+    assert run_episode(sim, spa, 100)["packets_lost"] > 0  # SPA keeps using A-C
+    run_episode(sim, q, 100, seed=1)
+    m = run_episode(sim, q, 100, seed=2)
+    assert m["packets_lost"] == 0 and m["delivered"] > 0
+
+
+# ------------------------------------------------------------------------------------------- MAMRL parts
+from netctrl.algos.mamrl import (  # noqa: E402
+    ConsensusEstimator, MAMRLConfig, RouterLearner, RouterPolicies, collect, laplacian, meta_train)
+
+
+def test_consensus_converges_to_network_mean_on_static_signal():
+    topo = load_topology("att")
+    lap = laplacian(topo.num_nodes, topo.src, topo.dst)
+    r = np.random.default_rng(0).normal(size=topo.num_nodes) * 10
+    est = ConsensusEstimator(lap)
+    assert 0 < est.beta < 1
+    for _ in range(400):
+        x = est.step(r)
+    np.testing.assert_allclose(x, r.mean(), atol=1e-6)
+    # only neighbours' x enter router i's update: L is zero off the graph's adjacency
+    assert np.all(lap[~np.eye(len(lap), dtype=bool) & (lap != 0)] == -1)
+
+
+def test_consensus_tracks_a_slowly_varying_mean_and_printed_sign_diverges():
+    topo = load_topology("b4")
+    lap = laplacian(topo.num_nodes, topo.src, topo.dst)
+    est = ConsensusEstimator(lap)
+    base = np.linspace(-1, 1, topo.num_nodes)
+    errs = []
+    for t in range(300):
+        r = base + 0.001 * t
+        errs.append(np.abs(est.step(r) - r.mean()).max())
+    assert errs[-1] < 0.05
+    # eq. (4) with the printed sign, y += beta * sum_j (x_j - x_i), blows up on the same static signal
+    y = np.zeros(topo.num_nodes)
+    for _ in range(200):
+        x = base - y
+        y = y - est.beta * (lap @ x)
+    assert np.abs(x - base.mean()).max() > 1e3
+
+
+def test_router_policies_mask_padding_and_match_per_router_forward():
+    topo = load_topology("geant")
+    pol = RouterPolicies(topo.num_nodes, topo.degree, history=5, hidden=16, layers=2)
+    sim = PacketSim(topo, 0.3, seed=0)
+    obs = sim.reset()
+    for _ in range(5):
+        obs = sim.step(sim.random_actions())
+    logits = pol.logits(torch.from_numpy(obs)[:, None, :])[:, 0]
+    assert torch.isinf(logits[torch.arange(topo.max_degree)[None, :] >= torch.as_tensor(topo.degree)[:, None]]).all()
+    # router 3 alone through a plain one-hot MLP with its own weights gives the same logits
+    i = 3
+    feats = torch.zeros(pol.num_features)
+    feats[(torch.from_numpy(obs[i]) + pol.shift + pol.offset)] = 1.0
+    z = torch.relu(feats @ pol.embed[i] + pol.biases[0][i, 0])
+    z = torch.relu(z @ pol.weights[0][i] + pol.biases[1][i, 0])
+    out = z @ pol.weights[1][i] + pol.biases[2][i, 0]
+    d = int(topo.degree[i])
+    torch.testing.assert_close(logits[i, :d], out[:d])
+
+
+def test_collect_is_reproducible_and_never_picks_padding():
+    topo = load_topology("b4")
+    cfg = MAMRLConfig(hidden=16, horizon=40)
+    sim = PacketSim(topo, 0.4, seed=0)
+    a = RouterLearner(sim, cfg)
+    e1 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    e2 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    assert np.array_equal(e1.actions, e2.actions) and e1.metrics == e2.metrics
+    assert (e1.actions < topo.degree[None, :]).all()
+
+
+def test_policy_gradient_learner_improves_on_random_routing():
+    topo = load_topology("b4")
+    sim = PacketSim(topo, 0.2, seed=0)
+    cfg = MAMRLConfig(hidden=32, horizon=150, loads=(0.2, 0.2), seed=0)
+    learner = RouterLearner(sim, cfg)
+    before = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+    for k in range(80):
+        learner.run(sim, 150, 100 + k)
+    after = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+    assert after < 0.6 * before
+
+
+def test_meta_train_runs_and_returns_an_initialisation():
+    topo = load_topology("b4")
+
+    def make_sim(task, load, seed):
+        return PacketSim(topo.with_failures(task), load, seed)
+
+    cfg = MAMRLConfig(hidden=8, horizon=20, meta_batch=2)
+    pol, hist = meta_train(make_sim, [(), (0,), (1,)], cfg, iterations=2)
+    assert len(hist) == 2 and isinstance(pol, RouterPolicies)
+    assert all(torch.isfinite(p).all() for p in pol.parameters())
+
+
+def test_cli_train_routing_writes_loadable_checkpoints(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+    from netctrl.problems.routing.train import load_router_policy
+
+    res = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "mamrl", "--iterations", "2", "--set",
+                                   "meta_iterations=1", "--set", "horizon=20", "--set", "hidden=8",
+                                   "--run-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    for name in ("meta_init.pt", "policy.pt"):
+        pol = load_router_policy(tmp_path / name)
+        assert pol.n == 12 and pol.num_features > 12
+    bad = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "ppo", "--run-dir", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "mamrl" in str(bad.exception)
+
+
+def test_meta_tasks_hold_out_the_test_failures_and_keep_connectivity():
+    from netctrl.problems.routing.train import meta_tasks
+
+    for name in ("b4", "geant", "att"):
+        topo = load_topology(name)
+        tasks = meta_tasks(topo)
+        assert tasks[0] == () and not set(tasks) & set(topo.failure_scenarios)
+        assert all(topo.surviving_connected(t) for t in tasks)
+
+
+@pytest.mark.slow
+def test_benchmark_quick_smoke(tmp_path):
+    from netctrl.bench.routing import run
+
+    doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, topologies=("b4",))
+    keys = {"topology", "controller", "experiment", "load", "delivery_time", "delivery_time_vs_spa", "packets_lost"}
+    assert all(keys <= set(r) for r in doc["rows"] if r["experiment"] == "load")
+    assert any(r["experiment"] == "link_failure" and "adapt_episodes" in r for r in doc["rows"])
+    assert doc["speed"]["sim_ticks_per_s_att"] > 0
