@@ -196,3 +196,85 @@ def test_reader_errors_name_the_cause(tmp_path):
         parse_instance("V = [1, 2]\nA = [(1, 3)]\n", budgets=(1, 1, 1))
     with pytest.raises(ScenarioError, match="not found"):
         read_instance(tmp_path / "missing_1-1-1_001")
+
+
+# ------------------------------------------------------------------------- learned value functions
+def test_budget_one_lookahead_labels_are_exact():
+    from netctrl.algos.curriculum import ValueFunction, lookahead_labels
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    game = CriticalNodeGame()
+    rng = np.random.default_rng(3)
+    states = [game.sample_state(rng, 1) for _ in range(25)]
+    labels = lookahead_labels(ValueFunction(game, {}), states)
+    assert labels.tolist() == [float(ExactSolver(s.inst).value(s)) for s in states]
+
+
+def test_encoding_is_invariant_to_node_numbering_and_drops_saved_nodes():
+    from netctrl.problems.critical_node.features import encode_state
+
+    inst = random_instance(12, 0.25, (1, 2, 1), seed=4)
+    perm = np.random.default_rng(0).permutation(inst.n)
+    twin = MCNInstance(inst.n, [(int(perm[u]), int(perm[v])) for u, v in inst.edges], 1, 2, 1)
+    s, t = inst.initial_state().play(0).play(3), twin.initial_state().play(int(perm[0])).play(int(perm[3]))
+    xs, _, gs, off_s, _ = encode_state(s)
+    xt, _, gt, off_t, _ = encode_state(t)
+    assert off_s == off_t == 1  # the vaccinated node is removed and counted as saved
+    assert sorted(map(tuple, xs.tolist())) == sorted(map(tuple, xt.tolist())) and np.array_equal(gs, gt)
+    # protection stage: only the infected components remain
+    end = s.play(5).play(1)  # attacker's last infection -> protector to move
+    x, _, _, off, size = encode_state(end)
+    assert size == bin(end.infected_now()).count("1") and off == inst.n - size
+
+
+def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
+    from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
+                                          train_curriculum, train_dqn)
+    from netctrl.errors import CheckpointError, ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    game = CriticalNodeGame(n_range=(6, 9))
+    res = train_curriculum(game, CurriculumConfig(max_budget=3, states_per_stage=40, val_states=10, epochs=2), log=lambda m: None)
+    assert sorted(res.nets) == [1, 2, 3] and len(res.history) == 3
+    save_value_function(tmp_path / "cur.pt", res, "multil-cur")
+    vf, ck = load_value_function(tmp_path / "cur.pt", game)
+    inst = random_instance(9, 0.3, (1, 1, 1), seed=0)
+    end, moves = vf.play(inst.initial_state())
+    assert len(moves) == 3 and end.stage is None and 0 <= end.value_if_over() <= 9
+    with pytest.raises(ConfigError, match="No expert for budget 4"):
+        vf.play(inst.with_budgets(3, 1, 1).initial_state())
+    dqn = train_dqn(game, DQNConfig(max_budget=3, updates=6, batch_size=8, target_every=3), log=lambda m: None)
+    save_value_function(tmp_path / "dqn.pt", dqn, "multil-dqn")
+    vf2, _ = load_value_function(tmp_path / "dqn.pt", game)
+    assert vf2.play(inst.with_budgets(2, 1, 1).initial_state())[0].stage is None
+    with pytest.raises(ConfigError, match="epochs"):
+        CurriculumConfig(epochs=0)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a MultiL-Cur"):
+        load_value_function(tmp_path / "bad.pt", game)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_value_function(tmp_path / "missing.pt", game)
+
+
+def test_cli_solve_exact(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+
+    path = tmp_path / "rndgraph30-8_1-1-1_001"
+    path.write_text(FIXTURE)
+    out = CliRunner().invoke(app, ["solve", "critical-node", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "exact: 6 saved" in out.output and "published #opt 6" in out.output
+    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--budgets", "1,2"])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.slow
+def test_bench_quick_run(tmp_path):
+    from netctrl.bench.critical_node import run
+
+    doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, command="test")
+    keys = {(r["size"], r["controller"]) for r in doc["rows"]}
+    assert ("small", "multil-cur") in keys and ("n40", "exact") in keys
+    assert (tmp_path / "critical_node.png").exists()

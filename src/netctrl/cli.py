@@ -66,7 +66,15 @@ def train(
     workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001); default: local")] = None,
 ) -> None:
-    """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory."""
+    """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory.
+
+    ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead."""
+    if problem.lower().replace("_", "-") == "critical-node":
+        from .bench.critical_node import train_cli
+
+        path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=_parse_sets(set_))
+        typer.echo(f"wrote {path}")
+        return
     from .registry import get_problem
     from .runner import train_agent
     from .train import run_name
@@ -142,7 +150,7 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
-BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad")
+BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad", "critical-node")
 
 
 @app.command()
@@ -166,9 +174,35 @@ def bench(
         from .bench.network_flow import run
     elif key == "hypergrad":
         from .bench.hypergrad import run
+    elif key == "critical-node":
+        from .bench.critical_node import run
     else:
         from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Argument(help="critical-node")],
+    instance: Annotated[Path, typer.Argument(help="instance file in the public MCN text format")],
+    method: Annotated[str, typer.Option(help="exact, learned (greedy by a MultiL-Cur/DQN checkpoint) or both")] = "exact",
+    checkpoint: Annotated[Path | None, typer.Option(help="value-function checkpoint (netctrl train critical-node)")] = None,
+    budgets: Annotated[str | None, typer.Option(help="omega,phi,lambda (default: from the file name)")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="give up the exact search after this many seconds")] = None,
+) -> None:
+    """Solve one instance: optimal value (saved nodes), the sets of one line of play, and the time."""
+    if problem.lower().replace("_", "-") != "critical-node":
+        raise typer.BadParameter(f"unknown problem {problem!r}; available: critical-node")
+    from .bench.critical_node import solve_cli
+
+    try:
+        b = None if budgets is None else tuple(int(x) for x in budgets.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--budgets expects omega,phi,lambda (got {budgets!r})") from exc
+    if b is not None and len(b) != 3:
+        raise typer.BadParameter(f"--budgets expects three numbers (got {budgets!r})")
+    for line in solve_cli(instance, method=method, checkpoint=checkpoint, budgets=b, time_limit=time_limit):
+        typer.echo(line)
 
 
 @app.command()
