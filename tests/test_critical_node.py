@@ -278,3 +278,16 @@ def test_bench_quick_run(tmp_path):
     keys = {(r["size"], r["controller"]) for r in doc["rows"]}
     assert ("small", "multil-cur") in keys and ("n40", "exact") in keys
     assert (tmp_path / "critical_node.png").exists()
+
+
+def test_cli_train_critical_node_smoke(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+
+    out = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "max_budget=2",
+                                   "--set", "states_per_stage=30", "--set", "val_states=10", "--set", "epochs=1"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "multil-cur.pt").exists()
+    bad = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "nonsense=1"])
+    assert bad.exit_code != 0

@@ -35,7 +35,7 @@ from .game import MCNInstance, MCNState, bits, spread
 
 
 def _pop(x: int) -> int:
-    return bin(x).count("1")
+    return x.bit_count()
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,10 @@ class ExactSolver:
             out |= self.adj[v]
         return out
 
-    def protect(self, blocked: int, infected: int, k: int, beta: float = float("inf"), want_set: bool = False):
+    def protect(self, blocked: int, infected: int, k: int, beta: float = float("inf"), alpha: float = -float("inf")):
         """``max`` over protection sets of at most ``k`` nodes (not in ``blocked`` or ``infected``) of the saved
-        nodes. Stops as soon as a value ``>= beta`` is found (then the value returned is only a lower bound).
+        nodes. Stops as soon as a value ``>= beta`` is found (then the value returned is only a lower bound);
+        branches that cannot exceed ``alpha`` are pruned (a value ``<= alpha`` returned means only that).
         Returns ``(value, protected_mask)``."""
         self.calls += 1
         if self._deadline is not None and time.perf_counter() > self._deadline:
@@ -89,7 +90,7 @@ class ExactSolver:
         X0 = spread(adj, infected, blocked) if k == 0 else infected & ~blocked
         if k == 0:
             return n - _pop(X0), 0
-        best = [-1, 0]
+        best = [max(-1, alpha), 0]
 
         def rec(X: int, NX: int, blk: int, prot: int, k: int):
             F = NX & ~blk & ~X
@@ -165,7 +166,7 @@ class ExactSolver:
             lb = self.n - _pop(R) + min(lam, _pop(R & ~imask))
             if lb >= best:
                 continue
-            val, pmask = self.protect(blocked, imask, lam, beta=best)
+            val, pmask = self.protect(blocked, imask, lam, beta=best, alpha=alpha)
             if val < best:
                 best, best_i, best_p = val, imask & ~infected, pmask
                 if best <= alpha:

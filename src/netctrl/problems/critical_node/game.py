@@ -124,7 +124,7 @@ class MCNInstance:
 
     def saved(self, vaccinated: int, infected: int, protected: int) -> int:
         """Saved nodes once the infection from ``infected`` has spread (sets as bit masks)."""
-        return self.n - bin(spread(list(self.adj), infected, vaccinated | protected)).count("1")
+        return self.n - spread(list(self.adj), infected, vaccinated | protected).bit_count()
 
     def initial_state(self) -> "MCNState":
         return MCNState(self, 0, 0, 0, self.omega, self.phi, self.lam)
@@ -221,4 +221,4 @@ class MCNState:
         """Saved nodes of a finished game (raises if budget is left)."""
         if self.stage is not None:
             raise ActionError(f"The game is not over: the {self.player} still has budget")
-        return self.inst.n - bin(self.infected_now()).count("1")
+        return self.inst.n - self.infected_now().bit_count()
