@@ -29,10 +29,12 @@ if __name__ == "__main__":
     p.add_argument("--per-triple", type=int, default=1, help="instances per budget triple and larger size")
     p.add_argument("--time-cap", type=float, default=60.0, help="exact solver time cap per larger instance (s)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ensemble-seeds", type=int, nargs="*", default=[],
+                   help="more curriculum seeds averaged with --seed into multil-cur-ens<m>")
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
     torch.set_num_threads(1)
     run(out=a.out, runs=a.runs, minutes=a.minutes, quick=a.quick, retrain=a.retrain, command=command_line(),
         small_instances=a.small, large_sizes=tuple(a.sizes), per_triple=a.per_triple, time_cap=a.time_cap,
-        seed=a.seed, train_only=a.train_only)
+        seed=a.seed, train_only=a.train_only, ensemble_seeds=tuple(a.ensemble_seeds))

@@ -148,6 +148,24 @@ class ValueFunction:
         return s, moves
 
 
+class MeanValueFunction(ValueFunction):
+    """The mean of several value functions (e.g. curricula trained with different seeds), played the same way.
+
+    >>> from netctrl.problems.critical_node.features import CriticalNodeGame
+    >>> MeanValueFunction([ValueFunction(CriticalNodeGame(), {})] * 2).members[0].nets
+    {}
+    """
+
+    def __init__(self, members: list[ValueFunction]):
+        if not members:
+            raise ConfigError("Expected at least one value function to average")
+        super().__init__(members[0].game, members[0].nets)
+        self.members = list(members)
+
+    def values(self, states) -> np.ndarray:
+        return np.mean([m.values(states) for m in self.members], axis=0)
+
+
 def lookahead_labels(vf: ValueFunction, states) -> np.ndarray:
     """One-step look-ahead values of ``states`` (all afterstates evaluated in one pass per budget)."""
     game = vf.game

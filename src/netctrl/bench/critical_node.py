@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
-                                train_curriculum, train_dqn)
+from ..algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, load_value_function,
+                                save_value_function, train_curriculum, train_dqn)
 from ..errors import SolverError
 from ..problems.critical_node import ExactSolver, MCNInstance, random_instance
 from ..problems.critical_node.features import CriticalNodeGame
@@ -176,7 +177,8 @@ def plot(rows, out: Path) -> None:
     x = np.arange(len(sizes))
     for k, lab in enumerate(labels):
         g = [next((r["gap_pct"] for r in rows if r["size"] == s and r["controller"] == lab), None) for s in sizes]
-        ax1.bar(x + (k - 0.5) * 0.35, [v if v is not None else 0 for v in g], 0.35, label=lab, color=f"C{k}")
+        w = 0.8 / len(labels)
+        ax1.bar(x + (k - (len(labels) - 1) / 2) * w, [v if v is not None else 0 for v in g], w, label=lab, color=f"C{k}")
     ax1.axhline(1.0, color="k", ls="--", lw=1, label="1 % bar")
     ax1.set_xticks(x, sizes)
     ax1.set_ylabel("optimality gap (%)")
@@ -201,7 +203,10 @@ def plot(rows, out: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- run
 def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
-        small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False):
+        small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
+        ensemble_seeds=()):
+    """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
+    experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``."""
     from .common import write_results
 
     out, runs = Path(out), Path(runs) / "critical_node"
@@ -215,9 +220,16 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     dqn_cfg = DQNConfig(seed=seed, updates=30 if quick else 1_000_000, target_every=10 if quick else 500,
                         time_limit_s=cur_info["train_wall_s"])
     dqn, dqn_info = train_or_load("multil-dqn", runs, game, dqn_cfg, retrain)
+    members, ens_info = [cur], []
+    for k in ensemble_seeds:
+        vf_k, info_k = train_or_load("multil-cur", runs / f"seed{k}", game, replace(cur_cfg, seed=k), retrain)
+        members.append(vf_k)
+        ens_info.append(info_k["train_wall_s"])
     if train_only:
         return None
     vfs = {"multil-cur": cur, "multil-dqn": dqn}
+    if ensemble_seeds:
+        vfs[f"multil-cur-ens{len(members)}"] = MeanValueFunction(members)
     rng = np.random.default_rng(np.random.SeedSequence([TEST_SEED, 3]))
     test = [game.sample_instance(rng) for _ in range(small_instances)]
     rows, small_recs = evaluate_small(vfs, test)
@@ -226,6 +238,9 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     for r in rows:
         if r["controller"] in ("multil-cur", "multil-dqn"):
             r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur" else dqn_info)["train_wall_s"]
+        elif r["controller"].startswith("multil-cur-ens"):
+            r["train_wall_s"] = cur_info["train_wall_s"] + sum(ens_info)
+            r["seeds"] = [seed, *ensemble_seeds]
     small = {r["controller"]: r for r in rows if r["size"] == "small"}
     speed = {"speedup_vs_exact_small": small["multil-cur"]["speedup_vs_exact"]}
     for r in large_rows:
