@@ -73,7 +73,8 @@ def train(
     """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory.
 
     WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
-    ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields."""
+    ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields.
+    ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead."""
     if problem.lower().startswith("routing/"):
         from .problems.routing.train import train_routing
         from .train import run_name
@@ -83,6 +84,12 @@ def train(
         summary = train_routing(problem.split("/", 1)[1], algo=algo, run_dir=rd, seed=seed,
                                 episodes=iterations or 300, time_limit_s=time_limit, **sets)
         typer.echo(json.dumps(summary))
+        return
+    if problem.lower().replace("_", "-") == "critical-node":
+        from .bench.critical_node import train_cli
+
+        path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=_parse_sets(set_))
+        typer.echo(f"wrote {path}")
         return
     from .registry import get_problem
     from .runner import train_agent
@@ -161,7 +168,7 @@ def demo(
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
 
 
-BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad", "routing")
+BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad", "routing", "critical-node")
 
 
 @app.command()
@@ -187,9 +194,35 @@ def bench(
         from .bench.hypergrad import run
     elif key == "routing":
         from .bench.routing import run
+    elif key == "critical-node":
+        from .bench.critical_node import run
     else:
         from .bench.supply_chain import run
     run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Argument(help="critical-node")],
+    instance: Annotated[Path, typer.Argument(help="instance file in the public MCN text format")],
+    method: Annotated[str, typer.Option(help="exact, learned (greedy by a MultiL-Cur/DQN checkpoint) or both")] = "exact",
+    checkpoint: Annotated[Path | None, typer.Option(help="value-function checkpoint (netctrl train critical-node)")] = None,
+    budgets: Annotated[str | None, typer.Option(help="omega,phi,lambda (default: from the file name)")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="give up the exact search after this many seconds")] = None,
+) -> None:
+    """Solve one instance: optimal value (saved nodes), the sets of one line of play, and the time."""
+    if problem.lower().replace("_", "-") != "critical-node":
+        raise typer.BadParameter(f"unknown problem {problem!r}; available: critical-node")
+    from .bench.critical_node import solve_cli
+
+    try:
+        b = None if budgets is None else tuple(int(x) for x in budgets.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(f"--budgets expects omega,phi,lambda (got {budgets!r})") from exc
+    if b is not None and len(b) != 3:
+        raise typer.BadParameter(f"--budgets expects three numbers (got {budgets!r})")
+    for line in solve_cli(instance, method=method, checkpoint=checkpoint, budgets=b, time_limit=time_limit):
+        typer.echo(line)
 
 
 @app.command()

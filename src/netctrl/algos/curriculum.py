@@ -1,0 +1,443 @@
+"""MultiL-Cur (the budget curriculum) and MultiL-DQN for multilevel budgeted games on graphs.
+
+Nabli & Carvalho, "Curriculum learning for multilevel budgeted combinatorial problems", NeurIPS 2020
+(https://proceedings.neurips.cc/paper/2020/hash/4eb7d41ae6005c720a6c6a0bac8aa2e8-Abstract.html).
+
+The game (e.g. :class:`netctrl.problems.critical_node.features.CriticalNodeGame`) is a zero-sum game in which
+each move spends one unit of budget, so a state's total budget left is the number of moves to the end. It is
+passed in as an object with ``budget(s)``, ``maximizing(s)``, ``afterstates(s) -> [(move, s')]``,
+``final_value(s)`` (a finished game), ``sample_state(rng, budget)``, ``encode_each(states)`` (cacheable
+per-state encodings), ``collate(encodings)`` and ``encode(states)`` ``-> (PyG batch, offsets, sizes)``; this module never imports a problem package.
+
+**MultiL-Cur.** If values of states with budget ``B - 1`` are known, the value of a state with budget ``B`` is a
+one-step look-ahead over its afterstates (``max`` or ``min`` by the player to move), computable in polynomial
+time. So: budget-1 states are labelled exactly (their afterstates are finished games); a network ("expert")
+``V_1`` is fitted to them; budget-2 states are labelled by look-ahead with ``V_1``; ``V_2`` is fitted; and so on
+up to the largest budget. Play is greedy by afterstate values: the expert of the afterstate's budget, or the
+exact value when the afterstate ends the game.
+
+**MultiL-DQN.** The baseline of the paper: one network over all budgets, learned by Q-learning on afterstates
+(``Q(s, a) = V(s')``): epsilon-greedy self-play episodes from sampled instances fill a replay memory of
+states; each update regresses ``V(s)`` on the look-ahead target computed with a periodically copied target
+network; no curriculum.
+
+Deviations from the reference: a GIN encoder (sum aggregation, residual) with node and graph features instead
+of the reference's 7-layer GAT with 200-dimensional embeddings; experts are warm-started from the previous
+stage's weights; each stage keeps the epoch with the lowest loss on held-out states labelled the same way;
+far fewer instances per stage (the reference uses 50,000) so that training fits minutes on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CheckpointError, ConfigError
+
+
+# ------------------------------------------------------------------------------------------------ network
+class ValueNet(nn.Module):
+    """GIN value network over a state graph: predicts the saved fraction ``y`` in ``[0, 1]`` of the graph's
+    nodes, so that the state's value is ``offset + size * y``.
+
+    .. math::  h^{(l+1)} = h^{(l)} + \\mathrm{MLP}\\big((1 + \\epsilon) h^{(l)}_i + \\sum_{j \\in N(i)} h^{(l)}_j\\big),
+               \\quad y = \\sigma\\big(\\mathrm{MLP}[\\textstyle\\sum_i h_i / 10, \\mathrm{mean}_i h_i, \\max_i h_i, \\sum_i x_i / 10, \\max_i x_i, u]\\big)
+
+    Args:
+        node_features: input features per node.
+        graph_features: graph-level features ``u`` (budgets, stage), concatenated to every node's input and to
+            the read-out.
+        hidden: embedding width (64).
+        layers: message-passing layers (4).
+
+    Shapes:
+        input: ``batch`` with ``x (N, node_features)``, ``edge_index (2, E)``, ``u (G, graph_features)``, ``batch (N,)``
+        output: ``(G,)``
+    """
+
+    def __init__(self, node_features: int, graph_features: int, hidden: int = 64, layers: int = 4):
+        super().__init__()
+        from torch_geometric.nn import GINConv
+
+        self.node_features, self.graph_features, self.hidden, self.num_layers = node_features, graph_features, hidden, layers
+        self.inp = nn.Linear(node_features + graph_features, hidden)
+        self.convs = nn.ModuleList(
+            GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
+            for _ in range(layers))
+        self.out = nn.Sequential(nn.Linear(3 * hidden + 2 * node_features + graph_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, 1))
+
+    def reset_parameters(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                m.reset_parameters()
+
+    def forward(self, batch) -> torch.Tensor:
+        from torch_geometric.nn import global_add_pool, global_max_pool, global_mean_pool
+
+        x, ei, b, u = batch.x, batch.edge_index, batch.batch, batch.u
+        h = torch.relu(self.inp(torch.cat([x, u[b]], dim=1)))
+        for conv in self.convs:
+            h = h + torch.relu(conv(h, ei))
+        pooled = torch.cat([global_add_pool(h, b) / 10.0, global_mean_pool(h, b), global_max_pool(h, b),
+                            global_add_pool(x, b) / 10.0, global_max_pool(x, b), u], dim=1)
+        return torch.sigmoid(self.out(pooled)).squeeze(-1)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, layers={self.num_layers})"
+
+
+def _predict(net: ValueNet, game, states, chunk: int = 512) -> np.ndarray:
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(states), chunk):
+            batch, off, size = game.encode(states[k:k + chunk])
+            out.append((off + size * net(batch)).numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+# ---------------------------------------------------------------------------------------- value functions
+class ValueFunction:
+    """State values for greedy play: exact for finished games, otherwise ``nets[budget]`` (curriculum experts)
+    or one shared network for every budget (DQN)."""
+
+    def __init__(self, game, nets: dict[int, ValueNet] | ValueNet):
+        self.game = game
+        self.nets = nets
+
+    def net_for(self, budget: int) -> ValueNet:
+        if isinstance(self.nets, ValueNet):
+            return self.nets
+        if budget not in self.nets:
+            raise ConfigError(f"No expert for budget {budget}: trained up to {max(self.nets)} (raise 'max_budget')")
+        return self.nets[budget]
+
+    def values(self, states) -> np.ndarray:
+        out = np.zeros(len(states))
+        groups: dict[int, list[int]] = {}
+        for k, s in enumerate(states):
+            b = self.game.budget(s)
+            if b == 0:
+                out[k] = self.game.final_value(s)
+            else:
+                groups.setdefault(b, []).append(k)
+        for b, idx in groups.items():
+            out[idx] = _predict(self.net_for(b), self.game, [states[k] for k in idx])
+        return out
+
+    def lookahead(self, s):
+        """``(best value, move, afterstate)`` of the player to move by one-step look-ahead."""
+        after = self.game.afterstates(s)
+        vals = self.values([a for _, a in after])
+        k = int(np.argmax(vals) if self.game.maximizing(s) else np.argmin(vals))
+        return float(vals[k]), after[k][0], after[k][1]
+
+    def play(self, s, players=None):
+        """Play ``s`` to the end greedily; ``players`` maps a stage to another move chooser (e.g. exact play).
+        Returns the final state and the moves."""
+        moves = []
+        while self.game.budget(s) > 0:
+            chooser = (players or {}).get(getattr(s, "stage", None))
+            move, s = chooser(s) if chooser else self.lookahead(s)[1:]
+            moves.append(move)
+        return s, moves
+
+
+class MeanValueFunction(ValueFunction):
+    """The mean of several value functions (e.g. curricula trained with different seeds), played the same way.
+
+    >>> from netctrl.problems.critical_node.features import CriticalNodeGame
+    >>> MeanValueFunction([ValueFunction(CriticalNodeGame(), {})] * 2).members[0].nets
+    {}
+    """
+
+    def __init__(self, members: list[ValueFunction]):
+        if not members:
+            raise ConfigError("Expected at least one value function to average")
+        super().__init__(members[0].game, members[0].nets)
+        self.members = list(members)
+
+    def values(self, states) -> np.ndarray:
+        return np.mean([m.values(states) for m in self.members], axis=0)
+
+
+def lookahead_labels(vf: ValueFunction, states) -> np.ndarray:
+    """One-step look-ahead values of ``states`` (all afterstates evaluated in one pass per budget)."""
+    game = vf.game
+    after, owner = [], []
+    for k, s in enumerate(states):
+        for _, a in game.afterstates(s):
+            after.append(a)
+            owner.append(k)
+    vals = vf.values(after)
+    owner = np.asarray(owner)
+    out = np.zeros(len(states))
+    for k, s in enumerate(states):
+        v = vals[owner == k]
+        out[k] = v.max() if game.maximizing(s) else v.min()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------- config
+def _require_positive(cfg, names) -> None:
+    for name in names:
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"Expected '{name}' >= 1 (got {getattr(cfg, name)})")
+
+
+@dataclass(frozen=True)
+class CurriculumConfig:
+    """MultiL-Cur settings."""
+
+    seed: int = 0
+    """seed of the sampled training and validation states and of torch"""
+    max_budget: int = 9
+    """largest total budget trained (omega + phi + lambda of the instances to solve)"""
+    states_per_stage: int = 8000
+    """training states sampled and labelled per budget (the reference uses 50,000)"""
+    val_states: int = 300
+    """held-out states per budget (another seed stream) for choosing the epoch"""
+    epochs: int = 25
+    """passes over each stage's states"""
+    batch_size: int = 64
+    lr: float = 2e-3
+    hidden: int = 64
+    """embedding width of the GIN value network"""
+    layers: int = 4
+    """message-passing layers"""
+    time_limit_s: float | None = None
+    """stop adding stages after this many seconds (the experts so far are kept)"""
+
+    def __post_init__(self):
+        _require_positive(self, ("max_budget", "states_per_stage", "val_states", "epochs", "batch_size", "hidden", "layers"))
+        if not self.lr > 0:
+            raise ConfigError(f"Expected 'lr' > 0 (got {self.lr})")
+
+
+@dataclass
+class TrainResult:
+    nets: dict | ValueNet
+    config: dict
+    wall_s: float
+    history: list = field(default_factory=list)
+
+
+def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, batch_size, lr, gen, deadline=None):
+    """Regress ``offset + size * net`` on ``labels``; keep the weights of the best validation epoch."""
+    items = game.encode_each(states)
+    _, off, size = game.collate(items)
+    y = torch.tensor(labels, dtype=torch.float32)
+    vbatch, voff, vsize = game.encode(val_states)
+    vy = torch.tensor(val_labels, dtype=torch.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    best, best_sd, hist = float("inf"), copy.deepcopy(net.state_dict()), []
+    for ep in range(epochs):
+        net.train()
+        perm = torch.randperm(len(items), generator=gen)
+        for k in range(0, len(items), batch_size):
+            idx = perm[k:k + batch_size]
+            batch, _, _ = game.collate([items[i] for i in idx])
+            pred = off[idx] + size[idx] * net(batch)
+            loss = torch.mean((pred - y[idx]) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        net.eval()
+        with torch.no_grad():
+            vpred = voff + vsize * net(vbatch)
+            vloss = float(torch.mean((vpred - vy) ** 2))
+            vmae = float(torch.mean(torch.abs(vpred - vy)))
+        hist.append((ep, vloss, vmae))
+        if vloss < best:
+            best, best_sd = vloss, copy.deepcopy(net.state_dict())
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+    net.load_state_dict(best_sd)
+    net.eval()
+    return best, hist
+
+
+def _new_net(game_encoded, cfg) -> ValueNet:
+    x, u = game_encoded
+    return ValueNet(x, u, hidden=cfg.hidden, layers=cfg.layers)
+
+
+def _feature_sizes(game, rng):
+    batch, _, _ = game.encode([game.sample_state(rng, 1)])
+    return batch.x.shape[1], batch.u.shape[1]
+
+
+# ------------------------------------------------------------------------------------------ MultiL-Cur
+def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
+    """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring)."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
+    val_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 1]))
+    t0 = time.perf_counter()
+    deadline = None if cfg.time_limit_s is None else t0 + cfg.time_limit_s
+    sizes = _feature_sizes(game, np.random.default_rng(0))
+    nets: dict[int, ValueNet] = {}
+    history = []
+    for b in range(1, cfg.max_budget + 1):
+        ts = time.perf_counter()
+        states = [game.sample_state(train_rng, b) for _ in range(cfg.states_per_stage)]
+        val_states = [game.sample_state(val_rng, b) for _ in range(cfg.val_states)]
+        vf = ValueFunction(game, nets)
+        labels = lookahead_labels(vf, states)
+        val_labels = lookahead_labels(vf, val_states)
+        t_label = time.perf_counter() - ts
+        net = _new_net(sizes, cfg)
+        if b - 1 in nets:
+            net.load_state_dict(nets[b - 1].state_dict())
+        best, hist = _fit(net, game, states, labels, val_states, val_labels, cfg.epochs, cfg.batch_size, cfg.lr, gen)
+        nets[b] = net
+        rec = {"budget": b, "val_mse": best, "val_mae": min(h[2] for h in hist), "label_s": round(t_label, 1),
+               "stage_s": round(time.perf_counter() - ts, 1), "wall_s": round(time.perf_counter() - t0, 1)}
+        history.append(rec)
+        log(f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
+            f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)")
+        if deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget:
+            log(f"[multil-cur] time limit reached after budget {b}")
+            break
+    return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history)
+
+
+# ------------------------------------------------------------------------------------------- MultiL-DQN
+@dataclass(frozen=True)
+class DQNConfig:
+    """MultiL-DQN settings."""
+
+    seed: int = 0
+    """seed of the sampled instances, exploration and torch"""
+    max_budget: int = 9
+    """largest total budget of the sampled instances"""
+    updates: int = 6000
+    """gradient steps"""
+    episodes_per_update: float = 0.25
+    """self-play episodes per gradient step (a fraction: one episode every 1/x steps)"""
+    replay: int = 20000
+    """replay memory (states)"""
+    batch_size: int = 64
+    lr: float = 1e-3
+    target_every: int = 500
+    """gradient steps between copies of the online network to the target network"""
+    eps_start: float = 1.0
+    eps_end: float = 0.1
+    """epsilon-greedy exploration, decayed linearly over the first half of training"""
+    hidden: int = 64
+    layers: int = 4
+    time_limit_s: float | None = None
+    """stop after this many seconds"""
+
+    def __post_init__(self):
+        _require_positive(self, ("max_budget", "updates", "replay", "batch_size", "target_every", "hidden", "layers"))
+        if not 0 < self.episodes_per_update <= 8:
+            raise ConfigError(f"Expected 'episodes_per_update' in (0, 8] (got {self.episodes_per_update})")
+        if not (0 <= self.eps_end <= self.eps_start <= 1):
+            raise ConfigError(f"Expected 0 <= eps_end <= eps_start <= 1 (got {self.eps_end}, {self.eps_start})")
+
+
+def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
+    """Q-learning over afterstates with one shared value network, replay memory and a target network."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
+    t0 = time.perf_counter()
+    deadline = None if cfg.time_limit_s is None else t0 + cfg.time_limit_s
+    sizes = _feature_sizes(game, np.random.default_rng(0))
+    net = _new_net(sizes, cfg)
+    target = copy.deepcopy(net)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    memory: list = []
+    online, frozen = ValueFunction(game, net), ValueFunction(game, target)
+    episodes, credit, history = 0, 0.0, []
+
+    def run_episode(eps):
+        s = game.sample_state(rng, int(rng.integers(1, cfg.max_budget + 1)))
+        while game.budget(s) > 0:
+            if len(memory) < cfg.replay:
+                memory.append(s)
+            else:
+                memory[int(rng.integers(cfg.replay))] = s
+            if rng.random() < eps:
+                after = game.afterstates(s)
+                s = after[int(rng.integers(len(after)))][1]
+            else:
+                net.eval()
+                s = online.lookahead(s)[2]
+
+    step = 0
+    for step in range(1, cfg.updates + 1):
+        frac = min(1.0, step / (0.5 * cfg.updates))
+        eps = cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
+        credit += cfg.episodes_per_update
+        while credit >= 1.0 or not memory:
+            run_episode(eps)
+            episodes += 1
+            credit = max(0.0, credit - 1.0)
+        idx = rng.integers(len(memory), size=min(cfg.batch_size, len(memory)))
+        batch_states = [memory[i] for i in idx]
+        labels = torch.tensor(lookahead_labels(frozen, batch_states), dtype=torch.float32)
+        net.train()
+        batch, off, size = game.encode(batch_states)
+        loss = torch.mean((off + size * net(batch) - labels) ** 2)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % cfg.target_every == 0:
+            target.load_state_dict(net.state_dict())
+            rec = {"update": step, "episodes": episodes, "loss": loss.item(), "wall_s": round(time.perf_counter() - t0, 1)}
+            history.append(rec)
+            log(f"[multil-dqn] update {step}: loss {loss.item():.4f}, {episodes} episodes, {rec['wall_s']:.0f}s")
+        if deadline is not None and time.perf_counter() > deadline:
+            log(f"[multil-dqn] time limit reached after {step} updates")
+            break
+    net.eval()
+    return TrainResult(net, {**asdict(cfg), "updates_done": step, "episodes_done": episodes}, time.perf_counter() - t0,
+                       history)
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def save_value_function(path, result: TrainResult, kind: str) -> None:
+    """Atomically write the experts (or the DQN network) as plain state dicts plus the config."""
+    from ..train import save_checkpoint
+
+    nets = result.nets
+    sds = {"shared": nets.state_dict()} if isinstance(nets, ValueNet) else {str(b): n.state_dict() for b, n in nets.items()}
+    any_net = nets if isinstance(nets, ValueNet) else next(iter(nets.values()))
+    save_checkpoint(path, {"kind": kind, "config": result.config, "nets": sds, "wall_s": result.wall_s,
+                           "history": result.history,
+                           "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers]})
+
+
+def load_value_function(path, game) -> tuple[ValueFunction, dict]:
+    """Load a checkpoint written by :func:`save_value_function` (``weights_only=True``)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint not found: {path}")
+    try:
+        ck = torch.load(path, weights_only=True)
+        nf, gf, hidden, layers = ck["shape"]
+
+        def build(sd):
+            net = ValueNet(nf, gf, hidden=hidden, layers=layers)
+            net.load_state_dict(sd)
+            net.eval()
+            return net
+
+        if "shared" in ck["nets"]:
+            nets = build(ck["nets"]["shared"])
+        else:
+            nets = {int(b): build(sd) for b, sd in ck["nets"].items()}
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    return ValueFunction(game, nets), ck

@@ -1,0 +1,315 @@
+"""Multilevel Critical Node benchmark (issue 6): MultiL-Cur and MultiL-DQN against the exact solver.
+
+One run measures, on the same machine:
+
+1. *training*: MultiL-Cur (experts for total budgets 1..9) and MultiL-DQN (one network, Q-learning, the same
+   wall time as the curriculum), both on random graphs of 10-20 nodes, edge density 0.1-0.2, budgets
+   ``omega in 0..3, phi in 1..3, lambda in 0..3`` (the reference's D1 distribution), training and validation
+   states from seed streams ``(seed, 0)``, ``(seed, 1)``, ``(seed, 2)``;
+2. *small*: test instances from the same distribution drawn from another seed stream (``(TEST_SEED, 3)``),
+   solved exactly and by greedy play of each learned value function (both players learned). Optimality gap
+   ``mean |v_learned - v_exact| / v_exact``, overall and *per player*: the player alone plays by the
+   network, the others optimally (the vaccinator's learned choice followed by the exact attack/protection
+   value; the learned attack after the optimal vaccination, followed by the exact protection; the learned
+   protection after the optimal vaccination and attack);
+3. *n40 ... n100*: random graphs of 5 % density (as the public ``rndgraph05`` instances) with the public
+   budget triples 1-1-1, 2-2-2, 3-1-3, 1-3-3, 3-3-1, 3-3-3; the exact solver runs under a per-instance time
+   cap and the gap is taken over the instances it finished (their number is reported); the time ratio
+   ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, load_value_function,
+                                save_value_function, train_curriculum, train_dqn)
+from ..errors import SolverError
+from ..problems.critical_node import ExactSolver, MCNInstance, random_instance
+from ..problems.critical_node.features import CriticalNodeGame
+
+TEST_SEED = 10_000
+PUBLIC_BUDGETS = ((1, 1, 1), (2, 2, 2), (3, 1, 3), (1, 3, 3), (3, 3, 1), (3, 3, 3))
+
+
+# ------------------------------------------------------------------------------------------ training
+def train_or_load(kind: str, runs: Path, game, cfg, retrain: bool, log=print):
+    path = Path(runs) / f"{kind}.pt"
+    if path.exists() and not retrain:
+        vf, ck = load_value_function(path, game)
+        return vf, {"train_wall_s": round(float(ck["wall_s"]), 1), "config": ck["config"], "history": ck["history"]}
+    res = (train_curriculum if kind == "multil-cur" else train_dqn)(game, cfg, log=log)
+    save_value_function(path, res, kind)
+    vf, ck = load_value_function(path, game)
+    return vf, {"train_wall_s": round(res.wall_s, 1), "config": res.config, "history": res.history}
+
+
+# ---------------------------------------------------------------------------------------- evaluation
+def _line(inst: MCNInstance, nodes_by_stage):
+    """The state after playing the given vaccinated / infected node lists in order."""
+    s = inst.initial_state()
+    for nodes in nodes_by_stage:
+        for v in nodes:
+            s = s.play(v)
+    return s
+
+
+def _value(solver: ExactSolver, s) -> int:
+    return s.value_if_over() if s.stage is None else solver.value(s)
+
+
+def learned_value(vf, inst: MCNInstance) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    end, _ = vf.play(inst.initial_state())
+    return end.value_if_over(), time.perf_counter() - t0
+
+
+def per_player_values(vf, inst: MCNInstance, solver: ExactSolver, opt) -> dict:
+    """Value when one player plays by the network and the others optimally (``opt``: an optimal line)."""
+    out = {}
+    if inst.omega:
+        s = inst.initial_state()
+        while s.stage == 0:
+            s = vf.lookahead(s)[2]
+        out["vaccinator"] = _value(solver, s)
+    if inst.phi:
+        s = _line(inst, [opt.vaccinated])
+        while s.stage == 1:
+            s = vf.lookahead(s)[2]
+        out["attacker"] = _value(solver, s)
+    if inst.lam:
+        s = _line(inst, [opt.vaccinated, opt.infected])
+        while s.stage == 2:
+            s = vf.lookahead(s)[2]
+        out["protector"] = _value(solver, s)
+    return out
+
+
+def _gap(v, ref) -> float:
+    return abs(v - ref) / ref if ref > 0 else float(v != ref)
+
+
+def evaluate_small(vfs: dict, instances, log=print):
+    exact_t, recs = [], []
+    for k, inst in enumerate(instances):
+        solver = ExactSolver(inst)
+        res = solver.solve_state(inst.initial_state())
+        exact_t.append(res.wall_s)
+        rec = {"exact": res.value, "exact_s": res.wall_s}
+        for label, vf in vfs.items():
+            v, t = learned_value(vf, inst)
+            rec[label] = {"value": v, "time_s": t, "per_player": per_player_values(vf, inst, solver, res)}
+        recs.append(rec)
+        if (k + 1) % 50 == 0:
+            log(f"[small] {k + 1}/{len(instances)} instances")
+    rows = [{"size": "small", "controller": "exact", "instances": len(instances), "gap_pct": 0.0,
+             "time_s": float(np.mean(exact_t)), "speedup_vs_exact": 1.0}]
+    for label in vfs:
+        gaps = [_gap(r[label]["value"], r["exact"]) for r in recs]
+        t = [r[label]["time_s"] for r in recs]
+        per = {}
+        for p in ("vaccinator", "attacker", "protector"):
+            g = [_gap(r[label]["per_player"][p], r["exact"]) for r in recs if p in r[label]["per_player"]]
+            per[p] = {"gap_pct": 100 * float(np.mean(g)), "instances": len(g),
+                      "optimal_pct": 100 * float(np.mean(np.asarray(g) == 0))}
+        rows.append({"size": "small", "controller": label, "instances": len(instances),
+                     "gap_pct": 100 * float(np.mean(gaps)), "gap_max_pct": 100 * float(np.max(gaps)),
+                     "optimal_pct": 100 * float(np.mean(np.asarray(gaps) == 0)),
+                     "approx_ratio": float(np.mean([max(r[label]["value"] / r["exact"], r["exact"] / max(r[label]["value"], 1))
+                                                    if r["exact"] else 1.0 for r in recs])),
+                     "time_s": float(np.mean(t)), "speedup_vs_exact": float(np.sum(exact_t) / np.sum(t)),
+                     "per_player": per})
+    return rows, recs
+
+
+def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print):
+    rows, recs = [], []
+    for n in sizes:
+        insts = [random_instance(n, 0.05, b, seed=TEST_SEED + 100 * n + 10 * k + j, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{k}")
+                 for j, b in enumerate(PUBLIC_BUDGETS) for k in range(per_triple)]
+        size_recs = []
+        for inst in insts:
+            rec = {"name": inst.name, "n": n}
+            try:
+                res = ExactSolver(inst, time_limit=time_cap).solve_state(inst.initial_state())
+                rec.update(exact=res.value, exact_s=res.wall_s)
+            except SolverError:
+                rec.update(exact=None, exact_s=None)
+            for label, vf in vfs.items():
+                v, t = learned_value(vf, inst)
+                rec[label] = {"value": v, "time_s": t}
+            log(f"[n{n}] {inst.name}: exact {rec['exact']} ({rec['exact_s'] and round(rec['exact_s'], 1)}s) "
+                + " ".join(f"{lab} {rec[lab]['value']} ({rec[lab]['time_s']:.2f}s)" for lab in vfs))
+            size_recs.append(rec)
+        solved = [r for r in size_recs if r["exact"] is not None]
+        ex_t = [r["exact_s"] for r in solved]
+        rows.append({"size": f"n{n}", "controller": "exact", "instances": len(insts), "solved_within_cap": len(solved),
+                     "time_cap_s": time_cap, "gap_pct": 0.0 if solved else None,
+                     "time_s": float(np.mean(ex_t)) if solved else None, "speedup_vs_exact": 1.0 if solved else None})
+        for label in vfs:
+            t_all = [r[label]["time_s"] for r in size_recs]
+            t_sol = [r[label]["time_s"] for r in solved]
+            gaps = [_gap(r[label]["value"], r["exact"]) for r in solved]
+            rows.append({"size": f"n{n}", "controller": label, "instances": len(insts), "gap_instances": len(solved),
+                         "gap_pct": 100 * float(np.mean(gaps)) if solved else None,
+                         "gap_max_pct": 100 * float(np.max(gaps)) if solved else None,
+                         "time_s": float(np.mean(t_all)),
+                         "speedup_vs_exact": float(np.sum(ex_t) / np.sum(t_sol)) if solved else None})
+        recs += size_recs
+    return rows, recs
+
+
+# -------------------------------------------------------------------------------------------- the plot
+def plot(rows, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+    labels = [c for c in dict.fromkeys(r["controller"] for r in rows) if c != "exact"]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    x = np.arange(len(sizes))
+    for k, lab in enumerate(labels):
+        g = [next((r["gap_pct"] for r in rows if r["size"] == s and r["controller"] == lab), None) for s in sizes]
+        w = 0.8 / len(labels)
+        ax1.bar(x + (k - (len(labels) - 1) / 2) * w, [v if v is not None else 0 for v in g], w, label=lab, color=f"C{k}")
+    ax1.axhline(1.0, color="k", ls="--", lw=1, label="1 % bar")
+    ax1.set_xticks(x, sizes)
+    ax1.set_ylabel("optimality gap (%)")
+    ax1.set_title("gap to the exact value (both players learned)")
+    ax1.legend(fontsize=8)
+    for k, lab in enumerate(["exact"] + labels):
+        t = [next((r["time_s"] for r in rows if r["size"] == s and r["controller"] == lab), None) for s in sizes]
+        pts = [(i, v) for i, v in enumerate(t) if v]
+        if pts:
+            ax2.plot(*zip(*pts), "o-", label=lab, color="k" if lab == "exact" else f"C{k - 1}")
+    ax2.set_xticks(x, sizes)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("mean time per instance (s, 1 core)")
+    ax2.set_title("solve time")
+    ax2.legend(fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
+        small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
+        ensemble_seeds=()):
+    """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
+    experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``."""
+    from .common import write_results
+
+    out, runs = Path(out), Path(runs) / "critical_node"
+    game = CriticalNodeGame()
+    if quick:
+        cur_cfg = CurriculumConfig(seed=seed, max_budget=9, states_per_stage=60, val_states=20, epochs=2)
+        small_instances, large_sizes, time_cap = 12, (40,), 5.0
+    else:
+        cur_cfg = CurriculumConfig(seed=seed, time_limit_s=None if minutes is None else 60 * minutes)
+    cur, cur_info = train_or_load("multil-cur", runs, game, cur_cfg, retrain)
+    dqn_cfg = DQNConfig(seed=seed, updates=30 if quick else 1_000_000, target_every=10 if quick else 500,
+                        time_limit_s=cur_info["train_wall_s"])
+    dqn, dqn_info = train_or_load("multil-dqn", runs, game, dqn_cfg, retrain)
+    members, ens_info = [cur], []
+    for k in ensemble_seeds:
+        vf_k, info_k = train_or_load("multil-cur", runs / f"seed{k}", game, replace(cur_cfg, seed=k), retrain)
+        members.append(vf_k)
+        ens_info.append(info_k["train_wall_s"])
+    if train_only:
+        return None
+    vfs = {"multil-cur": cur, "multil-dqn": dqn}
+    if ensemble_seeds:
+        vfs[f"multil-cur-ens{len(members)}"] = MeanValueFunction(members)
+    rng = np.random.default_rng(np.random.SeedSequence([TEST_SEED, 3]))
+    test = [game.sample_instance(rng) for _ in range(small_instances)]
+    rows, small_recs = evaluate_small(vfs, test)
+    large_rows, large_recs = evaluate_large(vfs, large_sizes, per_triple, time_cap)
+    rows += large_rows
+    for r in rows:
+        if r["controller"] in ("multil-cur", "multil-dqn"):
+            r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur" else dqn_info)["train_wall_s"]
+        elif r["controller"].startswith("multil-cur-ens"):
+            r["train_wall_s"] = cur_info["train_wall_s"] + sum(ens_info)
+            r["seeds"] = [seed, *ensemble_seeds]
+    small = {r["controller"]: r for r in rows if r["size"] == "small"}
+    speed = {"speedup_vs_exact_small": small["multil-cur"]["speedup_vs_exact"]}
+    for r in large_rows:
+        if r["controller"] == "multil-cur" and r["speedup_vs_exact"] is not None:
+            speed[f"speedup_vs_exact_{r['size']}"] = r["speedup_vs_exact"]
+    out.mkdir(parents=True, exist_ok=True)
+    doc = write_results(out / "critical_node.json", "critical_node", rows, speed, command=command,
+                        seeds={"train": seed, "test": TEST_SEED}, quick=quick,
+                        setup={"small": "random G(n, m) graphs, n in 10..20, edge density 0.1..0.2, omega in 0..3, "
+                                         "phi in 1..3, lambda in 0..3 (test seed stream disjoint from training/validation)",
+                               "large": "random graphs of 5 % density, budgets " + ", ".join("-".join(map(str, b)) for b in PUBLIC_BUDGETS)
+                                        + f", {per_triple} instance(s) per triple, exact solver capped at {time_cap:g}s"},
+                        training={"multil-cur": {k: cur_info[k] for k in ("train_wall_s", "config", "history")},
+                                  "multil-dqn": {k: dqn_info[k] for k in ("train_wall_s", "config", "history")}})
+    (runs / "instances.json").write_text(json.dumps({"small": small_recs, "large": large_recs}, indent=1, default=float))
+    plot(rows, out / "critical_node.png")
+    for r in rows:
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "per_player"})
+    return doc
+
+
+# ---------------------------------------------------------------------------------------- CLI helpers
+DEFAULT_CHECKPOINT = Path("runs/bench/critical_node/multil-cur.pt")
+
+
+def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None = None, run_dir: Path | None = None,
+              overrides: dict | None = None) -> Path:
+    """``netctrl train critical-node``: train MultiL-Cur (default; ``--algo ppo`` is read as multil-cur) or
+    MultiL-DQN on the small-graph distribution and write ``<run_dir>/<algo>.pt``."""
+    from ..errors import ConfigError
+
+    kind = {"ppo": "multil-cur", "cur": "multil-cur", "dqn": "multil-dqn"}.get(algo, algo)
+    if kind not in ("multil-cur", "multil-dqn"):
+        raise ConfigError(f"Expected 'algo' multil-cur or multil-dqn for critical-node (got {algo!r})")
+    cls = CurriculumConfig if kind == "multil-cur" else DQNConfig
+    try:
+        cfg = cls(seed=seed, time_limit_s=time_limit, **(overrides or {}))
+    except TypeError as exc:
+        raise ConfigError(f"Unknown {cls.__name__} option in --set: {exc}") from exc
+    run_dir = Path(run_dir or "runs/critical_node")
+    res = (train_curriculum if kind == "multil-cur" else train_dqn)(CriticalNodeGame(), cfg)
+    path = run_dir / f"{kind}.pt"
+    save_value_function(path, res, kind)
+    return path
+
+
+def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = None, budgets=None,
+              time_limit: float | None = None) -> list[str]:
+    """``netctrl solve critical-node INSTANCE``: lines to print (value, sets as 1-based labels, time)."""
+    from ..errors import ConfigError
+    from ..problems.critical_node import read_instance
+
+    if method not in ("exact", "learned", "both"):
+        raise ConfigError(f"Expected 'method' exact, learned or both (got {method!r})")
+    inst = read_instance(instance, budgets=budgets)
+    lines = [f"{inst.name}: {inst.n} nodes, {len(inst.edges)} edges, budgets omega-phi-lambda = "
+             f"{inst.omega}-{inst.phi}-{inst.lam}" + (f", published #opt {inst.opt}" if inst.opt is not None else "")]
+    labels = lambda nodes: "[" + ", ".join(str(v + 1) for v in nodes) + "]"  # noqa: E731
+    if method in ("exact", "both"):
+        res = ExactSolver(inst, time_limit=time_limit).solve_state(inst.initial_state())
+        lines.append(f"exact: {res.value} saved  vaccinated {labels(res.vaccinated)} infected {labels(res.infected)} "
+                     f"protected {labels(res.protected)}  ({res.wall_s:.3f}s)")
+    if method in ("learned", "both"):
+        vf, _ = load_value_function(checkpoint or DEFAULT_CHECKPOINT, CriticalNodeGame())
+        t0 = time.perf_counter()
+        end, _ = vf.play(inst.initial_state())
+        t = time.perf_counter() - t0
+        from ..problems.critical_node import bits
+
+        lines.append(f"learned: {end.value_if_over()} saved  vaccinated {labels(bits(end.D))} infected "
+                     f"{labels(bits(end.I))} protected {labels(bits(end.P))}  ({t:.3f}s)")
+    return lines

@@ -1,0 +1,293 @@
+"""Multilevel Critical Node: the exact solver against brute-force enumeration, monotonicity in the budgets,
+the public-format reader, the game dynamics, the learned value function's plumbing and the CLI."""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+
+import numpy as np
+import pytest
+
+from netctrl.errors import ActionError, ScenarioError, SolverError
+from netctrl.problems.critical_node import (ExactSolver, MCNInstance, format_instance, parse_instance, random_instance,
+                                            random_tree, read_instance, solve)
+
+
+# --------------------------------------------------------------------------- independent brute force
+def _saved(n, nbrs, D, I, P):
+    """Saved nodes by a plain BFS over Python sets (independent of the bit-mask code)."""
+    blocked = set(D) | set(P)
+    seen = set(v for v in I if v not in blocked)
+    queue = deque(seen)
+    while queue:
+        u = queue.popleft()
+        for w in nbrs[u]:
+            if w not in seen and w not in blocked:
+                seen.add(w)
+                queue.append(w)
+    return n - len(seen)
+
+
+def _subsets(pool, k):
+    for r in range(min(k, len(pool)) + 1):
+        yield from itertools.combinations(pool, r)
+
+
+def brute_force(inst: MCNInstance) -> int:
+    """max over |D| <= omega, min over |I| <= phi, max over |P| <= lam, straight from the definition."""
+    nbrs = {v: set() for v in range(inst.n)}
+    for u, v in inst.edges:
+        nbrs[u].add(v)
+        nbrs[v].add(u)
+    nodes = range(inst.n)
+    best_d = -1
+    for D in _subsets(list(nodes), inst.omega):
+        rest = [v for v in nodes if v not in D]
+        worst_i = inst.n + 1
+        for I in _subsets(rest, inst.phi):
+            rest2 = [v for v in rest if v not in I]
+            best_p = max(_saved(inst.n, nbrs, D, I, P) for P in _subsets(rest2, inst.lam))
+            worst_i = min(worst_i, best_p)
+            if worst_i <= best_d:
+                break
+        best_d = max(best_d, worst_i)
+    return best_d
+
+
+def _tiny_instances():
+    rng = np.random.default_rng(2026)
+    out = []
+    for k in range(36):
+        n = int(rng.integers(3, 9))
+        budgets = tuple(int(b) for b in rng.integers(0, 3, size=3))
+        if k % 4 == 3:
+            out.append(random_tree(n, budgets, seed=k))
+        else:
+            out.append(random_instance(n, float(rng.uniform(0.15, 0.6)), budgets, seed=k))
+    # larger budgets on small graphs, and degenerate shapes
+    out += [random_instance(7, 0.3, (3, 3, 3), seed=1), random_instance(6, 0.5, (3, 2, 3), seed=2),
+            random_instance(8, 0.25, (1, 3, 2), seed=3),
+            MCNInstance(5, [], 1, 2, 1), MCNInstance(4, [(0, 1), (1, 2), (2, 3), (3, 0)], 3, 3, 3),
+            MCNInstance(6, [(0, v) for v in range(1, 6)], 0, 1, 1)]
+    return out
+
+
+@pytest.mark.parametrize("inst", _tiny_instances(), ids=lambda i: f"{i.name or 'hand'}-{i.n}-{i.omega}{i.phi}{i.lam}")
+def test_exact_equals_brute_force(inst):
+    res = solve(inst)
+    assert res.value == brute_force(inst)
+    # the line of play it reports is feasible and attains the value
+    assert len(res.vaccinated) <= inst.omega and len(res.infected) <= inst.phi and len(res.protected) <= inst.lam
+    D = sum(1 << v for v in res.vaccinated)
+    I = sum(1 << v for v in res.infected)
+    P = sum(1 << v for v in res.protected)
+    assert not (D & I) and not (D & P) and not (I & P)
+    assert inst.saved(D, I, P) == res.value
+
+
+def test_exact_matches_hand_computed_cases():
+    path = MCNInstance(5, [(0, 1), (1, 2), (2, 3), (3, 4)], omega=0, phi=1, lam=1)
+    # attacker infects the centre 2; protecting one neighbour saves that side only: 2 saved
+    assert solve(path).value == 2
+    assert solve(path.with_budgets(0, 1, 2)).value == 4  # both neighbours protected
+    star = MCNInstance(6, [(0, v) for v in range(1, 6)], omega=1, phi=1, lam=0)
+    assert solve(star).value == 5  # hub vaccinated, one leaf lost
+    assert solve(MCNInstance(6, [(0, v) for v in range(1, 6)], 0, 1, 0)).value == 0  # hub attacked: all lost
+
+
+def test_value_monotone_in_each_budget():
+    rng = np.random.default_rng(7)
+    for k in range(8):
+        base = random_instance(int(rng.integers(8, 13)), 0.25, (1, 1, 1), seed=100 + k)
+        vals = {}
+        for b in itertools.product(range(3), range(1, 3), range(3)):
+            vals[b] = solve(base.with_budgets(*b)).value
+        for (o, f, l_), v in vals.items():
+            if (o + 1, f, l_) in vals:
+                assert vals[(o + 1, f, l_)] >= v
+            if (o, f + 1, l_) in vals:
+                assert vals[(o, f + 1, l_)] <= v
+            if (o, f, l_ + 1) in vals:
+                assert vals[(o, f, l_ + 1)] >= v
+
+
+def test_exact_solver_values_of_intermediate_states_agree_with_one_step_lookahead():
+    inst = random_instance(10, 0.25, (2, 2, 2), seed=11)
+    solver = ExactSolver(inst)
+    s = inst.initial_state()
+    while s.stage is not None:
+        children = [solver.value(c) if c.stage is not None else c.value_if_over() for _, c in s.afterstates()]
+        v = solver.value(s)
+        assert v == (max(children) if s.maximizing else min(children))
+        s = s.afterstates()[int(np.argmax(children) if s.maximizing else np.argmin(children))][1]
+
+
+def test_time_limit_raises_solver_error():
+    inst = random_instance(40, 0.1, (3, 3, 3), seed=0)
+    with pytest.raises(SolverError, match="time_limit"):
+        solve(inst, time_limit=0.01)
+
+
+# ----------------------------------------------------------------------------------------- the game
+def test_game_moves_budgets_and_errors():
+    inst = MCNInstance(4, [(0, 1), (1, 2), (2, 3)], omega=1, phi=1, lam=1)
+    s = inst.initial_state()
+    assert s.player == "vaccinator" and s.budget_left == 3 and len(s.legal_moves()) == 4
+    s = s.play(1)
+    assert s.player == "attacker" and 1 not in s.legal_moves()
+    with pytest.raises(ActionError, match="already"):
+        s.play(1)
+    s = s.play(2)
+    assert s.player == "protector" and s.legal_moves() == [0, 3]
+    s = s.play(3)
+    assert s.stage is None and s.value_if_over() == 3  # only node 2 is infected
+    with pytest.raises(ActionError, match="over"):
+        s.play(0)
+    # budgets larger than the graph are dropped once no node is left
+    s = MCNInstance(2, [(0, 1)], 3, 3, 3).initial_state().play(0).play(1)
+    assert s.stage is None and s.value_if_over() == 2
+
+
+def test_instance_validation():
+    with pytest.raises(ScenarioError, match="self-loops"):
+        MCNInstance(3, [(1, 1)], 1, 1, 1)
+    with pytest.raises(ScenarioError, match="endpoints"):
+        MCNInstance(3, [(0, 3)], 1, 1, 1)
+    with pytest.raises(ScenarioError, match="phi"):
+        MCNInstance(3, [(0, 1)], 1, -1, 1)
+
+
+# --------------------------------------------------------------------------------------- the reader
+FIXTURE = """no              #fail
+0.412           #totTm
+3               #itDAD
+6               #opt
+6               #optDA-AD
+
+V = [1, 2, 3, 4, 5, 6, 7, 8]
+A = [(1, 2), (2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (4, 5), (5, 4), (2, 6), (6, 2), (6, 7), (7, 6), (7, 8), (8, 7)]
+Z_dad = [2]
+Y_dad = [4]
+X_dad = [5]
+"""
+
+
+def test_reader_parses_the_public_format_and_round_trips(tmp_path):
+    path = tmp_path / "rndgraph30-8_1-1-1_001"
+    path.write_text(FIXTURE)
+    inst = read_instance(path)
+    assert (inst.n, inst.budgets, inst.opt) == (8, (1, 1, 1), 6)
+    assert len(inst.edges) == 7 and (0, 1) in inst.edges and (6, 7) in inst.edges
+    assert solve(inst).value == brute_force(inst) == 6  # the fixture's #opt is right
+    again = parse_instance(format_instance(inst), name=path.name)
+    assert (again.n, again.edges, again.budgets, again.opt) == (inst.n, inst.edges, inst.budgets, inst.opt)
+    rnd = random_instance(15, 0.2, (2, 1, 3), seed=5)
+    back = parse_instance(format_instance(rnd, opt=7, solution=((0,), (1,), (2,))), budgets=rnd.budgets)
+    assert (back.n, back.edges, back.opt) == (rnd.n, rnd.edges, 7)
+
+
+def test_reader_errors_name_the_cause(tmp_path):
+    with pytest.raises(ScenarioError, match="budgets"):
+        parse_instance(FIXTURE, name="no-budgets-here")
+    with pytest.raises(ScenarioError, match="A = "):
+        parse_instance("V = [1, 2]\n", budgets=(1, 1, 1))
+    with pytest.raises(ScenarioError, match="labels from 'V'"):
+        parse_instance("V = [1, 2]\nA = [(1, 3)]\n", budgets=(1, 1, 1))
+    with pytest.raises(ScenarioError, match="not found"):
+        read_instance(tmp_path / "missing_1-1-1_001")
+
+
+# ------------------------------------------------------------------------- learned value functions
+def test_budget_one_lookahead_labels_are_exact():
+    from netctrl.algos.curriculum import ValueFunction, lookahead_labels
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    game = CriticalNodeGame()
+    rng = np.random.default_rng(3)
+    states = [game.sample_state(rng, 1) for _ in range(25)]
+    labels = lookahead_labels(ValueFunction(game, {}), states)
+    assert labels.tolist() == [float(ExactSolver(s.inst).value(s)) for s in states]
+
+
+def test_encoding_is_invariant_to_node_numbering_and_drops_saved_nodes():
+    from netctrl.problems.critical_node.features import encode_state
+
+    inst = random_instance(12, 0.25, (1, 2, 1), seed=4)
+    perm = np.random.default_rng(0).permutation(inst.n)
+    twin = MCNInstance(inst.n, [(int(perm[u]), int(perm[v])) for u, v in inst.edges], 1, 2, 1)
+    s, t = inst.initial_state().play(0).play(3), twin.initial_state().play(int(perm[0])).play(int(perm[3]))
+    xs, _, gs, off_s, _ = encode_state(s)
+    xt, _, gt, off_t, _ = encode_state(t)
+    assert off_s == off_t == 1  # the vaccinated node is removed and counted as saved
+    assert sorted(map(tuple, xs.tolist())) == sorted(map(tuple, xt.tolist())) and np.array_equal(gs, gt)
+    # protection stage: only the infected components remain
+    end = s.play(5).play(1)  # attacker's last infection -> protector to move
+    x, _, _, off, size = encode_state(end)
+    assert size == bin(end.infected_now()).count("1") and off == inst.n - size
+
+
+def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
+    from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
+                                          train_curriculum, train_dqn)
+    from netctrl.errors import CheckpointError, ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    game = CriticalNodeGame(n_range=(6, 9))
+    res = train_curriculum(game, CurriculumConfig(max_budget=3, states_per_stage=40, val_states=10, epochs=2), log=lambda m: None)
+    assert sorted(res.nets) == [1, 2, 3] and len(res.history) == 3
+    save_value_function(tmp_path / "cur.pt", res, "multil-cur")
+    vf, ck = load_value_function(tmp_path / "cur.pt", game)
+    inst = random_instance(9, 0.3, (1, 1, 1), seed=0)
+    end, moves = vf.play(inst.initial_state())
+    assert len(moves) == 3 and end.stage is None and 0 <= end.value_if_over() <= 9
+    with pytest.raises(ConfigError, match="No expert for budget 4"):
+        vf.play(inst.with_budgets(3, 1, 1).initial_state())
+    dqn = train_dqn(game, DQNConfig(max_budget=3, updates=6, batch_size=8, target_every=3), log=lambda m: None)
+    save_value_function(tmp_path / "dqn.pt", dqn, "multil-dqn")
+    vf2, _ = load_value_function(tmp_path / "dqn.pt", game)
+    assert vf2.play(inst.with_budgets(2, 1, 1).initial_state())[0].stage is None
+    with pytest.raises(ConfigError, match="epochs"):
+        CurriculumConfig(epochs=0)
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a MultiL-Cur"):
+        load_value_function(tmp_path / "bad.pt", game)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_value_function(tmp_path / "missing.pt", game)
+
+
+def test_cli_solve_exact(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+
+    path = tmp_path / "rndgraph30-8_1-1-1_001"
+    path.write_text(FIXTURE)
+    out = CliRunner().invoke(app, ["solve", "critical-node", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "exact: 6 saved" in out.output and "published #opt 6" in out.output
+    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--budgets", "1,2"])
+    assert bad.exit_code != 0
+
+
+@pytest.mark.slow
+def test_bench_quick_run(tmp_path):
+    from netctrl.bench.critical_node import run
+
+    doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, command="test")
+    keys = {(r["size"], r["controller"]) for r in doc["rows"]}
+    assert ("small", "multil-cur") in keys and ("n40", "exact") in keys
+    assert (tmp_path / "critical_node.png").exists()
+
+
+def test_cli_train_critical_node_smoke(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.cli import app
+
+    out = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "max_budget=2",
+                                   "--set", "states_per_stage=30", "--set", "val_states=10", "--set", "epochs=1"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "multil-cur.pt").exists()
+    bad = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "nonsense=1"])
+    assert bad.exit_code != 0
