@@ -47,7 +47,7 @@ class ProblemSpec:
     """raw-environment factories to train on instead of ``make_env`` (e.g. a set of graphs of several sizes:
     PPO cycles through them, one per iteration); validation and evaluation still use ``make_env``."""
     expert: Callable[[], object] | None = None
-    """``expert()`` -> a teacher for imitation pretraining of the bi-level agent (``target(env, replan)`` -> its
+    """``expert()`` -> a teacher for imitation pretraining of the bi-level agent (``target(env)`` -> its
     desired next state, see :mod:`netctrl.algos.imitation`); ``None``: the agent learns by RL alone."""
     pretrain: dict = field(default_factory=dict)
     """default :class:`~netctrl.algos.imitation.ImitationConfig` fields (used when ``expert`` is set)."""

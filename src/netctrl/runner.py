@@ -135,7 +135,9 @@ def train_agent(
     make_env = factories[0] if len(factories) == 1 else factories
     model = init_policy(problem, agent, factories[0], cfg.seed, **(policy_overrides or {}))
     mod = _algo_module(algo)
-    extra: dict[str, Any] = {}
+    eval_fn = validation_fn(problem, agent)
+    meta: dict[str, Any] = {"problem": problem.name, "agent": agent}
+    imitation = None
     if pretrain is None:
         pretrain = problem.expert is not None and agent == "bilevel" and algo == "ppo"
     if pretrain and not (resume and (Path(run_dir) / "last.pt").exists()):
@@ -146,19 +148,18 @@ def train_agent(
             raise ValueError(f"imitation pretraining needs a bi-level PPO agent of a problem with an expert "
                              f"({problem.name}: expert={'yes' if problem.expert else 'none'}, agent={agent}, algo={algo})")
         icfg = ImitationConfig(**{"seed": cfg.seed, **problem.pretrain, **(pretrain if isinstance(pretrain, dict) else {})})
-        imitation = imitate(icfg, factories, model, problem.expert, eval_fn=validation_fn(problem, agent),
-                            verbose=verbose)
+        imitation = imitate(icfg, factories, model, problem.expert, eval_fn=eval_fn, verbose=verbose)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(run_dir) / "pretrain.json", json.dumps({
             "config": asdict(icfg), "wall_s": round(imitation.wall_s, 1), "episodes": imitation.episodes,
             "states": imitation.states, "best_eval": imitation.best_eval, "history": imitation.history}, indent=2))
-        extra = {"initial_eval": imitation.best_eval, "metadata": {"pretrain": asdict(icfg)}}
-    meta = {"problem": problem.name, "agent": agent, **extra.pop("metadata", {})}
+        meta["pretrain"] = asdict(icfg)
+    extra = {} if imitation is None else {"initial_eval": imitation.best_eval}
     result = mod.train(
-        cfg, make_env, model, run_dir=run_dir, eval_fn=validation_fn(problem, agent), resume=resume,
-        progress=progress, verbose=verbose, metadata=meta, **extra,
+        cfg, make_env, model, run_dir=run_dir, eval_fn=eval_fn, resume=resume, progress=progress,
+        verbose=verbose, metadata=meta, **extra,
     )
-    if "initial_eval" in extra:          # the training cost includes the pretraining
+    if imitation is not None:          # the training cost includes the pretraining
         result.wall_s += imitation.wall_s
         result.episodes += imitation.episodes
     return result

@@ -12,7 +12,7 @@ Data collection follows DAgger (Ross, Gordon and Bagnell, 2011):
 * round 0: the expert drives ``episodes`` episodes on each training graph (its targets go through the same
   lower level the agent uses), every visited state labelled with its target;
 * rounds ``1..rounds``: the *current policy* drives ``round_episodes`` episodes per graph, the expert labels
-  every state the policy visits (``expert.target(env, replan=True)``), the data are aggregated and the policy
+  every state the policy visits (``expert.target(env)``), the data are aggregated and the policy
   is refitted: it learns to recover from its own mistakes, which pure behaviour cloning never shows it.
 
 After each fit the policy is validated (``eval_fn``); the best one is kept. The policy still sees only its
@@ -43,10 +43,9 @@ EvalFn = Callable[[GraphActorCritic], dict]
 class Expert(Protocol):
     """What DAgger needs from an expert."""
 
-    def target(self, env: Any, replan: bool) -> np.ndarray:
+    def target(self, env: Any) -> np.ndarray:
         """The node-level action (desired next state, any positive scale per commodity) in ``env``'s current
-        state. ``replan=False``: the expert drives the episode itself and may follow its own plan;
-        ``replan=True``: the state may come from another policy, plan from it."""
+        state, which may come from another policy."""
 
 
 @dataclass
@@ -95,10 +94,6 @@ class ImitationResult:
     history: list[dict]
 
 
-def _groups(model: GraphActorCritic) -> int:
-    return int(getattr(model.cfg, "dirichlet_groups", 1) or 1)
-
-
 def _normalised(target: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
     """``(distribution (G, n), has_units (G,))`` of a node-level target, per group."""
     t = np.maximum(np.asarray(target, dtype=np.float64).reshape(groups, -1), 0.0)
@@ -113,7 +108,7 @@ def collect_episode(env, expert: Expert, model: GraphActorCritic | None, seed: i
     obs, _ = env.reset(seed=int(seed))
     out = []
     while True:
-        target = np.asarray(expert.target(raw, replan=model is not None), dtype=np.float64)
+        target = np.asarray(expert.target(raw), dtype=np.float64)
         if not np.all(np.isfinite(target)):
             raise ValueError("expert returned a non-finite target")
         dist, mask = _normalised(target, groups)
@@ -181,7 +176,7 @@ def pretrain(cfg: ImitationConfig, make_env: Callable | Sequence[Callable], mode
     factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
     envs = [f() for f in factories]
     expert = expert_factory()
-    groups = _groups(model)
+    groups = model.cfg.dirichlet_groups
     opt = torch.optim.Adam(model.actor_parameters(), lr=cfg.lr)
     data: dict[int, list[tuple]] = {g: [] for g in range(len(envs))}
     history: list[dict] = []

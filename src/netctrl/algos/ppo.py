@@ -272,11 +272,6 @@ def train(
     if state:
         rms.load_state_dict(state["reward_rms"])
     episodes_done = int(state.get("episodes", 0))
-    if initial_eval is not None and not state:
-        run.best_eval = float(initial_eval)
-        snap = run.snapshot(model, actor_opt=actor_opt, critic_opt=critic_opt)
-        run.ckpt.save({"iteration": 0, "best_eval": run.best_eval, "episodes": 0, "reward_rms": rms.state_dict(),
-                       **snap}, best=True)
 
     factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
     if cfg.workers > 0:
@@ -292,6 +287,10 @@ def train(
     def payload() -> dict:
         snap = run.snapshot(model, actor_opt=actor_opt, critic_opt=critic_opt)
         return {"episodes": episodes_done, "reward_rms": rms.state_dict(), **snap}
+
+    if initial_eval is not None and not state:
+        run.best_eval = float(initial_eval)
+        run.ckpt.save({"iteration": 0, "best_eval": run.best_eval, **payload()}, best=True)
 
     try:
         for it in range(run.start, cfg.iterations):

@@ -158,7 +158,7 @@ class ForecastMPCExpert:
     def __init__(self, horizon: int = 15) -> None:
         self.horizon = int(horizon)
 
-    def target(self, env: NetworkFlowEnv, replan: bool = True) -> np.ndarray:
+    def target(self, env: NetworkFlowEnv) -> np.ndarray:
         flows, _ = oracle_plan(env, self.horizon, foresight=False)
         return env.next_state(flows).reshape(-1)
 
