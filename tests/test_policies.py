@@ -74,6 +74,20 @@ def test_dirichlet_head_prior_sets_initial_mean():
     assert torch.allclose(mean, torch.tensor([0.1, 0.3, 0.6, 0.0]), atol=2e-3)
 
 
+@pytest.mark.parametrize("n", [12, 200])
+def test_prior_eps_per_graph_leaks_the_same_share_on_every_graph_size(n):
+    """A prior that leaves a quarter of the nodes empty: with ``prior_eps_per_graph`` the initial mean puts
+    ``(n/4) * (eps/n) / (1 + eps)`` on them, whatever ``n``; with a per-node ``eps``, ``(n/4) eps / (1 + n eps)``,
+    growing with ``n``."""
+    x = torch.ones(n, 1)
+    x[: n // 4] = 0.0
+    eps = 1e-2
+    for per_graph, leak in ((True, 0.25 * eps / (1 + eps)), (False, (n / 4) * eps / (1 + n * eps))):
+        head = DirichletHead(8, prior_feature=0, prior_eps=eps, exact_prior=True, prior_eps_per_graph=per_graph)
+        mean = head(torch.rand(n, 8), x, batch_size=1).mode()[0]
+        assert float(mean[: n // 4].sum()) == pytest.approx(leak, rel=1e-4)
+
+
 def test_actor_critic_gradients_match_finite_differences():
     torch.manual_seed(0)
     model = GraphActorCritic(4, 2, PolicyConfig(hidden=8, layers=1, head_hidden=8)).double()
@@ -199,3 +213,27 @@ def test_grouped_dirichlet_is_a_product_of_independent_dirichlets():
     ref = sum(Dirichlet(conc[:, g]).log_prob(blocks[:, g]) for g in range(3))
     assert torch.allclose(dist.log_prob(a), ref, atol=1e-4)
     assert dist.mode().shape == (2, 12)
+
+
+def test_symlog_inputs_transform_encoder_inputs_but_not_the_prior():
+    """With ``symlog_inputs`` the policy equals the same weights fed ``sign(v) log(1 + |v|)`` features, except
+    that the Dirichlet prior is still read from the raw feature (its scale would otherwise be distorted)."""
+    torch.manual_seed(0)
+    obs = random_obs(B=2, N=5, F=4, D=2)
+    obs["x"] = obs["x"] * 50.0
+    obs["edge_attr"] = obs["edge_attr"] * 20.0 - 10.0
+    cfg = dict(encoder="edgeconv", hidden=8, layers=2, prior_feature=3, prior_eps=1e-6)
+    raw = GraphActorCritic(4, 2, PolicyConfig(**cfg))
+    logged = GraphActorCritic(4, 2, PolicyConfig(**cfg, symlog_inputs=True))
+    logged.load_state_dict(raw.state_dict())
+    pre = {**obs, "x": torch.sign(obs["x"]) * torch.log1p(obs["x"].abs()),
+           "edge_attr": torch.sign(obs["edge_attr"]) * torch.log1p(obs["edge_attr"].abs())}
+    assert torch.allclose(logged.value(obs), raw.value(pre), atol=1e-5)        # the critic reads them too
+    x, ei, ea, _, B = to_graph_batch(obs)
+    xs, _, eas, _, _ = to_graph_batch(pre)
+    h_logged = logged.actor_encoder(*logged._inputs(x, ei, ea))
+    assert torch.allclose(h_logged, raw.actor_encoder(xs, ei, eas), atol=1e-5)
+    mean = logged.distribution(obs).mode()
+    expected = raw.head(h_logged, x, B).mode()               # the head with the raw features
+    assert torch.allclose(mean, expected, atol=1e-6)
+    assert not torch.allclose(mean, raw.distribution(obs).mode(), atol=1e-3)

@@ -47,6 +47,8 @@ class PolicyConfig:
     """node feature holding the Dirichlet prior (e.g. current vehicles), ``None`` for uniform."""
     prior_eps: float = 1e-3
     """smoothing of the prior (share given to a node the prior leaves empty); keep ``N * prior_eps`` small."""
+    prior_eps_per_graph: bool = False
+    """smooth the prior by ``prior_eps / N`` per node instead (the same leak on every graph size)."""
     init_precision: float = 10.0
     """initial Dirichlet precision per node (mean-precision parameterisation)."""
     dirichlet_groups: int = 1
@@ -66,6 +68,10 @@ class PolicyConfig:
     bidirectional: bool = False
     """let the encoders pass messages both ways along every edge (reverse copies carry the same edge
     features plus a direction flag), as the reference supply-chain actor does; heads keep the real edges."""
+    symlog_inputs: bool = False
+    """encoders read ``sign(v) * log(1 + |v|)`` of every node and edge feature (heads still read the raw
+    features, e.g. their priors): counts and capacities that grow with the graph (queues near a sink of a
+    500-node graph are ten times those of a 20-node one) stay near the range seen in training."""
 
     def __post_init__(self) -> None:
         if self.head not in HEADS:
@@ -96,6 +102,11 @@ def _floating(t: Tensor) -> Tensor:
     return t if t.is_floating_point() else t.float()
 
 
+def symlog(t: Tensor) -> Tensor:
+    """``sign(t) * log(1 + |t|)``: identity near 0, logarithmic for large magnitudes."""
+    return torch.sign(t) * torch.log1p(t.abs())
+
+
 def obs_to_tensors(obs: dict[str, Any], device: str | torch.device = "cpu") -> dict[str, Tensor]:
     return {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}
 
@@ -122,7 +133,8 @@ class GraphActorCritic(nn.Module):
         make = {
             "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature,
                                                cfg.init_precision, groups=cfg.dirichlet_groups,
-                                               prior_eps=cfg.prior_eps, exact_prior=cfg.exact_prior),
+                                               prior_eps=cfg.prior_eps, exact_prior=cfg.exact_prior,
+                                               prior_eps_per_graph=cfg.prior_eps_per_graph),
             "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean,
                                              cfg.gaussian_prior_feature, cfg.exact_prior),
             "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
@@ -156,16 +168,23 @@ class GraphActorCritic(nn.Module):
         flag = torch.cat([torch.ones(ea.shape[0], 1, dtype=ea.dtype), -torch.ones(ea.shape[0], 1, dtype=ea.dtype)])
         return ei2, torch.cat([torch.cat([ea, ea]), flag], dim=1)
 
+    def _inputs(self, x: Tensor, ei: Tensor, ea: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+        """What the encoders read: ``(x, edge_index, edge_attr)``, transformed and message graph built."""
+        if self.cfg.symlog_inputs:
+            x = symlog(x)
+            ea = None if ea is None else symlog(ea)
+        return (x, *self._message_graph(ei, ea))
+
     def distribution(self, obs: dict[str, Tensor]):
         x, ei, ea, _, B = to_graph_batch(obs)
-        h = self.actor_encoder(x, *self._message_graph(ei, ea))
+        h = self.actor_encoder(*self._inputs(x, ei, ea))
         if isinstance(self.head, (EdgeGaussianHead, CompositeHead)):
             return self.head(h, x, B, ei, ea)
         return self.head(h, x, B)
 
     def value(self, obs: dict[str, Tensor]) -> Tensor:
         x, ei, ea, batch, B = to_graph_batch(obs)
-        h = self.critic_node(self.critic_encoder(x, *self._message_graph(ei, ea)))
+        h = self.critic_node(self.critic_encoder(*self._inputs(x, ei, ea)))
         return self.critic_out(self._pool(h, batch, size=B)).view(B)
 
     def evaluate_actions(self, obs: dict[str, Tensor], actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:

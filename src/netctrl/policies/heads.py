@@ -139,6 +139,9 @@ class DirichletHead(nn.Module):
         prior_eps: smoothing added to the normalised prior before its log (the initial share of a node the
             prior leaves empty): ``N * prior_eps`` of the mass leaks to such nodes, so keep it small on large
             graphs.
+        prior_eps_per_graph: add ``prior_eps / N`` instead, so the smoothing keeps the same weight relative
+            to the prior's average share ``1 / N`` on every graph size (with a fixed ``prior_eps`` a policy
+            trained on 20 nodes leaks ten times more mass to empty nodes on 200).
         exact_prior: start the last layer at zero weights, so the initial mean is exactly the prior (default:
             small random weights, a mean near it).
 
@@ -159,9 +162,11 @@ class DirichletHead(nn.Module):
         groups: int = 1,
         prior_eps: float = 1e-3,
         exact_prior: bool = False,
+        prior_eps_per_graph: bool = False,
     ) -> None:
         super().__init__()
         self.exact_prior = exact_prior
+        self.prior_eps_per_graph = prior_eps_per_graph
         self.groups = groups
         self.prior_eps = float(prior_eps)
         if parameterization not in ("mean-precision", "softplus", "proportional"):
@@ -195,11 +200,11 @@ class DirichletHead(nn.Module):
             kappa = self.log_precision.clamp(-5.0, 12.0).exp()
             conc = kappa * z.shape[-1] * share / share.sum(-1, keepdim=True)
         else:
+            n = z.shape[-1]
             if self.prior_feature is not None:
                 p = x[:, self.prior_feature].view(batch_size * self.groups, -1).clamp_min(0.0)
                 p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
-                z = z + torch.log(p + self.prior_eps)
-            n = z.shape[-1]
+                z = z + torch.log(p + (self.prior_eps / n if self.prior_eps_per_graph else self.prior_eps))
             kappa = self.log_precision.clamp(-5.0, 12.0).exp()
             conc = kappa * n * torch.softmax(z, dim=-1)
         conc = conc.clamp(self.min_c, self.max_c).view(batch_size, -1)
