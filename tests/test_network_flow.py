@@ -132,6 +132,28 @@ def test_forecast_plan_equals_the_oracle_when_the_future_is_as_expected():
     assert oracle_plan(env, 8)[1] > oracle_plan(env, 8, foresight=False)[1] + 1.0
 
 
+def test_terminal_value_moves_units_the_horizon_cannot_deliver():
+    """Line 0-1-2-3, sink 3, one unit at node 0, a 2-step plan: no delivery fits in the horizon. Without a
+    terminal value the plan holds it (holding 0.1 per step beats transport 0.05 + holding); with it, a unit at
+    node 2 is worth 10 - 0.1 and at node 0 10 - 0.3, so it moves. A plan reaching the episode's end has none."""
+    src, dst = [0, 1, 2, 1, 2, 3], [1, 2, 3, 0, 1, 2]
+    net = FlowNetwork(4, [src, dst], edge_attr={"capacity": [5.0] * 6, "travel_time": [1.0] * 6, "cost": [0.05] * 6})
+    for steps, moves in ((6, True), (2, False)):
+        sc = NetworkFlowScenario("line4", net, np.array([3]), np.zeros((12, 4, 1)), steps=steps, reward=10.0,
+                                 holding_cost=0.1, disruptions=0.0)
+        env = NetworkFlowEnv(sc)
+        env.reset(seed=0)
+        env.waiting = np.array([[1.0, 0.0, 0.0, 0.0]])
+        held, v_held = oracle_plan(env, 2, terminal=False)
+        moved, v_moved = oracle_plan(env, 2)
+        assert held.tolist() == pytest.approx([0.0] * 6)
+        assert moved.tolist() == pytest.approx([1.0 if moves else 0.0] + [0.0] * 5)
+        if moves:       # two hops (0.1 transport), one unit waiting at steps 1 and 2 (0.2), worth 9.9 at node 2
+            assert v_moved == pytest.approx(-0.1 - 0.2 + 9.9)
+        else:
+            assert v_moved == pytest.approx(v_held) == pytest.approx(-0.2)
+
+
 def test_next_state_by_hand():
     env = NetworkFlowEnv(line_scenario())
     env.reset(seed=0)

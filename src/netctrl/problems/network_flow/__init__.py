@@ -62,10 +62,12 @@ INSTANCES = {
 
 #: one graph copy per commodity (shared weights), edge features include "how much closer to the sink"
 #: the Dirichlet's prior is the greedy shortest-path next state (the policy starts as the greedy heuristic
-#: made capacity-feasible by the LP and learns where to deviate); its smoothing stays small on 500 nodes
+#: made capacity-feasible by the LP and learns where to deviate); its smoothing is spread over the graph
+#: (``prior_eps / N`` per node: the same leak to empty nodes on every size); encoders read symlog features, so
+#: the queues and capacities of a 500-node graph (up to ten times those of 20 nodes) stay near the training range
 POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", parameterization="mean-precision",
-              prior_feature=FEATURE_NEXT_HOP, prior_eps=1e-5, init_precision=100.0, dirichlet_groups=COMMODITIES,
-              critic_pool="mean")
+              prior_feature=FEATURE_NEXT_HOP, prior_eps=2e-4, prior_eps_per_graph=True, symlog_inputs=True,
+              init_precision=100.0, dirichlet_groups=COMMODITIES, critic_pool="mean")
 TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
              update_epochs=4, minibatch_size=80, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
 #: imitation pretraining of the bi-level agent (DAgger) from the forecast MPC (no foresight), then PPO

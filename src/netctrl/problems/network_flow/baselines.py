@@ -3,8 +3,10 @@
 * :class:`OracleMPC`: perfect foresight of the realised arrivals and capacity disruptions. Each step it
   solves one multi-commodity LP over the time-expanded network for the next ``horizon`` steps with the
   simulator's exact accounting (rewards on delivery, transport costs, holding costs on waiting units, shared
-  arc capacities, in-transit units) and applies the first step's flows. With ``horizon >= T`` its plan is the
-  optimum of the episode (tested: the plan's value equals the realised return).
+  arc capacities, in-transit units) and applies the first step's flows. Units still in the network at the end
+  of a plan that stops before the episode's end get a terminal value (what delivering them later would earn,
+  if they can still arrive in time). With ``horizon >= T`` its plan is the optimum of the episode (tested:
+  the plan's value equals the realised return).
 * :class:`ForecastMPC`: the same receding-horizon LP without foresight (expected arrivals, current
   capacities), re-solved every step; also the teacher of the bi-level agent's imitation pretraining.
 * :class:`GreedyShortestPath`: every waiting unit moves to the next hop of its shortest path (by travel time)
@@ -23,13 +25,20 @@ from .env import NetworkFlowEnv
 
 
 def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
-                foresight: bool = True) -> tuple[np.ndarray, float]:
+                foresight: bool = True, terminal: bool = True) -> tuple[np.ndarray, float]:
     """First-step flows (K*E,) (``all_steps``: the whole plan, (S, K*E)) and the plan's value over ``horizon``
     steps from the state of ``env.t``.
 
     ``foresight=True``: the realised future (arrivals and capacity disruptions of this episode);
     ``False``: only what a deployed controller knows, the expected arrivals (the scenario's rates) and the
     current capacities, assumed to persist.
+
+    ``terminal``: a plan that stops before the episode's end values every unit still in the network at its
+    end (waiting, or in transit) at ``reward - holding_cost * d`` if its remaining shortest travel time ``d``
+    to its sink still lets it arrive before the episode ends, else 0. Without it, a unit farther than the
+    horizon from its sink is worth nothing to the plan, which then leaves it waiting: on a 200-node graph
+    (paths longer than a 15-step horizon) that MPC delivers 9 % less than greedy shortest paths. A plan that
+    reaches the episode's end has no terminal value (the exact episode optimum is unchanged).
     """
     sc = env.scenario
     t0 = env.t
@@ -92,11 +101,20 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
     into_sink = env.dst[None, :] == env.sinks[:, None]                    # (K, E)
     for s in range(S):
         reach[s] = into_sink & (s + tau <= S)[None, :]
-    c = np.concatenate([
-        (sc.reward * reach - env.cost[None, None, :]).reshape(-1),
-        np.zeros(nh),
-        np.full(nw, -sc.holding_cost),
-    ])
+    c_x = sc.reward * reach - env.cost[None, None, :]
+    c_w = np.full((S, K, N), -sc.holding_cost)
+    if terminal and t0 + S < env.T:
+        dist = sc.sink_distance().T                                       # (K, N) travel time to the sink
+        left = env.T - (t0 + S)                                           # steps after the horizon
+
+        def value(d):
+            return np.where(d <= left, sc.reward - sc.holding_cost * d, 0.0)
+
+        c_w[S - 1] += np.where(is_sink, 0.0, value(dist))                 # waiting at the horizon's end
+        for s in range(S):                                                # in transit at the horizon's end
+            rest = (s + tau - S)[None, :] + dist[kk, env.dst[ee]]          # (K, E) steps after the horizon
+            c_x[s] += np.where((s + tau > S)[None, :], value(rest), 0.0)
+    c = np.concatenate([c_x.reshape(-1), np.zeros(nh), c_w.reshape(-1)])
     # interior point (with crossover to a vertex): 13x faster than dual simplex on the 100-node episode LP
     sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, method="ipm",
                    name="network-flow oracle MPC")
