@@ -202,8 +202,9 @@ class CurriculumConfig:
     """training states sampled and labelled per budget (the reference uses 50,000)"""
     val_states: int = 300
     """held-out states per budget (another seed stream) for choosing the epoch"""
-    epochs: int = 25
-    """passes over each stage's states"""
+    epochs: int = 80
+    """passes over each stage's states (the fit is optimisation-bound: on budget-2 states with exact labels the
+    validation error fell from 0.40 to 0.25 and 0.20 saved nodes at 25, 60 and 120 epochs from scratch)"""
     batch_size: int = 64
     lr: float = 2e-3
     hidden: int = 64
