@@ -87,8 +87,9 @@ def network_flow_table(doc: dict) -> str:
                  f"agent: **{sp.get('decision_speedup_vs_oracle_200')}x**. Ray rollouts on this machine: 2 actors / 1 "
                  f"actor **{sp.get('ray_rollout_speedup_2_workers')}x**, 2 actors / in-process "
                  f"{sp.get('ray_rollout_speedup_vs_local')}x ({sp.get('rollout_steps_per_s_local')}, "
-                 f"{sp.get('rollout_steps_per_s_1_worker')}, {sp.get('rollout_steps_per_s_2_workers')} steps/s). "
-                 f"Machine: {doc['machine']}; {doc['date']}.")
+                 f"{sp.get('rollout_steps_per_s_1_worker')}, {sp.get('rollout_steps_per_s_2_workers')} steps/s"
+                 + (f"; measured again by `{doc['ray_command']}`, {doc['ray_date']}, on the idle machine" if "ray_command" in doc else "")
+                 + f"). Machine: {doc['machine']}; {doc['date']}.")
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ Writes ``results/network_flow.json`` (format of RESULTS.md) and ``results/networ
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from ..problems.network_flow import (
 )
 from ..registry import get_problem
 from ..runner import compare, load_agent, print_table, rows_to_records
-from ..train import configure_threads
+from ..train import atomic_write_text, configure_threads
 from .common import train_or_load, write_results
 
 TRAIN_PROBLEM = "network_flow/gabriel-mix"
@@ -103,6 +104,26 @@ def ray_throughput(problem: str = "network_flow/gabriel-20", iterations: int = 4
             "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
             "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
             "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2)}
+
+
+def update_ray(out: Path = Path("results"), command: str | None = None) -> dict:
+    """Measure only the Ray rollout throughput again, into the existing ``out/network_flow.json`` (its
+    ``speed`` keys, plus ``ray_command``, ``ray_date`` and ``ray_machine``): the ratio is only meaningful on an
+    otherwise idle machine, and the full benchmark takes an hour."""
+    from .common import command_line, machine
+
+    path = Path(out) / "network_flow.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: run the full benchmark first")
+    doc = json.loads(path.read_text())
+    ray = ray_throughput()
+    if not ray:
+        raise RuntimeError("Ray is not installed: pip install 'netctrl[ray]'")
+    print("ray:", ray)
+    doc["speed"].update(ray)
+    doc.update(ray_command=command or command_line(), ray_date=time.strftime("%Y-%m-%d"), ray_machine=machine())
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+    return doc
 
 
 def plot(rows: list[dict], out: Path) -> None:
