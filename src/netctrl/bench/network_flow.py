@@ -49,7 +49,7 @@ from ..problems.network_flow import (
 from ..registry import get_problem
 from ..runner import compare, load_agent, print_table, rows_to_records
 from ..train import atomic_write_text, configure_threads
-from .common import train_or_load, write_results
+from .common import command_line, machine, train_or_load, write_results
 
 TRAIN_PROBLEM = "network_flow/gabriel-mix"
 LABELS = ("bilevel-ppo", "edge-ppo")
@@ -110,8 +110,6 @@ def update_ray(out: Path = Path("results"), command: str | None = None) -> dict:
     """Measure only the Ray rollout throughput again, into the existing ``out/network_flow.json`` (its
     ``speed`` keys, plus ``ray_command``, ``ray_date`` and ``ray_machine``): the ratio is only meaningful on an
     otherwise idle machine, and the full benchmark takes an hour."""
-    from .common import command_line, machine
-
     path = Path(out) / "network_flow.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the full benchmark first")

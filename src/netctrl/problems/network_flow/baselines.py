@@ -104,7 +104,7 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
     c_x = sc.reward * reach - env.cost[None, None, :]
     c_w = np.full((S, K, N), -sc.holding_cost)
     if terminal and t0 + S < env.T:
-        dist = sc.sink_distance().T                                       # (K, N) travel time to the sink
+        dist = env.sink_dist                                              # (K, N) travel time to the sink
         left = env.T - (t0 + S)                                           # steps after the horizon
 
         def value(d):

@@ -84,7 +84,8 @@ class NetworkFlowEnv(gym.Env):
         self._buffer = self.horizon + int(self.travel.max()) + PIPE + 2
         self.scale = float(max(sc.rate[: self.T].mean() , 1e-6))
         self.cap_scale = float(np.median(self.base_capacity))
-        dist = sc.sink_distance()                                         # (N, K)
+        self.sink_dist = sc.sink_distance().T                            # (K, N) travel time to each sink
+        dist = self.sink_dist.T                                           # (N, K)
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
         self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
         self._closer = sc.arc_progress()                                 # (K, E)
