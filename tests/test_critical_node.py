@@ -301,6 +301,24 @@ def test_cli_solve_exact(tmp_path):
     assert bad.exit_code != 0
 
 
+def test_cli_solve_learned_with_lookahead(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.bench.critical_node import train_cli
+    from netctrl.cli import app
+
+    ck = train_cli(run_dir=tmp_path, overrides=dict(max_budget=3, states_per_stage=20, val_states=5, epochs=1))
+    path = tmp_path / "rndgraph30-8_1-1-1_001"
+    path.write_text(FIXTURE)
+    out = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "both", "--checkpoint", str(ck),
+                                   "--lookahead-width", "3"])
+    assert out.exit_code == 0, out.output
+    assert "exact: 6 saved" in out.output and "learned: " in out.output
+    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "learned", "--checkpoint", str(ck),
+                                   "--lookahead-width", "-1"])
+    assert bad.exit_code != 0
+
+
 @pytest.mark.slow
 def test_bench_quick_run(tmp_path):
     from netctrl.bench.critical_node import run

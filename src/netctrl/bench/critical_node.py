@@ -333,8 +333,9 @@ def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None 
 
 
 def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = None, budgets=None,
-              time_limit: float | None = None) -> list[str]:
-    """``netctrl solve critical-node INSTANCE``: lines to print (value, sets as 1-based labels, time)."""
+              time_limit: float | None = None, lookahead_width: int = 0) -> list[str]:
+    """``netctrl solve critical-node INSTANCE``: lines to print (value, sets as 1-based labels, time);
+    ``lookahead_width`` > 0: learned play with the two-ply look-ahead of that width (the ``-la2`` controllers)."""
     from ..errors import ConfigError
     from ..problems.critical_node import read_instance
 
@@ -350,6 +351,8 @@ def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = N
                      f"protected {labels(res.protected)}  ({res.wall_s:.3f}s)")
     if method in ("learned", "both"):
         vf, _ = load_value_function(checkpoint or DEFAULT_CHECKPOINT, CriticalNodeGame())
+        if lookahead_width:
+            vf = vf.searching(2, lookahead_width)
         t0 = time.perf_counter()
         end, _ = vf.play(inst.initial_state())
         t = time.perf_counter() - t0
