@@ -3,6 +3,7 @@
     python benchmarks/critical_node.py                # train (or reuse runs/bench/critical_node) and evaluate
     python benchmarks/critical_node.py --train-only   # train only
     python benchmarks/critical_node.py --quick        # smoke run with tiny budgets (not a result)
+    python benchmarks/critical_node.py --dev 1000 --lookahead-width 2 3 5 99   # development instances only
 
 See netctrl/bench/critical_node.py for what is measured.
 """
@@ -31,10 +32,16 @@ if __name__ == "__main__":
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ensemble-seeds", type=int, nargs="*", default=[],
                    help="more curriculum seeds averaged with --seed into multil-cur-ens<m>")
+    p.add_argument("--lookahead-width", type=int, nargs="+", default=[5],
+                   help="also play each controller with a two-ply look-ahead of this width (<label>-la2; 0: not); "
+                        "with --dev, several widths may be compared")
+    p.add_argument("--dev", type=int, default=0,
+                   help="evaluate on this many development instances instead (results/critical_node_dev.json)")
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
     torch.set_num_threads(1)
     run(out=a.out, runs=a.runs, minutes=a.minutes, quick=a.quick, retrain=a.retrain, command=command_line(),
         small_instances=a.small, large_sizes=tuple(a.sizes), per_triple=a.per_triple, time_cap=a.time_cap,
-        seed=a.seed, train_only=a.train_only, ensemble_seeds=tuple(a.ensemble_seeds))
+        seed=a.seed, train_only=a.train_only, ensemble_seeds=tuple(a.ensemble_seeds),
+        lookahead_width=a.lookahead_width if a.dev else a.lookahead_width[0], dev=a.dev)

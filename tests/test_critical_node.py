@@ -256,6 +256,37 @@ def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
         load_value_function(tmp_path / "missing.pt", game)
 
 
+def test_two_ply_lookahead_and_shared_ensemble_encoding():
+    from netctrl.algos.curriculum import CurriculumConfig, MeanValueFunction, ValueFunction, train_curriculum
+    from netctrl.errors import ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    game = CriticalNodeGame(n_range=(6, 9))
+    res = train_curriculum(game, CurriculumConfig(max_budget=3, states_per_stage=30, val_states=10, epochs=1),
+                           log=lambda m: None)
+    vf = ValueFunction(game, res.nets)
+    rng = np.random.default_rng(5)
+    # full width on budget-2 states: the afterstates' look-ahead reaches finished games, so the value is exact
+    full = vf.searching(2)
+    for s in [game.sample_state(rng, 2) for _ in range(8)]:
+        assert full.lookahead(s)[0] == ExactSolver(s.inst).value(s)
+    for s in [game.sample_state(rng, 3) for _ in range(6)]:
+        after = game.afterstates(s)
+        one = vf.values([a for _, a in after])
+        rank = np.argsort(-one if game.maximizing(s) else one, kind="stable")
+        assert vf.searching(2, 1).lookahead(s)[1] == vf.lookahead(s)[1] == after[rank[0]][0]
+        assert vf.searching(2, 2).lookahead(s)[1] in {after[k][0] for k in rank[:2]}
+    assert vf.depth == 1 and full.depth == 2  # searching() returns a copy
+    # the ensemble encodes each state once for all members and averages their values
+    states = [game.sample_state(rng, b) for b in (1, 2, 3, 3)]
+    mean = MeanValueFunction([vf, vf], depth=2, width=3)
+    assert np.allclose(mean.values(states), vf.values(states)) and mean.depth == 2
+    with pytest.raises(ConfigError, match="depth"):
+        vf.searching(3)
+    with pytest.raises(ConfigError, match="width"):
+        ValueFunction(game, res.nets, depth=2, width=0)
+
+
 def test_cli_solve_exact(tmp_path):
     from typer.testing import CliRunner
 
@@ -267,6 +298,24 @@ def test_cli_solve_exact(tmp_path):
     assert out.exit_code == 0, out.output
     assert "exact: 6 saved" in out.output and "published #opt 6" in out.output
     bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--budgets", "1,2"])
+    assert bad.exit_code != 0
+
+
+def test_cli_solve_learned_with_lookahead(tmp_path):
+    from typer.testing import CliRunner
+
+    from netctrl.bench.critical_node import train_cli
+    from netctrl.cli import app
+
+    ck = train_cli(run_dir=tmp_path, overrides=dict(max_budget=3, states_per_stage=20, val_states=5, epochs=1))
+    path = tmp_path / "rndgraph30-8_1-1-1_001"
+    path.write_text(FIXTURE)
+    out = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "both", "--checkpoint", str(ck),
+                                   "--lookahead-width", "3"])
+    assert out.exit_code == 0, out.output
+    assert "exact: 6 saved" in out.output and "learned: " in out.output
+    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "learned", "--checkpoint", str(ck),
+                                   "--lookahead-width", "-1"])
     assert bad.exit_code != 0
 
 

@@ -209,6 +209,7 @@ def solve(
     checkpoint: Annotated[Path | None, typer.Option(help="value-function checkpoint (netctrl train critical-node)")] = None,
     budgets: Annotated[str | None, typer.Option(help="omega,phi,lambda (default: from the file name)")] = None,
     time_limit: Annotated[float | None, typer.Option(help="give up the exact search after this many seconds")] = None,
+    lookahead_width: Annotated[int, typer.Option(help="learned play: two-ply look-ahead of this width (0: greedy)")] = 0,
 ) -> None:
     """Solve one instance: optimal value (saved nodes), the sets of one line of play, and the time."""
     if problem.lower().replace("_", "-") != "critical-node":
@@ -221,7 +222,8 @@ def solve(
         raise typer.BadParameter(f"--budgets expects omega,phi,lambda (got {budgets!r})") from exc
     if b is not None and len(b) != 3:
         raise typer.BadParameter(f"--budgets expects three numbers (got {budgets!r})")
-    for line in solve_cli(instance, method=method, checkpoint=checkpoint, budgets=b, time_limit=time_limit):
+    for line in solve_cli(instance, method=method, checkpoint=checkpoint, budgets=b, time_limit=time_limit,
+                          lookahead_width=lookahead_width):
         typer.echo(line)
 
 

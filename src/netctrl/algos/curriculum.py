@@ -14,7 +14,10 @@ one-step look-ahead over its afterstates (``max`` or ``min`` by the player to mo
 time. So: budget-1 states are labelled exactly (their afterstates are finished games); a network ("expert")
 ``V_1`` is fitted to them; budget-2 states are labelled by look-ahead with ``V_1``; ``V_2`` is fitted; and so on
 up to the largest budget. Play is greedy by afterstate values: the expert of the afterstate's budget, or the
-exact value when the afterstate ends the game.
+exact value when the afterstate ends the game. ``ValueFunction.searching(2, width)`` plays with a two-ply
+look-ahead instead (a deviation from the reference, at play time only): the ``width`` best afterstates by
+their one-ply values are each valued by their own look-ahead, i.e. by the experts of two budgets lower, which
+are more accurate than the expert of one budget lower, or exactly where the game ends.
 
 **MultiL-DQN.** The baseline of the paper: one network over all budgets, learned by Q-learning on afterstates
 (``Q(s, a) = V(s')``): epsilon-greedy self-play episodes from sampled instances fill a replay memory of
@@ -92,23 +95,49 @@ class ValueNet(nn.Module):
         return f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, layers={self.num_layers})"
 
 
-def _predict(net: ValueNet, game, states, chunk: int = 512) -> np.ndarray:
+def _predict(net: ValueNet | list[ValueNet], game, states, chunk: int = 512) -> np.ndarray:
+    """Values of ``states`` by ``net``, or the mean over a list of networks (each state encoded once)."""
+    nets = net if isinstance(net, list) else [net]
     out = []
     with torch.no_grad():
         for k in range(0, len(states), chunk):
             batch, off, size = game.encode(states[k:k + chunk])
-            out.append((off + size * net(batch)).numpy())
+            out.append(np.mean([(off + size * m(batch)).numpy().astype(np.float64) for m in nets], axis=0))
     return np.concatenate(out) if out else np.zeros(0)
 
 
 # ---------------------------------------------------------------------------------------- value functions
 class ValueFunction:
     """State values for greedy play: exact for finished games, otherwise ``nets[budget]`` (curriculum experts)
-    or one shared network for every budget (DQN)."""
+    or one shared network for every budget (DQN).
 
-    def __init__(self, game, nets: dict[int, ValueNet] | ValueNet):
+    Args:
+        game: the game (see the module docstring).
+        nets: experts by budget, or one shared network.
+        depth: plies searched per move (1: greedy by afterstate values, the method as published; 2: each of the
+            ``width`` best afterstates is valued by its own look-ahead, i.e. by the experts of two budgets
+            lower, or exactly where the game ends, and the move with the best such value is played).
+        width: afterstates (ranked by their one-ply values) searched deeper when ``depth`` is 2 (``None``: all).
+    """
+
+    def __init__(self, game, nets: dict[int, ValueNet] | ValueNet, depth: int = 1, width: int | None = None):
+        if depth not in (1, 2):
+            raise ConfigError(f"Expected 'depth' 1 or 2 (got {depth})")
+        if width is not None and width < 1:
+            raise ConfigError(f"Expected 'width' >= 1 or None (got {width})")
         self.game = game
         self.nets = nets
+        self.depth, self.width = depth, width
+
+    def searching(self, depth: int, width: int | None = None) -> "ValueFunction":
+        """A copy of this value function that plays with ``depth``-ply look-ahead (see the class docstring)."""
+        out = copy.copy(self)
+        if depth not in (1, 2):
+            raise ConfigError(f"Expected 'depth' 1 or 2 (got {depth})")
+        if width is not None and width < 1:
+            raise ConfigError(f"Expected 'width' >= 1 or None (got {width})")
+        out.depth, out.width = depth, width
+        return out
 
     def net_for(self, budget: int) -> ValueNet:
         if isinstance(self.nets, ValueNet):
@@ -127,14 +156,31 @@ class ValueFunction:
             else:
                 groups.setdefault(b, []).append(k)
         for b, idx in groups.items():
-            out[idx] = _predict(self.net_for(b), self.game, [states[k] for k in idx])
+            out[idx] = self._predict_budget(b, [states[k] for k in idx])
         return out
 
+    def _predict_budget(self, budget: int, states) -> np.ndarray:
+        """Network values of unfinished ``states`` that all have ``budget`` moves left."""
+        return _predict(self.net_for(budget), self.game, states)
+
     def lookahead(self, s):
-        """``(best value, move, afterstate)`` of the player to move by one-step look-ahead."""
-        after = self.game.afterstates(s)
+        """``(best value, move, afterstate)`` of the player to move by look-ahead (``depth`` plies, see the
+        class docstring)."""
+        game = self.game
+        after = game.afterstates(s)
         vals = self.values([a for _, a in after])
-        k = int(np.argmax(vals) if self.game.maximizing(s) else np.argmin(vals))
+        sign = 1.0 if game.maximizing(s) else -1.0
+        if self.depth == 2:
+            order = np.argsort(-sign * vals, kind="stable")[:self.width]
+            deep = [int(k) for k in order if game.budget(after[k][1]) > 0]
+            if deep:
+                vals = vals.copy()
+                vals[deep] = lookahead_labels(self.searching(1), [after[k][1] for k in deep])
+                keep = np.full(len(after), -np.inf)
+                keep[order] = sign * vals[order]
+                k = int(np.argmax(keep))
+                return float(vals[k]), after[k][0], after[k][1]
+        k = int(np.argmax(sign * vals))
         return float(vals[k]), after[k][0], after[k][1]
 
     def play(self, s, players=None):
@@ -156,14 +202,15 @@ class MeanValueFunction(ValueFunction):
     {}
     """
 
-    def __init__(self, members: list[ValueFunction]):
+    def __init__(self, members: list[ValueFunction], depth: int = 1, width: int | None = None):
         if not members:
             raise ConfigError("Expected at least one value function to average")
-        super().__init__(members[0].game, members[0].nets)
+        super().__init__(members[0].game, members[0].nets, depth=depth, width=width)
         self.members = list(members)
 
-    def values(self, states) -> np.ndarray:
-        return np.mean([m.values(states) for m in self.members], axis=0)
+    def _predict_budget(self, budget: int, states) -> np.ndarray:
+        """The members' mean (each state encoded once for all members)."""
+        return _predict([m.net_for(budget) for m in self.members], self.game, states)
 
 
 def lookahead_labels(vf: ValueFunction, states) -> np.ndarray:

@@ -12,7 +12,12 @@ One run measures, on the same machine:
    network, the others optimally (the vaccinator's learned choice followed by the exact attack/protection
    value; the learned attack after the optimal vaccination, followed by the exact protection; the learned
    protection after the optimal vaccination and attack);
-3. *n40 ... n100*: random graphs of 5 % density (as the public ``rndgraph05`` instances) with the public
+3. *look-ahead*: each learned value function is also played with a two-ply look-ahead (``-la2`` controllers,
+   ``ValueFunction.searching(2, width)``): the ``width`` best afterstates by the one-ply values are valued by
+   their own look-ahead (the experts two budgets lower, or the exact value where the game ends). The width (5)
+   was chosen on 1,000 development instances (seed stream ``(DEV_SEED, 5)``, ``benchmarks/critical_node.py
+   --dev``), never on the test instances;
+4. *n40 ... n100*: random graphs of 5 % density (as the public ``rndgraph05`` instances) with the public
    budget triples 1-1-1, 2-2-2, 3-1-3, 1-3-3, 3-3-1, 3-3-3; the exact solver runs under a per-instance time
    cap and the gap is taken over the instances it finished (their number is reported); the time ratio
    ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
@@ -34,6 +39,10 @@ from ..problems.critical_node import ExactSolver, MCNInstance, random_instance
 from ..problems.critical_node.features import CriticalNodeGame
 
 TEST_SEED = 10_000
+DEV_SEED = 777
+"""development instances: ``SeedSequence([DEV_SEED, 5])``, disjoint from the test and training streams"""
+LOOKAHEAD_WIDTH = 5
+"""width of the two-ply look-ahead of the ``-la2`` controllers (chosen on the development instances)"""
 PUBLIC_BUDGETS = ((1, 1, 1), (2, 2, 2), (3, 1, 3), (1, 3, 3), (3, 3, 1), (3, 3, 3))
 
 
@@ -94,7 +103,8 @@ def _gap(v, ref) -> float:
     return abs(v - ref) / ref if ref > 0 else float(v != ref)
 
 
-def evaluate_small(vfs: dict, instances, log=print):
+def evaluate_small(vfs: dict, instances, log=print, per_player: bool = True):
+    """Exact and learned values of ``instances`` (and, if ``per_player``, each player alone by the network)."""
     exact_t, recs = [], []
     for k, inst in enumerate(instances):
         solver = ExactSolver(inst)
@@ -103,7 +113,8 @@ def evaluate_small(vfs: dict, instances, log=print):
         rec = {"exact": res.value, "exact_s": res.wall_s}
         for label, vf in vfs.items():
             v, t = learned_value(vf, inst)
-            rec[label] = {"value": v, "time_s": t, "per_player": per_player_values(vf, inst, solver, res)}
+            rec[label] = {"value": v, "time_s": t,
+                          "per_player": per_player_values(vf, inst, solver, res) if per_player else {}}
         recs.append(rec)
         if (k + 1) % 50 == 0:
             log(f"[small] {k + 1}/{len(instances)} instances")
@@ -113,7 +124,7 @@ def evaluate_small(vfs: dict, instances, log=print):
         gaps = [_gap(r[label]["value"], r["exact"]) for r in recs]
         t = [r[label]["time_s"] for r in recs]
         per = {}
-        for p in ("vaccinator", "attacker", "protector"):
+        for p in ("vaccinator", "attacker", "protector") if per_player else ():
             g = [_gap(r[label]["per_player"][p], r["exact"]) for r in recs if p in r[label]["per_player"]]
             per[p] = {"gap_pct": 100 * float(np.mean(g)), "instances": len(g),
                       "optimal_pct": 100 * float(np.mean(np.asarray(g) == 0))}
@@ -204,9 +215,12 @@ def plot(rows, out: Path) -> None:
 # ---------------------------------------------------------------------------------------------- run
 def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
         small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
-        ensemble_seeds=()):
+        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0):
     """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
-    experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``."""
+    experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``; ``lookahead_width``:
+    also play each controller with a two-ply look-ahead of this width (``<label>-la2``; 0: not);
+    ``dev``: instead of the test, evaluate on this many development instances (overall gap only; there
+    ``lookahead_width`` may list several widths) and write ``critical_node_dev.json``."""
     from .common import write_results
 
     out, runs = Path(out), Path(runs) / "critical_node"
@@ -230,6 +244,12 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     vfs = {"multil-cur": cur, "multil-dqn": dqn}
     if ensemble_seeds:
         vfs[f"multil-cur-ens{len(members)}"] = MeanValueFunction(members)
+    if dev:
+        widths = [w for w in np.atleast_1d(lookahead_width).tolist() if w]
+        vfs.update({f"{label}-la2w{w}": vf.searching(2, w) for label, vf in list(vfs.items()) for w in widths})
+        return run_dev(vfs, dev, out, command, seed, ensemble_seeds, widths)
+    if lookahead_width:
+        vfs.update({f"{label}-la2": vf.searching(2, lookahead_width) for label, vf in list(vfs.items())})
     rng = np.random.default_rng(np.random.SeedSequence([TEST_SEED, 3]))
     test = [game.sample_instance(rng) for _ in range(small_instances)]
     rows, small_recs = evaluate_small(vfs, test)
@@ -238,9 +258,13 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     for r in rows:
         if r["controller"] in ("multil-cur", "multil-dqn"):
             r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur" else dqn_info)["train_wall_s"]
+        elif r["controller"] in ("multil-cur-la2", "multil-dqn-la2"):
+            r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur-la2" else dqn_info)["train_wall_s"]
         elif r["controller"].startswith("multil-cur-ens"):
             r["train_wall_s"] = cur_info["train_wall_s"] + sum(ens_info)
             r["seeds"] = [seed, *ensemble_seeds]
+        if r["controller"].endswith("-la2"):
+            r["lookahead"] = {"depth": 2, "width": lookahead_width}
     small = {r["controller"]: r for r in rows if r["size"] == "small"}
     speed = {"speedup_vs_exact_small": small["multil-cur"]["speedup_vs_exact"]}
     for r in large_rows:
@@ -259,6 +283,27 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     plot(rows, out / "critical_node.png")
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "per_player"})
+    return doc
+
+
+def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths) -> dict:
+    """Gaps of every controller on ``n`` development instances (seed stream ``(DEV_SEED, 5)``), for choosing
+    settings (e.g. the look-ahead width: controllers ``<label>-la2w<width>``) without looking at the test
+    instances; written to ``<out>/critical_node_dev.json``."""
+    from .common import write_results
+
+    game = CriticalNodeGame()
+    rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
+    rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(n)], per_player=False)
+    for r in rows:
+        r["size"] = "dev"
+        r.pop("per_player", None)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    doc = write_results(Path(out) / "critical_node_dev.json", "critical_node_dev", rows, {}, command=command,
+                        seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
+                        lookahead={"depth": 2, "widths": widths})
+    for r in rows:
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     return doc
 
 
@@ -288,8 +333,9 @@ def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None 
 
 
 def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = None, budgets=None,
-              time_limit: float | None = None) -> list[str]:
-    """``netctrl solve critical-node INSTANCE``: lines to print (value, sets as 1-based labels, time)."""
+              time_limit: float | None = None, lookahead_width: int = 0) -> list[str]:
+    """``netctrl solve critical-node INSTANCE``: lines to print (value, sets as 1-based labels, time);
+    ``lookahead_width`` > 0: learned play with the two-ply look-ahead of that width (the ``-la2`` controllers)."""
     from ..errors import ConfigError
     from ..problems.critical_node import read_instance
 
@@ -305,6 +351,8 @@ def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = N
                      f"protected {labels(res.protected)}  ({res.wall_s:.3f}s)")
     if method in ("learned", "both"):
         vf, _ = load_value_function(checkpoint or DEFAULT_CHECKPOINT, CriticalNodeGame())
+        if lookahead_width:
+            vf = vf.searching(2, lookahead_width)
         t0 = time.perf_counter()
         end, _ = vf.play(inst.initial_state())
         t = time.perf_counter() - t0
