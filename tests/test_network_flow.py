@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from netctrl.errors import ActionError, GraphError, ScenarioError
+from netctrl.errors import ActionError, ConfigError, GraphError, ScenarioError
 from netctrl.evaluate import evaluate
 from netctrl.graph import FlowNetwork
 from netctrl.problems.network_flow import (
@@ -172,6 +172,36 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
     assert flows.tolist() == pytest.approx([2.0, 1.0, 0.0, 0.0])
     stalled = MultiCommodityLP.for_env(env, progress_bonus=0.0).solve(env.flow_state(), target)
     assert stalled.tolist() == pytest.approx([0.0, 1.0, 0.0, 0.0])
+
+
+def path_scenario(n: int):
+    """0 -> 1 -> ... -> n-1 (and back), capacity 2, travel 1, cost 0.5; one commodity with sink n-1 (reward 10,
+    so the LP's progress bonus is 1 per step of travel: moving a unit one hop nets 0.5)."""
+    fwd = list(range(n - 1))
+    net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={
+        "capacity": [2.0] * (2 * n - 2), "travel_time": [1.0] * (2 * n - 2), "cost": [0.5] * (2 * n - 2)})
+    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=3, reward=10.0,
+                               holding_cost=1.0, disruptions=0.0)
+
+
+def test_soft_targets_keep_a_deliberate_hold_and_stop_a_cascade():
+    env = NetworkFlowEnv(path_scenario(5))
+    env.reset(seed=0)
+    env.waiting = np.array([[2.0, 2.0, 2.0, 2.0, 0.0]])      # greedy's next state: (0, 2, 2, 2, 2)
+    hard, soft = MultiCommodityLP.for_env(env), MultiCommodityLP.for_env(env, soft_targets=1.5)
+    # one unit too many at node 0 (and one too few at the sink): to meet it exactly, node 0 holds one unit, so
+    # node 1 holds one of its own to keep its 2, and so on: hard targets hold a unit at every node. Soft ones
+    # weigh the shortfall (1.5) against four hops of progress (4 x 0.5) and hold nothing
+    cascade = np.array([1.0, 2.0, 2.0, 2.0, 1.0]) / 8.0
+    assert hard.solve(env.flow_state(), cascade)[:4].tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0])
+    assert soft.solve(env.flow_state(), cascade)[:4].tolist() == pytest.approx([2.0, 2.0, 2.0, 2.0])
+    # a consistent hold (node 0 keeps a unit, node 1 expects one less) costs one hop (0.5 < 1.5): both keep it
+    hold = np.array([1.0, 1.0, 2.0, 2.0, 2.0]) / 8.0
+    for lower in (hard, soft):
+        assert lower.solve(env.flow_state(), hold)[:4].tolist() == pytest.approx([1.0, 2.0, 2.0, 2.0])
+    assert np.all(soft.solve(env.flow_state(), cascade)[4:] == 0.0)
+    with pytest.raises(ConfigError, match="soft_targets"):
+        MultiCommodityLP.for_env(env, soft_targets=0.0)
 
 
 @pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])

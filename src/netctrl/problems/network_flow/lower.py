@@ -18,6 +18,15 @@ would count toward that node's target in place of the units meant to arrive ther
 moving them: a desired *amount* at a node cannot tell staying units from arriving ones. With it, units the
 targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
 
+``M`` is by default far above every other cost: the targets are met wherever the arcs allow. With
+``soft_targets = kappa``, ``M = kappa * beta``: a unit of shortfall costs as much as ``kappa`` steps of travel
+time toward the sink. The LP then holds a unit to meet a target only where that costs less progress. This
+matters because a target error propagates: a desired amount above what a node receives is met by holding the
+node's own units, so the next node receives fewer than its target counted on and holds its own in turn, and so
+on down the path to a node whose target is below what greedy would bring it. With hard targets, small random
+errors of the upper level become holding along whole paths, and paths grow with the graph. With soft targets a
+hold that gains the node's target costs one hop and is kept, while a cascade over several hops is not.
+
 It is always feasible (``x = 0``) and never ships what is not there or above capacity.
 
 :class:`EdgeShareMap` (the naive edge-level agent): every arc's flow of every commodity straight from the
@@ -30,7 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
-from ...errors import ActionError
+from ...errors import ActionError, ConfigError
 from ...lp import INF, LinearProgram, tie_break
 from .scenario import NetworkFlowScenario
 
@@ -39,7 +48,11 @@ class MultiCommodityLP:
     """Hot-started multi-commodity flow LP toward the desired distributions (see the module docstring)."""
 
     def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None,
-                 progress_bonus: float | None = None) -> None:
+                 progress_bonus: float | None = None, soft_targets: float | None = None) -> None:
+        if soft_targets is not None and not soft_targets > 0:
+            raise ConfigError(f"Expected 'soft_targets' > 0 or None (got {soft_targets})")
+        if soft_targets is not None and shortfall_penalty is not None:
+            raise ConfigError("Give 'shortfall_penalty' or 'soft_targets', not both")
         net = scenario.network
         N, E, K = net.num_nodes, net.num_edges, scenario.num_commodities
         self.N, self.E, self.K = N, E, K
@@ -47,7 +60,10 @@ class MultiCommodityLP:
         closer = scenario.arc_progress()                                  # (K, E)
         self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
         cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :] - self.progress_bonus * closer   # (K, E)
-        self.M = float(shortfall_penalty or 1000.0 * (1.0 + np.abs(cost).max()))
+        if soft_targets is not None:
+            self.M = float(soft_targets) * self.progress_bonus
+        else:
+            self.M = float(shortfall_penalty or 1000.0 * (1.0 + np.abs(cost).max()))
         B = net.incidence().tocsr()
         out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
         IK = sp.identity(K, format="csr")
