@@ -121,22 +121,21 @@ class ValueFunction:
     """
 
     def __init__(self, game, nets: dict[int, ValueNet] | ValueNet, depth: int = 1, width: int | None = None):
+        self.game = game
+        self.nets = nets
+        self._set_search(depth, width)
+
+    def _set_search(self, depth: int, width: int | None) -> None:
         if depth not in (1, 2):
             raise ConfigError(f"Expected 'depth' 1 or 2 (got {depth})")
         if width is not None and width < 1:
             raise ConfigError(f"Expected 'width' >= 1 or None (got {width})")
-        self.game = game
-        self.nets = nets
         self.depth, self.width = depth, width
 
     def searching(self, depth: int, width: int | None = None) -> "ValueFunction":
         """A copy of this value function that plays with ``depth``-ply look-ahead (see the class docstring)."""
         out = copy.copy(self)
-        if depth not in (1, 2):
-            raise ConfigError(f"Expected 'depth' 1 or 2 (got {depth})")
-        if width is not None and width < 1:
-            raise ConfigError(f"Expected 'width' >= 1 or None (got {width})")
-        out.depth, out.width = depth, width
+        out._set_search(depth, width)
         return out
 
     def net_for(self, budget: int) -> ValueNet:
