@@ -234,7 +234,7 @@ def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on
     game = CriticalNodeGame(features="relative")
     rng = np.random.default_rng(2)
     for b in range(1, 10):
-        s = game.sample_state(rng, b)  # 10-20 nodes: the clipped counts equal the absolute features
+        s = game.sample_state(rng, b)  # 10-20 nodes, no degree above 10: the clipped counts equal the absolute ones
         xa, eia, ga, offa, sizea = encode_state(s)
         xr, eir, gr, offr, sizer = encode_state(s, "relative")
         assert xr.shape[1] == FEATURE_SETS["relative"] and gr.shape == (GRAPH_FEATURES,)

@@ -28,9 +28,9 @@ These ``"absolute"`` features (the default, what the committed checkpoints use) 
 graphs larger than the 10-20-node training graphs: on a 100-node graph of 5 % density the component size reads
 about 5 and ``size / 20`` reads 5 where training never saw more than 1, the experts' outputs saturate (every
 afterstate of the attacker valued about the same), and the attacker infects nodes the protector can cut off.
-``features="relative"`` (:data:`FEATURE_SETS`) is size-invariant: the absolute counts are clipped at 20 (so
-they equal the absolute features on every training graph), and fractions of the remaining graph are added,
-which mean the same at any size:
+``features="relative"`` (:data:`FEATURE_SETS`) is size-invariant: the absolute counts are clipped (the degree
+at 10, sizes and gains at 20, so on a 10-20-node graph they differ from the absolute features only at a degree
+above 10), and fractions of the remaining graph are added, which mean the same at any size:
 
 =====  =====================================================================
 index  feature (``"relative"``)
@@ -62,8 +62,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .game import MCNInstance, MCNState, bits, spread
 from ...errors import ConfigError
+from .game import MCNInstance, MCNState, bits, spread
 from .instances import sample_instance
 
 NODE_FEATURES = 7
