@@ -37,6 +37,8 @@ if __name__ == "__main__":
                         "with --dev, several widths may be compared")
     p.add_argument("--dev", type=int, default=0,
                    help="evaluate on this many development instances instead (results/critical_node_dev.json)")
+    p.add_argument("--features", choices=["absolute", "relative"], default="absolute",
+                   help="feature set of the value networks (relative: size-invariant; needs --runs trained with it)")
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
@@ -44,4 +46,4 @@ if __name__ == "__main__":
     run(out=a.out, runs=a.runs, minutes=a.minutes, quick=a.quick, retrain=a.retrain, command=command_line(),
         small_instances=a.small, large_sizes=tuple(a.sizes), per_triple=a.per_triple, time_cap=a.time_cap,
         seed=a.seed, train_only=a.train_only, ensemble_seeds=tuple(a.ensemble_seeds),
-        lookahead_width=a.lookahead_width if a.dev else a.lookahead_width[0], dev=a.dev)
+        lookahead_width=a.lookahead_width if a.dev else a.lookahead_width[0], dev=a.dev, features=a.features)

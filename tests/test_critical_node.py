@@ -227,6 +227,66 @@ def test_encoding_is_invariant_to_node_numbering_and_drops_saved_nodes():
     assert size == bin(end.infected_now()).count("1") and off == inst.n - size
 
 
+def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on_large_ones():
+    from netctrl.errors import ConfigError
+    from netctrl.problems.critical_node.features import FEATURE_SETS, GRAPH_FEATURES, CriticalNodeGame, encode_state
+
+    game = CriticalNodeGame(features="relative")
+    rng = np.random.default_rng(2)
+    for b in range(1, 10):
+        s = game.sample_state(rng, b)  # 10-20 nodes, no degree above 10: the clipped counts equal the absolute ones
+        xa, eia, ga, offa, sizea = encode_state(s)
+        xr, eir, gr, offr, sizer = encode_state(s, "relative")
+        assert xr.shape[1] == FEATURE_SETS["relative"] and gr.shape == (GRAPH_FEATURES,)
+        assert np.array_equal(xa, xr[:, :xa.shape[1]]) and np.array_equal(ga, gr) and np.array_equal(eia, eir)
+        assert (offa, sizea) == (offr, sizer)
+    # a 100-node graph: every relative feature stays in [0, 1] (the absolute component size reads about 5)
+    s = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
+    for v in (0, 1, 2, 3):
+        s = s.play(v)
+        xr, _, gr, _, _ = encode_state(s, "relative")
+        assert xr.min() >= 0 and xr.max() <= 1 and gr.max() <= 1
+    assert encode_state(s)[0][:, 3].max() > 2
+    assert game.encoding == {"features": "relative"} and game.readout == "mean" and CriticalNodeGame().readout == "sum"
+    with pytest.raises(ConfigError, match="features"):
+        CriticalNodeGame(features="scaled")
+    with pytest.raises(ConfigError, match="features"):
+        encode_state(s, "scaled")
+
+
+def test_checkpoints_record_their_feature_set(tmp_path):
+    import torch
+
+    from netctrl.algos.curriculum import (CurriculumConfig, MeanValueFunction, ValueFunction, checkpoint_encoding,
+                                          load_value_function, save_value_function, train_curriculum)
+    from netctrl.errors import CheckpointError, ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    rel, ab = CriticalNodeGame(n_range=(6, 9), features="relative"), CriticalNodeGame(n_range=(6, 9))
+    res = train_curriculum(rel, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    assert res.nets[1].readout == "mean" and res.nets[1].node_features == 11
+    save_value_function(tmp_path / "rel.pt", res, "multil-cur")
+    assert checkpoint_encoding(tmp_path / "rel.pt") == {"features": "relative"}
+    vf, ck = load_value_function(tmp_path / "rel.pt", rel)
+    assert ck["readout"] == "mean" and vf.nets[2].readout == "mean"
+    inst = random_instance(60, 0.05, (1, 1, 0), seed=3)  # plays on a graph far larger than the training graphs
+    assert vf.play(inst.initial_state())[0].stage is None
+    with pytest.raises(CheckpointError, match="trained with encoding"):
+        load_value_function(tmp_path / "rel.pt", ab)
+    # a checkpoint without a recorded encoding (written before feature sets existed) is an absolute one
+    res_ab = train_curriculum(ab, CurriculumConfig(max_budget=1, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    save_value_function(tmp_path / "old.pt", res_ab, "multil-cur")
+    old = torch.load(tmp_path / "old.pt", weights_only=True)
+    del old["encoding"], old["readout"]
+    torch.save(old, tmp_path / "old.pt")
+    assert checkpoint_encoding(tmp_path / "old.pt") == {"features": "absolute"}
+    assert load_value_function(tmp_path / "old.pt", ab)[0].nets[1].readout == "sum"
+    with pytest.raises(CheckpointError, match="trained with encoding"):
+        load_value_function(tmp_path / "old.pt", rel)
+    with pytest.raises(ConfigError, match="same game encoding"):
+        MeanValueFunction([vf, ValueFunction(ab, {})])
+
+
 def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
     from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
                                           train_curriculum, train_dqn)

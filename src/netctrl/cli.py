@@ -74,7 +74,8 @@ def train(
 
     WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
     ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields.
-    ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead."""
+    ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead
+    (``--set features=relative``: the size-invariant feature set)."""
     if problem.lower().startswith("routing/"):
         from .problems.routing.train import train_routing
         from .train import run_name
@@ -88,7 +89,9 @@ def train(
     if problem.lower().replace("_", "-") == "critical-node":
         from .bench.critical_node import train_cli
 
-        path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=_parse_sets(set_))
+        sets = _parse_sets(set_)
+        features = str(sets.pop("features", "absolute"))
+        path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=sets, features=features)
         typer.echo(f"wrote {path}")
         return
     from .registry import get_problem

@@ -57,17 +57,22 @@ class ValueNet(nn.Module):
             the read-out.
         hidden: embedding width (64).
         layers: message-passing layers (4).
+        readout: ``"sum"`` (the sums ``/ 10`` above, which grow with the graph) or ``"mean"`` (means in their
+            place, so that no read-out input grows with the graph; for size-invariant features).
 
     Shapes:
         input: ``batch`` with ``x (N, node_features)``, ``edge_index (2, E)``, ``u (G, graph_features)``, ``batch (N,)``
         output: ``(G,)``
     """
 
-    def __init__(self, node_features: int, graph_features: int, hidden: int = 64, layers: int = 4):
+    def __init__(self, node_features: int, graph_features: int, hidden: int = 64, layers: int = 4, readout: str = "sum"):
         super().__init__()
         from torch_geometric.nn import GINConv
 
+        if readout not in ("sum", "mean"):
+            raise ConfigError(f"Expected 'readout' sum or mean (got {readout!r})")
         self.node_features, self.graph_features, self.hidden, self.num_layers = node_features, graph_features, hidden, layers
+        self.readout = readout
         self.inp = nn.Linear(node_features + graph_features, hidden)
         self.convs = nn.ModuleList(
             GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
@@ -87,12 +92,16 @@ class ValueNet(nn.Module):
         h = torch.relu(self.inp(torch.cat([x, u[b]], dim=1)))
         for conv in self.convs:
             h = h + torch.relu(conv(h, ei))
-        pooled = torch.cat([global_add_pool(h, b) / 10.0, global_mean_pool(h, b), global_max_pool(h, b),
-                            global_add_pool(x, b) / 10.0, global_max_pool(x, b), u], dim=1)
+        if self.readout == "sum":
+            hs, xs = global_add_pool(h, b) / 10.0, global_add_pool(x, b) / 10.0
+        else:
+            hs, xs = global_mean_pool(h, b), global_mean_pool(x, b)
+        pooled = torch.cat([hs, global_mean_pool(h, b), global_max_pool(h, b), xs, global_max_pool(x, b), u], dim=1)
         return torch.sigmoid(self.out(pooled)).squeeze(-1)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, layers={self.num_layers})"
+        return (f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, "
+                f"layers={self.num_layers}, readout={self.readout})")
 
 
 def _predict(net: ValueNet | list[ValueNet], game, states, chunk: int = 512) -> np.ndarray:
@@ -204,6 +213,9 @@ class MeanValueFunction(ValueFunction):
     def __init__(self, members: list[ValueFunction], depth: int = 1, width: int | None = None):
         if not members:
             raise ConfigError("Expected at least one value function to average")
+        if any(_encoding(m.game) != _encoding(members[0].game) for m in members):
+            raise ConfigError("Expected value functions over the same game encoding (feature set) to average: "
+                              + ", ".join(str(_encoding(m.game)) for m in members))
         super().__init__(members[0].game, members[0].nets, depth=depth, width=width)
         self.members = list(members)
 
@@ -272,6 +284,8 @@ class TrainResult:
     config: dict
     wall_s: float
     history: list = field(default_factory=list)
+    encoding: dict = field(default_factory=dict)
+    """the game's ``encoding`` (e.g. its feature set), checked when the checkpoint is loaded"""
 
 
 def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, batch_size, lr, gen, deadline=None):
@@ -311,9 +325,14 @@ def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, ba
     return best, hist
 
 
-def _new_net(game_encoded, cfg) -> ValueNet:
+def _new_net(game_encoded, cfg, game=None) -> ValueNet:
     x, u = game_encoded
-    return ValueNet(x, u, hidden=cfg.hidden, layers=cfg.layers)
+    return ValueNet(x, u, hidden=cfg.hidden, layers=cfg.layers, readout=getattr(game, "readout", "sum"))
+
+
+def _encoding(game) -> dict:
+    """What the networks depend on besides their weights (a game without ``encoding``: the default encoding)."""
+    return dict(getattr(game, "encoding", {}) or {})
 
 
 def _feature_sizes(game, rng):
@@ -341,7 +360,7 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
         labels = lookahead_labels(vf, states)
         val_labels = lookahead_labels(vf, val_states)
         t_label = time.perf_counter() - ts
-        net = _new_net(sizes, cfg)
+        net = _new_net(sizes, cfg, game)
         if b - 1 in nets:
             net.load_state_dict(nets[b - 1].state_dict())
         best, hist = _fit(net, game, states, labels, val_states, val_labels, cfg.epochs, cfg.batch_size, cfg.lr, gen)
@@ -354,7 +373,7 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
         if deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget:
             log(f"[multil-cur] time limit reached after budget {b}")
             break
-    return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history)
+    return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
 
 
 # ------------------------------------------------------------------------------------------- MultiL-DQN
@@ -399,7 +418,7 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
     t0 = time.perf_counter()
     deadline = None if cfg.time_limit_s is None else t0 + cfg.time_limit_s
     sizes = _feature_sizes(game, np.random.default_rng(0))
-    net = _new_net(sizes, cfg)
+    net = _new_net(sizes, cfg, game)
     target = copy.deepcopy(net)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     memory: list = []
@@ -448,7 +467,7 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
             break
     net.eval()
     return TrainResult(net, {**asdict(cfg), "updates_done": step, "episodes_done": episodes}, time.perf_counter() - t0,
-                       history)
+                       history, _encoding(game))
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -460,23 +479,45 @@ def save_value_function(path, result: TrainResult, kind: str) -> None:
     sds = {"shared": nets.state_dict()} if isinstance(nets, ValueNet) else {str(b): n.state_dict() for b, n in nets.items()}
     any_net = nets if isinstance(nets, ValueNet) else next(iter(nets.values()))
     save_checkpoint(path, {"kind": kind, "config": result.config, "nets": sds, "wall_s": result.wall_s,
-                           "history": result.history,
+                           "history": result.history, "encoding": result.encoding, "readout": any_net.readout,
                            "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers]})
 
 
-def load_value_function(path, game) -> tuple[ValueFunction, dict]:
-    """Load a checkpoint written by :func:`save_value_function` (``weights_only=True``)."""
+DEFAULT_ENCODING = {"features": "absolute"}
+"""the encoding of checkpoints written before encodings were recorded"""
+
+
+def _read_checkpoint(path) -> dict:
     from pathlib import Path
 
-    path = Path(path)
-    if not path.is_file():
+    if not Path(path).is_file():
         raise CheckpointError(f"Checkpoint not found: {path}")
     try:
         ck = torch.load(path, weights_only=True)
+        if not isinstance(ck, dict):
+            raise TypeError(f"a {type(ck).__name__}, not a dict")
+        return ck
+    except Exception as exc:  # torch raises many types for corrupt or foreign files
+        raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def checkpoint_encoding(path) -> dict:
+    """The game encoding a checkpoint was trained with (e.g. to build the matching game before loading it)."""
+    return dict(_read_checkpoint(path).get("encoding") or DEFAULT_ENCODING)
+
+
+def load_value_function(path, game) -> tuple[ValueFunction, dict]:
+    """Load a checkpoint written by :func:`save_value_function` (``weights_only=True``); raises
+    :class:`CheckpointError` if it was trained with another game encoding (feature set) than ``game``'s
+    (checkpoints without a recorded encoding have :data:`DEFAULT_ENCODING`)."""
+    ck = _read_checkpoint(path)
+    try:
         nf, gf, hidden, layers = ck["shape"]
+        readout = ck.get("readout", "sum")
+        trained = dict(ck.get("encoding") or DEFAULT_ENCODING)
 
         def build(sd):
-            net = ValueNet(nf, gf, hidden=hidden, layers=layers)
+            net = ValueNet(nf, gf, hidden=hidden, layers=layers, readout=readout)
             net.load_state_dict(sd)
             net.eval()
             return net
@@ -485,6 +526,10 @@ def load_value_function(path, game) -> tuple[ValueFunction, dict]:
             nets = build(ck["nets"]["shared"])
         else:
             nets = {int(b): build(sd) for b, sd in ck["nets"].items()}
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
+    except Exception as exc:  # a dict that is not such a checkpoint
         raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    want = {**DEFAULT_ENCODING, **_encoding(game)} if _encoding(game) else trained
+    if trained != want:
+        raise CheckpointError(f"{path} was trained with encoding {trained} but the game encodes {want}; build the "
+                              f"game with that encoding (e.g. CriticalNodeGame(features={trained.get('features')!r}))")
     return ValueFunction(game, nets), ck

@@ -21,6 +21,12 @@ One run measures, on the same machine:
    budget triples 1-1-1, 2-2-2, 3-1-3, 1-3-3, 3-3-1, 3-3-3; the exact solver runs under a per-instance time
    cap and the gap is taken over the instances it finished (their number is reported); the time ratio
    ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
+
+``run(features="relative")`` (``--features relative``) uses the size-invariant feature set of
+:mod:`netctrl.problems.critical_node.features` instead of the default absolute one; its checkpoints must be
+trained with it (loading checks the feature set recorded in each checkpoint). ``benchmarks/critical_node_features.py``
+compares checkpoints of either feature set on development instances only (small ones and 40-100-node ones
+from :data:`DEV_SEED`).
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, load_value_function,
-                                save_value_function, train_curriculum, train_dqn)
+from ..algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, checkpoint_encoding,
+                                load_value_function, save_value_function, train_curriculum, train_dqn)
 from ..errors import SolverError
 from ..problems.critical_node import ExactSolver, MCNInstance, random_instance
 from ..problems.critical_node.features import CriticalNodeGame
@@ -138,10 +144,12 @@ def evaluate_small(vfs: dict, instances, log=print, per_player: bool = True):
     return rows, recs
 
 
-def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print):
+def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print, seed_base: int = TEST_SEED):
+    """Random graphs of 5 % density with the public budget triples (instance seeds ``seed_base + 100 n + 10 k + j``:
+    the test instances with :data:`TEST_SEED`, development instances with :data:`DEV_SEED`)."""
     rows, recs = [], []
     for n in sizes:
-        insts = [random_instance(n, 0.05, b, seed=TEST_SEED + 100 * n + 10 * k + j, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{k}")
+        insts = [random_instance(n, 0.05, b, seed=seed_base + 100 * n + 10 * k + j, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{k}")
                  for j, b in enumerate(PUBLIC_BUDGETS) for k in range(per_triple)]
         size_recs = []
         for inst in insts:
@@ -215,16 +223,18 @@ def plot(rows, out: Path) -> None:
 # ---------------------------------------------------------------------------------------------- run
 def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
         small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
-        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0):
+        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0, features="absolute"):
     """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
     experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``; ``lookahead_width``:
     also play each controller with a two-ply look-ahead of this width (``<label>-la2``; 0: not);
     ``dev``: instead of the test, evaluate on this many development instances (overall gap only; there
-    ``lookahead_width`` may list several widths) and write ``critical_node_dev.json``."""
+    ``lookahead_width`` may list several widths) and write ``critical_node_dev.json``; ``features``: the
+    feature set of the value networks (``CriticalNodeGame(features=...)``; checkpoints under ``runs`` must
+    have been trained with it)."""
     from .common import write_results
 
     out, runs = Path(out), Path(runs) / "critical_node"
-    game = CriticalNodeGame()
+    game = CriticalNodeGame(features=features)
     if quick:
         cur_cfg = CurriculumConfig(seed=seed, max_budget=9, states_per_stage=60, val_states=20, epochs=2)
         small_instances, large_sizes, time_cap = 12, (40,), 5.0
@@ -247,7 +257,7 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     if dev:
         widths = [w for w in np.atleast_1d(lookahead_width).tolist() if w]
         vfs.update({f"{label}-la2w{w}": vf.searching(2, w) for label, vf in list(vfs.items()) for w in widths})
-        return run_dev(vfs, dev, out, command, seed, ensemble_seeds, widths)
+        return run_dev(vfs, dev, out, command, seed, ensemble_seeds, widths, features)
     if lookahead_width:
         vfs.update({f"{label}-la2": vf.searching(2, lookahead_width) for label, vf in list(vfs.items())})
     rng = np.random.default_rng(np.random.SeedSequence([TEST_SEED, 3]))
@@ -273,6 +283,7 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     out.mkdir(parents=True, exist_ok=True)
     doc = write_results(out / "critical_node.json", "critical_node", rows, speed, command=command,
                         seeds={"train": seed, "test": TEST_SEED}, quick=quick,
+                        **({"features": features} if features != "absolute" else {}),
                         setup={"small": "random G(n, m) graphs, n in 10..20, edge density 0.1..0.2, omega in 0..3, "
                                          "phi in 1..3, lambda in 0..3 (test seed stream disjoint from training/validation)",
                                "large": "random graphs of 5 % density, budgets " + ", ".join("-".join(map(str, b)) for b in PUBLIC_BUDGETS)
@@ -286,7 +297,7 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     return doc
 
 
-def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths) -> dict:
+def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths, features="absolute") -> dict:
     """Gaps of every controller on ``n`` development instances (seed stream ``(DEV_SEED, 5)``), for choosing
     settings (e.g. the look-ahead width: controllers ``<label>-la2w<width>``) without looking at the test
     instances; written to ``<out>/critical_node_dev.json``."""
@@ -301,7 +312,7 @@ def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths)
     Path(out).mkdir(parents=True, exist_ok=True)
     doc = write_results(Path(out) / "critical_node_dev.json", "critical_node_dev", rows, {}, command=command,
                         seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
-                        lookahead={"depth": 2, "widths": widths})
+                        lookahead={"depth": 2, "widths": widths}, **({"features": features} if features != "absolute" else {}))
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     return doc
@@ -312,9 +323,10 @@ DEFAULT_CHECKPOINT = Path("runs/bench/critical_node/multil-cur.pt")
 
 
 def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None = None, run_dir: Path | None = None,
-              overrides: dict | None = None) -> Path:
+              overrides: dict | None = None, features: str = "absolute") -> Path:
     """``netctrl train critical-node``: train MultiL-Cur (default; ``--algo ppo`` is read as multil-cur) or
-    MultiL-DQN on the small-graph distribution and write ``<run_dir>/<algo>.pt``."""
+    MultiL-DQN on the small-graph distribution and write ``<run_dir>/<algo>.pt``; ``features``: the feature
+    set (``CriticalNodeGame(features=...)``, recorded in the checkpoint)."""
     from ..errors import ConfigError
 
     kind = {"ppo": "multil-cur", "cur": "multil-cur", "dqn": "multil-dqn"}.get(algo, algo)
@@ -326,7 +338,7 @@ def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None 
     except TypeError as exc:
         raise ConfigError(f"Unknown {cls.__name__} option in --set: {exc}") from exc
     run_dir = Path(run_dir or "runs/critical_node")
-    res = (train_curriculum if kind == "multil-cur" else train_dqn)(CriticalNodeGame(), cfg)
+    res = (train_curriculum if kind == "multil-cur" else train_dqn)(CriticalNodeGame(features=features), cfg)
     path = run_dir / f"{kind}.pt"
     save_value_function(path, res, kind)
     return path
@@ -350,7 +362,8 @@ def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = N
         lines.append(f"exact: {res.value} saved  vaccinated {labels(res.vaccinated)} infected {labels(res.infected)} "
                      f"protected {labels(res.protected)}  ({res.wall_s:.3f}s)")
     if method in ("learned", "both"):
-        vf, _ = load_value_function(checkpoint or DEFAULT_CHECKPOINT, CriticalNodeGame())
+        path = checkpoint or DEFAULT_CHECKPOINT
+        vf, _ = load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
         if lookahead_width:
             vf = vf.searching(2, lookahead_width)
         t0 = time.perf_counter()

@@ -24,6 +24,31 @@ learns how the moves combine over the remaining budget.
 and graph-level features ``[omega, phi, lam] / 3``, ``size / 20`` and the one-hot stage (vaccinate / infect /
 protect / over). The features do not depend on node numbering.
 
+These ``"absolute"`` features (the default, what the committed checkpoints use) leave the training range on
+graphs larger than the 10-20-node training graphs: on a 100-node graph of 5 % density the component size reads
+about 5 and ``size / 20`` reads 5 where training never saw more than 1, the experts' outputs saturate (every
+afterstate of the attacker valued about the same), and the attacker infects nodes the protector can cut off.
+``features="relative"`` (:data:`FEATURE_SETS`) is size-invariant: the absolute counts are clipped (the degree
+at 10, sizes and gains at 20, so on a 10-20-node graph they differ from the absolute features only at a degree
+above 10), and fractions of the remaining graph are added, which mean the same at any size:
+
+=====  =====================================================================
+index  feature (``"relative"``)
+=====  =====================================================================
+0-1    as above
+2      ``min(degree, 10) / 10``
+3      ``min(component size, 20) / 20``
+4      constant 1
+5-6    split and protection gains as above, clipped at 20, / 20
+7      degree / the largest degree in ``H``
+8      component size / ``size``
+9      split gain / ``size``
+10     protection gain / ``size``
+=====  =====================================================================
+
+with graph-level ``size / 20`` clipped at 1; the value network of a ``"relative"`` game reads out with mean
+instead of sum pooling (:attr:`CriticalNodeGame.readout`), so that no input grows with the graph.
+
 >>> from netctrl.problems.critical_node.instances import random_instance
 >>> game = CriticalNodeGame()
 >>> s = random_instance(10, 0.3, (1, 1, 1), seed=0).initial_state()
@@ -37,19 +62,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...errors import ConfigError
 from .game import MCNInstance, MCNState, bits, spread
 from .instances import sample_instance
 
 NODE_FEATURES = 7
 GRAPH_FEATURES = 8
+FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4}
+"""node features per feature set (``CriticalNodeGame(features=...)``); both have :data:`GRAPH_FEATURES`"""
 
 
 def _pop(x: int) -> int:
     return bin(x).count("1")
 
 
-def encode_state(s: MCNState):
-    """``(x, edge_index, graph_features, offset, size)`` of one state (numpy arrays)."""
+def encode_state(s: MCNState, features: str = "absolute"):
+    """``(x, edge_index, graph_features, offset, size)`` of one state (numpy arrays); ``features``: a key of
+    :data:`FEATURE_SETS` (see the module docstring)."""
+    if features not in FEATURE_SETS:
+        raise ConfigError(f"Expected 'features' in {sorted(FEATURE_SETS)} (got {features!r})")
     inst, adj = s.inst, s.inst.adj
     blocked = s.D | s.P
     keep = inst.full & ~blocked
@@ -89,19 +120,31 @@ def encode_state(s: MCNState):
     n_inf = _pop(infected_now & keep)
     for v in bits(infected_now & keep & ~s.I):
         pgain[index[v]] = n_inf - _pop(spread(adjl, s.I, blocked | (1 << v)))
-    x = np.zeros((size, NODE_FEATURES), dtype=np.float32)
+    x = np.zeros((size, FEATURE_SETS[features]), dtype=np.float32)
     for v in bits(s.I & keep):
         x[index[v], 0] = 1.0
     for v in bits(infected_now & keep):
         x[index[v], 1] = 1.0
-    x[:, 2] = deg / 10.0
-    x[:, 3] = comp / 20.0
     x[:, 4] = 1.0
-    x[:, 5] = split / 20.0
-    x[:, 6] = pgain / 20.0
     g = np.zeros(GRAPH_FEATURES, dtype=np.float32)
     g[:3] = np.array([s.omega, s.phi, s.lam]) / 3.0
-    g[3] = size / 20.0
+    if features == "absolute":
+        x[:, 2] = deg / 10.0
+        x[:, 3] = comp / 20.0
+        x[:, 5] = split / 20.0
+        x[:, 6] = pgain / 20.0
+        g[3] = size / 20.0
+    else:
+        x[:, 2] = np.minimum(deg, 10) / 10.0
+        x[:, 3] = np.minimum(comp, 20) / 20.0
+        x[:, 5] = np.minimum(split, 20) / 20.0
+        x[:, 6] = np.minimum(pgain, 20) / 20.0
+        if size:
+            x[:, 7] = deg / max(1.0, float(deg.max()))
+            x[:, 8] = comp / size
+            x[:, 9] = split / size
+            x[:, 10] = pgain / size
+        g[3] = min(size, 20) / 20.0
     g[4 + (3 if s.stage is None else s.stage)] = 1.0
     return x, np.array([src, dst], dtype=np.int64).reshape(2, -1), g, offset, size
 
@@ -115,12 +158,29 @@ class CriticalNodeGame:
         density_range: edge density of the sampled graphs.
         budget_ranges: ranges of ``omega``, ``phi``, ``lam`` of the sampled instances (the reference D1
             distribution: ``omega in 0..3``, ``phi in 1..3``, ``lam in 0..3``).
+        features: ``"absolute"`` (the default, as published with the committed checkpoints) or ``"relative"``
+            (size-invariant, see the module docstring); saved in checkpoints as :attr:`encoding` and checked
+            when they are loaded.
     """
 
-    def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3))):
+    def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3)),
+                 features: str = "absolute"):
+        if features not in FEATURE_SETS:
+            raise ConfigError(f"Expected 'features' in {sorted(FEATURE_SETS)} (got {features!r})")
         self.n_range = tuple(n_range)
         self.density_range = tuple(density_range)
         self.budget_ranges = tuple(tuple(b) for b in budget_ranges)
+        self.features = features
+
+    @property
+    def encoding(self) -> dict:
+        """What a value network trained on this game depends on (stored in checkpoints)."""
+        return {"features": self.features}
+
+    @property
+    def readout(self) -> str:
+        """Pooling of the value network's read-out: ``"sum"`` (absolute features) or ``"mean"`` (relative)."""
+        return "sum" if self.features == "absolute" else "mean"
 
     # the interface used by the algorithms
     @staticmethod
@@ -165,10 +225,9 @@ class CriticalNodeGame:
             if s.budget_left == budget:
                 return s
 
-    @staticmethod
-    def encode_each(states) -> list:
+    def encode_each(self, states) -> list:
         """Per-state encodings (numpy), to be cached and joined by :meth:`collate`."""
-        return [encode_state(s) for s in states]
+        return [encode_state(s, self.features) for s in states]
 
     @staticmethod
     def collate(encodings):

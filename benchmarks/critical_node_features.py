@@ -1,0 +1,69 @@
+"""Critical node: compare value-function checkpoints (e.g. feature sets) on development instances only.
+
+    python benchmarks/critical_node_features.py \
+        --checkpoint absolute=runs/bench/critical_node/multil-cur.pt \
+        --checkpoint relative=runs/rel/critical_node/multil-cur.pt --dev 1000 --sizes 40 60 80 100 --per-triple 2
+
+Each checkpoint is loaded with the game encoding (feature set) it was trained with and played greedily and
+with the two-ply look-ahead (``<label>-la2``, width ``--lookahead-width``) on
+
+* ``--dev`` small development instances (10-20 nodes, seed stream ``(DEV_SEED, 5)``, as
+  ``benchmarks/critical_node.py --dev``): overall gap to the exact value;
+* larger development graphs (``--sizes``, 5 % density, the public budget triples, ``--per-triple`` each, instance
+  seeds ``DEV_SEED + 100 n + 10 k + j``, disjoint from the test instances' ``TEST_SEED + ...``): gap over the
+  instances the exact solver finishes within ``--time-cap`` seconds, and every learned value.
+
+Writes ``<out>/critical_node_features_dev.json``. Never looks at the test instances.
+"""
+
+import argparse
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from netctrl.algos.curriculum import checkpoint_encoding, load_value_function  # noqa: E402
+from netctrl.bench.common import command_line, write_results  # noqa: E402
+from netctrl.bench.critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_large, evaluate_small  # noqa: E402
+from netctrl.problems.critical_node.features import CriticalNodeGame  # noqa: E402
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", action="append", required=True, help="LABEL=PATH (repeatable)")
+    p.add_argument("--dev", type=int, default=1000, help="small development instances (0: none)")
+    p.add_argument("--sizes", type=int, nargs="*", default=[40, 60, 80, 100])
+    p.add_argument("--per-triple", type=int, default=2)
+    p.add_argument("--time-cap", type=float, default=30.0)
+    p.add_argument("--lookahead-width", type=int, default=LOOKAHEAD_WIDTH)
+    p.add_argument("--out", type=Path, default=Path("results"))
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    vfs, encodings = {}, {}
+    for item in a.checkpoint:
+        label, path = item.split("=", 1)
+        encodings[label] = checkpoint_encoding(path)
+        vfs[label], _ = load_value_function(path, CriticalNodeGame(**encodings[label]))
+    if a.lookahead_width:
+        vfs.update({f"{label}-la2": vf.searching(2, a.lookahead_width) for label, vf in list(vfs.items())})
+    rows, large_recs = [], []
+    if a.dev:
+        rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
+        game = CriticalNodeGame()
+        small_rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(a.dev)], per_player=False)
+        for r in small_rows:
+            r["size"] = "dev"
+            r.pop("per_player", None)
+        rows += small_rows
+    if a.sizes:
+        large_rows, large_recs = evaluate_large(vfs, a.sizes, a.per_triple, a.time_cap, seed_base=DEV_SEED)
+        rows += [{**r, "size": f"dev-{r['size']}"} for r in large_rows]
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_results(a.out / "critical_node_features_dev.json", "critical_node_features_dev", rows, {},
+                  command=command_line(), checkpoints=dict(item.split("=", 1) for item in a.checkpoint),
+                  encodings=encodings, seeds={"dev": [DEV_SEED, 5], "large_dev_base": DEV_SEED},
+                  lookahead={"depth": 2, "width": a.lookahead_width}, large=large_recs)
+    for r in rows:
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
