@@ -73,9 +73,9 @@ TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr
 #: imitation pretraining of the bi-level agent (DAgger) from the forecast MPC (no foresight), then PPO
 PRETRAIN = dict(episodes=8, rounds=2, round_episodes=3, epochs=20, round_epochs=8, lr=3e-3)
 #: the bi-level LP's shortfall penalty, in steps of progress toward the sink (:class:`MultiCommodityLP`): with
-#: hard targets the previous agent (trained on 10-50 nodes) held back up to half the units at 200 nodes, its
-#: small target errors passed down long paths; chosen on the validation seeds (2000-2002) of the 20- and
-#: 200-node graphs among 0.75, 1, 1.25, 1.5 and 2 (evaluating that agent without retraining)
+#: hard targets, small target errors of the previous agent (trained on 10-50 nodes) held units back along long
+#: paths; chosen on the validation seeds (2000-2002) of the 20- and 200-node graphs among 0.75, 1, 1.25, 1.5
+#: and 2 (evaluating that agent without retraining)
 LP_SOFT_TARGETS = 1.5
 EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="mean")
 
