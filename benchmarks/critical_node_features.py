@@ -22,13 +22,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from netctrl.algos.curriculum import checkpoint_encoding, load_value_function  # noqa: E402
 from netctrl.bench.common import command_line, write_results  # noqa: E402
-from netctrl.bench.critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_large, evaluate_small  # noqa: E402
-from netctrl.problems.critical_node.features import CriticalNodeGame  # noqa: E402
+from netctrl.bench.critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev, evaluate_large, load_learned  # noqa: E402
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,19 +41,13 @@ if __name__ == "__main__":
     vfs, encodings = {}, {}
     for item in a.checkpoint:
         label, path = item.split("=", 1)
-        encodings[label] = checkpoint_encoding(path)
-        vfs[label], _ = load_value_function(path, CriticalNodeGame(**encodings[label]))
+        vfs[label], _ = load_learned(path)
+        encodings[label] = dict(vfs[label].game.encoding)
     if a.lookahead_width:
         vfs.update({f"{label}-la2": vf.searching(2, a.lookahead_width) for label, vf in list(vfs.items())})
     rows, large_recs = [], []
     if a.dev:
-        rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
-        game = CriticalNodeGame()
-        small_rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(a.dev)], per_player=False)
-        for r in small_rows:
-            r["size"] = "dev"
-            r.pop("per_player", None)
-        rows += small_rows
+        rows += evaluate_dev(vfs, a.dev)
     if a.sizes:
         large_rows, large_recs = evaluate_large(vfs, a.sizes, a.per_triple, a.time_cap, seed_base=DEV_SEED)
         rows += [{**r, "size": f"dev-{r['size']}"} for r in large_rows]

@@ -12,13 +12,21 @@ from netctrl.problems.network_flow import (
 )
 
 
+def path_scenario(n: int, capacity=None):
+    """0 -> 1 -> ... -> n-1 (forward arcs first, then the arcs back), capacity 2 per step unless given, travel 1
+    step, cost 0.5; one commodity with sink n-1; 3 steps. Reward 10, so the LP's progress bonus is 1 per step
+    of travel: moving a unit one hop nets 0.5."""
+    fwd = list(range(n - 1))
+    arcs = 2 * n - 2
+    net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={
+        "capacity": list(capacity or [2.0] * arcs), "travel_time": [1.0] * arcs, "cost": [0.5] * arcs})
+    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=3, reward=10.0,
+                               holding_cost=1.0, disruptions=0.0)
+
+
 def line_scenario(capacity=(2.0, 2.0, 2.0, 2.0)):
-    """0 -> 1 -> 2 (and back), capacity 2 per step, travel 1 step; one commodity with sink 2; 3 steps."""
-    net = FlowNetwork(3, [[0, 1, 1, 2], [1, 2, 0, 1]], edge_attr={
-        "capacity": list(capacity), "travel_time": [1.0, 1.0, 1.0, 1.0], "cost": [0.5, 0.5, 0.5, 0.5]})
-    rate = np.zeros((10, 3, 1))
-    return NetworkFlowScenario("line", net, np.array([2]), rate, steps=3, reward=10.0, holding_cost=1.0,
-                               disruptions=0.0)
+    """0 -> 1 -> 2 (and back): :func:`path_scenario` of 3 nodes."""
+    return path_scenario(3, capacity)
 
 
 def test_hand_computed_episode():
@@ -172,16 +180,6 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
     assert flows.tolist() == pytest.approx([2.0, 1.0, 0.0, 0.0])
     stalled = MultiCommodityLP.for_env(env, progress_bonus=0.0).solve(env.flow_state(), target)
     assert stalled.tolist() == pytest.approx([0.0, 1.0, 0.0, 0.0])
-
-
-def path_scenario(n: int):
-    """0 -> 1 -> ... -> n-1 (and back), capacity 2, travel 1, cost 0.5; one commodity with sink n-1 (reward 10,
-    so the LP's progress bonus is 1 per step of travel: moving a unit one hop nets 0.5)."""
-    fwd = list(range(n - 1))
-    net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={
-        "capacity": [2.0] * (2 * n - 2), "travel_time": [1.0] * (2 * n - 2), "cost": [0.5] * (2 * n - 2)})
-    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=3, reward=10.0,
-                               holding_cost=1.0, disruptions=0.0)
 
 
 def test_soft_targets_keep_a_deliberate_hold_and_stop_a_cascade():

@@ -266,11 +266,10 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     large_rows, large_recs = evaluate_large(vfs, large_sizes, per_triple, time_cap)
     rows += large_rows
     for r in rows:
-        if r["controller"] in ("multil-cur", "multil-dqn"):
-            r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur" else dqn_info)["train_wall_s"]
-        elif r["controller"] in ("multil-cur-la2", "multil-dqn-la2"):
-            r["train_wall_s"] = (cur_info if r["controller"] == "multil-cur-la2" else dqn_info)["train_wall_s"]
-        elif r["controller"].startswith("multil-cur-ens"):
+        base = r["controller"].removesuffix("-la2")        # the look-ahead plays the same checkpoints
+        if base in ("multil-cur", "multil-dqn"):
+            r["train_wall_s"] = (cur_info if base == "multil-cur" else dqn_info)["train_wall_s"]
+        elif base.startswith("multil-cur-ens"):
             r["train_wall_s"] = cur_info["train_wall_s"] + sum(ens_info)
             r["seeds"] = [seed, *ensemble_seeds]
         if r["controller"].endswith("-la2"):
@@ -297,18 +296,30 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     return doc
 
 
+def evaluate_dev(vfs: dict, n: int) -> list[dict]:
+    """Rows (``size="dev"``, overall gap only) of every controller on ``n`` development instances of the
+    small-graph distribution (seed stream ``(DEV_SEED, 5)``, disjoint from the test and training streams)."""
+    rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
+    game = CriticalNodeGame()                    # instance sampling does not depend on the feature set
+    rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(n)], per_player=False)
+    for r in rows:
+        r["size"] = "dev"
+        r.pop("per_player", None)
+    return rows
+
+
+def load_learned(path) -> tuple:
+    """``(value function, checkpoint)`` of a checkpoint, played on a game with the encoding it was trained with."""
+    return load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
+
+
 def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths, features="absolute") -> dict:
     """Gaps of every controller on ``n`` development instances (seed stream ``(DEV_SEED, 5)``), for choosing
     settings (e.g. the look-ahead width: controllers ``<label>-la2w<width>``) without looking at the test
     instances; written to ``<out>/critical_node_dev.json``."""
     from .common import write_results
 
-    game = CriticalNodeGame()
-    rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
-    rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(n)], per_player=False)
-    for r in rows:
-        r["size"] = "dev"
-        r.pop("per_player", None)
+    rows = evaluate_dev(vfs, n)
     Path(out).mkdir(parents=True, exist_ok=True)
     doc = write_results(Path(out) / "critical_node_dev.json", "critical_node_dev", rows, {}, command=command,
                         seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
@@ -363,7 +374,7 @@ def solve_cli(instance: Path, method: str = "exact", checkpoint: Path | None = N
                      f"protected {labels(res.protected)}  ({res.wall_s:.3f}s)")
     if method in ("learned", "both"):
         path = checkpoint or DEFAULT_CHECKPOINT
-        vf, _ = load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
+        vf, _ = load_learned(path)
         if lookahead_width:
             vf = vf.searching(2, lookahead_width)
         t0 = time.perf_counter()
