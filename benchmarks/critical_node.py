@@ -37,8 +37,9 @@ if __name__ == "__main__":
                         "with --dev, several widths may be compared")
     p.add_argument("--dev", type=int, default=0,
                    help="evaluate on this many development instances instead (results/critical_node_dev.json)")
-    p.add_argument("--features", choices=["absolute", "relative"], default="absolute",
-                   help="feature set of the value networks (relative: size-invariant; needs --runs trained with it)")
+    p.add_argument("--features", choices=["absolute", "relative", "hybrid"], default="absolute",
+                   help="feature set of the value networks (relative: size-invariant; hybrid: relative features, "
+                        "sum read-out capped at 20 nodes; needs --runs trained with it)")
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()

@@ -23,7 +23,8 @@ One run measures, on the same machine:
    ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
 
 ``run(features="relative")`` (``--features relative``) uses the size-invariant feature set of
-:mod:`netctrl.problems.critical_node.features` instead of the default absolute one; its checkpoints must be
+:mod:`netctrl.problems.critical_node.features` instead of the default absolute one (``"hybrid"``: the same
+features with the sum read-out capped at 20 nodes); its checkpoints must be
 trained with it (loading checks the feature set recorded in each checkpoint). ``benchmarks/critical_node_features.py``
 compares checkpoints of either feature set on development instances only (small ones and 40-100-node ones
 from :data:`DEV_SEED`).
