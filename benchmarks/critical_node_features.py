@@ -13,6 +13,10 @@ with the two-ply look-ahead (``<label>-la2``, width ``--lookahead-width``) on
   seeds ``DEV_SEED + 100 n + 10 k + j``, disjoint from the test instances' ``TEST_SEED + ...``): gap over the
   instances the exact solver finishes within ``--time-cap`` seconds, and every learned value.
 
+``--checkpoint clipped=runs/bench/critical_node/multil-cur.pt@clipped`` plays an absolute checkpoint with the
+``"clipped"`` feature set (the same network on graphs of up to 20 nodes, clipped counts and a capped sum read-out
+beyond; see :mod:`netctrl.problems.critical_node.features`).
+
 Writes ``<out>/critical_node_features_dev.json``. Never looks at the test instances.
 """
 
@@ -29,7 +33,9 @@ from netctrl.bench.critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev,
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", action="append", required=True, help="LABEL=PATH (repeatable)")
+    p.add_argument("--checkpoint", action="append", required=True,
+                   help="LABEL=PATH or LABEL=PATH@FEATURES (repeatable; @FEATURES: play the checkpoint with another "
+                        "feature set that computes the same on the training graphs, e.g. an absolute one @clipped)")
     p.add_argument("--dev", type=int, default=1000, help="small development instances (0: none)")
     p.add_argument("--sizes", type=int, nargs="*", default=[40, 60, 80, 100])
     p.add_argument("--per-triple", type=int, default=2)
@@ -41,7 +47,8 @@ if __name__ == "__main__":
     vfs, encodings = {}, {}
     for item in a.checkpoint:
         label, path = item.split("=", 1)
-        vfs[label], _ = load_learned(path)
+        path, _, features = path.partition("@")
+        vfs[label], _ = load_learned(path, features or None)
         encodings[label] = dict(vfs[label].game.encoding)
     if a.lookahead_width:
         vfs.update({f"{label}-la2": vf.searching(2, a.lookahead_width) for label, vf in list(vfs.items())})

@@ -340,6 +340,34 @@ def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
             load_value_function(tmp_path / "hyb.pt", CriticalNodeGame(n_range=(6, 9), features=other))
 
 
+def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_graphs(tmp_path):
+    from netctrl.algos.curriculum import CurriculumConfig, save_value_function, train_curriculum
+    from netctrl.bench.critical_node import load_learned
+    from netctrl.errors import ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame, encode_state
+
+    ab = CriticalNodeGame(n_range=(6, 9))
+    rng = np.random.default_rng(4)
+    states = [CriticalNodeGame().sample_state(rng, b) for b in (1, 2, 3, 4) for _ in range(3)]
+    for s in states:  # 10-20 nodes: the clipped features are the absolute ones
+        xa, eia, ga, offa, sizea = encode_state(s)
+        xc, eic, gc, offc, sizec = encode_state(s, "clipped")
+        assert np.array_equal(xa, xc) and np.array_equal(ga, gc) and np.array_equal(eia, eic) and (offa, sizea) == (offc, sizec)
+    large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
+    xc, _, gc, _, _ = encode_state(large, "clipped")
+    assert xc.shape[1] == 7 and xc.max() <= 1 and gc.max() <= 1 and encode_state(large)[0][:, 3].max() > 2
+    res = train_curriculum(ab, CurriculumConfig(max_budget=4, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    save_value_function(tmp_path / "ab.pt", res, "multil-cur")
+    vf_ab, _ = load_learned(tmp_path / "ab.pt")
+    vf_cl, ck = load_learned(tmp_path / "ab.pt", "clipped")
+    assert vf_cl.game.features == "clipped" and vf_cl.nets[1].readout == "capsum" and vf_ab.nets[1].readout == "sum"
+    assert ck["played_with"] == {"features": "clipped", "readout": "capsum"}
+    assert np.allclose(vf_ab.values(states), vf_cl.values(states), atol=1e-5)
+    assert vf_cl.play(random_instance(60, 0.05, (1, 1, 1), seed=3).initial_state())[0].stage is None
+    with pytest.raises(ConfigError, match="agree on the training graphs"):
+        load_learned(tmp_path / "ab.pt", "hybrid")
+
+
 def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
     from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
                                           train_curriculum, train_dqn)
