@@ -18,6 +18,7 @@ import torch  # noqa: E402
 
 from netctrl.bench.common import command_line  # noqa: E402
 from netctrl.bench.critical_node import run  # noqa: E402
+from netctrl.problems.critical_node.features import FEATURE_SETS  # noqa: E402
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -37,8 +38,10 @@ if __name__ == "__main__":
                         "with --dev, several widths may be compared")
     p.add_argument("--dev", type=int, default=0,
                    help="evaluate on this many development instances instead (results/critical_node_dev.json)")
-    p.add_argument("--features", choices=["absolute", "relative"], default="absolute",
-                   help="feature set of the value networks (relative: size-invariant; needs --runs trained with it)")
+    p.add_argument("--features", choices=sorted(FEATURE_SETS), default="absolute",
+                   help="feature set of the value networks (relative: size-invariant; hybrid: relative features, "
+                        "sum read-out capped at 20 nodes; clipped: hybrid without the fractions; needs --runs "
+                        "trained with it)")
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()

@@ -287,6 +287,87 @@ def test_checkpoints_record_their_feature_set(tmp_path):
         MeanValueFunction([vf, ValueFunction(ab, {})])
 
 
+def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_nodes():
+    import torch
+
+    from netctrl.algos.curriculum import SUM_CAP, ValueNet
+    from netctrl.errors import ConfigError
+    from netctrl.problems.critical_node.features import FEATURE_SETS, GRAPH_FEATURES, CriticalNodeGame, encode_state
+
+    game = CriticalNodeGame(features="hybrid")
+    assert game.encoding == {"features": "hybrid"} and game.readout == "capsum" and FEATURE_SETS["hybrid"] == 11
+    rng = np.random.default_rng(2)
+    small = [game.sample_state(rng, b) for b in range(1, 10)]
+    for s in small:  # the relative features, whose first columns are the absolute ones on 10-20-node graphs
+        xa, _, ga, _, _ = encode_state(s)
+        xh, eih, gh, offh, sizeh = encode_state(s, "hybrid")
+        xr, eir, gr, offr, sizer = encode_state(s, "relative")
+        assert xh.shape == (sizeh, FEATURE_SETS["hybrid"]) and gh.shape == (GRAPH_FEATURES,)
+        assert np.array_equal(xh, xr) and np.array_equal(gh, gr) and np.array_equal(eih, eir) and (offh, sizeh) == (offr, sizer)
+        assert np.array_equal(xa, xh[:, :xa.shape[1]]) and np.array_equal(ga, gh)
+    large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
+    xh, _, gh, _, _ = encode_state(large, "hybrid")
+    assert xh.min() >= 0 and xh.max() <= 1 and gh.max() <= 1
+    # on graphs of up to SUM_CAP nodes the capped read-out is the sum read-out; beyond, its sums are SUM_CAP means
+    torch.manual_seed(0)
+    capped, summed = ValueNet(11, GRAPH_FEATURES, readout="capsum"), ValueNet(11, GRAPH_FEATURES, readout="sum")
+    summed.load_state_dict(capped.state_dict())
+    batch, _, sizes = game.encode(small)
+    assert sizes.max() <= SUM_CAP and torch.allclose(capped(batch), summed(batch))
+    batch, _, _ = game.encode([large] + small[:2])
+    assert not torch.allclose(capped(batch)[:1], summed(batch)[:1]) and torch.allclose(capped(batch)[1:], summed(batch)[1:])
+    assert "readout=capsum" in repr(capped)
+    with pytest.raises(ConfigError, match="readout"):
+        ValueNet(11, GRAPH_FEATURES, readout="max")
+
+
+def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
+    from netctrl.algos.curriculum import CurriculumConfig, checkpoint_encoding, load_value_function, save_value_function, train_curriculum
+    from netctrl.bench.critical_node import load_learned
+    from netctrl.errors import CheckpointError
+    from netctrl.problems.critical_node.features import CriticalNodeGame
+
+    hyb = CriticalNodeGame(n_range=(6, 9), features="hybrid")
+    res = train_curriculum(hyb, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    assert res.nets[1].readout == "capsum" and res.nets[1].node_features == 11
+    save_value_function(tmp_path / "hyb.pt", res, "multil-cur")
+    assert checkpoint_encoding(tmp_path / "hyb.pt") == {"features": "hybrid"}
+    vf, ck = load_learned(tmp_path / "hyb.pt")
+    assert ck["readout"] == "capsum" and vf.nets[2].readout == "capsum" and vf.game.features == "hybrid"
+    assert vf.play(random_instance(60, 0.05, (1, 1, 0), seed=3).initial_state())[0].stage is None
+    for other in ("absolute", "relative"):  # the same shapes as relative, but another encoding: refused
+        with pytest.raises(CheckpointError, match="trained with encoding"):
+            load_value_function(tmp_path / "hyb.pt", CriticalNodeGame(n_range=(6, 9), features=other))
+
+
+def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_graphs(tmp_path):
+    from netctrl.algos.curriculum import CurriculumConfig, save_value_function, train_curriculum
+    from netctrl.bench.critical_node import load_learned
+    from netctrl.errors import ConfigError
+    from netctrl.problems.critical_node.features import CriticalNodeGame, encode_state
+
+    ab = CriticalNodeGame(n_range=(6, 9))
+    rng = np.random.default_rng(4)
+    states = [CriticalNodeGame().sample_state(rng, b) for b in (1, 2, 3, 4) for _ in range(3)]
+    for s in states:  # 10-20 nodes: the clipped features are the absolute ones
+        xa, eia, ga, offa, sizea = encode_state(s)
+        xc, eic, gc, offc, sizec = encode_state(s, "clipped")
+        assert np.array_equal(xa, xc) and np.array_equal(ga, gc) and np.array_equal(eia, eic) and (offa, sizea) == (offc, sizec)
+    large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
+    xc, _, gc, _, _ = encode_state(large, "clipped")
+    assert xc.shape[1] == 7 and xc.max() <= 1 and gc.max() <= 1 and encode_state(large)[0][:, 3].max() > 2
+    res = train_curriculum(ab, CurriculumConfig(max_budget=4, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    save_value_function(tmp_path / "ab.pt", res, "multil-cur")
+    vf_ab, _ = load_learned(tmp_path / "ab.pt")
+    vf_cl, ck = load_learned(tmp_path / "ab.pt", "clipped")
+    assert vf_cl.game.features == "clipped" and vf_cl.nets[1].readout == "capsum" and vf_ab.nets[1].readout == "sum"
+    assert ck["played_with"] == {"features": "clipped", "readout": "capsum"}
+    assert np.allclose(vf_ab.values(states), vf_cl.values(states), atol=1e-5)
+    assert vf_cl.play(random_instance(60, 0.05, (1, 1, 1), seed=3).initial_state())[0].stage is None
+    with pytest.raises(ConfigError, match="agree on the training graphs"):
+        load_learned(tmp_path / "ab.pt", "hybrid")
+
+
 def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
     from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
                                           train_curriculum, train_dqn)

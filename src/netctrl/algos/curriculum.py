@@ -44,6 +44,12 @@ from ..errors import CheckpointError, ConfigError
 
 
 # ------------------------------------------------------------------------------------------------ network
+READOUTS = ("sum", "mean", "capsum")
+"""pooling of :class:`ValueNet`'s read-out"""
+SUM_CAP = 20
+"""graph size (nodes) beyond which the ``"capsum"`` read-out scales its sums down (the largest training graphs)"""
+
+
 class ValueNet(nn.Module):
     """GIN value network over a state graph: predicts the saved fraction ``y`` in ``[0, 1]`` of the graph's
     nodes, so that the state's value is ``offset + size * y``.
@@ -57,8 +63,11 @@ class ValueNet(nn.Module):
             the read-out.
         hidden: embedding width (64).
         layers: message-passing layers (4).
-        readout: ``"sum"`` (the sums ``/ 10`` above, which grow with the graph) or ``"mean"`` (means in their
-            place, so that no read-out input grows with the graph; for size-invariant features).
+        readout: ``"sum"`` (the sums ``/ 10`` above, which grow with the graph), ``"mean"`` (means in their
+            place, so that no read-out input grows with the graph; for size-invariant features) or ``"capsum"``
+            (the sums ``/ 10`` times ``min(1, SUM_CAP / nodes)``: the plain sums on graphs of up to
+            :data:`SUM_CAP` nodes, ``SUM_CAP / 10`` times the means on larger ones, so that the read-out never
+            leaves the range of the 10-20-node training graphs; the network predicts a fraction of the graph).
 
     Shapes:
         input: ``batch`` with ``x (N, node_features)``, ``edge_index (2, E)``, ``u (G, graph_features)``, ``batch (N,)``
@@ -69,8 +78,8 @@ class ValueNet(nn.Module):
         super().__init__()
         from torch_geometric.nn import GINConv
 
-        if readout not in ("sum", "mean"):
-            raise ConfigError(f"Expected 'readout' sum or mean (got {readout!r})")
+        if readout not in READOUTS:
+            raise ConfigError(f"Expected 'readout' in {READOUTS} (got {readout!r})")
         self.node_features, self.graph_features, self.hidden, self.num_layers = node_features, graph_features, hidden, layers
         self.readout = readout
         self.inp = nn.Linear(node_features + graph_features, hidden)
@@ -94,6 +103,11 @@ class ValueNet(nn.Module):
             h = h + torch.relu(conv(h, ei))
         if self.readout == "sum":
             hs, xs = global_add_pool(h, b) / 10.0, global_add_pool(x, b) / 10.0
+        elif self.readout == "capsum":
+            hs, xs = global_add_pool(h, b), global_add_pool(x, b)
+            nodes = torch.bincount(b, minlength=hs.shape[0]).to(hs.dtype).clamp(min=1.0)
+            scale = (SUM_CAP / nodes).clamp(max=1.0).unsqueeze(1) / 10.0
+            hs, xs = hs * scale, xs * scale
         else:
             hs, xs = global_mean_pool(h, b), global_mean_pool(x, b)
         pooled = torch.cat([hs, global_mean_pool(h, b), global_max_pool(h, b), xs, global_max_pool(x, b), u], dim=1)

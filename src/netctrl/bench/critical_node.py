@@ -23,7 +23,8 @@ One run measures, on the same machine:
    ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
 
 ``run(features="relative")`` (``--features relative``) uses the size-invariant feature set of
-:mod:`netctrl.problems.critical_node.features` instead of the default absolute one; its checkpoints must be
+:mod:`netctrl.problems.critical_node.features` instead of the default absolute one (``"hybrid"``: the same
+features with the sum read-out capped at 20 nodes); its checkpoints must be
 trained with it (loading checks the feature set recorded in each checkpoint). ``benchmarks/critical_node_features.py``
 compares checkpoints of either feature set on development instances only (small ones and 40-100-node ones
 from :data:`DEV_SEED`).
@@ -308,9 +309,26 @@ def evaluate_dev(vfs: dict, n: int) -> list[dict]:
     return rows
 
 
-def load_learned(path) -> tuple:
-    """``(value function, checkpoint)`` of a checkpoint, played on a game with the encoding it was trained with."""
-    return load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
+def load_learned(path, features: str | None = None) -> tuple:
+    """``(value function, checkpoint)`` of a checkpoint, played on a game with the encoding it was trained with,
+    or with feature set ``features`` where that computes the same on the training graphs
+    (:data:`~netctrl.problems.critical_node.features.SAME_ON_TRAINING_GRAPHS`, e.g. an absolute checkpoint played
+    with ``"clipped"``: the same weights, clipped counts and the capped sum read-out on larger graphs)."""
+    from ..algos.curriculum import ValueFunction
+    from ..errors import ConfigError
+    from ..problems.critical_node.features import SAME_ON_TRAINING_GRAPHS
+
+    vf, ck = load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
+    if features is None or features == vf.game.features:
+        return vf, ck
+    if (vf.game.features, features) not in SAME_ON_TRAINING_GRAPHS:
+        raise ConfigError(f"{path} was trained with features {vf.game.features!r}; it can be played with "
+                          f"{features!r} only if they agree on the training graphs: {sorted(SAME_ON_TRAINING_GRAPHS)}")
+    game = CriticalNodeGame(features=features)
+    nets = vf.nets if isinstance(vf.nets, dict) else {None: vf.nets}
+    for net in nets.values():
+        net.readout = game.readout
+    return ValueFunction(game, vf.nets), {**ck, "played_with": {"features": features, "readout": game.readout}}
 
 
 def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths, features="absolute") -> dict:

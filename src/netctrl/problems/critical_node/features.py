@@ -49,6 +49,20 @@ index  feature (``"relative"``)
 with graph-level ``size / 20`` clipped at 1; the value network of a ``"relative"`` game reads out with mean
 instead of sum pooling (:attr:`CriticalNodeGame.readout`), so that no input grows with the graph.
 
+``features="hybrid"`` has the same node and graph features as ``"relative"`` but keeps the sum read-out of
+``"absolute"`` on graphs of up to 20 nodes (read-out ``"capsum"`` of
+:class:`netctrl.algos.curriculum.ValueNet`: the sums times ``min(1, 20 / size)``), so on the 10-20-node
+training graphs its network sees the absolute features (up to degrees above 10) plus the four fractions, pooled
+as the absolute network pools them. The network predicts the saved *fraction* ``y`` of the remaining graph
+(the value is ``offset + size * y``), so a plain sum read-out would leak the graph size into a size-free target:
+on a 100-node graph its sums read about five times what training saw. Beyond 20 nodes the capped sums are
+``20 / 10`` times the means, inside the training range.
+
+``features="clipped"`` is ``"hybrid"`` without the four fractions: the absolute counts clipped, with the capped
+sum read-out. On graphs of up to 20 nodes whose degrees do not exceed 10 its network computes exactly what an
+absolute network computes, so an absolute checkpoint may be played with it unchanged
+(:data:`SAME_ON_TRAINING_GRAPHS`): it only changes what the network sees beyond 20 nodes.
+
 >>> from netctrl.problems.critical_node.instances import random_instance
 >>> game = CriticalNodeGame()
 >>> s = random_instance(10, 0.3, (1, 1, 1), seed=0).initial_state()
@@ -68,8 +82,15 @@ from .instances import sample_instance
 
 NODE_FEATURES = 7
 GRAPH_FEATURES = 8
-FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4}
-"""node features per feature set (``CriticalNodeGame(features=...)``); both have :data:`GRAPH_FEATURES`"""
+FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4, "hybrid": NODE_FEATURES + 4,
+                "clipped": NODE_FEATURES}
+"""node features per feature set (``CriticalNodeGame(features=...)``); all have :data:`GRAPH_FEATURES`"""
+READOUT = {"absolute": "sum", "relative": "mean", "hybrid": "capsum", "clipped": "capsum"}
+"""read-out of the value network per feature set (:class:`netctrl.algos.curriculum.ValueNet`)"""
+SAME_ON_TRAINING_GRAPHS = {("absolute", "clipped")}
+"""pairs of feature sets whose networks compute the same function on graphs of up to 20 nodes with degrees up
+to 10, so that a network trained with the first may be played with the second
+(:func:`netctrl.bench.critical_node.load_learned`)"""
 
 
 def _pop(x: int) -> int:
@@ -139,7 +160,7 @@ def encode_state(s: MCNState, features: str = "absolute"):
         x[:, 3] = np.minimum(comp, 20) / 20.0
         x[:, 5] = np.minimum(split, 20) / 20.0
         x[:, 6] = np.minimum(pgain, 20) / 20.0
-        if size:
+        if size and x.shape[1] > NODE_FEATURES:
             x[:, 7] = deg / max(1.0, float(deg.max()))
             x[:, 8] = comp / size
             x[:, 9] = split / size
@@ -158,9 +179,10 @@ class CriticalNodeGame:
         density_range: edge density of the sampled graphs.
         budget_ranges: ranges of ``omega``, ``phi``, ``lam`` of the sampled instances (the reference D1
             distribution: ``omega in 0..3``, ``phi in 1..3``, ``lam in 0..3``).
-        features: ``"absolute"`` (the default, as published with the committed checkpoints) or ``"relative"``
-            (size-invariant, see the module docstring); saved in checkpoints as :attr:`encoding` and checked
-            when they are loaded.
+        features: ``"absolute"`` (the default, as published with the committed checkpoints), ``"relative"``
+            (size-invariant, see the module docstring) or ``"hybrid"`` (the relative features with the sum
+            read-out capped at 20 nodes) or ``"clipped"`` (hybrid without the fractions); saved in checkpoints as :attr:`encoding` and checked when they are
+            loaded.
     """
 
     def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3)),
@@ -179,8 +201,9 @@ class CriticalNodeGame:
 
     @property
     def readout(self) -> str:
-        """Pooling of the value network's read-out: ``"sum"`` (absolute features) or ``"mean"`` (relative)."""
-        return "sum" if self.features == "absolute" else "mean"
+        """Pooling of the value network's read-out: ``"sum"`` (absolute features), ``"mean"`` (relative) or
+        ``"capsum"`` (hybrid, clipped), see :data:`READOUT`."""
+        return READOUT[self.features]
 
     # the interface used by the algorithms
     @staticmethod
