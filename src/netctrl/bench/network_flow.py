@@ -5,7 +5,8 @@ edge-level agent (a Gaussian per arc and commodity) are trained once, from scrat
 same RL wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
 iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph). Before PPO, the
 bi-level agent is pretrained by imitation (DAgger) of the forecast MPC's next state
-(:mod:`netctrl.algos.imitation`); its training cost (``train_wall_s``) includes that stage.
+(:mod:`netctrl.algos.imitation`) on the training graphs and a 100-node one
+(``netctrl.problems.network_flow.PRETRAIN_SIZES``); its training cost (``train_wall_s``) includes that stage.
 
 Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``) and
 graphs never seen in training (``split=unseen``: other sizes up to 500 nodes, other Gabriel instances, the
@@ -39,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ..problems.network_flow import (
+    PRETRAIN_SIZES,
     ForecastMPC,
     GreedyShortestPath,
     OracleMPC,
@@ -209,5 +211,7 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
                                "nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
-                               "by DAgger on the forecast MPC (no foresight) before PPO; mpc-forecast = that MPC, on "
+                               f"by DAgger on the forecast MPC (no foresight) on Gabriel {'/'.join(map(str, PRETRAIN_SIZES))} "
+                               "before PPO; "
+                               "mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")

@@ -45,6 +45,7 @@ __all__ = [
     "NetworkFlowEnv",
     "NetworkFlowScenario",
     "OracleMPC",
+    "PRETRAIN_SIZES",
     "RandomDistribution",
     "baselines",
     "env_factory",
