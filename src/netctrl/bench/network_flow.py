@@ -8,8 +8,9 @@ bi-level agent is pretrained by imitation (DAgger) of the forecast MPC's next st
 (:mod:`netctrl.algos.imitation`) on the training graphs and a 100-node one
 (``netctrl.problems.network_flow.PRETRAIN_SIZES``); its training cost (``train_wall_s``) includes that stage.
 
-Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``) and
-graphs never seen in training (``split=unseen``: other sizes up to 500 nodes, other Gabriel instances, the
+Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``), the
+100-node graph of the imitation stage (``split=imitation``: the teacher labelled episodes on it, PPO never ran
+on it) and graphs never seen in training (``split=unseen``: 200 and 500 nodes, other Gabriel instances, the
 B4, GEANT and AT&T topologies), all on the same test seeds per graph, with
 
 * ``oracle``: the exact optimum of each episode (time-expanded LP over the whole episode with perfect
@@ -59,7 +60,7 @@ BUDGET_MIN = 15.0
 #: (graph source, split)
 GRAPHS = (
     ("gabriel/10/0", "train"), ("gabriel/20/0", "train"), ("gabriel/50/0", "train"),
-    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "unseen"),
+    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "imitation"),
     ("gabriel/200/0", "unseen"), ("gabriel/500/0", "unseen"), ("b4", "unseen"), ("geant", "unseen"),
     ("att", "unseen"),
 )
@@ -140,6 +141,7 @@ def plot(rows: list[dict], out: Path) -> None:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
     a1.axhline(100, color="k", ls="--", lw=1, label="oracle (episode optimum)")
     a1.axvspan(8, 55, color="0.9", label="training sizes")
+    a1.axvspan(55, 110, color="0.95", label="imitation only")
     a1.set(xscale="log", xlabel="nodes (Gabriel graphs)", ylabel="reward, % of oracle", title="quality vs graph size")
     a1.legend(fontsize=8)
     for k, c in enumerate(("bilevel-ppo", "edge-ppo", "oracle")):
