@@ -149,7 +149,8 @@ def train_agent(
             raise ValueError(f"imitation pretraining needs a bi-level PPO agent of a problem with an expert "
                              f"({problem.name}: expert={'yes' if problem.expert else 'none'}, agent={agent}, algo={algo})")
         icfg = ImitationConfig(**{"seed": cfg.seed, **problem.pretrain, **(pretrain if isinstance(pretrain, dict) else {})})
-        imitation = imitate(icfg, training_envs(problem, lower, problem.pretrain_envs), model, problem.expert, eval_fn=eval_fn, verbose=verbose)
+        imitation = imitate(icfg, training_envs(problem, lower, problem.pretrain_envs), model, problem.expert,
+                            eval_fn=eval_fn, verbose=verbose)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(run_dir) / "pretrain.json", json.dumps({
             "config": asdict(icfg), "wall_s": round(imitation.wall_s, 1), "episodes": imitation.episodes,

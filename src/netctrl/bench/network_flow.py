@@ -213,7 +213,6 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
                                "nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
-                               f"by DAgger on the forecast MPC (no foresight) on Gabriel {'/'.join(map(str, PRETRAIN_SIZES))} "
-                               "before PPO; "
-                               "mpc-forecast = that MPC, on "
+                               "by DAgger on the forecast MPC (no foresight) on Gabriel "
+                               f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")
