@@ -1,5 +1,6 @@
 """Imitation pretraining (DAgger) of the bi-level agent: the loss, the data, the fit, and its place before PPO."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -110,3 +111,14 @@ def test_ppo_starts_from_the_pretrained_policy_and_keeps_it_as_best(tmp_path):
     assert best["iteration"] in (0, 1)
     assert res.best_eval >= record["best_eval"]
     assert best["config"]["pretrain"]["episodes"] == 1
+
+
+def test_imitation_stage_runs_on_the_problems_pretrain_graphs(tmp_path):
+    # one labelled episode per graph of the imitation stage: two graphs there (PPO's own graph is not used)
+    steps = {"b4": 6, "geant": 7}
+    problem = dataclasses.replace(get_problem(PROBLEM), pretrain_envs=tuple(
+        (lambda name=name: NetworkFlowEnv(name, steps=steps[name])) for name in steps))
+    train_agent(problem, run_dir=tmp_path, pretrain={"episodes": 1, "rounds": 0, "epochs": 1}, iterations=1,
+                num_envs=4, rollout_steps=4, minibatch_size=8, eval_every=1, progress=False, verbose=False)
+    record = json.loads((tmp_path / "pretrain.json").read_text())
+    assert record["episodes"] == 2 and record["states"] == sum(steps.values())

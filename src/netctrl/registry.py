@@ -51,6 +51,9 @@ class ProblemSpec:
     desired next state, see :mod:`netctrl.algos.imitation`); ``None``: the agent learns by RL alone."""
     pretrain: dict = field(default_factory=dict)
     """default :class:`~netctrl.algos.imitation.ImitationConfig` fields (used when ``expert`` is set)."""
+    pretrain_envs: tuple[Callable[..., gym.Env], ...] = ()
+    """raw-environment factories of the imitation stage instead of the training ones (e.g. larger graphs,
+    where the expert's labels are affordable but RL iterations are not)."""
 
     def make_lower(self, name: str, env: gym.Env):
         if name not in self.lowers:

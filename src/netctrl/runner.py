@@ -13,7 +13,7 @@ The CLI, the demo and the benchmarks all go through :func:`train_agent` and :fun
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -47,9 +47,10 @@ def make_training_env(problem: ProblemSpec, lower: str, make_raw=None):
     return make
 
 
-def training_envs(problem: ProblemSpec, lower: str) -> list:
-    """The wrapped environment factories an agent trains on (several for a problem with ``train_envs``)."""
-    return [make_training_env(problem, lower, f) for f in (problem.train_envs or (problem.make_env,))]
+def training_envs(problem: ProblemSpec, lower: str, raw: Sequence[Callable] = ()) -> list:
+    """The wrapped environment factories an agent trains on (several for a problem with ``train_envs``), or
+    the wrapped ``raw`` factories if given."""
+    return [make_training_env(problem, lower, f) for f in (raw or problem.train_envs or (problem.make_env,))]
 
 
 def _algo_module(algo: str):
@@ -148,7 +149,8 @@ def train_agent(
             raise ValueError(f"imitation pretraining needs a bi-level PPO agent of a problem with an expert "
                              f"({problem.name}: expert={'yes' if problem.expert else 'none'}, agent={agent}, algo={algo})")
         icfg = ImitationConfig(**{"seed": cfg.seed, **problem.pretrain, **(pretrain if isinstance(pretrain, dict) else {})})
-        imitation = imitate(icfg, factories, model, problem.expert, eval_fn=eval_fn, verbose=verbose)
+        imitation = imitate(icfg, training_envs(problem, lower, problem.pretrain_envs), model, problem.expert,
+                            eval_fn=eval_fn, verbose=verbose)
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(Path(run_dir) / "pretrain.json", json.dumps({
             "config": asdict(icfg), "wall_s": round(imitation.wall_s, 1), "episodes": imitation.episodes,

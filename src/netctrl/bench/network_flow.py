@@ -5,10 +5,12 @@ edge-level agent (a Gaussian per arc and commodity) are trained once, from scrat
 same RL wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
 iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph). Before PPO, the
 bi-level agent is pretrained by imitation (DAgger) of the forecast MPC's next state
-(:mod:`netctrl.algos.imitation`); its training cost (``train_wall_s``) includes that stage.
+(:mod:`netctrl.algos.imitation`) on the training graphs and a 100-node one
+(``netctrl.problems.network_flow.PRETRAIN_SIZES``); its training cost (``train_wall_s``) includes that stage.
 
-Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``) and
-graphs never seen in training (``split=unseen``: other sizes up to 500 nodes, other Gabriel instances, the
+Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``), the
+100-node graph of the imitation stage (``split=imitation``: the teacher labelled episodes on it, PPO never ran
+on it) and graphs never seen in training (``split=unseen``: 200 and 500 nodes, other Gabriel instances, the
 B4, GEANT and AT&T topologies), all on the same test seeds per graph, with
 
 * ``oracle``: the exact optimum of each episode (time-expanded LP over the whole episode with perfect
@@ -39,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..problems.network_flow import (
+    PRETRAIN_SIZES,
     ForecastMPC,
     GreedyShortestPath,
     OracleMPC,
@@ -57,7 +60,7 @@ BUDGET_MIN = 15.0
 #: (graph source, split)
 GRAPHS = (
     ("gabriel/10/0", "train"), ("gabriel/20/0", "train"), ("gabriel/50/0", "train"),
-    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "unseen"),
+    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "imitation"),
     ("gabriel/200/0", "unseen"), ("gabriel/500/0", "unseen"), ("b4", "unseen"), ("geant", "unseen"),
     ("att", "unseen"),
 )
@@ -138,6 +141,7 @@ def plot(rows: list[dict], out: Path) -> None:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
     a1.axhline(100, color="k", ls="--", lw=1, label="oracle (episode optimum)")
     a1.axvspan(8, 55, color="0.9", label="training sizes")
+    a1.axvspan(55, 110, color="0.95", label="imitation only")
     a1.set(xscale="log", xlabel="nodes (Gabriel graphs)", ylabel="reward, % of oracle", title="quality vs graph size")
     a1.legend(fontsize=8)
     for k, c in enumerate(("bilevel-ppo", "edge-ppo", "oracle")):
@@ -209,5 +213,6 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
                                "nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
-                               "by DAgger on the forecast MPC (no foresight) before PPO; mpc-forecast = that MPC, on "
+                               "by DAgger on the forecast MPC (no foresight) on Gabriel "
+                               f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")
