@@ -180,9 +180,9 @@ class CriticalNodeGame:
         budget_ranges: ranges of ``omega``, ``phi``, ``lam`` of the sampled instances (the reference D1
             distribution: ``omega in 0..3``, ``phi in 1..3``, ``lam in 0..3``).
         features: ``"absolute"`` (the default, as published with the committed checkpoints), ``"relative"``
-            (size-invariant, see the module docstring) or ``"hybrid"`` (the relative features with the sum
-            read-out capped at 20 nodes) or ``"clipped"`` (hybrid without the fractions); saved in checkpoints as :attr:`encoding` and checked when they are
-            loaded.
+            (size-invariant, see the module docstring), ``"hybrid"`` (the relative features with the sum
+            read-out capped at 20 nodes) or ``"clipped"`` (hybrid without the fractions); saved in checkpoints
+            as :attr:`encoding` and checked when they are loaded.
     """
 
     def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3)),
