@@ -279,7 +279,7 @@ def test_checkpoints_record_their_feature_set(tmp_path):
     old = torch.load(tmp_path / "old.pt", weights_only=True)
     del old["encoding"], old["readout"]
     torch.save(old, tmp_path / "old.pt")
-    assert checkpoint_encoding(tmp_path / "old.pt") == {"features": "absolute"}
+    assert checkpoint_encoding(tmp_path / "old.pt", CriticalNodeGame.legacy_encoding) == {"features": "absolute"}
     assert load_value_function(tmp_path / "old.pt", ab)[0].nets[1].readout == "sum"
     with pytest.raises(CheckpointError, match="trained with encoding"):
         load_value_function(tmp_path / "old.pt", rel)

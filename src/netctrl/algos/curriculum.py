@@ -496,8 +496,8 @@ def save_value_function(path, result: TrainResult, kind: str) -> None:
                            "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers]})
 
 
-DEFAULT_ENCODING = {"features": "absolute"}
-"""the encoding of checkpoints written before encodings were recorded"""
+def _not_a_checkpoint(path, exc: Exception) -> CheckpointError:
+    return CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})")
 
 
 def _read_checkpoint(path) -> dict:
@@ -511,23 +511,28 @@ def _read_checkpoint(path) -> dict:
             raise TypeError(f"a {type(ck).__name__}, not a dict")
         return ck
     except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        raise _not_a_checkpoint(path, exc) from exc
 
 
-def checkpoint_encoding(path) -> dict:
-    """The game encoding a checkpoint was trained with (e.g. to build the matching game before loading it)."""
-    return dict(_read_checkpoint(path).get("encoding") or DEFAULT_ENCODING)
+def _trained_encoding(ck: dict, legacy: dict | None) -> dict:
+    return dict(ck.get("encoding") or legacy or {})
+
+
+def checkpoint_encoding(path, legacy: dict | None = None) -> dict:
+    """The game encoding a checkpoint was trained with (e.g. to build the matching game before loading it);
+    ``legacy`` (e.g. the game's ``legacy_encoding``) for checkpoints written before encodings were recorded."""
+    return _trained_encoding(_read_checkpoint(path), legacy)
 
 
 def load_value_function(path, game) -> tuple[ValueFunction, dict]:
     """Load a checkpoint written by :func:`save_value_function` (``weights_only=True``); raises
     :class:`CheckpointError` if it was trained with another game encoding (feature set) than ``game``'s
-    (checkpoints without a recorded encoding have :data:`DEFAULT_ENCODING`)."""
+    (checkpoints without a recorded encoding have the game's ``legacy_encoding``)."""
     ck = _read_checkpoint(path)
     try:
         nf, gf, hidden, layers = ck["shape"]
         readout = ck.get("readout", "sum")
-        trained = dict(ck.get("encoding") or DEFAULT_ENCODING)
+        trained = _trained_encoding(ck, getattr(game, "legacy_encoding", None))
 
         def build(sd):
             net = ValueNet(nf, gf, hidden=hidden, layers=layers, readout=readout)
@@ -540,9 +545,9 @@ def load_value_function(path, game) -> tuple[ValueFunction, dict]:
         else:
             nets = {int(b): build(sd) for b, sd in ck["nets"].items()}
     except Exception as exc:  # a dict that is not such a checkpoint
-        raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    want = {**DEFAULT_ENCODING, **_encoding(game)} if _encoding(game) else trained
-    if trained != want:
+        raise _not_a_checkpoint(path, exc) from exc
+    want = _encoding(game)
+    if want and trained != want:
         raise CheckpointError(f"{path} was trained with encoding {trained} but the game encodes {want}; build the "
-                              f"game with that encoding (e.g. CriticalNodeGame(features={trained.get('features')!r}))")
+                              "game with the checkpoint's encoding")
     return ValueFunction(game, nets), ck

@@ -318,7 +318,8 @@ def load_learned(path, features: str | None = None) -> tuple:
     from ..errors import ConfigError
     from ..problems.critical_node.features import SAME_ON_TRAINING_GRAPHS
 
-    vf, ck = load_value_function(path, CriticalNodeGame(**checkpoint_encoding(path)))
+    trained = checkpoint_encoding(path, CriticalNodeGame.legacy_encoding)
+    vf, ck = load_value_function(path, CriticalNodeGame(**trained))
     if features is None or features == vf.game.features:
         return vf, ck
     if (vf.game.features, features) not in SAME_ON_TRAINING_GRAPHS:

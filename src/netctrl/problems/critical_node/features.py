@@ -194,6 +194,10 @@ class CriticalNodeGame:
         self.budget_ranges = tuple(tuple(b) for b in budget_ranges)
         self.features = features
 
+    legacy_encoding = {"features": "absolute"}
+    """the encoding of checkpoints written before encodings were recorded (read by
+    :func:`netctrl.algos.curriculum.load_value_function`)"""
+
     @property
     def encoding(self) -> dict:
         """What a value network trained on this game depends on (stored in checkpoints)."""
