@@ -89,9 +89,10 @@ def train(
         return
     if problem.lower().replace("_", "-") == "critical-node":
         from .bench.critical_node import train_cli
+        from .problems.critical_node.features import DEFAULT_FEATURES
 
         sets = _parse_sets(set_)
-        features = str(sets.pop("features", "absolute"))
+        features = str(sets.pop("features", DEFAULT_FEATURES))
         path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=sets, features=features)
         typer.echo(f"wrote {path}")
         return
