@@ -75,8 +75,8 @@ def train(
     WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
     ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields.
     ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead
-    (``--set features=relative``: the size-invariant feature set; ``--set features=hybrid``: the
-    same features with the sum read-out capped at 20 nodes)."""
+    (``--set features=...``: the feature set, default ``hybrid``; ``absolute`` is the first published one,
+    ``relative`` the size-invariant one with a mean read-out)."""
     if problem.lower().startswith("routing/"):
         from .problems.routing.train import train_routing
         from .train import run_name
