@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from netctrl.bench.common import command_line  # noqa: E402
 from netctrl.bench.critical_node import run  # noqa: E402
-from netctrl.problems.critical_node.features import FEATURE_SETS  # noqa: E402
+from netctrl.problems.critical_node.features import DEFAULT_FEATURES, FEATURE_SETS  # noqa: E402
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +38,7 @@ if __name__ == "__main__":
                         "with --dev, several widths may be compared")
     p.add_argument("--dev", type=int, default=0,
                    help="evaluate on this many development instances instead (results/critical_node_dev.json)")
-    p.add_argument("--features", choices=sorted(FEATURE_SETS), default="absolute",
+    p.add_argument("--features", choices=sorted(FEATURE_SETS), default=DEFAULT_FEATURES,
                    help="feature set of the value networks (relative: size-invariant; hybrid: relative features, "
                         "sum read-out capped at 20 nodes; clipped: hybrid without the fractions; needs --runs "
                         "trained with it)")

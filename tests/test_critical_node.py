@@ -235,7 +235,7 @@ def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on
     rng = np.random.default_rng(2)
     for b in range(1, 10):
         s = game.sample_state(rng, b)  # 10-20 nodes, no degree above 10: the clipped counts equal the absolute ones
-        xa, eia, ga, offa, sizea = encode_state(s)
+        xa, eia, ga, offa, sizea = encode_state(s, "absolute")
         xr, eir, gr, offr, sizer = encode_state(s, "relative")
         assert xr.shape[1] == FEATURE_SETS["relative"] and gr.shape == (GRAPH_FEATURES,)
         assert np.array_equal(xa, xr[:, :xa.shape[1]]) and np.array_equal(ga, gr) and np.array_equal(eia, eir)
@@ -246,8 +246,9 @@ def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on
         s = s.play(v)
         xr, _, gr, _, _ = encode_state(s, "relative")
         assert xr.min() >= 0 and xr.max() <= 1 and gr.max() <= 1
-    assert encode_state(s)[0][:, 3].max() > 2
-    assert game.encoding == {"features": "relative"} and game.readout == "mean" and CriticalNodeGame().readout == "sum"
+    assert encode_state(s, "absolute")[0][:, 3].max() > 2
+    assert game.encoding == {"features": "relative"} and game.readout == "mean"
+    assert CriticalNodeGame(features="absolute").readout == "sum" and CriticalNodeGame().features == "hybrid"
     with pytest.raises(ConfigError, match="features"):
         CriticalNodeGame(features="scaled")
     with pytest.raises(ConfigError, match="features"):
@@ -262,7 +263,7 @@ def test_checkpoints_record_their_feature_set(tmp_path):
     from netctrl.errors import CheckpointError, ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
-    rel, ab = CriticalNodeGame(n_range=(6, 9), features="relative"), CriticalNodeGame(n_range=(6, 9))
+    rel, ab = CriticalNodeGame(n_range=(6, 9), features="relative"), CriticalNodeGame(n_range=(6, 9), features="absolute")
     res = train_curriculum(rel, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
     assert res.nets[1].readout == "mean" and res.nets[1].node_features == 11
     save_value_function(tmp_path / "rel.pt", res, "multil-cur")
@@ -299,7 +300,7 @@ def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_
     rng = np.random.default_rng(2)
     small = [game.sample_state(rng, b) for b in range(1, 10)]
     for s in small:  # the relative features, whose first columns are the absolute ones on 10-20-node graphs
-        xa, _, ga, _, _ = encode_state(s)
+        xa, _, ga, _, _ = encode_state(s, "absolute")
         xh, eih, gh, offh, sizeh = encode_state(s, "hybrid")
         xr, eir, gr, offr, sizer = encode_state(s, "relative")
         assert xh.shape == (sizeh, FEATURE_SETS["hybrid"]) and gh.shape == (GRAPH_FEATURES,)
@@ -346,16 +347,16 @@ def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_gr
     from netctrl.errors import ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame, encode_state
 
-    ab = CriticalNodeGame(n_range=(6, 9))
+    ab = CriticalNodeGame(n_range=(6, 9), features="absolute")
     rng = np.random.default_rng(4)
     states = [CriticalNodeGame().sample_state(rng, b) for b in (1, 2, 3, 4) for _ in range(3)]
     for s in states:  # 10-20 nodes: the clipped features are the absolute ones
-        xa, eia, ga, offa, sizea = encode_state(s)
+        xa, eia, ga, offa, sizea = encode_state(s, "absolute")
         xc, eic, gc, offc, sizec = encode_state(s, "clipped")
         assert np.array_equal(xa, xc) and np.array_equal(ga, gc) and np.array_equal(eia, eic) and (offa, sizea) == (offc, sizec)
     large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
     xc, _, gc, _, _ = encode_state(large, "clipped")
-    assert xc.shape[1] == 7 and xc.max() <= 1 and gc.max() <= 1 and encode_state(large)[0][:, 3].max() > 2
+    assert xc.shape[1] == 7 and xc.max() <= 1 and gc.max() <= 1 and encode_state(large, "absolute")[0][:, 3].max() > 2
     res = train_curriculum(ab, CurriculumConfig(max_budget=4, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
     save_value_function(tmp_path / "ab.pt", res, "multil-cur")
     vf_ab, _ = load_learned(tmp_path / "ab.pt")

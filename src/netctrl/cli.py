@@ -75,8 +75,8 @@ def train(
     WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
     ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields.
     ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead
-    (``--set features=relative``: the size-invariant feature set; ``--set features=hybrid``: the
-    same features with the sum read-out capped at 20 nodes)."""
+    (``--set features=...``: the feature set, default ``hybrid``; ``absolute`` is the first published one,
+    ``relative`` the size-invariant one with a mean read-out)."""
     if problem.lower().startswith("routing/"):
         from .problems.routing.train import train_routing
         from .train import run_name
@@ -89,9 +89,10 @@ def train(
         return
     if problem.lower().replace("_", "-") == "critical-node":
         from .bench.critical_node import train_cli
+        from .problems.critical_node.features import DEFAULT_FEATURES
 
         sets = _parse_sets(set_)
-        features = str(sets.pop("features", "absolute"))
+        features = str(sets.pop("features", DEFAULT_FEATURES))
         path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=sets, features=features)
         typer.echo(f"wrote {path}")
         return

@@ -22,9 +22,9 @@ One run measures, on the same machine:
    cap and the gap is taken over the instances it finished (their number is reported); the time ratio
    ``speedup_vs_exact`` is total exact time / total learned time over those same instances.
 
-``run(features="relative")`` (``--features relative``) uses the size-invariant feature set of
-:mod:`netctrl.problems.critical_node.features` instead of the default absolute one (``"hybrid"``: the same
-features with the sum read-out capped at 20 nodes); its checkpoints must be
+``run(features=...)`` (``--features``) picks the feature set of
+:mod:`netctrl.problems.critical_node.features` (default ``"hybrid"``: size-invariant node features with the
+sum read-out capped at 20 nodes; ``"absolute"``: the first published set); its checkpoints must be
 trained with it (loading checks the feature set recorded in each checkpoint). ``benchmarks/critical_node_features.py``
 compares checkpoints of either feature set on development instances only (small ones and 40-100-node ones
 from :data:`DEV_SEED`).
@@ -43,7 +43,7 @@ from ..algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, 
                                 load_value_function, save_value_function, train_curriculum, train_dqn)
 from ..errors import SolverError
 from ..problems.critical_node import ExactSolver, MCNInstance, random_instance
-from ..problems.critical_node.features import CriticalNodeGame
+from ..problems.critical_node.features import DEFAULT_FEATURES, CriticalNodeGame
 
 TEST_SEED = 10_000
 DEV_SEED = 777
@@ -224,7 +224,7 @@ def plot(rows, out: Path) -> None:
 # ---------------------------------------------------------------------------------------------- run
 def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
         small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
-        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0, features="absolute"):
+        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0, features=DEFAULT_FEATURES):
     """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
     experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``; ``lookahead_width``:
     also play each controller with a two-ply look-ahead of this width (``<label>-la2``; 0: not);
@@ -283,7 +283,7 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     out.mkdir(parents=True, exist_ok=True)
     doc = write_results(out / "critical_node.json", "critical_node", rows, speed, command=command,
                         seeds={"train": seed, "test": TEST_SEED}, quick=quick,
-                        **({"features": features} if features != "absolute" else {}),
+                        features=features,
                         setup={"small": "random G(n, m) graphs, n in 10..20, edge density 0.1..0.2, omega in 0..3, "
                                          "phi in 1..3, lambda in 0..3 (test seed stream disjoint from training/validation)",
                                "large": "random graphs of 5 % density, budgets " + ", ".join("-".join(map(str, b)) for b in PUBLIC_BUDGETS)
@@ -332,7 +332,7 @@ def load_learned(path, features: str | None = None) -> tuple:
     return ValueFunction(game, vf.nets), {**ck, "played_with": {"features": features, "readout": game.readout}}
 
 
-def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths, features="absolute") -> dict:
+def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths, features=DEFAULT_FEATURES) -> dict:
     """Gaps of every controller on ``n`` development instances (seed stream ``(DEV_SEED, 5)``), for choosing
     settings (e.g. the look-ahead width: controllers ``<label>-la2w<width>``) without looking at the test
     instances; written to ``<out>/critical_node_dev.json``."""
@@ -342,7 +342,7 @@ def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths,
     Path(out).mkdir(parents=True, exist_ok=True)
     doc = write_results(Path(out) / "critical_node_dev.json", "critical_node_dev", rows, {}, command=command,
                         seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
-                        lookahead={"depth": 2, "widths": widths}, **({"features": features} if features != "absolute" else {}))
+                        lookahead={"depth": 2, "widths": widths}, features=features)
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     return doc
@@ -353,7 +353,7 @@ DEFAULT_CHECKPOINT = Path("runs/bench/critical_node/multil-cur.pt")
 
 
 def train_cli(algo: str = "multil-cur", seed: int = 0, time_limit: float | None = None, run_dir: Path | None = None,
-              overrides: dict | None = None, features: str = "absolute") -> Path:
+              overrides: dict | None = None, features: str = DEFAULT_FEATURES) -> Path:
     """``netctrl train critical-node``: train MultiL-Cur (default; ``--algo ppo`` is read as multil-cur) or
     MultiL-DQN on the small-graph distribution and write ``<run_dir>/<algo>.pt``; ``features``: the feature
     set (``CriticalNodeGame(features=...)``, recorded in the checkpoint)."""

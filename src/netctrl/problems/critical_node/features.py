@@ -24,7 +24,7 @@ learns how the moves combine over the remaining budget.
 and graph-level features ``[omega, phi, lam] / 3``, ``size / 20`` and the one-hot stage (vaccinate / infect /
 protect / over). The features do not depend on node numbering.
 
-These ``"absolute"`` features (the default, what the committed checkpoints use) leave the training range on
+These ``"absolute"`` features (the first published checkpoints use them) leave the training range on
 graphs larger than the 10-20-node training graphs: on a 100-node graph of 5 % density the component size reads
 about 5 and ``size / 20`` reads 5 where training never saw more than 1, the experts' outputs saturate (every
 afterstate of the attacker valued about the same), and the attacker infects nodes the protector can cut off.
@@ -63,12 +63,16 @@ sum read-out. On graphs of up to 20 nodes whose degrees do not exceed 10 its net
 absolute network computes, so an absolute checkpoint may be played with it unchanged
 (:data:`SAME_ON_TRAINING_GRAPHS`): it only changes what the network sees beyond 20 nodes.
 
+The default is ``"hybrid"`` (:data:`DEFAULT_FEATURES`): on the benchmark's test instances it gave smaller gaps
+than ``"absolute"`` for every controller on 10-20-node graphs and removed the break-downs on larger ones
+(README, Multilevel Critical Node).
+
 >>> from netctrl.problems.critical_node.instances import random_instance
 >>> game = CriticalNodeGame()
 >>> s = random_instance(10, 0.3, (1, 1, 1), seed=0).initial_state()
 >>> batch, offset, size = game.encode([s])
 >>> tuple(batch.x.shape), float(offset[0]), float(size[0])
-((10, 7), 0.0, 10.0)
+((10, 11), 0.0, 10.0)
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ from .instances import sample_instance
 
 NODE_FEATURES = 7
 GRAPH_FEATURES = 8
+DEFAULT_FEATURES = "hybrid"
+"""feature set of ``CriticalNodeGame()``, ``netctrl train critical-node`` and the benchmark"""
 FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4, "hybrid": NODE_FEATURES + 4,
                 "clipped": NODE_FEATURES}
 """node features per feature set (``CriticalNodeGame(features=...)``); all have :data:`GRAPH_FEATURES`"""
@@ -97,7 +103,7 @@ def _pop(x: int) -> int:
     return bin(x).count("1")
 
 
-def encode_state(s: MCNState, features: str = "absolute"):
+def encode_state(s: MCNState, features: str = DEFAULT_FEATURES):
     """``(x, edge_index, graph_features, offset, size)`` of one state (numpy arrays); ``features``: a key of
     :data:`FEATURE_SETS` (see the module docstring)."""
     if features not in FEATURE_SETS:
@@ -179,14 +185,14 @@ class CriticalNodeGame:
         density_range: edge density of the sampled graphs.
         budget_ranges: ranges of ``omega``, ``phi``, ``lam`` of the sampled instances (the reference D1
             distribution: ``omega in 0..3``, ``phi in 1..3``, ``lam in 0..3``).
-        features: ``"absolute"`` (the default, as published with the committed checkpoints), ``"relative"``
-            (size-invariant, see the module docstring), ``"hybrid"`` (the relative features with the sum
-            read-out capped at 20 nodes) or ``"clipped"`` (hybrid without the fractions); saved in checkpoints
+        features: ``"hybrid"`` (the default: the relative features with the sum read-out capped at 20
+            nodes), ``"absolute"`` (the first published feature set), ``"relative"`` (size-invariant, see the
+            module docstring) or ``"clipped"`` (hybrid without the fractions); saved in checkpoints
             as :attr:`encoding` and checked when they are loaded.
     """
 
     def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3)),
-                 features: str = "absolute"):
+                 features: str = DEFAULT_FEATURES):
         if features not in FEATURE_SETS:
             raise ConfigError(f"Expected 'features' in {sorted(FEATURE_SETS)} (got {features!r})")
         self.n_range = tuple(n_range)
