@@ -468,6 +468,11 @@ def test_bench_quick_run(tmp_path):
     doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, command="test")
     keys = {(r["size"], r["controller"]) for r in doc["rows"]}
     assert ("small", "multil-cur") in keys and ("n40", "exact") in keys
+    exact = next(r for r in doc["rows"] if r["size"] == "n40" and r["controller"] == "exact")
+    cur = next(r for r in doc["rows"] if r["size"] == "n40" and r["controller"] == "multil-cur")
+    if exact["solved_within_cap"] == exact["instances"]:  # nothing capped: the two time ratios agree
+        assert cur["speedup_vs_exact_all_min"] == pytest.approx(cur["speedup_vs_exact"])
+    assert exact["time_s_all_min"] <= exact["time_cap_s"] + 1 and 0 <= cur["saved_over_half"] <= cur["instances"]
     assert (tmp_path / "critical_node.png").exists()
 
 
