@@ -307,3 +307,21 @@ def test_benchmark_quick_smoke(tmp_path):
     assert all(keys <= set(r) for r in doc["rows"] if r["experiment"] == "load")
     assert any(r["experiment"] == "link_failure" and "adapt_episodes" in r for r in doc["rows"])
     assert doc["speed"]["sim_ticks_per_s_att"] > 0
+
+
+def test_router_loads_against_hand_computed_line_and_ring():
+    from netctrl.problems.routing.baselines import ShortestPath
+    from netctrl.problems.routing.capacity import min_max_unit_load, unit_loads
+
+    # a line a-b-c: one routing only; b forwards its own packets and half of a's and of c's (1 + 1/2 + 1/2)
+    line = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1)])
+    assert np.allclose(unit_loads(line, ShortestPath(line).next_hop), [1, 2, 1])
+    assert min_max_unit_load(line) == pytest.approx(2.0)
+    # a 4-ring: a third of each router's packets goes to the opposite router, two hops either way; split
+    # evenly, every router carries 1 + 4 * (1/3) / 4 = 4/3; shortest-path ties put more on some routers
+    ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
+    sp_w = unit_loads(ring, ShortestPath(ring).next_hop)
+    assert sp_w.sum() == pytest.approx(4 * (1 + 1 / 3))        # routers x mean hops (4/3)
+    assert min_max_unit_load(ring) == pytest.approx(4 / 3) and sp_w.max() > 4 / 3
+    # link d-a failed: the line a-b-c-d, whose inner routers carry 1 + 2/3 + 1/3 + 1/3 = 7/3
+    assert min_max_unit_load(ring.with_failures([3])) == pytest.approx(7 / 3)

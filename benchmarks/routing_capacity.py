@@ -1,0 +1,47 @@
+"""Routing capacity of the B4, GEANT and AT&T topologies (issue 5): the load lambda at which shortest-path
+routing saturates a router, and the load above which *every* routing does.
+
+    python benchmarks/routing_capacity.py        # -> results/routing_capacity.json
+
+Each router forwards one packet per tick and receives Poisson(lambda) new packets per tick with uniform
+destinations (netctrl.problems.routing.sim.PacketSim). Rows: per topology (intact, and each of its file's
+link-failure scenarios), ``max_unit_load`` = the busiest router's forwarding load per unit of lambda, for
+shortest-path routing (``spa``, the controller's own next hops) and for the best routing (``any-routing``, a
+multi-commodity LP on HiGHS, netctrl.problems.routing.capacity); ``saturating_load`` = 1 / max_unit_load;
+``utilisation_at_<lambda>`` = lambda * max_unit_load (above 1, that router's queue grows without bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from netctrl.bench.common import command_line, write_results
+from netctrl.problems.routing import load_topology
+from netctrl.problems.routing.baselines import ShortestPath
+from netctrl.problems.routing.capacity import min_max_unit_load, unit_loads
+
+LOADS = (0.3, 0.5)
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=Path("results"))
+    a = p.parse_args()
+    rows = []
+    for name in ("b4", "geant", "att"):
+        base = load_topology(name)
+        spa = ShortestPath(base)                           # static routes of the intact topology
+        for failed in ((), *base.failure_scenarios):
+            topo = base.with_failures(failed) if failed else base
+            links = ["-".join(pair) for pair in base.link_names(failed)]
+            for controller, w in (("spa", float(unit_loads(base, spa.next_hop).max()) if not failed else None),
+                                  ("any-routing", min_max_unit_load(topo))):
+                if w is None:                              # shortest path ignores failures: it loses packets
+                    continue
+                row = {"topology": name, "failed_links": links, "controller": controller,
+                       "max_unit_load": round(w, 4), "saturating_load": round(1 / w, 4),
+                       **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS}}
+                rows.append(row)
+                print(row)
+    a.out.mkdir(parents=True, exist_ok=True)
+    write_results(a.out / "routing_capacity.json", "routing_capacity", rows, {}, command=command_line())
