@@ -9,6 +9,12 @@ link-failure scenarios), ``max_unit_load`` = the busiest router's forwarding loa
 shortest-path routing (``spa``, the controller's own next hops) and for the best routing (``any-routing``, a
 multi-commodity LP on HiGHS, netctrl.problems.routing.capacity); ``saturating_load`` = 1 / max_unit_load;
 ``utilisation_at_<lambda>`` = lambda * max_unit_load (above 1, that router's queue grows without bound).
+
+Rows with ``experiment="simulated"`` then run the best routing as a controller (``balanced``:
+netctrl.problems.routing.baselines.BalancedRouting, each packet's next hop drawn from the LP's splits) beside
+``spa`` in the packet simulator, with the routing benchmark's test seeds and episode length (seeds 1000-1002,
+300 ticks, its loads), so the ``spa`` numbers equal those of results/routing.json: average delivery time of the
+delivered packets, sojourn time per generated packet, packets lost, and their ratios to SPA.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from netctrl.bench.common import command_line, write_results
-from netctrl.problems.routing import load_topology
-from netctrl.problems.routing.baselines import ShortestPath
+from netctrl.bench.routing import EVAL_HORIZON, LOADS as SIM_LOADS
+from netctrl.problems.routing import PacketSim, load_topology
+from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath, run_episode
 from netctrl.problems.routing.capacity import min_max_unit_load, unit_loads
 
 LOADS = (0.3, 0.5)
@@ -38,9 +47,22 @@ if __name__ == "__main__":
                                   ("any-routing", min_max_unit_load(topo))):
                 if w is None:                              # shortest path ignores failures: it loses packets
                     continue
-                row = {"topology": name, "failed_links": links, "controller": controller,
+                row = {"topology": name, "experiment": "capacity", "failed_links": links, "controller": controller,
                        "max_unit_load": round(w, 4), "saturating_load": round(1 / w, 4),
                        **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS}}
+                rows.append(row)
+                print(row)
+        seeds = range(1000, 1003)
+        for lam in SIM_LOADS:
+            res = {c.name: [run_episode(PacketSim(base, lam, 0), c, EVAL_HORIZON, s) for s in seeds]
+                   for c in (spa, BalancedRouting(base))}
+            ref = {k: float(np.mean([m[k] for m in res["spa"]])) for k in ("delivery_time", "sojourn_time")}
+            for controller, ms in res.items():
+                mean = {k: float(np.mean([m[k] for m in ms])) for k in ("delivery_time", "sojourn_time", "packets_lost")}
+                row = {"topology": name, "experiment": "simulated", "controller": controller, "load": lam,
+                       "episodes": len(ms), "seeds": list(seeds), "horizon": EVAL_HORIZON,
+                       **{k: round(v, 2) for k, v in mean.items()},
+                       **{f"{k}_vs_spa": round(mean[k] / ref[k], 3) for k in ref}}
                 rows.append(row)
                 print(row)
     a.out.mkdir(parents=True, exist_ok=True)

@@ -325,3 +325,20 @@ def test_router_loads_against_hand_computed_line_and_ring():
     assert min_max_unit_load(ring) == pytest.approx(4 / 3) and sp_w.max() > 4 / 3
     # link d-a failed: the line a-b-c-d, whose inner routers carry 1 + 2/3 + 1/3 + 1/3 = 7/3
     assert min_max_unit_load(ring.with_failures([3])) == pytest.approx(7 / 3)
+
+
+def test_balanced_routing_splits_where_it_lowers_the_busiest_load_and_is_spa_on_a_tree():
+    from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath, run_episode
+    from netctrl.problems.routing.capacity import unit_loads
+
+    line = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1)])   # one path per pair: the same episode as SPA
+    m_sp = run_episode(PacketSim(line, load=0.3, seed=5), ShortestPath(line), horizon=100)
+    m_bal = run_episode(PacketSim(line, load=0.3, seed=5), BalancedRouting(line), horizon=100)
+    assert m_sp == m_bal
+    ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
+    bal = BalancedRouting(ring)
+    assert bal.unit_load == pytest.approx(4 / 3)
+    split = np.diff(bal.cum, axis=2, prepend=0)               # (N, dest, D) shares
+    assert np.allclose(unit_loads(ring, split), 4 / 3)          # every router carries exactly the optimum
+    assert split[0, 1, 0] == pytest.approx(1.0)                 # a -> b: the direct link only (least latency)
+    assert unit_loads(ring, ShortestPath(ring).next_hop).max() > bal.unit_load

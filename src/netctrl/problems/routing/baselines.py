@@ -1,4 +1,5 @@
-"""Routing controllers that need no training: shortest path (SPA), Q-routing (Boyan and Littman 1994), random.
+"""Routing controllers that need no training: shortest path (SPA), load-balanced static routing, Q-routing
+(Boyan and Littman 1994), random.
 
 Every routing controller works on the simulator's arrays: ``act(obs, sim) -> (N,) local actions`` before a
 tick, ``observe(sim)`` after it (online learners update from ``sim.events`` there), ``begin(sim)`` before an
@@ -68,6 +69,27 @@ class ShortestPath(RoutingController):
     def act(self, obs, sim):
         dest = np.maximum(obs[:, 0], 0)
         return self.next_hop[np.arange(len(dest)), dest]
+
+
+class BalancedRouting(RoutingController):
+    """Static load-balanced routing: each packet takes a next hop drawn from the split of
+    :func:`~netctrl.problems.routing.capacity.balanced_routing` (the routing whose busiest router carries the
+    least, of least latency among those), from the simulator's action stream. Like SPA it knows only the intact
+    topology and ignores failures; unlike SPA it spreads the packets of one destination over several paths."""
+
+    name = "balanced"
+
+    def __init__(self, topology: RoutingTopology):
+        from .capacity import balanced_routing
+
+        self.unit_load, split = balanced_routing(topology)
+        self.cum = np.cumsum(split, axis=2)                              # (N, dest, D)
+
+    def act(self, obs, sim):
+        dest = np.maximum(obs[:, 0], 0)
+        cum = self.cum[np.arange(len(dest)), dest]
+        u = sim.action_rng.random(len(dest))[:, None]
+        return np.minimum((cum <= u).sum(axis=1), sim.topo.degree - 1)
 
 
 class RandomRouting(RoutingController):

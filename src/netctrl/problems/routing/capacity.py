@@ -26,30 +26,48 @@ from ...lp import solve_lp
 from .scenario import RoutingTopology
 
 
-def unit_loads(topology: RoutingTopology, next_hop: np.ndarray) -> np.ndarray:
-    """(N,) packets each router forwards per tick per unit of load, with ``next_hop[v, d]`` the local action of
-    router ``v`` for destination ``d`` (an index into ``topology.out_arcs[v]``)."""
-    N = topology.num_nodes
+def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
+    """(N,) packets each router forwards per tick per unit of load under ``routing``: either next hops
+    ``routing[v, d]`` (router ``v``'s local action for destination ``d``, e.g. ``ShortestPath.next_hop``) or
+    splits ``routing[v, d, a]`` (the share of those packets on local action ``a``, e.g. from
+    :func:`balanced_routing`)."""
+    N, D = topology.num_nodes, topology.max_degree
+    split = np.asarray(routing, dtype=float)
+    if split.ndim == 2:                                   # next hops -> one-hot splits
+        split = np.eye(D)[np.asarray(routing, dtype=np.int64)]
+    nbr = topology.dst[np.maximum(topology.out_arcs, 0)]  # (N, D) neighbour behind each local action
     w = np.zeros(N)
-    for s in range(N):
-        for d in range(N):
-            v, hops = s, 0
-            while v != d:
-                w[v] += 1.0 / (N - 1)
-                v = int(topology.dst[topology.out_arcs[v, next_hop[v, d]]])
-                hops += 1
-                if hops > N:
-                    raise ValueError(f"next_hop loops between routers {s} and {d}")
+    for d in range(N):
+        P = np.zeros((N, N))                              # P[v, u]: share of v's packets for d passed to u
+        for a in range(D):
+            np.add.at(P, (np.arange(N), nbr[:, a]), np.where(topology.out_arcs[:, a] >= 0, split[:, d, a], 0.0))
+        P[d] = 0.0                                        # delivered at the destination
+        origin = np.full(N, 1.0 / (N - 1))
+        origin[d] = 0.0
+        try:                                              # forwarded = originated + received: f = o + P' f
+            f = np.linalg.solve(np.eye(N) - P.T, origin)
+        except np.linalg.LinAlgError:
+            raise ValueError(f"the routing never delivers some packets for router {d}: it loops") from None
+        f[d] = 0.0
+        w += f
     return w
 
 
 def min_max_unit_load(topology: RoutingTopology) -> float:
     """The smallest possible ``max_v w_v`` over all routings (flows may split over any paths; failed links,
     with capacity 0, carry nothing)."""
+    return balanced_routing(topology)[0]
+
+
+def balanced_routing(topology: RoutingTopology) -> tuple[float, np.ndarray]:
+    """``(w*, split)``: the smallest possible busiest-router load per unit of load ``w*`` (see
+    :func:`min_max_unit_load`) and a routing that reaches it: ``split[v, d, a]`` = the share of router ``v``'s
+    packets for destination ``d`` sent on its local action ``a``. Among the routings with the busiest load
+    ``w*`` it takes one of least total latency (a second LP), so it has no detours that the load does not need."""
     N, E = topology.num_nodes, topology.num_arcs
     src, dst = np.asarray(topology.src), np.asarray(topology.dst)
     usable = np.asarray(topology.capacity) > 0
-    nv = N * E + 1                                        # flow of destination d on arc e: d * E + e; then t
+    nv = N * E + 1                                        # flow of destination d on arc e: d * E + e; then w
     rows, cols, vals, lo, hi = [], [], [], [], []
     r = 0
     for d in range(N):                                    # conservation: out - in = 1 / (N - 1) at i != d
@@ -62,7 +80,7 @@ def min_max_unit_load(topology: RoutingTopology) -> float:
                 rows.append(r), cols.append(d * E + e), vals.append(-1.0)
             lo.append(1.0 / (N - 1)), hi.append(1.0 / (N - 1))
             r += 1
-    for i in range(N):                                    # forwarding load of router i <= t
+    for i in range(N):                                    # forwarding load of router i <= w
         for d in range(N):
             if d != i:
                 for e in np.nonzero(src == i)[0]:
@@ -70,9 +88,16 @@ def min_max_unit_load(topology: RoutingTopology) -> float:
         rows.append(r), cols.append(nv - 1), vals.append(-1.0)
         lo.append(-np.inf), hi.append(0.0)
         r += 1
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(r, nv))
     upper = np.array([np.inf if usable[e] and src[e] != d else 0.0 for d in range(N) for e in range(E)] + [np.inf])
     cost = np.zeros(nv)
     cost[-1] = 1.0
-    sol = solve_lp(cost, sp.csr_matrix((vals, (rows, cols)), shape=(r, nv)), np.array(lo), np.array(hi),
-                   np.zeros(nv), upper)
-    return float(sol.x[-1])
+    w = float(solve_lp(cost, matrix, np.array(lo), np.array(hi), np.zeros(nv), upper).x[-1])
+    upper[-1] = w * (1 + 1e-7) + 1e-9                     # keep the busiest load, minimise the total latency
+    cost = np.append(np.tile(np.asarray(topology.latency, dtype=float), N), 0.0)
+    x = solve_lp(cost, matrix, np.array(lo), np.array(hi), np.zeros(nv), upper).x[:-1].reshape(N, E)
+    arcs = np.maximum(topology.out_arcs, 0)               # (N, D)
+    split = np.where((topology.out_arcs >= 0)[:, None, :], np.maximum(x[:, arcs], 0).transpose(1, 0, 2), 0.0)
+    total = split.sum(axis=2, keepdims=True)              # (N, dest, 1); zero only at the destination itself
+    split = np.divide(split, total, out=np.zeros_like(split), where=total > 0)
+    return w, split
