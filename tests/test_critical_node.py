@@ -263,7 +263,8 @@ def test_checkpoints_record_their_feature_set(tmp_path):
     from netctrl.errors import CheckpointError, ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
-    rel, ab = CriticalNodeGame(n_range=(6, 9), features="relative"), CriticalNodeGame(n_range=(6, 9), features="absolute")
+    rel = CriticalNodeGame(n_range=(6, 9), features="relative")
+    ab = CriticalNodeGame(n_range=(6, 9), features="absolute")
     res = train_curriculum(rel, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
     assert res.nets[1].readout == "mean" and res.nets[1].node_features == 11
     save_value_function(tmp_path / "rel.pt", res, "multil-cur")

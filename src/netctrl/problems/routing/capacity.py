@@ -8,9 +8,10 @@ load*) counts every packet it originates plus the share of other routers' packet
 packet is forwarded by every router on its path except its destination). Its queue stays bounded only if
 ``load * w_v < 1``; so ``1 / max_v w_v`` is the load at which the routing saturates.
 
-:func:`unit_loads` gives ``w`` for next-hop routing tables (e.g. :class:`~netctrl.problems.routing.baselines.ShortestPath`);
-:func:`min_max_unit_load` solves for the routing (splittable, any paths) whose largest ``w_v`` is smallest. Above
-``1 / min_max_unit_load`` no routing keeps every queue bounded.
+:func:`unit_loads` gives ``w`` for a routing given as next hops (e.g. ``ShortestPath.next_hop``) or as splits;
+:func:`balanced_routing` solves for the routing (splittable, any paths) whose largest ``w_v`` is smallest,
+:func:`min_max_unit_load` returns that load alone. Above ``1 / min_max_unit_load`` no routing keeps every queue
+bounded.
 
 >>> from netctrl.problems.routing import load_topology
 >>> round(min_max_unit_load(load_topology("b4")), 2)
