@@ -39,23 +39,20 @@ if __name__ == "__main__":
     rows = []
     for name in ("b4", "geant", "att"):
         base = load_topology(name)
-        spa = ShortestPath(base)                           # static routes of the intact topology
-        for failed in ((), *base.failure_scenarios):
-            topo = base.with_failures(failed) if failed else base
-            links = ["-".join(pair) for pair in base.link_names(failed)]
-            for controller, w in (("spa", float(unit_loads(base, spa.next_hop).max()) if not failed else None),
-                                  ("any-routing", min_max_unit_load(topo))):
-                if w is None:                              # shortest path ignores failures: it loses packets
-                    continue
-                row = {"topology": name, "experiment": "capacity", "failed_links": links, "controller": controller,
-                       "max_unit_load": round(w, 4), "saturating_load": round(1 / w, 4),
-                       **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS}}
-                rows.append(row)
-                print(row)
+        spa, balanced = ShortestPath(base), BalancedRouting(base)    # static routes of the intact topology
+        capacity = [([], "spa", float(unit_loads(base, spa.next_hop).max())), ([], "any-routing", balanced.unit_load)]
+        capacity += [(["-".join(pair) for pair in base.link_names(failed)], "any-routing",  # SPA ignores failures
+                      min_max_unit_load(base.with_failures(failed))) for failed in base.failure_scenarios]
+        for links, controller, w in capacity:
+            row = {"topology": name, "experiment": "capacity", "failed_links": links, "controller": controller,
+                   "max_unit_load": round(w, 4), "saturating_load": round(1 / w, 4),
+                   **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS}}
+            rows.append(row)
+            print(row)
         seeds = range(1000, 1003)
         for lam in SIM_LOADS:
             res = {c.name: [run_episode(PacketSim(base, lam, 0), c, EVAL_HORIZON, s) for s in seeds]
-                   for c in (spa, BalancedRouting(base))}
+                   for c in (spa, balanced)}
             ref = {k: float(np.mean([m[k] for m in res["spa"]])) for k in ("delivery_time", "sojourn_time")}
             for controller, ms in res.items():
                 mean = {k: float(np.mean([m[k] for m in ms])) for k in ("delivery_time", "sojourn_time", "packets_lost")}

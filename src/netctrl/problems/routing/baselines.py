@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ConfigError
+from .capacity import balanced_routing
 from .scenario import RoutingTopology
 from .sim import PacketSim
 
@@ -80,8 +81,6 @@ class BalancedRouting(RoutingController):
     name = "balanced"
 
     def __init__(self, topology: RoutingTopology):
-        from .capacity import balanced_routing
-
         self.unit_load, split = balanced_routing(topology)
         self.cum = np.cumsum(split, axis=2)                              # (N, dest, D)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ...graph import FlowNetwork
 from ...lp import solve_lp
 from .scenario import RoutingTopology
 
@@ -54,10 +55,37 @@ def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
     return w
 
 
+def _load_lp(topology: RoutingTopology) -> tuple:
+    """``(matrix, row_lower, row_upper, col_upper)`` of the busiest-load LP: variables ``x[d * E + e]`` (flow
+    of destination ``d``'s packets on arc ``e``, per unit of load) and ``w`` (last). Rows: flow conservation
+    per destination (the node-arc incidence matrix: every router other than ``d`` sends out ``1 / (N - 1)``
+    more than it receives), then each router's forwarding load ``<= w``. Failed
+    arcs and arcs leaving the destination carry nothing."""
+    N, E = topology.num_nodes, topology.num_arcs
+    src = np.asarray(topology.src)
+    B = FlowNetwork(N, np.stack([src, topology.dst])).incidence()       # (N, E): +1 head, -1 tail
+    out = -B.minimum(0)                                                   # (N, E): 1 where the arc leaves
+    keep = ~np.eye(N, dtype=bool).ravel()                                # rows (d, i) with i != d
+    conservation = sp.hstack([sp.kron(sp.eye(N), -B).tocsr()[keep], sp.csr_matrix((keep.sum(), 1))])
+    load = sp.hstack([sp.kron(np.ones((1, N)), out), -np.ones((N, 1))])
+    net_outflow = np.full(keep.sum(), 1.0 / (N - 1))
+    usable = (np.asarray(topology.capacity) > 0)[None, :] & (src[None, :] != np.arange(N)[:, None])
+    col_upper = np.append(np.where(usable, np.inf, 0.0).ravel(), np.inf)
+    return (sp.vstack([conservation, load]).tocsr(), np.append(net_outflow, np.full(N, -np.inf)),
+            np.append(net_outflow, np.zeros(N)), col_upper)
+
+
+def _min_max(lp: tuple) -> float:
+    matrix, lo, hi, upper = lp
+    cost = np.zeros(matrix.shape[1])
+    cost[-1] = 1.0
+    return float(solve_lp(cost, matrix, lo, hi, np.zeros(len(cost)), upper).x[-1])
+
+
 def min_max_unit_load(topology: RoutingTopology) -> float:
     """The smallest possible ``max_v w_v`` over all routings (flows may split over any paths; failed links,
     with capacity 0, carry nothing)."""
-    return balanced_routing(topology)[0]
+    return _min_max(_load_lp(topology))
 
 
 def balanced_routing(topology: RoutingTopology) -> tuple[float, np.ndarray]:
@@ -66,37 +94,13 @@ def balanced_routing(topology: RoutingTopology) -> tuple[float, np.ndarray]:
     packets for destination ``d`` sent on its local action ``a``. Among the routings with the busiest load
     ``w*`` it takes one of least total latency (a second LP), so it has no detours that the load does not need."""
     N, E = topology.num_nodes, topology.num_arcs
-    src, dst = np.asarray(topology.src), np.asarray(topology.dst)
-    usable = np.asarray(topology.capacity) > 0
-    nv = N * E + 1                                        # flow of destination d on arc e: d * E + e; then w
-    rows, cols, vals, lo, hi = [], [], [], [], []
-    r = 0
-    for d in range(N):                                    # conservation: out - in = 1 / (N - 1) at i != d
-        for i in range(N):
-            if i == d:
-                continue
-            for e in np.nonzero(src == i)[0]:
-                rows.append(r), cols.append(d * E + e), vals.append(1.0)
-            for e in np.nonzero(dst == i)[0]:
-                rows.append(r), cols.append(d * E + e), vals.append(-1.0)
-            lo.append(1.0 / (N - 1)), hi.append(1.0 / (N - 1))
-            r += 1
-    for i in range(N):                                    # forwarding load of router i <= w
-        for d in range(N):
-            if d != i:
-                for e in np.nonzero(src == i)[0]:
-                    rows.append(r), cols.append(d * E + e), vals.append(1.0)
-        rows.append(r), cols.append(nv - 1), vals.append(-1.0)
-        lo.append(-np.inf), hi.append(0.0)
-        r += 1
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(r, nv))
-    upper = np.array([np.inf if usable[e] and src[e] != d else 0.0 for d in range(N) for e in range(E)] + [np.inf])
-    cost = np.zeros(nv)
-    cost[-1] = 1.0
-    w = float(solve_lp(cost, matrix, np.array(lo), np.array(hi), np.zeros(nv), upper).x[-1])
+    lp = _load_lp(topology)
+    w = _min_max(lp)
+    matrix, lo, hi, upper = lp
+    upper = upper.copy()
     upper[-1] = w * (1 + 1e-7) + 1e-9                     # keep the busiest load, minimise the total latency
     cost = np.append(np.tile(np.asarray(topology.latency, dtype=float), N), 0.0)
-    x = solve_lp(cost, matrix, np.array(lo), np.array(hi), np.zeros(nv), upper).x[:-1].reshape(N, E)
+    x = solve_lp(cost, matrix, lo, hi, np.zeros(len(cost)), upper).x[:-1].reshape(N, E)
     arcs = np.maximum(topology.out_arcs, 0)               # (N, D)
     split = np.where((topology.out_arcs >= 0)[:, None, :], np.maximum(x[:, arcs], 0).transpose(1, 0, 2), 0.0)
     total = split.sum(axis=2, keepdims=True)              # (N, dest, 1); zero only at the destination itself
