@@ -8,6 +8,8 @@ import re
 import sys
 from pathlib import Path
 
+from netctrl.problems.network_flow import MIX_SIZES, PRETRAIN_SIZES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -82,8 +84,8 @@ def network_flow_table(doc: dict) -> str:
     tr = "; ".join(f"{r['label']}: {r['train_wall_s'] / 60:.1f} min, {r['episodes']:,} episodes"
                    for recs in doc.get("training", {}).values() for r in recs)
     lines.append("")
-    lines.append(f"Training (once, PPO on Gabriel 10/20/50; the bi-level agent's time includes its imitation "
-                 f"pretraining on Gabriel 10/20/50/100): "
+    lines.append(f"Training (once, PPO on Gabriel {'/'.join(map(str, MIX_SIZES))}; the bi-level agent's time "
+                 f"includes its imitation pretraining on Gabriel {'/'.join(map(str, PRETRAIN_SIZES))}): "
                  f"{tr}. Decision time at 200 nodes, oracle MPC / bi-level "
                  f"agent: **{sp.get('decision_speedup_vs_oracle_200')}x**. Ray rollouts on this machine: 2 actors / 1 "
                  f"actor **{sp.get('ray_rollout_speedup_2_workers')}x**, 2 actors / in-process "

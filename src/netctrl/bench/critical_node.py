@@ -286,9 +286,9 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     small = {r["controller"]: r for r in rows if r["size"] == "small"}
     speed = {"speedup_vs_exact_small": small["multil-cur"]["speedup_vs_exact"]}
     for r in large_rows:
-        if r["controller"] == "multil-cur" and r["speedup_vs_exact"] is not None:
-            speed[f"speedup_vs_exact_{r['size']}"] = r["speedup_vs_exact"]
         if r["controller"] == "multil-cur":
+            if r["speedup_vs_exact"] is not None:
+                speed[f"speedup_vs_exact_{r['size']}"] = r["speedup_vs_exact"]
             speed[f"speedup_vs_exact_all_min_{r['size']}"] = r["speedup_vs_exact_all_min"]
     out.mkdir(parents=True, exist_ok=True)
     doc = write_results(out / "critical_node.json", "critical_node", rows, speed, command=command,

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from ..problems.network_flow import (
+    MIX_SIZES,
     PRETRAIN_SIZES,
     ForecastMPC,
     GreedyShortestPath,
@@ -57,13 +58,21 @@ from .common import command_line, machine, train_or_load, write_results
 TRAIN_PROBLEM = "network_flow/gabriel-mix"
 LABELS = ("bilevel-ppo", "edge-ppo")
 BUDGET_MIN = 15.0
+
+
+def _split(source: str) -> str:
+    """``train``, ``imitation`` (teacher-labelled episodes only) or ``unseen`` for graph ``source``."""
+    parts = source.split("/")
+    if parts[0] != "gabriel" or parts[2] != "0":
+        return "unseen"
+    n = int(parts[1])
+    return "train" if n in MIX_SIZES else "imitation" if n in PRETRAIN_SIZES else "unseen"
+
+
 #: (graph source, split)
-GRAPHS = (
-    ("gabriel/10/0", "train"), ("gabriel/20/0", "train"), ("gabriel/50/0", "train"),
-    ("gabriel/20/5", "unseen"), ("gabriel/50/5", "unseen"), ("gabriel/100/0", "imitation"),
-    ("gabriel/200/0", "unseen"), ("gabriel/500/0", "unseen"), ("b4", "unseen"), ("geant", "unseen"),
-    ("att", "unseen"),
-)
+GRAPHS = tuple((g, _split(g)) for g in (
+    "gabriel/10/0", "gabriel/20/0", "gabriel/50/0", "gabriel/20/5", "gabriel/50/5", "gabriel/100/0",
+    "gabriel/200/0", "gabriel/500/0", "b4", "geant", "att"))
 #: fewer test episodes on the largest graphs: the oracle solves one LP of ~0.2M (200 nodes) and ~0.5M (500)
 #: variables per episode, minutes each on this machine
 EPISODES = {"gabriel/200/0": 5, "gabriel/500/0": 2}
@@ -140,8 +149,8 @@ def plot(rows: list[dict], out: Path) -> None:
         if pts:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
     a1.axhline(100, color="k", ls="--", lw=1, label="oracle (episode optimum)")
-    a1.axvspan(8, 55, color="0.9", label="training sizes")
-    a1.axvspan(55, 110, color="0.95", label="imitation only")
+    a1.axvspan(min(MIX_SIZES) * 0.8, max(MIX_SIZES) * 1.1, color="0.9", label="training sizes")
+    a1.axvspan(max(MIX_SIZES) * 1.1, max(PRETRAIN_SIZES) * 1.1, color="0.95", label="imitation only")
     a1.set(xscale="log", xlabel="nodes (Gabriel graphs)", ylabel="reward, % of oracle", title="quality vs graph size")
     a1.legend(fontsize=8)
     for k, c in enumerate(("bilevel-ppo", "edge-ppo", "oracle")):
@@ -211,8 +220,8 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                          notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds of each "
                                "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
-                               "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel 10/20/50 "
-                               "nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
+                               "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
+                               f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
                                "by DAgger on the forecast MPC (no foresight) on Gabriel "
                                f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")
