@@ -65,7 +65,7 @@ def supply_chain_table(doc: dict) -> str:
 
 
 def network_flow_table(doc: dict) -> str:
-    ctrls = ["bilevel-ppo", "edge-ppo", "mpc-forecast", "shortest-path", "random"]
+    ctrls = ["bilevel-ppo", "edge-ppo", "mpc-forecast", "shortest-path", "shortest-path-deadline", "random"]
     lines = ["| graph | nodes | split | " + " | ".join(f"{c} % of oracle" for c in ctrls)
              + " | oracle reward | decision ms: bi-level / edge / forecast MPC / oracle MPC |",
              "|---|---:|---|" + "---:|" * len(ctrls) + "---:|---:|"]

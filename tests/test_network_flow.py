@@ -12,15 +12,15 @@ from netctrl.problems.network_flow import (
 )
 
 
-def path_scenario(n: int, capacity=None):
+def path_scenario(n: int, capacity=None, steps: int = 3):
     """0 -> 1 -> ... -> n-1 (forward arcs first, then the arcs back), capacity 2 per step unless given, travel 1
-    step, cost 0.5; one commodity with sink n-1; 3 steps. Reward 10, so the LP's progress bonus is 1 per step
+    step, cost 0.5; one commodity with sink n-1; 3 steps unless given. Reward 10, so the LP's progress bonus is 1 per step
     of travel: moving a unit one hop nets 0.5."""
     fwd = list(range(n - 1))
     arcs = 2 * n - 2
     net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={
         "capacity": list(capacity or [2.0] * arcs), "travel_time": [1.0] * arcs, "cost": [0.5] * arcs})
-    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=3, reward=10.0,
+    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=steps, reward=10.0,
                                holding_cost=1.0, disruptions=0.0)
 
 
@@ -110,22 +110,64 @@ def test_next_hop_feature_is_the_greedy_next_state():
     assert greedy.act(None).tolist() == [3.0, 2.0, 0.0, 0.0]
 
 
+def test_deadline_greedy_keeps_the_units_that_cannot_arrive_in_time():
+    # 3 steps, sink 2 at travel time 2 from node 0 and 1 from node 1: at t = 2 only node 1's units can arrive
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.arrivals[:] = 0.0
+    env.step(np.zeros(4, dtype=np.float32))
+    env.step(np.zeros(4, dtype=np.float32))
+    assert env.t == 2
+    env.waiting = np.array([[3.0, 2.0, 0.0]])
+    assert env.can_arrive().tolist() == [[False, True, True]]
+    plain, late = GreedyShortestPath(), GreedyShortestPath(deadline=True)
+    for c in (plain, late):
+        c.bind(env)
+    assert (plain.name, late.name) == ("shortest-path", "shortest-path-deadline")
+    assert plain.act(None).tolist() == [3.0, 2.0, 0.0, 0.0]
+    assert late.act(None).tolist() == [0.0, 2.0, 0.0, 0.0]
+    assert env.greedy_next().tolist() == [[3.0, 0.0, 2.0]]       # the prior: node 0's units stay
+    # moving node 0's units now costs 2 x 0.5 transport and earns nothing; holding them costs 3 x 1 per step,
+    # but the episode ends with this step: the deadline variant is better by the transport
+    _, r_late, done, _, _ = env.step(late.act(None))
+    assert done and r_late == pytest.approx(10 * 2 - 2 * 0.5 - 3 * 1.0)
+
+
+def test_lp_progress_bonus_counts_only_units_that_can_arrive_in_time():
+    # units the targets leave free move toward the sink for the progress bonus (1 per hop > cost 0.5), but at
+    # t = 2 node 0's units can no longer reach the sink (2 hops, 1 step left): moving them would only cost
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.arrivals[:] = 0.0
+    lower = MultiCommodityLP.for_env(env, soft_targets=1.5)
+    to_sink = np.array([0.0, 0.0, 1.0])                         # unreachable in one hop from node 0: free
+    env.waiting = np.array([[4.0, 2.0, 0.0]])
+    assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
+    env.t = 2
+    assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([0.0, 2.0, 0.0, 0.0])
+    env.t = 0                                                   # a new episode: the bonus is back
+    assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
 def test_lp_reaching_the_greedy_next_state_is_the_greedy_heuristic(name):
-    # the Dirichlet's prior, through the LP, reproduces greedy shortest paths step by step: an agent that starts
-    # at its prior starts as the heuristic
+    # the Dirichlet's prior, through the LP, reproduces the deadline-aware greedy shortest paths step by step
+    # (a 15-step episode, so units far from their sink stop moving before its end): an agent that starts at
+    # its prior starts as that heuristic
     make = lambda: NetworkFlowEnv(name, steps=15)  # noqa: E731
     lower = lambda _n, e: MultiCommodityLP.for_env(e)  # noqa: E731
 
     class AtPrior(GreedyShortestPath):
-        lower, name = "lp", "prior"
+        lower = "lp"
 
         def act(self, observation):
             return self.env.greedy_next().reshape(-1)
 
     seeds = [0, 1]
     at_prior = evaluate(AtPrior(), make, seeds, make_lower=lower).rewards
-    assert at_prior == pytest.approx(evaluate(GreedyShortestPath(), make, seeds).rewards, rel=1e-6)
+    late = evaluate(GreedyShortestPath(deadline=True), make, seeds).rewards
+    assert at_prior == pytest.approx(late, rel=1e-6)
+    assert not np.allclose(late, evaluate(GreedyShortestPath(), make, seeds).rewards)
 
 
 def test_forecast_plan_equals_the_oracle_when_the_future_is_as_expected():
@@ -183,7 +225,7 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
 
 
 def test_soft_targets_keep_a_deliberate_hold_and_stop_a_cascade():
-    env = NetworkFlowEnv(path_scenario(5))
+    env = NetworkFlowEnv(path_scenario(5, steps=8))          # every unit can reach the sink in time
     env.reset(seed=0)
     env.waiting = np.array([[2.0, 2.0, 2.0, 2.0, 0.0]])      # greedy's next state: (0, 2, 2, 2, 2)
     hard, soft = MultiCommodityLP.for_env(env), MultiCommodityLP.for_env(env, soft_targets=1.5)

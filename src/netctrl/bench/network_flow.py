@@ -18,7 +18,8 @@ B4, GEANT and AT&T topologies), all on the same test seeds per graph, with
 * ``mpc-forecast``: the receding-horizon MPC without foresight (expected arrivals, current capacities, horizon
   15, one LP per step; the bi-level agent's teacher), on graphs of up to :data:`FORECAST_MAX_NODES` nodes (an
   LP per step makes it the slowest controller by far);
-* ``shortest-path`` (greedy) and ``random``.
+* ``shortest-path`` (greedy), ``shortest-path-deadline`` (greedy moving only the units that can still arrive
+  by the episode's end: the bi-level agent's prior) and ``random``.
 
 Decision time per step (``decision_ms``): measured in the same evaluation for the agents and heuristics; for
 the oracle, ``decision_ms`` is the *receding-horizon* MPC (horizon 15, re-solved every step, the controller a
@@ -144,7 +145,8 @@ def plot(rows: list[dict], out: Path) -> None:
 
     gab = [r for r in rows if r["scenario"].startswith("gabriel/") and r["scenario"].endswith("/0")]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random", "mpc-forecast")):
+    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random", "mpc-forecast",
+                           "shortest-path-deadline")):
         pts = sorted((r["nodes"], r["pct_of_oracle"]) for r in gab if r["controller"] == c)
         if pts:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
@@ -188,6 +190,7 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
         nodes, T = env.N, env.T
         controllers = {l: load_agent(run_dirs[l] / "best.pt", name=l)[0] for l in labels}
         controllers.update({"oracle": OracleMPC(horizon=T, replan_every=T), "shortest-path": GreedyShortestPath(),
+                            "shortest-path-deadline": GreedyShortestPath(deadline=True),
                             "random": RandomDistribution(seed)})
         if nodes <= FORECAST_MAX_NODES:
             controllers["mpc-forecast"] = ForecastMPC(horizon=15)

@@ -10,7 +10,9 @@
 * :class:`ForecastMPC`: the same receding-horizon LP without foresight (expected arrivals, current
   capacities), re-solved every step; also the teacher of the bi-level agent's imitation pretraining.
 * :class:`GreedyShortestPath`: every waiting unit moves to the next hop of its shortest path (by travel time)
-  to its sink; an arc asked for more than its capacity is shared in proportion.
+  to its sink; an arc asked for more than its capacity is shared in proportion. Its ``deadline`` variant moves
+  only the units that can still reach their sink by the episode's end (its next state is the bi-level agent's
+  Dirichlet prior).
 * ``random``: a flat-Dirichlet desired distribution per commodity, through the LP lower level.
 """
 
@@ -182,16 +184,23 @@ class ForecastMPCExpert:
 
 
 class GreedyShortestPath(Controller):
-    """Send every waiting unit to the next hop of its shortest path (see the module docstring)."""
+    """Send every waiting unit to the next hop of its shortest path (see the module docstring).
+
+    ``deadline=True`` (``shortest-path-deadline``): only the units that can still reach their sink by the
+    episode's end move; the others stay where they are and leave the arcs' capacity to those that can.
+    """
 
     lower = None
-    name = "shortest-path"
+
+    def __init__(self, deadline: bool = False) -> None:
+        self.deadline = bool(deadline)
+        self.name = "shortest-path-deadline" if deadline else "shortest-path"
 
     def bind(self, env) -> None:
         self.env = env.unwrapped
 
     def act(self, observation) -> np.ndarray:
-        return self.env.greedy_flows().reshape(-1).astype(np.float32)
+        return self.env.greedy_flows(deadline=self.deadline).reshape(-1).astype(np.float32)
 
 
 class RandomDistribution(Controller):
@@ -211,4 +220,5 @@ class RandomDistribution(Controller):
 
 
 def baselines(seed: int = 0) -> dict[str, Controller]:
-    return {"oracle": OracleMPC(), "shortest-path": GreedyShortestPath(), "random": RandomDistribution(seed)}
+    return {"oracle": OracleMPC(), "shortest-path": GreedyShortestPath(),
+            "shortest-path-deadline": GreedyShortestPath(deadline=True), "random": RandomDistribution(seed)}

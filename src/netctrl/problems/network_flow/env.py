@@ -47,8 +47,8 @@ class NetworkFlowEnv(gym.Env):
     expected new units at ``t+1..t+3`` (all divided by the mean arrival per node and step); travel time to its
     sink (divided by the largest); is its sink; all commodities' waiting units at the node; the node's outgoing
     capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
-    the node if every waiting unit took the next arc of its shortest path (the greedy heuristic's next
-    state). ``edge_index`` (2, K*E). ``edge_attr``
+    the node if every waiting unit that can still reach its sink by the episode's end took the next arc of its
+    shortest path (the deadline-aware greedy heuristic's next state). ``edge_index`` (2, K*E). ``edge_attr``
     (K*E, 4): capacity this step (scaled), travel time, cost, and how much closer to the commodity's sink the
     arc leads (travel time, can be negative).
 
@@ -116,17 +116,25 @@ class NetworkFlowEnv(gym.Env):
     def flow_state(self) -> FlowState:
         return FlowState(self.t, self.waiting.copy(), self.capacity().copy())
 
-    def greedy_flows(self) -> np.ndarray:
-        """(K, E) flows sending every waiting unit along the next arc of its shortest path to its sink."""
+    def can_arrive(self) -> np.ndarray:
+        """(K, N) whether a unit of each commodity sent now from each node along its shortest path reaches the
+        sink by the episode's end (``t + travel time <= steps``): only then can it still earn its reward."""
+        return self.t + self.sink_dist <= self.T
+
+    def greedy_flows(self, deadline: bool = False) -> np.ndarray:
+        """(K, E) flows sending every waiting unit along the next arc of its shortest path to its sink
+        (``deadline``: only the units that can still arrive by the episode's end; the others stay)."""
         flows = np.zeros((self.K, self.E))
         k, i = np.nonzero(self.next_hop >= 0)
         flows[k, self.next_hop[k, i]] = self.waiting[k, i]          # one next arc per (commodity, node)
+        if deadline:
+            flows *= self.can_arrive()[:, self.src]
         return flows
 
     def greedy_next(self) -> np.ndarray:
-        """(K, N) units of each commodity at or bound for each node after :meth:`greedy_flows`, cut to the
-        arcs' capacities as :meth:`step` would (units an arc cannot take stay where they are)."""
-        return self.next_state(self.clip_flows(self.greedy_flows().reshape(-1))[0])
+        """(K, N) units of each commodity at or bound for each node after ``greedy_flows(deadline=True)``, cut
+        to the arcs' capacities as :meth:`step` would (units an arc cannot take stay where they are)."""
+        return self.next_state(self.clip_flows(self.greedy_flows(deadline=True).reshape(-1))[0])
 
     def next_state(self, flows: np.ndarray) -> np.ndarray:
         """(K, N) units of each commodity at or bound for each node after sending ``flows`` (K, E)."""

@@ -13,7 +13,9 @@ them, sharing the arcs' capacities::
                x, s >= 0
 
 ``closer_ke`` is how much nearer to commodity ``k``'s sink arc ``e`` leads (travel time) and ``beta`` a
-progress bonus (default ``reward / 10``, far below ``M``). Without it, a unit held at a node by a full arc
+progress bonus (default ``reward / 10``, far below ``M``), counted only for units that can still reach their
+sink by the episode's end (``t + travel time to the sink <= steps`` at the arc's source): progress toward a
+reward that can no longer be earned is worth nothing, and such units would take capacity from those that can. Without it, a unit held at a node by a full arc
 would count toward that node's target in place of the units meant to arrive there, and the LP would stop
 moving them: a desired *amount* at a node cannot tell staying units from arriving ones. With it, units the
 targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
@@ -59,7 +61,12 @@ class MultiCommodityLP:
         self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
         closer = scenario.arc_progress()                                  # (K, E)
         self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
-        cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :] - self.progress_bonus * closer   # (K, E)
+        self._arc_cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :]                       # (1, E)
+        self._bonus = self.progress_bonus * closer                                                    # (K, E)
+        self._src, self._steps = net.sources, scenario.steps
+        self._sink_dist = scenario.sink_distance().T                                                  # (K, N)
+        cost = self._arc_cost - self._bonus
+        self._gate = np.ones((K, N), dtype=bool)                          # where the bonus is in ``cost`` now
         if soft_targets is not None:
             self.M = float(soft_targets) * self.progress_bonus
         else:
@@ -91,6 +98,11 @@ class MultiCommodityLP:
         """Flows (K*E,) for a :class:`FlowState` and the node-level action (K*N,)."""
         target = self.targets(state, action)
         KN = self.K * self.N
+        gate = state.t + self._sink_dist <= self._steps                  # units that can still arrive in time
+        if not np.array_equal(gate, self._gate):
+            self._gate = gate
+            self.lp.set_cost((self._arc_cost - self._bonus * gate[:, self._src]).reshape(-1),
+                             np.arange(self.K * self.E))
         self._lo[:KN] = (target - state.waiting).reshape(-1)
         self._hi[KN : 2 * KN] = state.waiting.reshape(-1)
         self._hi[2 * KN :] = state.capacity
