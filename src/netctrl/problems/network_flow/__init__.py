@@ -63,8 +63,8 @@ INSTANCES = {
 }
 
 #: one graph copy per commodity (shared weights), edge features include "how much closer to the sink"
-#: the Dirichlet's prior is the greedy shortest-path next state (the policy starts as the greedy heuristic
-#: made capacity-feasible by the LP and learns where to deviate); its smoothing is spread over the graph
+#: the Dirichlet's prior is the deadline-aware greedy shortest-path next state (the policy starts as that
+#: heuristic made capacity-feasible by the LP and learns where to deviate); its smoothing is spread over the graph
 #: (``prior_eps / N`` per node: the same leak to empty nodes on every size); encoders read symlog features, so
 #: the queues and capacities of a 500-node graph (up to ten times those of 20 nodes) stay near the training range
 POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", parameterization="mean-precision",
