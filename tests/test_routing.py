@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from netctrl.errors import ActionError, ScenarioError
+from netctrl.errors import ActionError, ConfigError, ScenarioError
 from netctrl.problems.routing import PacketSim, RoutingParallelEnv, load_topology, topology_from_dict
 from netctrl.problems.routing.baselines import QRouting, RandomRouting, ShortestPath, run_episode
 
@@ -342,3 +342,36 @@ def test_balanced_routing_splits_where_it_lowers_the_busiest_load_and_is_spa_on_
     assert np.allclose(unit_loads(ring, split), 4 / 3)          # every router carries exactly the optimum
     assert split[0, 1, 0] == pytest.approx(1.0)                 # a -> b: the direct link only (least latency)
     assert unit_loads(ring, ShortestPath(ring).next_hop).max() > bal.unit_load
+
+
+def test_imitation_reproduces_the_balanced_routing_and_its_smoothing():
+    from netctrl.algos.mamrl import teacher_episode
+    from netctrl.problems.routing.baselines import BalancedRouting
+    from netctrl.problems.routing.train import teacher_init
+
+    # a 4-ring (its balanced routing sends the packets for opposite routers both ways); with smoothing every
+    # label is soft
+    ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
+    teacher = BalancedRouting(ring)
+    cfg = MAMRLConfig(hidden=16, horizon=60, loads=(0.2, 0.2), seed=0)
+    sim = PacketSim(ring, 0.2, seed=0)
+    obs, target, mask = teacher_episode(sim, lambda o, _s: teacher.probs(o), 60, seed=5)   # unseen episode
+    for smooth in (0.0, 0.2):
+        pol = RouterPolicies(4, ring.degree, 5, hidden=16)
+        pol.load_state_dict(teacher_init(ring, cfg, episodes=6, epochs=60, smooth=smooth))
+        with torch.no_grad():
+            probs = torch.softmax(pol.logits(torch.from_numpy(obs).transpose(0, 1)), -1).transpose(0, 1).numpy()
+        want = (1 - smooth) * target + smooth / 2                  # every router of the ring has 2 links
+        err = np.abs(probs - want)[mask]                           # observations of an episode not imitated
+        assert err.mean() < 0.02 and err.max() < 0.1
+
+
+def test_meta_train_starts_from_the_given_initialisation():
+    topo = load_topology("b4")
+    cfg = MAMRLConfig(hidden=8, horizon=20)
+    init = RouterPolicies(12, topo.degree, 5, hidden=8).state_dict()
+    pol, hist = meta_train(lambda task, load, seed: PacketSim(topo.with_failures(task), load, seed),
+                           [()], cfg, iterations=0, init=init)
+    assert hist == [] and all(torch.equal(v, pol.state_dict()[k]) for k, v in init.items())
+    with pytest.raises(ConfigError, match="meta_lr"):
+        MAMRLConfig(meta_lr=0.0)

@@ -56,7 +56,10 @@ class MAMRLConfig:
     layers: int = 2
     """hidden layers of each router's policy."""
     lr: float = 1e-2
-    """Adam step size of online learning and of the meta (outer) update."""
+    """Adam step size of online learning (and of the meta update unless ``meta_lr`` is given)."""
+    meta_lr: float | None = None
+    """Adam step size of the meta (outer) update; None: ``lr``. Smaller when meta-training starts from a
+    teacher's routing (``meta_train(init=...)``), which large noisy steps would walk away from."""
     inner_lr: float = 0.01
     """MAML inner step size, the paper's alpha."""
     inner_sign: bool = True
@@ -95,6 +98,8 @@ class MAMRLConfig:
         for f in ("hidden", "layers", "horizon", "meta_batch"):
             if getattr(self, f) < 1:
                 raise ConfigError(f"'{f}' >= 1 expected (got {getattr(self, f)!r})")
+        if self.meta_lr is not None and not self.meta_lr > 0:
+            raise ConfigError(f"'meta_lr' > 0 or None expected (got {self.meta_lr!r})")
         for f in ("lr", "inner_lr", "loss_cost"):
             if not getattr(self, f) > 0:
                 raise ConfigError(f"'{f}' > 0 expected (got {getattr(self, f)!r})")
@@ -372,13 +377,15 @@ def train_online(make_sim: Callable, cfg: MAMRLConfig, episodes: int, task=(), l
 
 # ---------------------------------------------------------------------------------------------------- MAML
 def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, iterations: int,
-               seed_base: int = 20_000, time_limit_s: float | None = None, log: Callable | None = None) -> tuple[RouterPolicies, list[dict]]:
+               seed_base: int = 20_000, time_limit_s: float | None = None, log: Callable | None = None,
+               init: dict | None = None) -> tuple[RouterPolicies, list[dict]]:
     """First-order MAML over link-failure tasks (the paper's Algorithm 1).
 
     Each iteration samples ``meta_batch`` tasks; for each, one episode with ``theta`` gives the inner step
     ``theta' = theta - inner_lr * sign(grad)`` (eq. 3; ``inner_sign``), one episode with ``theta'`` gives the outer gradient at
     ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta`` (plus, with ``outer_pre``, the
-    gradient of the pre-adaptation episodes).
+    gradient of the pre-adaptation episodes). ``init``: a state dict to start from (e.g. after :func:`imitate`)
+    instead of random weights.
     """
     if not tasks:
         raise ConfigError("'tasks' must hold at least one task")
@@ -388,9 +395,11 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
     any_sim = next(iter(sims.values()))
     torch.manual_seed(cfg.seed)
     policy = RouterPolicies(any_sim.n, any_sim.topo.degree, any_sim.history, cfg.hidden, cfg.layers)
+    if init is not None:
+        policy.load_state_dict(init)
     lap = laplacian(any_sim.n, any_sim.topo.src, any_sim.topo.dst)
     cons = ConsensusEstimator(lap, cfg.beta) if cfg.consensus else None
-    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr if cfg.meta_lr is None else cfg.meta_lr)
     hist, t0, seed = [], time.perf_counter(), seed_base
     for it in range(iterations):
         batch = [tasks[int(i)] for i in rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)]
@@ -424,6 +433,58 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
         if time_limit_s and time.perf_counter() - t0 > time_limit_s:
             break
     return policy, hist
+
+
+# ---------------------------------------------------------------------------------------------------- imitation
+@torch.no_grad()
+def teacher_episode(sim, teacher: Callable, horizon: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run one episode with ``teacher(obs, sim) -> (N, D)`` next-hop distributions (actions sampled from the
+    simulator's action stream); returns the observations ``(T, N, F)``, the teacher's distributions
+    ``(T, N, D)`` and which routers had a packet ``(T, N)``."""
+    obs = sim.reset(seed)
+    O, P, M = [], [], []
+    for _ in range(horizon):
+        probs = np.asarray(teacher(obs, sim), dtype=np.float64)
+        O.append(obs.copy()), P.append(probs), M.append(obs[:, 0] >= 0)
+        cum = np.cumsum(probs, axis=1)
+        u = sim.action_rng.random(len(probs))[:, None]
+        obs = sim.step(np.minimum((cum <= u * cum[:, -1:]).sum(axis=1), probs.shape[1] - 1))
+    return np.stack(O), np.stack(P), np.stack(M)
+
+
+def imitate(policy: RouterPolicies, obs: np.ndarray, target: np.ndarray, mask: np.ndarray, epochs: int = 30,
+            lr: float = 1e-2, batch: int = 256, seed: int = 0) -> list[float]:
+    """Fit every router's policy to a teacher's next-hop distributions by cross-entropy (soft labels).
+
+    ``obs`` (S, N, F) observations, ``target`` (S, N, D) the teacher's distribution over each router's links
+    (zero on padding), ``mask`` (S, N) the decisions that count (the router had a packet). Returns the mean
+    loss of each epoch (cross-entropy minus the teacher's entropy: the KL divergence to the teacher, 0 when
+    matched)."""
+    o = torch.from_numpy(np.asarray(obs, dtype=np.int64)).transpose(0, 1)        # (N, S, F)
+    p = torch.from_numpy(np.asarray(target, dtype=np.float32)).transpose(0, 1)   # (N, S, D)
+    m = torch.from_numpy(np.asarray(mask, dtype=bool)).T                         # (N, S)
+    if o.shape[1] == 0 or not bool(m.any()):
+        raise ConfigError("imitation needs at least one decision with a packet")
+    ent = torch.where(p > 0, p * torch.log(p.clamp(min=1e-12)), torch.zeros(())).sum(-1)      # (N, S)
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    hist = []
+    for _ in range(epochs):
+        perm, total, count = torch.randperm(o.shape[1], generator=gen), 0.0, 0
+        for b in range(0, len(perm), batch):
+            idx = perm[b:b + batch]
+            logp = torch.log_softmax(policy.logits(o[:, idx]).clamp(min=-1e9), -1)
+            kl = ent[:, idx] - (p[:, idx] * logp).sum(-1)                            # (N, B)
+            mb = m[:, idx]
+            loss = torch.where(mb, kl, torch.zeros(())).sum() / mb.sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * int(mb.sum())
+            count += int(mb.sum())
+        hist.append(total / max(count, 1))
+        require_finite("imitation loss", hist[-1])
+    return hist
 
 
 def config_dict(cfg: MAMRLConfig) -> dict:

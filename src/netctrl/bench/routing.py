@@ -3,9 +3,10 @@
 Per topology (each written to ``runs/routing/<topology>/record.json`` and reused unless ``--retrain``):
 
 1. **training** (intact topology, loads drawn from U(0.05, 0.5), 200-tick episodes):
-   MAMRL = first-order MAML over link-failure tasks (the intact network and every single-link failure that
-   keeps it connected, *except* the file's three failure scenarios, which are held out for the test), then
-   ``adapt_episodes`` online episodes on the intact network; ``pg`` = the same per-router deep learner
+   MAMRL = imitation of the balanced routing of the intact topology (``teacher_init``, the static topology
+   knowledge SPA also has), then first-order MAML from there over link-failure tasks (the intact network and
+   every single-link failure that keeps it connected, *except* the file's three failure scenarios, which are
+   held out for the test), then ``adapt_episodes`` online episodes on the intact network; ``pg`` = the same per-router deep learner
    without consensus (each router's own reward) and without meta-initialisation, trained for as many
    episodes as MAMRL used in total.
 2. **load sweep** (experiment ``load``): average delivery time at loads 0.005 .. 0.5, 300-tick episodes on
@@ -13,7 +14,8 @@ Per topology (each written to ``runs/routing/<topology>/record.json`` and reused
    learns online, after ``q_warmup`` warm-up episodes at that load on other seeds).
 3. **link failure** (experiment ``link_failure``, load 0.3): each of the file's failure scenarios; every
    learner runs ``fail_episodes`` online episodes (one update after each) on the failed network: MAMRL from
-   its meta-initialisation (Algorithm 2), ``random-init`` the same learner from random weights, ``pg`` from
+   its meta-initialisation (Algorithm 2), ``teacher-init`` the same learner from the imitation weights
+   before MAML (what the meta-training adds), ``random-init`` the same learner from random weights, ``pg`` from
    its trained pre-failure weights, Q-routing from its pre-failure table; SPA keeps its static routes.
 
 **Adapted** (the same rule for every learner): with ``D_ref`` the lowest post-failure level reached by any
@@ -35,7 +37,7 @@ import numpy as np
 from ..algos.mamrl import MAMRLConfig, RouterLearner, clone_state, meta_train, train_online
 from ..problems.routing import PacketSim, load_topology
 from ..problems.routing.baselines import QRouting, RandomRouting, ShortestPath, run_episode
-from ..problems.routing.train import meta_tasks
+from ..problems.routing.train import MAMRL_CONFIG, meta_tasks, teacher_init
 from ..train import atomic_write_text
 from .common import write_results
 
@@ -76,9 +78,9 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
 
     test_tasks = list(topo.failure_scenarios)
     tasks = meta_tasks(topo)
-    cfg = MAMRLConfig(seed=0)
+    cfg = MAMRLConfig(seed=0, **MAMRL_CONFIG)
     pg_cfg = MAMRLConfig(seed=1, consensus=False)
-    rand_cfg = MAMRLConfig(seed=2)
+    rand_cfg = MAMRLConfig(seed=2, **MAMRL_CONFIG)
     n_eval = 2 if quick else 3
     seeds = list(range(1000, 1000 + n_eval))
     loads = (0.05, 0.3, 0.5) if quick else LOADS
@@ -91,8 +93,11 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
 
     # 1. training --------------------------------------------------------------------------------------
     t0 = time.perf_counter()
+    teacher = teacher_init(topo, cfg, **({"episodes": 2, "epochs": 2} if quick else {}),
+                           log=lambda s: log(f"[{name}] {s}"))
+    teacher_wall = time.perf_counter() - t0
     meta_policy, meta_hist = meta_train(make_sim, tasks, cfg, meta_iters, time_limit_s=60 * minutes * 0.4,
-                                        log=lambda s: log(f"[{name}] {s}"))
+                                        log=lambda s: log(f"[{name}] {s}"), init=teacher)
     meta_init = clone_state(meta_policy)
     meta_wall = time.perf_counter() - t0
     meta_episodes = 2 * cfg.meta_batch * len(meta_hist)
@@ -133,7 +138,7 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     spa_pre = [run_episode(make_sim((), FAIL_LOAD, 0), spa, cfg.horizon, s) for s in seeds]
     loss_pre = _mean(spa_pre, "packets_lost")
     curves, fail_rows = {}, []
-    per_ctrl: dict[str, list] = {c: [] for c in ("spa", "q-routing", "pg", "mamrl", "random-init")}
+    per_ctrl: dict[str, list] = {c: [] for c in ("spa", "q-routing", "pg", "mamrl", "teacher-init", "random-init")}
     for si, task in enumerate(test_tasks):
         runs: dict[str, list[dict]] = {}
         fail_seeds = [60_000 + 1000 * si + k for k in range(fail_eps)]
@@ -143,14 +148,15 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
             run_episode(make_sim((), FAIL_LOAD, 0), q, cfg.horizon, 55_000 + k)
         q.topo = topo.with_failures(task)  # same table; the simulator now has the failed link
         runs["q-routing"] = [run_episode(make_sim(task, FAIL_LOAD, 0), q, cfg.horizon, s) for s in fail_seeds]
-        learners = {"mamrl": (cfg, meta_init), "random-init": (rand_cfg, None), "pg": (pg_cfg, clone_state(pg.policy))}
+        learners = {"mamrl": (cfg, meta_init), "teacher-init": (cfg, teacher), "random-init": (rand_cfg, None),
+                    "pg": (pg_cfg, clone_state(pg.policy))}
         for label, (c, init) in learners.items():
             lrn = RouterLearner(make_sim(task, FAIL_LOAD, 0), c)
             if init is not None:
                 lrn.reset_to(init)
             sim = make_sim(task, FAIL_LOAD, 0)
             runs[label] = [lrn.run(sim, cfg.horizon, s) for s in fail_seeds]
-        adapting = ("q-routing", "pg", "mamrl", "random-init")
+        adapting = ("q-routing", "pg", "mamrl", "teacher-init", "random-init")
         d_ref = min(float(np.nanmean([m["delivery_time"] for m in runs[c][-10:]])) for c in adapting)
         for ctrl, ms in runs.items():
             k = adapt_episodes([m["delivery_time"] for m in ms], [m["packets_lost"] for m in ms],
@@ -177,7 +183,8 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
             row["adapt_censored_at"] = fail_eps
         fail_rows.append(row)
     record = {"topology": name, "rows": load_rows + fail_rows, "curves": curves,
-              "training": {"meta_iterations": len(meta_hist), "meta_episodes": meta_episodes,
+              "training": {"teacher_wall_s": round(teacher_wall, 1),
+                           "meta_iterations": len(meta_hist), "meta_episodes": meta_episodes,
                            "meta_tasks": len(tasks), "mamrl_online_episodes": adapt_eps,
                            "mamrl_train_wall_s": round(mamrl_wall, 1), "pg_episodes": len(pg_hist),
                            "pg_train_wall_s": round(pg_wall, 1), "config": cfg.__dict__ | {"loads": list(cfg.loads)}},
@@ -233,7 +240,7 @@ def plot(records: list[dict], out: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(3, len(records), figsize=(5 * len(records), 11), squeeze=False)
-    colors = {"spa": "k", "q-routing": "C0", "pg": "C1", "mamrl": "C3", "random-init": "C2"}
+    colors = {"spa": "k", "q-routing": "C0", "pg": "C1", "mamrl": "C3", "random-init": "C2", "teacher-init": "C4"}
     for j, rec in enumerate(records):
         name = rec["topology"]
         ax = axes[0, j]

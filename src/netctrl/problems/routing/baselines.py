@@ -81,8 +81,13 @@ class BalancedRouting(RoutingController):
     name = "balanced"
 
     def __init__(self, topology: RoutingTopology):
-        self.unit_load, split = balanced_routing(topology)
-        self.cum = np.cumsum(split, axis=2)                              # (N, dest, D)
+        self.unit_load, self.split = balanced_routing(topology)       # split: (N, dest, D)
+        self.cum = np.cumsum(self.split, axis=2)
+
+    def probs(self, obs) -> np.ndarray:
+        """(N, D) each router's next-hop distribution for its head packet (the teacher of
+        :func:`netctrl.problems.routing.train.teacher_init`)."""
+        return self.split[np.arange(len(obs)), np.maximum(obs[:, 0], 0)]
 
     def act(self, obs, sim):
         dest = np.maximum(obs[:, 0], 0)
