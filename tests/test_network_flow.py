@@ -14,8 +14,8 @@ from netctrl.problems.network_flow import (
 
 def path_scenario(n: int, capacity=None, steps: int = 3):
     """0 -> 1 -> ... -> n-1 (forward arcs first, then the arcs back), capacity 2 per step unless given, travel 1
-    step, cost 0.5; one commodity with sink n-1; 3 steps unless given. Reward 10, so the LP's progress bonus is 1 per step
-    of travel: moving a unit one hop nets 0.5."""
+    step, cost 0.5; one commodity with sink n-1; 3 steps unless given. Reward 10, so the LP's progress bonus is
+    1 per step of travel: moving a unit one hop nets 0.5."""
     fwd = list(range(n - 1))
     arcs = 2 * n - 2
     net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={

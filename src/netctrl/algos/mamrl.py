@@ -30,6 +30,9 @@ Deviations from the paper (each named in the README):
   steps; the paper uses TRPO with second-order MAML and 10,000 episodes.
 * **network**: an embedding-sum input layer (one-hot features) and ``layers`` hidden layers of ``hidden``
   units (default 2 x 64, the paper 5 x 128).
+* **initialisation**: ``meta_train(init=...)`` can start MAML from given weights instead of random ones; the
+  routing problem starts it from :func:`imitate` of a static routing of the intact topology (its
+  ``teacher_init``), with a smaller meta step (``meta_lr``).
 """
 
 from __future__ import annotations

@@ -6,17 +6,17 @@ Per topology (each written to ``runs/routing/<topology>/record.json`` and reused
    MAMRL = imitation of the balanced routing of the intact topology (``teacher_init``, the static topology
    knowledge SPA also has), then first-order MAML from there over link-failure tasks (the intact network and
    every single-link failure that keeps it connected, *except* the file's three failure scenarios, which are
-   held out for the test), then ``adapt_episodes`` online episodes on the intact network; ``pg`` = the same per-router deep learner
-   without consensus (each router's own reward) and without meta-initialisation, trained for as many
-   episodes as MAMRL used in total.
+   held out for the test), then ``adapt_episodes`` online episodes on the intact network; ``pg`` = the same
+   per-router deep learner without consensus (each router's own reward) and without meta-initialisation,
+   trained for as many episodes as MAMRL used in total.
 2. **load sweep** (experiment ``load``): average delivery time at loads 0.005 .. 0.5, 300-tick episodes on
    the test seeds 1000.. (the same traffic for every controller; the learners frozen and sampling; Q-routing
    learns online, after ``q_warmup`` warm-up episodes at that load on other seeds).
 3. **link failure** (experiment ``link_failure``, load 0.3): each of the file's failure scenarios; every
    learner runs ``fail_episodes`` online episodes (one update after each) on the failed network: MAMRL from
    its meta-initialisation (Algorithm 2), ``teacher-init`` the same learner from the imitation weights
-   before MAML (what the meta-training adds), ``random-init`` the same learner from random weights, ``pg`` from
-   its trained pre-failure weights, Q-routing from its pre-failure table; SPA keeps its static routes.
+   before MAML (what the meta-training adds), ``random-init`` the same learner from random weights, ``pg``
+   from its trained pre-failure weights, Q-routing from its pre-failure table; SPA keeps its static routes.
 
 **Adapted** (the same rule for every learner): with ``D_ref`` the lowest post-failure level reached by any
 learner on that scenario (mean delivery time of its last 10 episodes) and ``L_pre`` SPA's packet loss per

@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ...errors import ActionError
-from .scenario import NetworkFlowScenario, load_named
+from .scenario import NetworkFlowScenario, arrives_in_time, load_named
 
 PIPE = 3       # in-transit columns in the observation (arrivals at t+1..t+3)
 AHEAD = 3      # expected-arrival columns (t+1..t+3)
@@ -118,8 +118,8 @@ class NetworkFlowEnv(gym.Env):
 
     def can_arrive(self) -> np.ndarray:
         """(K, N) whether a unit of each commodity sent now from each node along its shortest path reaches the
-        sink by the episode's end (``t + travel time <= steps``): only then can it still earn its reward."""
-        return self.t + self.sink_dist <= self.T
+        sink by the episode's end (:func:`~.scenario.arrives_in_time`)."""
+        return arrives_in_time(self.sink_dist, self.t, self.T)
 
     def greedy_flows(self, deadline: bool = False) -> np.ndarray:
         """(K, E) flows sending every waiting unit along the next arc of its shortest path to its sink

@@ -14,10 +14,11 @@ them, sharing the arcs' capacities::
 
 ``closer_ke`` is how much nearer to commodity ``k``'s sink arc ``e`` leads (travel time) and ``beta`` a
 progress bonus (default ``reward / 10``, far below ``M``), counted only for units that can still reach their
-sink by the episode's end (``t + travel time to the sink <= steps`` at the arc's source): progress toward a
-reward that can no longer be earned is worth nothing, and such units would take capacity from those that can. Without it, a unit held at a node by a full arc
-would count toward that node's target in place of the units meant to arrive there, and the LP would stop
-moving them: a desired *amount* at a node cannot tell staying units from arriving ones. With it, units the
+sink by the episode's end (:func:`~.scenario.arrives_in_time` at the arc's source): progress toward a reward
+that can no longer be earned is worth nothing, and such units would take capacity from those that can.
+Without the bonus, a unit held at a node by a full arc would count toward that node's target in place of the
+units meant to arrive there, and the LP would stop moving them: a desired *amount* at a node cannot tell
+staying units from arriving ones. With it, units the
 targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
 
 ``M`` is by default far above every other cost: the targets are met wherever the arcs allow. With
@@ -43,7 +44,7 @@ from gymnasium import spaces
 
 from ...errors import ActionError, ConfigError
 from ...lp import INF, LinearProgram, tie_break
-from .scenario import NetworkFlowScenario
+from .scenario import NetworkFlowScenario, arrives_in_time
 
 
 class MultiCommodityLP:
@@ -98,7 +99,7 @@ class MultiCommodityLP:
         """Flows (K*E,) for a :class:`FlowState` and the node-level action (K*N,)."""
         target = self.targets(state, action)
         KN = self.K * self.N
-        gate = state.t + self._sink_dist <= self._steps                  # units that can still arrive in time
+        gate = arrives_in_time(self._sink_dist, state.t, self._steps)
         if not np.array_equal(gate, self._gate):
             self._gate = gate
             self.lp.set_cost((self._arc_cost - self._bonus * gate[:, self._src]).reshape(-1),

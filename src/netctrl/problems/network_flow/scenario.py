@@ -91,6 +91,12 @@ class NetworkFlowScenario:
                 f"commodities={self.num_commodities}, steps={self.steps})")
 
 
+def arrives_in_time(sink_dist: np.ndarray, t: int, steps: int) -> np.ndarray:
+    """Whether a unit sent at step ``t`` from a node at travel time ``sink_dist`` from its sink reaches it by the
+    episode's end (``t + sink_dist <= steps``): only then can it still earn its reward."""
+    return t + sink_dist <= steps
+
+
 # ---------------------------------------------------------------------------------------------- building
 def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *, commodities: int = 4,
                steps: int = 40, load: float = 2.0, seed: int = 0, lookahead: int = 20,

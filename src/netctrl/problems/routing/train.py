@@ -83,7 +83,8 @@ def train_routing(topology: str, algo: str = "mamrl", run_dir: Path | str = "run
     if algo not in ALGOS:
         raise ConfigError(f"'algo' for routing must be one of {ALGOS} (got {algo!r})")
     topo = load_topology(topology)
-    cfg = MAMRLConfig(seed=seed, consensus=(algo == "mamrl"), **({**MAMRL_CONFIG, **overrides} if algo == "mamrl" else overrides))
+    settings = {**MAMRL_CONFIG, **overrides} if algo == "mamrl" else overrides
+    cfg = MAMRLConfig(seed=seed, consensus=(algo == "mamrl"), **settings)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "config.json", json.dumps({"topology": topo.name, "algo": algo, **asdict(cfg)}, indent=2))
@@ -130,4 +131,5 @@ def load_router_policy(path: Path | str) -> RouterPolicies:
     return pol
 
 
-__all__ = ["ALGOS", "MAMRL_CONFIG", "TEACHER_SMOOTH", "meta_tasks", "teacher_init", "train_routing", "load_router_policy"]
+__all__ = ["ALGOS", "MAMRL_CONFIG", "TEACHER_SMOOTH", "meta_tasks", "teacher_init", "train_routing",
+           "load_router_policy"]
