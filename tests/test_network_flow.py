@@ -149,6 +149,23 @@ def test_lp_progress_bonus_counts_only_units_that_can_arrive_in_time():
     assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
 
 
+def test_lp_sends_no_unit_along_an_arc_after_which_it_cannot_arrive_in_time():
+    # the targets ask for every unit at node 1 (hard shortfall penalty). At t = 2 of 3, a unit sent from node 0
+    # reaches node 1 at t = 3 and the sink only at t = 4, after the episode: arc 0 -> 1 is closed, and node 1's
+    # own units stay for its target. Without the bound, or at t = 0, node 0 sends what arc 0 -> 1 takes (2)
+    env = NetworkFlowEnv(line_scenario())
+    env.reset(seed=0)
+    env.arrivals[:] = 0.0
+    env.waiting = np.array([[3.0, 2.0, 0.0]])
+    at_1 = np.array([0.0, 1.0, 0.0])
+    bounded, free = MultiCommodityLP.for_env(env), MultiCommodityLP.for_env(env, late_arcs=False)
+    env.t = 2
+    assert bounded.solve(env.flow_state(), at_1).tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    assert free.solve(env.flow_state(), at_1).tolist() == pytest.approx([2.0, 0.0, 0.0, 0.0])
+    env.t = 0
+    assert bounded.solve(env.flow_state(), at_1).tolist() == pytest.approx([2.0, 0.0, 0.0, 0.0])
+
+
 @pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
 def test_lp_reaching_the_greedy_next_state_is_the_greedy_heuristic(name):
     # the Dirichlet's prior, through the LP, reproduces the deadline-aware greedy shortest paths step by step

@@ -11,6 +11,7 @@ them, sharing the arcs' capacities::
                outflow_ki(x)                         <= waiting_ki                 every commodity, node
                sum_k x_ke                            <= capacity_e(t)              every arc
                x, s >= 0
+               x_ke = 0 where t + travel_e + dist_k(head_e) > T                    (``late_arcs``)
 
 ``closer_ke`` is how much nearer to commodity ``k``'s sink arc ``e`` leads (travel time) and ``beta`` a
 progress bonus (default ``reward / 10``, far below ``M``), counted only for units that can still reach their
@@ -20,6 +21,15 @@ Without the bonus, a unit held at a node by a full arc would count toward that n
 units meant to arrive there, and the LP would stop moving them: a desired *amount* at a node cannot tell
 staying units from arriving ones. With it, units the
 targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
+
+With ``late_arcs`` (the default), no unit may take an arc after which it can no longer reach its sink by the
+episode's end ``T`` (its travel time plus the shortest travel time from the arc's head, ``dist_k``): such a move
+can never earn the reward and only pays transport and takes capacity, so the lower level rules it out whatever
+the targets ask. An upper level trained on small graphs, where paths are short and every detour still arrives,
+otherwise learns detours that a 500-node graph, with paths as long as the episode, turns into lost deliveries
+(development run on validation seeds 2000-2002, the bi-level agent of 2026-11-25 without retraining, return over
+the deadline greedy's on the 500-node Gabriel instance 1, not a benchmark graph: 0.956 without, 0.971 with;
+20/100/200 nodes within 0.002). Units that cannot arrive in any case stay where they are.
 
 ``M`` is by default far above every other cost: the targets are met wherever the arcs allow. With
 ``soft_targets = kappa``, ``M = kappa * beta``: a unit of shortfall costs as much as ``kappa`` steps of travel
@@ -51,7 +61,8 @@ class MultiCommodityLP:
     """Hot-started multi-commodity flow LP toward the desired distributions (see the module docstring)."""
 
     def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None,
-                 progress_bonus: float | None = None, soft_targets: float | None = None) -> None:
+                 progress_bonus: float | None = None, soft_targets: float | None = None,
+                 late_arcs: bool = True) -> None:
         if soft_targets is not None and not soft_targets > 0:
             raise ConfigError(f"Expected 'soft_targets' > 0 or None (got {soft_targets})")
         if soft_targets is not None and shortfall_penalty is not None:
@@ -68,6 +79,10 @@ class MultiCommodityLP:
         self._sink_dist = scenario.sink_distance().T                                                  # (K, N)
         cost = self._arc_cost - self._bonus
         self._gate = np.ones((K, N), dtype=bool)                          # where the bonus is in ``cost`` now
+        #: travel time to the sink of a unit that takes each arc, then the shortest path on from its head (K, E)
+        self._via = net.edge_attr["travel_time"][None, :] + self._sink_dist[:, net.targets]
+        self._late_arcs = bool(late_arcs)
+        self._open = np.ones((K, E), dtype=bool)                          # arcs whose flows are not bound to 0
         if soft_targets is not None:
             self.M = float(soft_targets) * self.progress_bonus
         else:
@@ -104,6 +119,11 @@ class MultiCommodityLP:
             self._gate = gate
             self.lp.set_cost((self._arc_cost - self._bonus * gate[:, self._src]).reshape(-1),
                              np.arange(self.K * self.E))
+        if self._late_arcs:
+            open_ = arrives_in_time(self._via, state.t, self._steps)
+            if not np.array_equal(open_, self._open):
+                self._open = open_
+                self.lp.set_col_bounds(0.0, np.where(open_, INF, 0.0).reshape(-1), np.arange(self.K * self.E))
         self._lo[:KN] = (target - state.waiting).reshape(-1)
         self._hi[KN : 2 * KN] = state.waiting.reshape(-1)
         self._hi[2 * KN :] = state.capacity
