@@ -38,7 +38,9 @@ matters because a target error propagates: a desired amount above what a node re
 node's own units, so the next node receives fewer than its target counted on and holds its own in turn, and so
 on down the path to a node whose target is below what greedy would bring it. With hard targets, small random
 errors of the upper level become holding along whole paths, and paths grow with the graph. With soft targets a
-hold that gains the node's target costs one hop and is kept, while a cascade over several hops is not.
+hold that gains the node's target costs one hop and is kept (``kappa`` > 1), while a cascade over several hops
+is not. With ``kappa`` < 1 no unit that can still arrive is held for a target while an arc toward its sink has
+room: the targets then only divert units (the network-flow problem's setting, ``LP_SOFT_TARGETS``).
 
 It is always feasible (``x = 0``) and never ships what is not there or above capacity.
 
