@@ -13,9 +13,9 @@ from .scenario import NetworkFlowScenario, arrives_in_time, load_named
 
 PIPE = 3       # in-transit columns in the observation (arrivals at t+1..t+3)
 AHEAD = 3      # expected-arrival columns (t+1..t+3)
-NUM_FEATURES = 1 + PIPE + AHEAD + 6
+NUM_FEATURES = 1 + PIPE + AHEAD + 7
 FEATURE_NEXT_HOP = NUM_FEATURES - 1  # column of the shortest-path next-hop distribution (a Dirichlet prior)
-EDGE_FEATURES = 4
+EDGE_FEATURES = 5
 
 
 @dataclass
@@ -43,14 +43,17 @@ class NetworkFlowEnv(gym.Env):
     number of commodities and any graph.
 
     ## Observation Space
-    ``x`` (K*N, 13): waiting units of the commodity; its in-transit units arriving at ``t+1..t+3``; its
+    ``x`` (K*N, 14): waiting units of the commodity; its in-transit units arriving at ``t+1..t+3``; its
     expected new units at ``t+1..t+3`` (all divided by the mean arrival per node and step); travel time to its
-    sink (divided by the largest); is its sink; all commodities' waiting units at the node; the node's outgoing
+    sink (divided by the largest); its slack, the steps left after that travel time before the episode's end
+    (divided by the episode's length, within [-1, 1]: negative where a unit can no longer arrive); is its sink; all commodities' waiting units at the node; the node's outgoing
     capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
     the node if every waiting unit that can still reach its sink by the episode's end took the next arc of its
     shortest path (the deadline-aware greedy heuristic's next state). ``edge_index`` (2, K*E). ``edge_attr``
-    (K*E, 4): capacity this step (scaled), travel time, cost, and how much closer to the commodity's sink the
-    arc leads (travel time, can be negative).
+    (K*E, 5): capacity this step (scaled), travel time, cost, how much closer to the commodity's sink the
+    arc leads (travel time, can be negative), and the slack of a unit that takes the arc now (steps left before
+    the episode's end after the arc and the shortest path from its head, divided by the episode's length, within
+    [-1, 1]). The slacks have the same scale on every graph, where the travel times to the sinks do not.
 
     ## Action Space
     ``Box(0, high, (K*E,))``: units of commodity ``k`` sent along arc ``e`` at index ``k*E + e``. A node's
@@ -65,7 +68,7 @@ class NetworkFlowEnv(gym.Env):
     >>> env = NetworkFlowEnv("b4")
     >>> obs, info = env.reset(seed=0)
     >>> obs["x"].shape, env.action_space.shape
-    ((48, 13), (152,))
+    ((48, 14), (152,))
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -89,6 +92,7 @@ class NetworkFlowEnv(gym.Env):
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
         self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
         self._closer = sc.arc_progress()                                 # (K, E)
+        self._via = self.travel[None, :] + self.sink_dist[:, self.dst]   # (K, E) to the sink through each arc
         ei = net.edge_index
         self._edge_index = np.concatenate([ei + k * self.N for k in range(self.K)], axis=1).astype(np.int64)
         high = float(max(1e4, 10 * self.base_capacity.sum()))
@@ -160,6 +164,7 @@ class NetworkFlowEnv(gym.Env):
             pipe.transpose(1, 2, 0) / s,
             ahead.transpose(1, 2, 0) / s,
             self._dist.T[..., None],
+            self._slack(self.sink_dist)[..., None],
             sink_flag[..., None],
             np.broadcast_to(total, (K, N))[..., None],
             np.broadcast_to(out_cap, (K, N))[..., None],
@@ -171,8 +176,15 @@ class NetworkFlowEnv(gym.Env):
             np.tile(self.travel, K)[:, None].astype(np.float64),
             np.tile(self.cost, K)[:, None],
             self._closer.reshape(-1, 1),
+            self._slack(self._via).reshape(-1, 1),
         ], axis=1)
         return {"x": x.astype(np.float32), "edge_index": self._edge_index.copy(), "edge_attr": ea.astype(np.float32)}
+
+    def _slack(self, travel: np.ndarray) -> np.ndarray:
+        """Steps left before the episode's end after ``travel`` from now, over the episode's length, in [-1, 1]
+        (-1 where the sink is unreachable)."""
+        with np.errstate(invalid="ignore"):
+            return np.clip(np.nan_to_num((self.T - self.t - travel) / self.T, neginf=-1.0), -1.0, 1.0)
 
     # ------------------------------------------------------------------ dynamics
     def reset(self, *, seed: int | None = None, options: dict | None = None):
