@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from netctrl.bench.network_flow import SHORT
 from netctrl.problems.network_flow import MIX_SIZES, PRETRAIN_SIZES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def network_flow_table(doc: dict) -> str:
     tr = "; ".join(f"{r['label']}: {r['train_wall_s'] / 60:.1f} min, {r['episodes']:,} episodes"
                    for recs in doc.get("training", {}).values() for r in recs)
     lines.append("")
-    lines.append(f"Training (once, PPO on Gabriel {'/'.join(map(str, MIX_SIZES))}; the bi-level agent's time "
+    lines.append(f"Training (once, PPO on Gabriel {'/'.join(map(str, MIX_SIZES))} and {SHORT}; the bi-level agent's time "
                  f"includes its imitation pretraining on Gabriel {'/'.join(map(str, PRETRAIN_SIZES))}): "
                  f"{tr}. Decision time at 200 nodes, oracle MPC / bi-level "
                  f"agent: **{sp.get('decision_speedup_vs_oracle_200')}x**. Ray rollouts on this machine: 2 actors / 1 "

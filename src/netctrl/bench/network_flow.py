@@ -2,11 +2,12 @@
 
 Training: the bi-level agent (Dirichlet over nodes per commodity + multi-commodity LP) and the naive
 edge-level agent (a Gaussian per arc and commodity) are trained once, from scratch, with the same PPO and the
-same RL wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes, one
-iteration on each in turn; checkpoint chosen on validation seeds of the 20-node graph). Before PPO, the
-bi-level agent is pretrained by imitation (DAgger) of the forecast MPC's next state
-(:mod:`netctrl.algos.imitation`) on the training graphs and a 100-node one
-(``netctrl.problems.network_flow.PRETRAIN_SIZES``); its training cost (``train_wall_s``) includes that stage.
+same RL wall-time budget on problem ``network_flow/gabriel-mix`` (Gabriel graphs of 10, 20 and 50 nodes in
+40-step episodes and the 50-node one in 12-step episodes, ``SHORT_EPISODES``; one iteration on each in turn;
+checkpoint chosen on validation seeds of the 20-node graph). Before PPO, the bi-level agent is pretrained by
+imitation (DAgger) of the forecast MPC's next state (:mod:`netctrl.algos.imitation`) on the training graphs and
+a 100-node one (``netctrl.problems.network_flow.PRETRAIN_SIZES``); its training cost (``train_wall_s``)
+includes that stage.
 
 Evaluation, without retraining, on every graph of :data:`GRAPHS`: the training graphs (``split=train``), the
 100-node graph of the imitation stage (``split=imitation``: the teacher labelled episodes on it, PPO never ran
@@ -44,6 +45,7 @@ import numpy as np
 from ..problems.network_flow import (
     MIX_SIZES,
     PRETRAIN_SIZES,
+    SHORT_EPISODES,
     ForecastMPC,
     GreedyShortestPath,
     OracleMPC,
@@ -57,6 +59,8 @@ from ..train import atomic_write_text, configure_threads
 from .common import command_line, machine, train_or_load, write_results
 
 TRAIN_PROBLEM = "network_flow/gabriel-mix"
+#: the training mix's short-episode graphs, in words
+SHORT = ", ".join(f"{n} nodes in {steps}-step episodes" for n, steps in SHORT_EPISODES)
 LABELS = ("bilevel-ppo", "edge-ppo")
 BUDGET_MIN = 15.0
 
@@ -224,7 +228,8 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
-                               f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0) and evaluated without retraining, the bi-level agent pretrained "
+                               f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, the bi-level agent "
+                               "pretrained "
                                "by DAgger on the forecast MPC (no foresight) on Gabriel "
                                f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")

@@ -46,6 +46,7 @@ __all__ = [
     "NetworkFlowScenario",
     "OracleMPC",
     "PRETRAIN_SIZES",
+    "SHORT_EPISODES",
     "RandomDistribution",
     "baselines",
     "env_factory",
