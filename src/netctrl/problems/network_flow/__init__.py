@@ -5,8 +5,9 @@ Registered Gymnasium ids (raw environments: flows per commodity and arc)::
     netctrl/NetworkFlow-B4-v0   netctrl/NetworkFlow-GEANT-v0   netctrl/NetworkFlow-ATT-v0
     netctrl/NetworkFlow-Gabriel{10,20,50,100,200,500}-v0        (topohub ``gabriel/<n>/0``)
 
-Problem ``network_flow/gabriel-mix`` trains one policy on the Gabriel graphs of 10, 20 and 50 nodes (one
-PPO iteration on each in turn) and validates on the 20-node one: the transfer setting of the scaling study.
+Problem ``network_flow/gabriel-mix`` trains one policy on the Gabriel graphs of 10, 20 and 50 nodes, and the
+50-node one in 12-step episodes (:data:`SHORT_EPISODES`), one PPO iteration on each in turn, and validates on
+the 20-node one: the transfer setting of the scaling study.
 Its bi-level agent's imitation stage also labels episodes on the 100-node graph (:data:`PRETRAIN_SIZES`).
 """
 
