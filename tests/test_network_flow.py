@@ -149,6 +149,20 @@ def test_lp_progress_bonus_counts_only_units_that_can_arrive_in_time():
     assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
 
 
+def test_slack_features_by_hand():
+    # 3 steps; sink 2 at travel time 2 from node 0 and 1 from node 1. Node slack = (steps - t - distance) / steps;
+    # arc slack = the same after the arc's travel time and the distance from its head
+    env = NetworkFlowEnv(line_scenario())
+    obs, _ = env.reset(seed=0)
+    node, arc = FEATURE_NEXT_HOP - 5, -1                        # the slack columns (node features, arc features)
+    assert obs["x"][:, node].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
+    # arcs 0->1, 1->2, 1->0, 2->1: after them 2, 1, 3 and 2 steps to the sink
+    assert obs["edge_attr"][:, arc].tolist() == pytest.approx([1 / 3, 2 / 3, 0.0, 1 / 3])
+    env.step(np.zeros(4, dtype=np.float32))
+    obs, *_ = env.step(np.zeros(4, dtype=np.float32))
+    assert obs["x"][:, node].tolist() == pytest.approx([-1 / 3, 0.0, 1 / 3])   # node 0's units can no longer arrive
+
+
 def test_lp_sends_no_unit_along_an_arc_after_which_it_cannot_arrive_in_time():
     # the targets ask for every unit at node 1 (hard shortfall penalty). At t = 2 of 3, a unit sent from node 0
     # reaches node 1 at t = 3 and the sink only at t = 4, after the episode: arc 0 -> 1 is closed, and node 1's

@@ -229,7 +229,6 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
                                "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
                                "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
                                f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, the bi-level agent "
-                               "pretrained "
-                               "by DAgger on the forecast MPC (no foresight) on Gabriel "
+                               "pretrained by DAgger on the forecast MPC (no foresight) on Gabriel "
                                f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
                                f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")

@@ -46,8 +46,8 @@ class NetworkFlowEnv(gym.Env):
     ``x`` (K*N, 14): waiting units of the commodity; its in-transit units arriving at ``t+1..t+3``; its
     expected new units at ``t+1..t+3`` (all divided by the mean arrival per node and step); travel time to its
     sink (divided by the largest); its slack, the steps left after that travel time before the episode's end
-    (divided by the episode's length, within [-1, 1]: negative where a unit can no longer arrive); is its sink; all commodities' waiting units at the node; the node's outgoing
-    capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
+    (divided by the episode's length, within [-1, 1]: negative where a unit can no longer arrive); is its sink;
+    all commodities' waiting units at the node; the node's outgoing capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
     the node if every waiting unit that can still reach its sink by the episode's end took the next arc of its
     shortest path (the deadline-aware greedy heuristic's next state). ``edge_index`` (2, K*E). ``edge_attr``
     (K*E, 5): capacity this step (scaled), travel time, cost, how much closer to the commodity's sink the
