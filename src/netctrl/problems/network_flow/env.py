@@ -47,9 +47,10 @@ class NetworkFlowEnv(gym.Env):
     expected new units at ``t+1..t+3`` (all divided by the mean arrival per node and step); travel time to its
     sink (divided by the largest); its slack, the steps left after that travel time before the episode's end
     (divided by the episode's length, within [-1, 1]: negative where a unit can no longer arrive); is its sink;
-    all commodities' waiting units at the node; the node's outgoing capacity this step (scaled); fraction of the episode elapsed; the commodity's units that would arrive at
-    the node if every waiting unit that can still reach its sink by the episode's end took the next arc of its
-    shortest path (the deadline-aware greedy heuristic's next state). ``edge_index`` (2, K*E). ``edge_attr``
+    all commodities' waiting units at the node; the node's outgoing capacity this step (scaled); fraction of the
+    episode elapsed; the commodity's units that would arrive at the node if every waiting unit that can still
+    reach its sink by the episode's end took the next arc of its shortest path (the deadline-aware greedy
+    heuristic's next state). ``edge_index`` (2, K*E). ``edge_attr``
     (K*E, 5): capacity this step (scaled), travel time, cost, how much closer to the commodity's sink the
     arc leads (travel time, can be negative), and the slack of a unit that takes the arc now (steps left before
     the episode's end after the arc and the shortest path from its head, divided by the episode's length, within
@@ -92,7 +93,7 @@ class NetworkFlowEnv(gym.Env):
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
         self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
         self._closer = sc.arc_progress()                                 # (K, E)
-        self._via = self.travel[None, :] + self.sink_dist[:, self.dst]   # (K, E) to the sink through each arc
+        self._via = sc.arc_sink_distance()                               # (K, E) to the sink through each arc
         ei = net.edge_index
         self._edge_index = np.concatenate([ei + k * self.N for k in range(self.K)], axis=1).astype(np.int64)
         high = float(max(1e4, 10 * self.base_capacity.sum()))

@@ -19,8 +19,8 @@ sink by the episode's end (:func:`~.scenario.arrives_in_time` at the arc's sourc
 that can no longer be earned is worth nothing, and such units would take capacity from those that can.
 Without the bonus, a unit held at a node by a full arc would count toward that node's target in place of the
 units meant to arrive there, and the LP would stop moving them: a desired *amount* at a node cannot tell
-staying units from arriving ones. With it, units the
-targets leave free keep moving toward their sinks, and the targets decide what must be held or diverted.
+staying units from arriving ones. With it, units the targets leave free keep moving toward their sinks, and
+the targets decide what must be held or diverted.
 
 With ``late_arcs`` (the default), no unit may take an arc after which it can no longer reach its sink by the
 episode's end ``T`` (its travel time plus the shortest travel time from the arc's head, ``dist_k``): such a move
@@ -81,8 +81,7 @@ class MultiCommodityLP:
         self._sink_dist = scenario.sink_distance().T                                                  # (K, N)
         cost = self._arc_cost - self._bonus
         self._gate = np.ones((K, N), dtype=bool)                          # where the bonus is in ``cost`` now
-        #: travel time to the sink of a unit that takes each arc, then the shortest path on from its head (K, E)
-        self._via = net.edge_attr["travel_time"][None, :] + self._sink_dist[:, net.targets]
+        self._via = scenario.arc_sink_distance()                          # (K, E) to the sink through each arc
         self._late_arcs = bool(late_arcs)
         self._open = np.ones((K, E), dtype=bool)                          # arcs whose flows are not bound to 0
         if soft_targets is not None:

@@ -75,6 +75,12 @@ class NetworkFlowScenario:
         dist = self.sink_distance()
         return np.nan_to_num((dist[net.sources] - dist[net.targets]).T, nan=0.0, posinf=0.0, neginf=0.0)
 
+    def arc_sink_distance(self) -> np.ndarray:
+        """(K, E) travel time to each commodity's sink of a unit that takes each arc: the arc's travel time plus
+        the shortest travel time on from its head (inf where the sink is unreachable from there)."""
+        net = self.network
+        return net.edge_attr["travel_time"][None, :] + self.sink_distance()[net.targets].T
+
     def next_hop_arcs(self) -> np.ndarray:
         """(K, N) arc of each node's next hop on its shortest path (by travel time) to each commodity's sink
         (-1 at the sink and where the sink is unreachable)."""
