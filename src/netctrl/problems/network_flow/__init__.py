@@ -30,8 +30,7 @@ from .lower import EdgeShareMap, MultiCommodityLP
 from .scenario import (
     NetworkFlowScenario,
     from_graph,
-    from_topohub,
-    from_topology_json,
+    from_topology,
     load_named,
 )
 
@@ -52,8 +51,7 @@ __all__ = [
     "baselines",
     "env_factory",
     "from_graph",
-    "from_topohub",
-    "from_topology_json",
+    "from_topology",
     "load_named",
     "oracle_plan",
 ]

@@ -20,19 +20,14 @@ Rules that turn a bare topology into a scenario (:func:`from_graph`), all seeded
 
 from __future__ import annotations
 
-import json
-import warnings
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra, shortest_path
 
 from ...errors import GraphError, ScenarioError
 from ...graph import FlowNetwork
-
-DATA_TOPOLOGIES = ("b4", "geant", "att")
+from ...topologies import Topology, read_topology, travel_time_steps, undirected_arcs
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,19 +112,8 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
     if steps <= 5:
         raise ScenarioError(f"Expected 'steps' > 5: new units arrive until 5 steps before the end (got {steps})")
     rng = np.random.default_rng(seed)
-    seen, src, dst, length = set(), [], [], []
-    for k, (u, v, d) in enumerate(links):
-        if u == v:
-            continue
-        if d is not None and (not np.isfinite(d) or d < 0):
-            raise ScenarioError(f"link {k} ({u}, {v}) has an invalid length {d!r}")
-        for a, b in ((u, v), (v, u)):
-            if (a, b) not in seen:
-                seen.add((a, b))
-                src.append(a), dst.append(b), length.append(1.0 if d is None else float(d))
-    length = np.asarray(length)
-    med = float(np.median(length[length > 0])) if (length > 0).any() else 1.0
-    travel = np.clip(np.rint(length / max(med, 1e-12)), 1, 4)
+    src, dst, length = undirected_arcs(links)
+    travel = travel_time_steps(length)
     probe = FlowNetwork(num_nodes, [src, dst], edge_attr={"travel_time": travel}, node_names=node_names,
                         require_connected="strong")
     hops = shortest_path(probe.adjacency(), unweighted=True)
@@ -157,7 +141,7 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
                           edge_attr={"capacity": capacity, "travel_time": travel, "cost": 0.05 * travel},
                           node_names=node_names, require_connected="strong")
     return NetworkFlowScenario(name, network, sinks, rate, steps,
-                               meta={"seed": seed, "load": load, "median_length": med})
+                               meta={"seed": seed, "load": load, "median_length": _median_length(length)})
 
 
 def _shortest_path_loads(net: FlowNetwork, sinks: np.ndarray, rate: np.ndarray) -> np.ndarray:
@@ -178,61 +162,19 @@ def _shortest_path_loads(net: FlowNetwork, sinks: np.ndarray, rate: np.ndarray) 
     return loads
 
 
-@lru_cache(maxsize=64)
-def _topohub_graph(key: str) -> dict:
-    import topohub
-
-    try:
-        with warnings.catch_warnings():  # topohub leaves its JSON file open (ResourceWarning); not ours to fix
-            warnings.simplefilter("ignore", ResourceWarning)
-            return topohub.get(key)
-    except Exception as exc:
-        raise ScenarioError(f"topohub has no topology {key!r} ({exc})") from None
+def _median_length(length: np.ndarray) -> float:
+    return float(np.median(length[length > 0])) if (length > 0).any() else 1.0
 
 
-def from_topohub(key: str, **kwargs) -> NetworkFlowScenario:
-    """A topohub topology (``gabriel/200/0``, ``sndlib/abilene``, ``topozoo/AttMpls``...)."""
-    g = _topohub_graph(key)
-    ids = [n["id"] for n in g["nodes"]]
-    pos = {nid: k for k, nid in enumerate(ids)}
-    links = [(pos[e["source"]], pos[e["target"]], e.get("dist")) for e in g["edges"]]
-    return from_graph(key, len(ids), links, node_names=[n.get("name", n["id"]) for n in g["nodes"]], **kwargs)
-
-
-def from_topology_json(path: str | Path, **kwargs) -> NetworkFlowScenario:
-    """A topology file in the format of the packaged ``b4.json`` (``nodes`` with ``id``/``pos``, ``links``)."""
-    path = Path(path)
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read topology ({exc})") from None
-    for key in ("nodes", "links"):
-        if key not in data or not isinstance(data[key], list) or not data[key]:
-            raise ScenarioError(f"{path}: expected a non-empty list '{key}'")
-    ids = []
-    for k, n in enumerate(data["nodes"]):
-        if not isinstance(n, dict) or "id" not in n:
-            raise ScenarioError(f"{path}: 'nodes[{k}]' is missing field 'id'")
-        ids.append(n["id"])
-    pos = {nid: k for k, nid in enumerate(ids)}
-    coords = {n["id"]: n.get("pos") for n in data["nodes"]}
-    links = []
-    for k, link in enumerate(data["links"]):
-        for f in ("u", "v"):
-            if link.get(f) not in pos:
-                raise ScenarioError(f"{path}: 'links[{k}].{f}' = {link.get(f)!r} is not a node id")
-        a, b = coords[link["u"]], coords[link["v"]]
-        d = float(np.hypot(a[0] - b[0], a[1] - b[1])) if a is not None and b is not None else None
-        links.append((pos[link["u"]], pos[link["v"]], d))
-    return from_graph(data.get("name", path.stem), len(ids), links, node_names=ids, **kwargs)
+def from_topology(topology: Topology, **kwargs) -> NetworkFlowScenario:
+    """A scenario on a :class:`~netctrl.topologies.Topology` (the rules of the module docstring)."""
+    lengths = topology.length if topology.length is not None else [None] * topology.num_links
+    links = [(int(u), int(v), None if d is None else float(d)) for (u, v), d in zip(topology.links, lengths)]
+    return from_graph(topology.name, topology.num_nodes, links, node_names=list(topology.node_names),
+                      **kwargs)
 
 
 def load_named(name: str, **kwargs) -> NetworkFlowScenario:
-    """``b4`` / ``geant`` / ``att`` (packaged), or any topohub key (``gabriel/50/3``, ``sndlib/abilene``)."""
-    key = name.lower()
-    if key in DATA_TOPOLOGIES:
-        from importlib import resources
-
-        with resources.as_file(resources.files("netctrl").joinpath("data", "topologies", f"{key}.json")) as p:
-            return from_topology_json(p, **kwargs)
-    return from_topohub(name, **kwargs)
+    """A scenario on any topology :func:`~netctrl.topologies.read_topology` reads: ``b4`` / ``geant`` / ``att``
+    (packaged), a topology JSON file, or a topohub key (``gabriel/50/3``, ``sndlib/abilene``)."""
+    return from_topology(read_topology(name), **kwargs)

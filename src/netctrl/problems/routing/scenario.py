@@ -1,7 +1,8 @@
 """WAN topologies for packet routing: routers, directed arcs with bandwidth and latency, link-failure tasks.
 
-The packaged files ``data/topologies/{b4,geant,att}.json`` (the MAMRL study's topologies) list undirected
-``links`` ``{"u", "v", "capacity", "latency"}`` and three ``failure_scenarios`` ``{"failed_links": [[u, v]]}``.
+The packaged files ``data/topologies/{b4,geant,att}.json`` (the MAMRL study's topologies, read by
+:mod:`netctrl.topologies`) list undirected ``links`` ``{"u", "v", "capacity", "latency"}`` and three
+``failure_scenarios`` ``{"failed_links": [[u, v]]}``.
 Every undirected link becomes two arcs (full duplex: each direction has the link's bandwidth). A failed link
 keeps its arcs (the routers do not know it failed) but their capacity is 0, so every packet sent on it is lost.
 
@@ -16,7 +17,6 @@ keeps its arcs (the routers do not know it failed) but their capacity is 0, so e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,8 +25,9 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, shortest_path
 
 from ...errors import GraphError, ScenarioError
+from ...topologies import PACKAGED, Topology, read_topology
+from ...topologies import topology_from_dict as read_topology_dict
 
-PACKAGED = ("b4", "geant", "att")
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,79 +97,45 @@ class RoutingTopology:
         return shortest_path(a, directed=True)
 
 
-def topology_from_dict(data: dict, name: str | None = None) -> RoutingTopology:
-    """Validate a topology dict in the packaged format (see module docstring)."""
-    name = name or str(data.get("name", "topology"))
-    for key in ("nodes", "links"):
-        if not isinstance(data.get(key), list) or not data[key]:
-            raise ScenarioError(f"{name}: expected a non-empty list '{key}'")
-    ids = []
-    for k, n in enumerate(data["nodes"]):
-        if not isinstance(n, dict) or "id" not in n:
-            raise ScenarioError(f"{name}: 'nodes[{k}]' is missing field 'id'")
-        ids.append(str(n["id"]))
-    if len(set(ids)) != len(ids):
-        raise ScenarioError(f"{name}: duplicate node ids in 'nodes'")
-    index = {nid: k for k, nid in enumerate(ids)}
-    src, dst, cap, lat, pairs = [], [], [], [], {}
-    for k, link in enumerate(data["links"]):
-        for f in ("u", "v"):
-            if str(link.get(f)) not in index:
-                raise ScenarioError(f"{name}: 'links[{k}].{f}' = {link.get(f)!r} is not a node id")
-        u, v = index[str(link["u"])], index[str(link["v"])]
-        if u == v:
-            raise ScenarioError(f"{name}: 'links[{k}]' is a self-loop at {ids[u]!r}")
-        if (min(u, v), max(u, v)) in pairs:
-            raise ScenarioError(f"{name}: 'links[{k}]' duplicates link {ids[u]}-{ids[v]}")
-        c, lt = link.get("capacity"), link.get("latency")
-        if not isinstance(c, (int, float)) or not np.isfinite(c) or c <= 0:
-            raise ScenarioError(f"{name}: 'links[{k}].capacity' > 0 expected (got {c!r})")
-        if not isinstance(lt, (int, float)) or int(lt) != lt or lt < 1:
-            raise ScenarioError(f"{name}: 'links[{k}].latency' integer >= 1 expected (got {lt!r})")
-        pairs[(min(u, v), max(u, v))] = k
-        src += [u, v]
-        dst += [v, u]
-        cap += [float(c)] * 2
-        lat += [int(lt)] * 2
-    src, dst = np.asarray(src, np.int64), np.asarray(dst, np.int64)
-    n = len(ids)
+def from_topology(topo: Topology) -> RoutingTopology:
+    """A router network from a :class:`~netctrl.topologies.Topology`, which must give every link a
+    ``capacity`` (> 0) and an integer ``latency`` (>= 1 ticks); local action ``a`` of a router is its ``a``-th
+    link in the file's order."""
+    name = topo.name
+    if topo.capacity is None or topo.latency is None:
+        field_ = "capacity" if topo.capacity is None else "latency"
+        raise ScenarioError(f"{name}: routing needs a '{field_}' on every link (e.g. 'links[0].{field_}'); "
+                            f"topohub graphs have none, give a topology JSON file with them")
+    bad = np.flatnonzero((topo.latency < 1) | (topo.latency != np.round(topo.latency)))
+    if bad.size:
+        k = int(bad[0])
+        raise ScenarioError(f"{name}: 'links[{k}].latency' integer >= 1 expected (got {topo.latency[k]:g})")
+    u, v = topo.links[:, 0], topo.links[:, 1]
+    src = np.stack([u, v], 1).reshape(-1).astype(np.int64)          # arcs 2l = u -> v, 2l + 1 = v -> u
+    dst = np.stack([v, u], 1).reshape(-1).astype(np.int64)
+    cap = np.repeat(topo.capacity.astype(float), 2)
+    lat = np.repeat(topo.latency.astype(np.int64), 2)
+    n = topo.num_nodes
     degree = np.bincount(src, minlength=n)
     if degree.min() == 0:
-        raise GraphError(f"{name}: router {ids[int(np.argmin(degree))]!r} has no link")
+        raise GraphError(f"{name}: router {topo.node_names[int(np.argmin(degree))]!r} has no link")
     out = np.full((n, int(degree.max())), -1, np.int64)
     fill = np.zeros(n, np.int64)
-    for e, u in enumerate(src):  # local action a of router u = its a-th arc in file order
-        out[u, fill[u]] = e
-        fill[u] += 1
-    scenarios = []
-    for k, sc in enumerate(data.get("failure_scenarios", [])):
-        links = []
-        for j, pair in enumerate(sc.get("failed_links", [])):
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or any(str(p) not in index for p in pair):
-                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {pair!r} is not a pair of node ids")
-            key = tuple(sorted(index[str(p)] for p in pair))
-            if key not in pairs:
-                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {pair!r} is not a link")
-            links.append(pairs[key])
-        scenarios.append(tuple(links))
-    topo = RoutingTopology(name, tuple(ids), src, dst, np.asarray(cap), np.asarray(lat, np.int64), out, degree,
-                           tuple(scenarios))
-    if not topo.surviving_connected(()):
+    for e, r in enumerate(src):  # local action a of router r = its a-th arc in file order
+        out[r, fill[r]] = e
+        fill[r] += 1
+    rt = RoutingTopology(name, tuple(topo.node_names), src, dst, cap, lat, out, degree, tuple(topo.failure_scenarios))
+    if not rt.surviving_connected(()):
         raise GraphError(f"{name}: the network is not connected")
-    return topo
+    return rt
+
+
+def topology_from_dict(data: dict, name: str | None = None) -> RoutingTopology:
+    """Validate a topology dict in the packaged format (see :mod:`netctrl.topologies`)."""
+    return from_topology(read_topology_dict(data, name))
 
 
 def load_topology(name_or_path: str | Path) -> RoutingTopology:
-    """``b4`` / ``geant`` / ``att`` (packaged) or the path of a JSON file in the same format."""
-    key = str(name_or_path).lower()
-    if key in PACKAGED:
-        from importlib import resources
-
-        text = resources.files("netctrl").joinpath("data", "topologies", f"{key}.json").read_text()
-        return topology_from_dict(json.loads(text), key)
-    path = Path(name_or_path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read topology ({exc}); packaged ones: {', '.join(PACKAGED)}") from None
-    return topology_from_dict(data, data.get("name", path.stem) if isinstance(data, dict) else path.stem)
+    """``b4`` / ``geant`` / ``att`` (packaged) or the path of a JSON topology file with capacities and latencies
+    (read by :func:`netctrl.topologies.read_topology`)."""
+    return from_topology(read_topology(name_or_path))

@@ -21,9 +21,10 @@ destinations, a temperature so high that the agents' soft-Bellman series diverge
 
 Rules that turn a bare topology into a scenario (:func:`from_topology`), all seeded:
 
-* **arcs and free-flow times**: the network-flow problem's reading of the topology
-  (:func:`netctrl.problems.network_flow.scenario.load_named`: both directions of every link, travel time =
-  link length / median length rounded into 1..4, hop count without lengths) -- ``t0_e`` = that travel time;
+* **arcs and free-flow times**: the topology as :func:`netctrl.topologies.read_topology` reads it (a packaged
+  name, a JSON file or a topohub key): both directions of every link, ``t0_e`` = the link's length over the
+  median length rounded into 1..4 steps (:func:`netctrl.topologies.travel_time_steps`; hop count without
+  lengths), as the network-flow scenarios do;
 * **demand**: gravity model, every node is an origin and a destination; node weights ``w ~ U(0.5, 1.5)``,
   ``q[o, d] = load * w_o * w_d / mean(w)^2``;
 * **latency**: BPR, ``l_e(x) = t0_e (1 + 0.15 (x / cap_e)^4)``; ``cap_e`` = ``capacity_factor`` (0.6) times
@@ -42,6 +43,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from ...errors import GraphError, ScenarioError
 from ...graph import FlowNetwork
+from ...topologies import read_topology, travel_time_steps
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,11 +249,14 @@ def braess(temperature: float = 0.2, *, toll_all: bool = False) -> TollScenario:
 
 def from_topology(name: str, *, temperature: float = 0.5, load: float = 1.0, capacity_factor: float = 0.6,
                   seed: int = 0) -> TollScenario:
-    """A packaged topology (``geant``, ``att``, ``b4``) or a topohub key, with the rules of the module docstring."""
-    from ..network_flow.scenario import load_named
+    """A packaged topology (``geant``, ``att``, ``b4``), a topology JSON file or a topohub key, with the rules of
+    the module docstring."""
     from .lower import RoutingAgents
 
-    base = load_named(name, commodities=1, seed=seed).network
+    topo = read_topology(name)
+    src, dst, length = topo.arcs()
+    base = FlowNetwork(topo.num_nodes, [src, dst], edge_attr={"travel_time": travel_time_steps(length)},
+                       node_names=list(topo.node_names), require_connected="strong")
     rng = np.random.default_rng(seed)
     n = base.num_nodes
     w = rng.uniform(0.5, 1.5, n)
