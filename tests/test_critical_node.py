@@ -292,7 +292,7 @@ def test_checkpoints_record_their_feature_set(tmp_path):
 def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_nodes():
     import torch
 
-    from netctrl.algos.curriculum import SUM_CAP, ValueNet
+    from netctrl.policies.value import SUM_CAP, ValueNet
     from netctrl.errors import ConfigError
     from netctrl.problems.critical_node.features import FEATURE_SETS, GRAPH_FEATURES, CriticalNodeGame, encode_state
 

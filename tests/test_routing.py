@@ -182,7 +182,8 @@ def test_q_routing_learns_to_avoid_a_failed_link():
 
 # ------------------------------------------------------------------------------------------- MAMRL parts
 from netctrl.algos.mamrl import (  # noqa: E402
-    ConsensusEstimator, MAMRLConfig, RouterLearner, RouterPolicies, collect, laplacian, meta_train)
+    ConsensusEstimator, MAMRLConfig, RouterLearner, collect, laplacian, meta_train)
+from netctrl.policies.router import RouterPolicies  # noqa: E402
 
 
 def test_consensus_converges_to_network_mean_on_static_signal():

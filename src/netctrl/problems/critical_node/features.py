@@ -51,7 +51,7 @@ instead of sum pooling (:attr:`CriticalNodeGame.readout`), so that no input grow
 
 ``features="hybrid"`` has the same node and graph features as ``"relative"`` but keeps the sum read-out of
 ``"absolute"`` on graphs of up to 20 nodes (read-out ``"capsum"`` of
-:class:`netctrl.algos.curriculum.ValueNet`: the sums times ``min(1, 20 / size)``), so on the 10-20-node
+:class:`netctrl.policies.value.ValueNet`: the sums times ``min(1, 20 / size)``), so on the 10-20-node
 training graphs its network sees the absolute features (up to degrees above 10) plus the four fractions, pooled
 as the absolute network pools them. The network predicts the saved *fraction* ``y`` of the remaining graph
 (the value is ``offset + size * y``), so a plain sum read-out would leak the graph size into a size-free target:
@@ -92,7 +92,7 @@ FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4, "hybri
                 "clipped": NODE_FEATURES}
 """node features per feature set (``CriticalNodeGame(features=...)``); all have :data:`GRAPH_FEATURES`"""
 READOUT = {"absolute": "sum", "relative": "mean", "hybrid": "capsum", "clipped": "capsum"}
-"""read-out of the value network per feature set (:class:`netctrl.algos.curriculum.ValueNet`)"""
+"""read-out of the value network per feature set (:class:`netctrl.policies.value.ValueNet`)"""
 SAME_ON_TRAINING_GRAPHS = {("absolute", "clipped")}
 """pairs of feature sets whose networks compute the same function on graphs of up to 20 nodes with degrees up
 to 10, so that a network trained with the first may be played with the second

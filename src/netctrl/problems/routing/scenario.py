@@ -25,7 +25,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, shortest_path
 
 from ...errors import GraphError, ScenarioError
-from ...topologies import PACKAGED, Topology, read_topology
+from ...topologies import PACKAGED, Topology, read_topology  # noqa: F401  (PACKAGED: re-exported by the package)
 from ...topologies import topology_from_dict as read_topology_dict
 
 

@@ -21,7 +21,6 @@ import torch
 from ...algos.mamrl import (
     MAMRLConfig,
     RouterLearner,
-    RouterPolicies,
     clone_state,
     imitate,
     meta_train,
@@ -29,6 +28,7 @@ from ...algos.mamrl import (
     train_online,
 )
 from ...errors import CheckpointError, ConfigError
+from ...policies.router import RouterPolicies
 from ...train import atomic_write_text, load_checkpoint, save_checkpoint
 from .baselines import BalancedRouting
 from .scenario import load_topology
