@@ -29,8 +29,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-from netctrl.bench.common import command_line, write_results  # noqa: E402
-from netctrl.bench.critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev, evaluate_large, load_learned  # noqa: E402
+from common import command_line, write_results  # noqa: E402
+from critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev, evaluate_large, load_learned  # noqa: E402
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

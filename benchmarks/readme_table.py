@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from netctrl.bench.network_flow import SHORT
+from network_flow import SHORT
 from netctrl.problems.network_flow import MIX_SIZES, PRETRAIN_SIZES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from netctrl.bench.common import command_line, write_results
-from netctrl.bench.routing import EVAL_HORIZON, LOADS as SIM_LOADS
-from netctrl.problems.routing import PacketSim, load_topology
-from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath, run_episode
+from common import command_line, write_results
+from routing import EVAL_HORIZON, LOADS as SIM_LOADS
+
+from netctrl.controllers import run_episode
+from netctrl.problems.routing import RoutingParallelEnv, load_topology
+from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath
 from netctrl.problems.routing.capacity import min_max_unit_load, unit_loads
 
 LOADS = (0.3, 0.5)
@@ -51,8 +53,8 @@ if __name__ == "__main__":
             print(row)
         seeds = range(1000, 1003)
         for lam in SIM_LOADS:
-            res = {c.name: [run_episode(PacketSim(base, lam, 0), c, EVAL_HORIZON, s) for s in seeds]
-                   for c in (spa, balanced)}
+            res = {c.name: [run_episode(c, RoutingParallelEnv(base, load=lam, horizon=EVAL_HORIZON), s).metrics
+                            for s in seeds] for c in (spa, balanced)}
             ref = {k: float(np.mean([m[k] for m in res["spa"]])) for k in ("delivery_time", "sojourn_time")}
             for controller, ms in res.items():
                 mean = {k: float(np.mean([m[k] for m in ms])) for k in ("delivery_time", "sojourn_time", "packets_lost")}

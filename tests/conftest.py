@@ -1,8 +1,15 @@
 import copy
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+
+# the benchmark scripts (benchmarks/*.py) are not in the package; tests of their smoke runs import them
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.insert(0, str(BENCHMARKS))
 
 
 def tiny_city_dict() -> dict:

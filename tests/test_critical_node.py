@@ -325,7 +325,7 @@ def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_
 
 def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
     from netctrl.algos.curriculum import CurriculumConfig, checkpoint_encoding, load_value_function, save_value_function, train_curriculum
-    from netctrl.bench.critical_node import load_learned
+    from critical_node import load_learned       # benchmarks/critical_node.py
     from netctrl.errors import CheckpointError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
@@ -344,7 +344,7 @@ def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
 
 def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_graphs(tmp_path):
     from netctrl.algos.curriculum import CurriculumConfig, save_value_function, train_curriculum
-    from netctrl.bench.critical_node import load_learned
+    from critical_node import load_learned       # benchmarks/critical_node.py
     from netctrl.errors import ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame, encode_state
 
@@ -393,7 +393,7 @@ def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
     with pytest.raises(ConfigError, match="epochs"):
         CurriculumConfig(epochs=0)
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a MultiL-Cur"):
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_value_function(tmp_path / "bad.pt", game)
     with pytest.raises(CheckpointError, match="not found"):
         load_value_function(tmp_path / "missing.pt", game)
@@ -430,41 +430,51 @@ def test_two_ply_lookahead_and_shared_ensemble_encoding():
         ValueFunction(game, res.nets, depth=2, width=0)
 
 
-def test_cli_solve_exact(tmp_path):
+def test_cli_eval_exact_on_an_instance_file(tmp_path):
     from typer.testing import CliRunner
 
     from netctrl.cli import app
 
     path = tmp_path / "rndgraph30-8_1-1-1_001"
     path.write_text(FIXTURE)
-    out = CliRunner().invoke(app, ["solve", "critical-node", str(path)])
+    out = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--baselines", "exact,degree"])
     assert out.exit_code == 0, out.output
-    assert "exact: 6 saved" in out.output and "published #opt 6" in out.output
-    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--budgets", "1,2"])
-    assert bad.exit_code != 0
+    assert "1 episodes" in out.output and "saved 6" in out.output          # the published #opt is 6
+    bad = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--set", "omega=-1"])
+    assert bad.exit_code == 2 and "'omega' >= 0" in bad.output
+    nobudget = tmp_path / "graph.txt"
+    nobudget.write_text(FIXTURE)
+    bad = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(nobudget)])
+    assert bad.exit_code == 2 and "no budgets" in bad.output
+    ok = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(nobudget), "--set", "omega=1", "--set",
+                                  "phi=1", "--set", "lam=1", "--baselines", "exact"])
+    assert ok.exit_code == 0 and "saved 6" in ok.output
 
 
-def test_cli_solve_learned_with_lookahead(tmp_path):
+def test_cli_train_and_eval_learned_with_lookahead(tmp_path):
     from typer.testing import CliRunner
 
-    from netctrl.bench.critical_node import train_cli
     from netctrl.cli import app
 
-    ck = train_cli(run_dir=tmp_path, overrides=dict(max_budget=3, states_per_stage=20, val_states=5, epochs=1))
+    run = tmp_path / "run"
+    out = CliRunner().invoke(app, ["train", "critical_node/d1", "--run-dir", str(run), "--set", "max_budget=3",
+                                   "--set", "states_per_stage=20", "--set", "val_states=5", "--set", "epochs=1",
+                                   "--set", "lookahead_width=3"])
+    assert out.exit_code == 0, out.output
     path = tmp_path / "rndgraph30-8_1-1-1_001"
     path.write_text(FIXTURE)
-    out = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "both", "--checkpoint", str(ck),
-                                   "--lookahead-width", "3"])
+    out = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--checkpoint",
+                                   str(run / "best.pt"), "--baselines", "exact"])
     assert out.exit_code == 0, out.output
-    assert "exact: 6 saved" in out.output and "learned: " in out.output
-    bad = CliRunner().invoke(app, ["solve", "critical-node", str(path), "--method", "learned", "--checkpoint", str(ck),
-                                   "--lookahead-width", "-1"])
-    assert bad.exit_code != 0
+    assert "multil-cur-la2" in out.output and "saved 6" in out.output
+    bad = CliRunner().invoke(app, ["train", "critical_node/d1", "--run-dir", str(tmp_path / "x"), "--set",
+                                   "lookahead_width=-1"])
+    assert bad.exit_code == 2 and "lookahead_width" in bad.output
 
 
 @pytest.mark.slow
 def test_bench_quick_run(tmp_path):
-    from netctrl.bench.critical_node import run
+    from critical_node import run                  # benchmarks/critical_node.py
 
     doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, command="test")
     keys = {(r["size"], r["controller"]) for r in doc["rows"]}
@@ -482,9 +492,9 @@ def test_cli_train_critical_node_smoke(tmp_path):
 
     from netctrl.cli import app
 
-    out = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "max_budget=2",
+    out = CliRunner().invoke(app, ["train", "critical-node/d1", "--run-dir", str(tmp_path), "--set", "max_budget=2",
                                    "--set", "states_per_stage=30", "--set", "val_states=10", "--set", "epochs=1"])
     assert out.exit_code == 0, out.output
-    assert (tmp_path / "multil-cur.pt").exists()
-    bad = CliRunner().invoke(app, ["train", "critical-node", "--run-dir", str(tmp_path), "--set", "nonsense=1"])
-    assert bad.exit_code != 0
+    assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists() and (tmp_path / "config.toml").exists()
+    bad = CliRunner().invoke(app, ["train", "critical-node/d1", "--run-dir", str(tmp_path / "b"), "--set", "nonsense=1"])
+    assert bad.exit_code == 2 and "unknown key 'nonsense'" in bad.output

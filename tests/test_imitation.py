@@ -10,8 +10,9 @@ import torch
 from netctrl.algos.imitation import ImitationConfig, collect_episode, imitation_loss, pretrain
 from netctrl.errors import ConfigError
 from netctrl.problems.network_flow import ForecastMPCExpert, MultiCommodityLP, NetworkFlowEnv, oracle_plan
-from netctrl.registry import get_problem
-from netctrl.runner import init_policy, make_training_env, train_agent
+from netctrl.recipes import train
+from netctrl.recipes.bilevel import init_policy, make_training_env
+from netctrl.registry import get_problem, get_recipe
 from netctrl.train import load_checkpoint
 
 PROBLEM = "network_flow/b4"
@@ -27,7 +28,8 @@ def wrapped(steps=8):
 
 def fresh_policy(**kw):
     problem = get_problem(PROBLEM)
-    return init_policy(problem, "bilevel", make_training_env(problem, "lp"), 0, **kw)
+    cfg = get_recipe("bilevel-ppo").make_config(problem, {"policy": kw})
+    return init_policy(make_training_env(problem, "lp"), cfg.policy, 0)
 
 
 def test_loss_is_zero_at_the_prior_and_positive_elsewhere():
@@ -96,29 +98,30 @@ def test_config_errors_name_the_field():
 
 
 def test_pretraining_needs_an_expert(tmp_path):
-    with pytest.raises(ValueError, match="expert"):
-        train_agent("supply_chain/1f2s", run_dir=tmp_path, pretrain=True, iterations=1, progress=False, verbose=False)
+    with pytest.raises(ConfigError, match="expert"):
+        train("supply_chain/1f2s", "bilevel-ppo", tmp_path, imitation=True, iterations=1)
 
 
 def test_ppo_starts_from_the_pretrained_policy_and_keeps_it_as_best(tmp_path):
-    tiny = {"episodes": 1, "rounds": 0, "epochs": 1}
-    res = train_agent(PROBLEM, run_dir=tmp_path, pretrain=tiny, iterations=1, num_envs=4, rollout_steps=8,
-                      minibatch_size=16, eval_every=1, progress=False, verbose=False)
+    tiny = {"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1}
+    res = train(PROBLEM, "bilevel-ppo", tmp_path, **tiny, iterations=1, num_envs=4, rollout_steps=8,
+                minibatch_size=16, eval_every=1)
     record = json.loads((tmp_path / "pretrain.json").read_text())
     assert record["episodes"] == 1 and record["config"]["epochs"] == 1
     best = load_checkpoint(tmp_path / "best.pt")
     # best.pt is the pretrained policy (iteration 0) unless PPO's iteration validated at least as well
     assert best["iteration"] in (0, 1)
     assert res.best_eval >= record["best_eval"]
-    assert best["config"]["pretrain"]["episodes"] == 1
+    assert best["pretrain"]["episodes"] == 1
 
 
 def test_imitation_stage_runs_on_the_problems_pretrain_graphs(tmp_path):
     # one labelled episode per graph of the imitation stage: two graphs there (PPO's own graph is not used)
     steps = {"b4": 6, "geant": 7}
-    problem = dataclasses.replace(get_problem(PROBLEM), pretrain_envs=tuple(
-        (lambda name=name: NetworkFlowEnv(name, steps=steps[name])) for name in steps))
-    train_agent(problem, run_dir=tmp_path, pretrain={"episodes": 1, "rounds": 0, "epochs": 1}, iterations=1,
-                num_envs=4, rollout_steps=4, minibatch_size=8, eval_every=1, progress=False, verbose=False)
+    base = get_problem(PROBLEM)
+    problem = dataclasses.replace(base, hooks={**base.hooks, "pretrain_envs": tuple(
+        (lambda name=name: NetworkFlowEnv(name, steps=steps[name])) for name in steps)})
+    train(problem, "bilevel-ppo", tmp_path, **{"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1},
+          iterations=1, num_envs=4, rollout_steps=4, minibatch_size=8, eval_every=1)
     record = json.loads((tmp_path / "pretrain.json").read_text())
     assert record["episodes"] == 2 and record["states"] == sum(steps.values())

@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 import torch
 
+from netctrl.controllers import run_episode
 from netctrl.errors import ActionError, ConfigError, ScenarioError
-from netctrl.problems.routing import PacketSim, RoutingParallelEnv, load_topology, topology_from_dict
-from netctrl.problems.routing.baselines import QRouting, RandomRouting, ShortestPath, run_episode
+from netctrl.problems.routing import (PacketSim, RoutingParallelEnv, RoutingSettings, load_topology, meta_tasks,
+                                      problem, topology_from_dict)
+from netctrl.problems.routing.baselines import QRouting, RandomRouting, ShortestPath
+
+
+def episode(controller, topo, load, horizon, seed=None, failed=()):
+    """The metrics of one episode of ``controller`` on ``topo`` (the one runner, PettingZoo environment)."""
+    env = RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=failed)
+    return run_episode(controller, env, seed).metrics
 
 
 def tiny(links, failures=()):
@@ -105,10 +113,11 @@ def test_same_seed_same_episode_and_different_seed_differs():
 
 def test_traffic_does_not_depend_on_the_policy():
     topo = load_topology("b4")
-    a = PacketSim(topo, 0.3, seed=2)
-    b = PacketSim(topo, 0.3, seed=2)
-    run_episode(a, RandomRouting(), 50)
-    run_episode(b, ShortestPath(topo), 50)
+    a = RoutingParallelEnv(topo, load=0.3, horizon=50)
+    b = RoutingParallelEnv(topo, load=0.3, horizon=50)
+    run_episode(RandomRouting(), a, 2)
+    run_episode(ShortestPath(topo), b, 2)
+    a, b = a.sim, b.sim
     assert a.generated == b.generated and np.array_equal(a.p_dst[:a.num_packets], b.p_dst[:b.num_packets])
 
 
@@ -162,10 +171,29 @@ def test_shortest_path_follows_lowest_latency():
 def drive_controller(sim, ctrl, ticks):
     out, obs = {}, sim.obs()
     for _ in range(ticks):
-        obs = sim.step(ctrl.act(obs, sim))
-        ctrl.observe(sim)
+        obs = sim.step(ctrl.decide(obs))
         out.update({int(p): sim.t for p in sim.last_delivered})
     return out
+
+
+def test_env_infos_tell_each_router_what_became_of_its_packets():
+    """A hand-computed case: one packet A -> C over B (latencies 1 and 1): A forwards it in tick 0, B in tick 1,
+    C acknowledges it after tick 1; nothing is lost, and the backlog counts it until then."""
+    topo = tiny([("A", "B", 10, 1), ("B", "C", 10, 1), ("A", "C", 10, 5)])
+    env = RoutingParallelEnv(topo, load=0.0, horizon=4)
+    env.reset(seed=0)
+    (pid,) = env.sim.add_packets(0, 2, 1.0)
+    spa = ShortestPath(topo)
+    spa.bind(env)
+    seen = []
+    obs = {a: o for a, o in zip(env.possible_agents, env.sim.obs())}
+    while env.agents:
+        obs, _, _, _, infos = env.step(spa.act(obs))
+        seen.append({a: (i["packet"], i["sent"], i["backlog"], list(i["acked"])) for a, i in infos.items()})
+    assert seen[0]["A"][:2] == (pid, True) and seen[0]["B"][2] == 1          # on its way to B
+    assert seen[1]["B"][:2] == (pid, True) and seen[1]["C"][3] == [pid]       # delivered at C after tick 1
+    assert all(v[0] == -1 for t in seen[2:] for v in t.values())            # nothing left to forward
+    assert env.episode_metrics()["delivered"] == 1 and env.episode_metrics()["delivery_time"] == 2
 
 
 def test_q_routing_learns_to_avoid_a_failed_link():
@@ -173,10 +201,9 @@ def test_q_routing_learns_to_avoid_a_failed_link():
     failed = topo.with_failures(topo.failure_scenarios[0])
     q = QRouting(failed)
     spa = ShortestPath(failed)
-    sim = PacketSim(failed, load=0.2, seed=0)
-    assert run_episode(sim, spa, 100)["packets_lost"] > 0  # SPA keeps using A-C
-    run_episode(sim, q, 100, seed=1)
-    m = run_episode(sim, q, 100, seed=2)
+    assert episode(spa, failed, 0.2, 100, seed=0)["packets_lost"] > 0  # SPA keeps using A-C
+    episode(q, failed, 0.2, 100, seed=1)
+    m = episode(q, failed, 0.2, 100, seed=2)
     assert m["packets_lost"] == 0 and m["delivered"] > 0
 
 
@@ -240,34 +267,34 @@ def test_router_policies_mask_padding_and_match_per_router_forward():
 def test_collect_is_reproducible_and_never_picks_padding():
     topo = load_topology("b4")
     cfg = MAMRLConfig(hidden=16, horizon=40)
-    sim = PacketSim(topo, 0.4, seed=0)
-    a = RouterLearner(sim, cfg)
-    e1 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
-    e2 = collect(sim, a.policy, 40, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    env = RoutingParallelEnv(topo, load=0.4, horizon=40)
+    a = RouterLearner(env, cfg)
+    e1 = collect(env, a.policy, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
+    e2 = collect(env, a.policy, seed=3, rng=np.random.default_rng(1), consensus=a.consensus)
     assert np.array_equal(e1.actions, e2.actions) and e1.metrics == e2.metrics
-    assert (e1.actions < topo.degree[None, :]).all()
+    assert e1.actions.shape == (40, 12) and (e1.actions < topo.degree[None, :]).all()
 
 
 def test_policy_gradient_learner_improves_on_random_routing():
     topo = load_topology("b4")
-    sim = PacketSim(topo, 0.2, seed=0)
+    env = RoutingParallelEnv(topo, load=0.2, horizon=150)
     cfg = MAMRLConfig(hidden=32, horizon=150, loads=(0.2, 0.2), seed=0)
-    learner = RouterLearner(sim, cfg)
-    before = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+    learner = RouterLearner(env, cfg)
+    before = np.mean([learner.run(env, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
     for k in range(80):
-        learner.run(sim, 150, 100 + k)
-    after = np.mean([learner.run(sim, 150, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
+        learner.run(env, 100 + k)
+    after = np.mean([learner.run(env, 500 + s, learn=False)["sojourn_time"] for s in range(2)])
     assert after < 0.6 * before
 
 
 def test_meta_train_runs_and_returns_an_initialisation():
     topo = load_topology("b4")
 
-    def make_sim(task, load, seed):
-        return PacketSim(topo.with_failures(task), load, seed)
+    def make_env(task):
+        return RoutingParallelEnv(topo, horizon=20, failed_links=task)
 
     cfg = MAMRLConfig(hidden=8, horizon=20, meta_batch=2)
-    pol, hist = meta_train(make_sim, [(), (0,), (1,)], cfg, iterations=2)
+    pol, hist = meta_train(make_env, [(), (0,), (1,)], cfg, iterations=2)
     assert len(hist) == 2 and isinstance(pol, RouterPolicies)
     assert all(torch.isfinite(p).all() for p in pol.parameters())
 
@@ -276,22 +303,20 @@ def test_cli_train_routing_writes_loadable_checkpoints(tmp_path):
     from typer.testing import CliRunner
 
     from netctrl.cli import app
-    from netctrl.problems.routing.train import load_router_policy
+    from netctrl.recipes.routing import load_router_policy
 
     res = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "mamrl", "--iterations", "2", "--set",
-                                   "meta_iterations=1", "--set", "horizon=20", "--set", "hidden=8",
-                                   "--run-dir", str(tmp_path)])
+                                   "meta_iterations=1", "--set", "mamrl.horizon=20", "--set", "mamrl.hidden=8",
+                                   "--set", "teacher.episodes=1", "--set", "teacher.epochs=1", "--run-dir", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    for name in ("meta_init.pt", "policy.pt"):
-        pol = load_router_policy(tmp_path / name)
-        assert pol.n == 12 and pol.num_features > 12
+    for name in ("meta_init.pt", "best.pt", "last.pt"):
+        pol, ck = load_router_policy(tmp_path / name)
+        assert pol.n == 12 and pol.num_features > 12 and ck["recipe"] == "mamrl"
     bad = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "ppo", "--run-dir", str(tmp_path / "x")])
-    assert bad.exit_code != 0 and "mamrl" in str(bad.exception)
+    assert bad.exit_code == 2 and "does not apply to routing/b4" in bad.output and "mamrl" in bad.output
 
 
 def test_meta_tasks_hold_out_the_test_failures_and_keep_connectivity():
-    from netctrl.problems.routing.train import meta_tasks
-
     for name in ("b4", "geant", "att"):
         topo = load_topology(name)
         tasks = meta_tasks(topo)
@@ -301,7 +326,7 @@ def test_meta_tasks_hold_out_the_test_failures_and_keep_connectivity():
 
 @pytest.mark.slow
 def test_benchmark_quick_smoke(tmp_path):
-    from netctrl.bench.routing import run
+    from routing import run               # benchmarks/routing.py (tests/conftest.py puts benchmarks/ on the path)
 
     doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, topologies=("b4",))
     keys = {"topology", "controller", "experiment", "load", "delivery_time", "delivery_time_vs_spa", "packets_lost"}
@@ -329,12 +354,12 @@ def test_router_loads_against_hand_computed_line_and_ring():
 
 
 def test_balanced_routing_splits_where_it_lowers_the_busiest_load_and_is_spa_on_a_tree():
-    from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath, run_episode
+    from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath
     from netctrl.problems.routing.capacity import unit_loads
 
     line = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1)])   # one path per pair: the same episode as SPA
-    m_sp = run_episode(PacketSim(line, load=0.3, seed=5), ShortestPath(line), horizon=100)
-    m_bal = run_episode(PacketSim(line, load=0.3, seed=5), BalancedRouting(line), horizon=100)
+    m_sp = episode(ShortestPath(line), line, 0.3, 100, seed=5)
+    m_bal = episode(BalancedRouting(line), line, 0.3, 100, seed=5)
     assert m_sp == m_bal
     ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
     bal = BalancedRouting(ring)
@@ -348,18 +373,19 @@ def test_balanced_routing_splits_where_it_lowers_the_busiest_load_and_is_spa_on_
 def test_imitation_reproduces_the_balanced_routing_and_its_smoothing():
     from netctrl.algos.mamrl import teacher_episode
     from netctrl.problems.routing.baselines import BalancedRouting
-    from netctrl.problems.routing.train import teacher_init
+    from netctrl.recipes.routing import TeacherConfig, teacher_init
 
     # a 4-ring (its balanced routing sends the packets for opposite routers both ways); with smoothing every
     # label is soft
     ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
     teacher = BalancedRouting(ring)
     cfg = MAMRLConfig(hidden=16, horizon=60, loads=(0.2, 0.2), seed=0)
-    sim = PacketSim(ring, 0.2, seed=0)
-    obs, target, mask = teacher_episode(sim, lambda o, _s: teacher.probs(o), 60, seed=5)   # unseen episode
+    env = RoutingParallelEnv(ring, load=0.2, horizon=60)
+    obs, target, mask = teacher_episode(env, teacher.probs, seed=5)   # an episode not imitated
+    spec = problem("routing/ring", ring, RoutingSettings(load=0.2, horizon=60))
     for smooth in (0.0, 0.2):
         pol = RouterPolicies(4, ring.degree, 5, hidden=16)
-        pol.load_state_dict(teacher_init(ring, cfg, episodes=6, epochs=60, smooth=smooth))
+        pol.load_state_dict(teacher_init(spec, cfg, TeacherConfig(episodes=6, epochs=60, smooth=smooth)))
         with torch.no_grad():
             probs = torch.softmax(pol.logits(torch.from_numpy(obs).transpose(0, 1)), -1).transpose(0, 1).numpy()
         want = (1 - smooth) * target + smooth / 2                  # every router of the ring has 2 links
@@ -371,7 +397,7 @@ def test_meta_train_starts_from_the_given_initialisation():
     topo = load_topology("b4")
     cfg = MAMRLConfig(hidden=8, horizon=20)
     init = RouterPolicies(12, topo.degree, 5, hidden=8).state_dict()
-    pol, hist = meta_train(lambda task, load, seed: PacketSim(topo.with_failures(task), load, seed),
+    pol, hist = meta_train(lambda task: RoutingParallelEnv(topo, horizon=20, failed_links=task),
                            [()], cfg, iterations=0, init=init)
     assert hist == [] and all(torch.equal(v, pol.state_dict()[k]) for k, v in init.items())
     with pytest.raises(ConfigError, match="meta_lr"):

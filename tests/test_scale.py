@@ -8,9 +8,10 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from netctrl.algos.ppo import Rollout  # noqa: E402
-from netctrl.registry import get_problem  # noqa: E402
-from netctrl.runner import init_policy, make_training_env  # noqa: E402
-from netctrl.scale import RayCollector, RolloutWorker, run_sweep, sweep_jobs  # noqa: E402
+from netctrl.recipes.bilevel import init_policy, make_training_env  # noqa: E402
+from netctrl.registry import get_problem, get_recipe  # noqa: E402
+from netctrl.scale import RayCollector, RolloutWorker  # noqa: E402
+from netctrl.sweep import run_sweep, sweep_jobs  # noqa: E402
 
 PROBLEM = "supply_chain/1f2s"
 
@@ -25,7 +26,7 @@ def local_ray():
 def _model_and_env():
     prob = get_problem(PROBLEM)
     make_env = make_training_env(prob, "lp")
-    return init_policy(prob, "bilevel", make_env, seed=0), make_env
+    return init_policy(make_env, get_recipe("bilevel-ppo").make_config(prob).policy, seed=0), make_env
 
 
 def test_ray_rollouts_equal_the_same_workers_in_process(local_ray):
@@ -52,10 +53,9 @@ def test_ray_rollouts_equal_the_same_workers_in_process(local_ray):
 
 
 def test_ppo_trains_with_ray_workers(local_ray, tmp_path):
-    from netctrl.runner import train_agent
+    from netctrl.recipes import train
 
-    res = train_agent(PROBLEM, run_dir=tmp_path / "run", progress=False, verbose=False, iterations=2,
-                      eval_every=2, checkpoint_every=2, workers=2)
+    res = train(PROBLEM, "bilevel-ppo", tmp_path / "run", iterations=2, eval_every=2, checkpoint_every=2, workers=2)
     assert res.iterations == 2 and res.episodes == 2 * 8  # 8 environments x one 30-step episode per iteration
     assert (tmp_path / "run" / "best.pt").exists()
     cfg = json.loads((tmp_path / "run" / "config.json").read_text())
@@ -80,7 +80,6 @@ def test_sweep_on_ray_equals_sweep_in_process(local_ray, tmp_path):
 
 def test_worker_count_must_divide_the_groups():
     from netctrl.errors import ConfigError
-    from netctrl.runner import algo_config
 
     with pytest.raises(ConfigError, match="workers"):
-        algo_config("ppo", get_problem(PROBLEM), workers=3)  # 8 envs in groups of 4: 2 groups
+        get_recipe("bilevel-ppo").make_config(get_problem(PROBLEM), {"ppo": {"workers": 3}})  # 8 envs, groups of 4

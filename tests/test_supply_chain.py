@@ -8,8 +8,9 @@ import pytest
 from netctrl.bilevel import BilevelWrapper
 from netctrl.errors import ActionError, ScenarioError
 from netctrl.evaluate import evaluate
-from netctrl.registry import get_problem
-from netctrl.runner import init_policy, policy_controller
+from netctrl.policies.actor_critic import PolicyController
+from netctrl.recipes.bilevel import init_policy
+from netctrl.registry import get_problem, get_recipe
 from netctrl.problems.supply_chain import (
     FEATURE_BASE_PRODUCTION, FEATURE_BASE_STOCK, REFERENCE, OracleMPC, OrderUpTo, RandomDistribution, SupplyChainEnv, SupplyLP, load_named, load_scenario,
     oracle_plan, scenario_from_dict, tune_order_up_to,
@@ -225,9 +226,9 @@ def test_untrained_bilevel_policy_is_the_base_stock_policy():
     """The residual heads start at their priors: the untrained agent's deterministic action is the base-stock
     decision, so its profit equals the heuristic's (no safety stock) on the same seeds."""
     prob = get_problem("supply_chain/1f3s")
-    model = init_policy(prob, "bilevel", prob.make_env, seed=0)
+    model = init_policy(prob.make_env, get_recipe("bilevel-ppo").make_config(prob).policy, seed=0)
     seeds = [1000, 1001]
-    agent = evaluate(policy_controller(model, "bilevel"), prob.make_env, seeds,
+    agent = evaluate(PolicyController(model, "lp"), prob.make_env, seeds,
                      make_lower=lambda _n, e: SupplyLP.for_env(e)).rewards
     heur = evaluate(OrderUpTo(np.zeros(4)), prob.make_env, seeds).rewards
     assert agent == pytest.approx(heur, rel=2e-3)

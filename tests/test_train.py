@@ -5,10 +5,11 @@ import json
 import pytest
 import torch
 
-from netctrl.errors import CheckpointError
-from netctrl.registry import get_problem
-from netctrl.runner import algo_config, make_training_env, policy_config, train_agent
-from netctrl.train import atomic_write_bytes, load_checkpoint, load_policy, save_checkpoint
+from netctrl.errors import CheckpointError, ConfigError
+from netctrl.recipes import train
+from netctrl.recipes.bilevel import load_policy, make_training_env
+from netctrl.registry import get_problem, get_recipe
+from netctrl.train import atomic_write_bytes, load_checkpoint, save_checkpoint
 
 TINY = dict(num_envs=2, group_size=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2,
             checkpoint_every=1)
@@ -23,12 +24,14 @@ def _params(model):
 
 
 def test_checkpoint_round_trip(tmp_path):
-    res = train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=2, progress=False, verbose=False, **TINY)
+    res = train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=2, **TINY)
     model, ckpt = load_policy(tmp_path / "last.pt")
     assert torch.equal(_params(model), _params(res.model))
-    assert ckpt["config"]["problem"] == "mobility/nyc_brooklyn" and ckpt["iteration"] == 2
+    assert ckpt["problem"]["name"] == "mobility/nyc_brooklyn" and ckpt["problem"]["family"] == "mobility"
+    assert ckpt["recipe"] == "bilevel-ppo" and ckpt["version"] == 2 and ckpt["iteration"] == 2
     assert json.loads((tmp_path / "config.json").read_text())["num_envs"] == 2
     assert (tmp_path / "metrics.csv").read_text().startswith("iteration,")
+    assert (tmp_path / "config.toml").exists()
 
 
 def test_corrupt_checkpoint_gives_clear_error_and_keeps_files(tmp_path):
@@ -37,9 +40,9 @@ def test_corrupt_checkpoint_gives_clear_error_and_keeps_files(tmp_path):
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         load_checkpoint(path)
     assert path.read_bytes() == b"definitely not a checkpoint"
-    save_checkpoint(tmp_path / "other.pt", {"hello": 1})
+    save_checkpoint(tmp_path / "other.pt", {"recipe": "bilevel-ppo", "hello": 1})
     with pytest.raises(CheckpointError, match="lacks 'model'"):
-        load_checkpoint(tmp_path / "other.pt")
+        load_policy(tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
 
@@ -51,21 +54,22 @@ def test_checkpoint_refuses_code_execution(tmp_path):
 
     path = tmp_path / "evil.pt"
     torch.save({"format": "netctrl-checkpoint-v1", "model": Evil(), "policy_config": {}}, path)
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="could run code") as err:
         load_checkpoint(path)
+    assert "weights_only=False" not in str(err.value)        # never the advice to turn the guard off
 
 
-@pytest.mark.parametrize("algo", ["ppo", "a2c"])
+@pytest.mark.parametrize("algo", ["bilevel-ppo", "bilevel-a2c"])
 def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
     prob = get_problem("mobility/nyc_brooklyn")
-    kw = dict(TINY) if algo == "ppo" else dict(num_envs=2, eval_every=2, checkpoint_every=1)
-    length = {"iterations": 4} if algo == "ppo" else {"episodes": 4}
-    full = train_agent(prob, algo=algo, run_dir=tmp_path / "full", progress=False, verbose=False, **length, **kw)
+    kw = dict(TINY) if algo.endswith("ppo") else dict(num_envs=2, eval_every=2, checkpoint_every=1)
+    length = {"iterations": 4} if algo.endswith("ppo") else {"episodes": 4}
+    full = train(prob, algo, tmp_path / "full", **length, **kw)
 
     # the same run, interrupted at the third iteration's first reset
-    from netctrl import runner
+    from netctrl.recipes import bilevel
 
-    real = runner.make_training_env
+    real = bilevel.make_training_env
     calls = {"n": 0}
 
     def flaky(problem, lower, make_raw=None):
@@ -87,37 +91,41 @@ def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
 
         return make_env
 
-    runner.make_training_env = flaky
+    bilevel.make_training_env = flaky
     try:
         with pytest.raises(Interrupt):
-            train_agent(prob, algo=algo, run_dir=tmp_path / "cut", progress=False, verbose=False, **length, **kw)
+            train(prob, algo, tmp_path / "cut", **length, **kw)
     finally:
-        runner.make_training_env = real
+        bilevel.make_training_env = real
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["iteration"] == 2
-    resumed = train_agent(prob, algo=algo, run_dir=tmp_path / "cut", resume=True, progress=False, verbose=False, **length, **kw)
+    resumed = train(prob, algo, tmp_path / "cut", resume=True, **length, **kw)
     assert torch.equal(_params(resumed.model), _params(full.model))
     rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
 
 
 def test_resume_with_other_config_is_refused(tmp_path):
-    train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=1, progress=False, verbose=False, **TINY)
+    train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=1, **TINY)
     with pytest.raises(CheckpointError, match="different config"):
-        train_agent("mobility/nyc_brooklyn", run_dir=tmp_path, iterations=1, resume=True, progress=False,
-                    verbose=False, **{**TINY, "gamma": 0.5})
+        train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=1, resume=True, **{**TINY, "gamma": 0.5})
 
 
 def test_config_errors_name_the_field():
     prob = get_problem("mobility/nyc_brooklyn")
-    with pytest.raises(ValueError, match="minibatch_size"):
-        algo_config("ppo", prob, num_envs=4, rollout_steps=10, minibatch_size=64)
-    with pytest.raises(ValueError, match="group_size"):
-        algo_config("ppo", prob, num_envs=6, group_size=4)
-    with pytest.raises(ValueError, match="Unknown ppo option"):
-        algo_config("ppo", prob, learning_rate=1.0)
-    with pytest.raises(ValueError, match="Unknown agent"):
-        train_agent(prob, agent="quantum", run_dir="unused")
-    assert policy_config(prob).head == "dirichlet"
+    recipe = get_recipe("bilevel-ppo")
+    with pytest.raises(ConfigError, match="minibatch_size"):
+        recipe.make_config(prob, {"ppo": dict(num_envs=4, rollout_steps=10, minibatch_size=64)})
+    with pytest.raises(ConfigError, match="group_size"):
+        recipe.make_config(prob, {"ppo": dict(num_envs=6, group_size=4)})
+    with pytest.raises(ConfigError, match="unknown key 'ppo.learning_rate'"):
+        recipe.make_config(prob, {"ppo": dict(learning_rate=1.0)})
+    with pytest.raises(ConfigError, match="'ppo.iterations' expects an integer"):
+        recipe.make_config(prob, {"ppo": dict(iterations="many")})
+    with pytest.raises(ConfigError, match="Unknown recipe"):
+        train(prob, "quantum", "unused")
+    with pytest.raises(ConfigError, match="does not apply to mobility/nyc_brooklyn"):
+        train("mobility/nyc_brooklyn", "mamrl", "unused")
+    assert recipe.make_config(prob).policy.head == "dirichlet"
     env = make_training_env(prob, "lp")()
     assert env.action_space.shape == (14,)
 
@@ -154,10 +162,11 @@ def test_ppo_cycles_through_the_training_graphs(tmp_path):
         return make
 
     sources = ("gabriel/10/0", "gabriel/15/0", "b4")
-    prob = dataclasses.replace(get_problem("network_flow/gabriel-mix"), train_envs=tuple(factory(s) for s in sources),
+    base = get_problem("network_flow/gabriel-mix")
+    prob = dataclasses.replace(base, hooks={**base.hooks, "train_envs": tuple(factory(s) for s in sources)},
                                make_env=lambda **kw: NetworkFlowEnv("gabriel/10/1", steps=10, **kw), val_seeds=(1,))
-    res = train_agent(prob, run_dir=tmp_path, iterations=4, progress=False, verbose=False, pretrain=False,
-                      **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4})
+    res = train(prob, "bilevel-ppo", tmp_path, iterations=4, imitation=False,
+                **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4})
     assert res.iterations == 4 and res.best_eval is not None
     # iterations 0 and 3 on the first graph, 1 on the second, 2 on the third; per iteration each of the 2
     # environments is reset by the collector and once more by the vector env when its 10-step episode ends

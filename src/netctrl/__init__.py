@@ -1,13 +1,28 @@
-"""netctrl: learning to control flows on networks (bi-level graph RL with in-process LP lower levels)."""
+"""netctrl: learning to control flows on networks (bi-level graph RL with in-process LP lower levels).
 
-__version__ = "0.1.0"
+One interface for every problem family: :func:`get_problem` (a registered instance) or :func:`load_problem`
+(your own file) gives a :class:`~netctrl.registry.ProblemSpec`; :func:`get_recipe` gives a training recipe;
+:func:`evaluate` / :func:`netctrl.evaluate.compare` run controllers side by side; :func:`load` turns any
+checkpoint into a controller.
+"""
+
+from ._version import __version__  # noqa: E402,F401
 
 from .bilevel import BilevelWrapper  # noqa: E402
-from .controllers import Controller  # noqa: E402
+from .controllers import Controller, InstanceProblem, run_episode  # noqa: E402
 from .errors import NetctrlError  # noqa: E402
+from .evaluate import compare, evaluate  # noqa: E402
 from .graph import FlowNetwork  # noqa: E402
 from .lp import LinearProgram  # noqa: E402
-from .registry import get_problem, list_problems  # noqa: E402
+from .registry import (get_family, get_problem, get_recipe, list_families, list_problems, list_recipes,  # noqa: E402
+                       load_problem)
+
+
+def load(checkpoint, spec=None, name=None):
+    """The controller of any recipe's checkpoint (see :func:`netctrl.recipes.load`)."""
+    from .recipes import load as _load
+
+    return _load(checkpoint, spec, name)
 
 
 def _register_envs() -> None:
@@ -16,4 +31,6 @@ def _register_envs() -> None:
 
 _register_envs()
 
-__all__ = ["BilevelWrapper", "Controller", "FlowNetwork", "LinearProgram", "NetctrlError", "get_problem", "list_problems"]
+__all__ = ["BilevelWrapper", "Controller", "FlowNetwork", "InstanceProblem", "LinearProgram", "NetctrlError",
+           "compare", "evaluate", "get_family", "get_problem", "get_recipe", "list_families", "list_problems",
+           "list_recipes", "load", "load_problem", "run_episode"]

@@ -1,17 +1,57 @@
-"""The ``netctrl`` command: ``list``, ``demo``, ``train``, ``eval``, ``bench``, ``sweep``.
+"""The ``netctrl`` command: ``list``, ``train``, ``eval``, ``demo``, ``sweep``.
 
-Thin on purpose: every command builds the dataclass configs and calls :mod:`netctrl.runner`.
+Thin on purpose: every command resolves an experiment (:func:`netctrl.config.experiment`: the problem, the
+user's file, settings, the recipe and its config, validated) and dispatches through the registries; nothing
+here knows a problem family. A user's error (a malformed file, an unknown key, a foreign checkpoint) is printed
+as one line naming the field or cause, with exit status 2.
+
+Benchmarks are scripts of a source checkout (``python benchmarks/<name>.py``), not commands of the package.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Learn to control flows on networks.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Learn to control flows on networks. `netctrl list` shows the problems, their baselines and "
+                       "training recipes.")
+
+ProblemArg = Annotated[str | None, typer.Argument(
+    help="problem: an instance (mobility/nyc_brooklyn, routing/b4, ...) or, with --scenario, a family (mobility, "
+         "supply_chain, network_flow, routing, critical_node, toll_design); see `netctrl list`")]
+SourceOpt = Annotated[str | None, typer.Option(
+    "--scenario", "--topology", "--instance",
+    help="your own file for the family (a city/supply-network/toll JSON file, a topology JSON file or topohub key, "
+         "an MCN instance file); see `netctrl list FAMILY` for its format")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", help="an experiment file (TOML or YAML: problem, scenario, settings, algo, seed, config sections); "
+                     "command-line options win over it")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="key=value: a family setting (demand_ratio=2) or a recipe option (iterations=100, "
+                  "policy.hidden=32); bare keys must be unambiguous (repeatable)")]
+
+
+def _errors(fn):
+    """Print a user's error as one line (exit status 2) instead of a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .errors import NetctrlError
+
+        try:
+            return fn(*args, **kwargs)
+        except NetctrlError as exc:
+            typer.secho(f"Error: {exc}", err=True, fg="red")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.secho("Interrupted: the run directory keeps its last checkpoint (continue with --resume).", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
 
 
 @app.callback()
@@ -20,242 +60,220 @@ def _setup(threads: Annotated[int, typer.Option(help="torch threads (1 is fastes
 
     configure_threads(threads)
 
-ProblemArg = Annotated[str, typer.Argument(help="problem, e.g. mobility/nyc_brooklyn (see `netctrl list`)")]
 
-
-def _parse_sets(values: list[str] | None) -> dict:
-    """``key=value`` pairs (values parsed as JSON when possible)."""
-    out = {}
-    for item in values or []:
-        if "=" not in item:
-            raise typer.BadParameter(f"expected key=value (got {item!r})")
-        k, v = item.split("=", 1)
-        try:
-            out[k.strip()] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k.strip()] = v
-    return out
-
-
+# ------------------------------------------------------------------------------------------------ list
 @app.command("list")
-def list_cmd() -> None:
-    """List problems, their Gymnasium ids, lower levels and baselines, and the algorithms."""
-    from .registry import get_problem, list_problems
-    from .runner import AGENTS, ALGOS
+@_errors
+def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (default: all)")] = None) -> None:
+    """List the problem families: their instances (and Gymnasium ids), baselines, recipes, settings and files."""
+    import dataclasses
 
-    for name in list_problems():
-        p = get_problem(name)
-        typer.echo(f"{name}  [{p.env_id}]  {p.description}")
-        typer.echo(f"    lower levels: {', '.join(p.lowers)}   baselines: {', '.join(p.baselines(0))}")
-    typer.echo(f"agents: {', '.join(AGENTS)}   algorithms: {', '.join(ALGOS)}")
+    from .registry import get_family, get_problem, get_recipe, list_families, list_problems
+
+    for name in ([get_family(family).name] if family else list_families()):
+        fam = get_family(name)
+        typer.secho(f"{fam.name}: {fam.description} [{fam.kind}]", bold=True)
+        instances = list_problems(fam.name)
+        for inst in instances:
+            spec = get_problem(inst)
+            env_id = f"  [{spec.env_id}]" if spec.env_id else ""
+            typer.echo(f"    {inst}{env_id}  {spec.description}")
+        spec = get_problem(instances[0])
+        typer.echo(f"  baselines: {', '.join(spec.baselines(0))}" + (f" (reference for %: {spec.reference})"
+                                                                    if spec.reference else ""))
+        recipes = [f"{r} ({get_recipe(r).description})" for r in spec.recipes]
+        typer.echo("  recipes (--algo, first = default): " + "; ".join(recipes))
+        settings = ", ".join(f"{f.name}={getattr(spec.settings, f.name)!r}" for f in dataclasses.fields(fam.settings))
+        typer.echo(f"  settings (--set): {settings}")
+        typer.echo(f"  your own (--{fam.source_option}): {fam.source_help}")
 
 
+# ------------------------------------------------------------------------------------------------ train
 @app.command()
+@_errors
 def train(
-    problem: ProblemArg,
-    agent: Annotated[str, typer.Option(help="bilevel (desired state + LP) or edge (naive per-edge flows)")] = "bilevel",
-    algo: Annotated[str, typer.Option(help="ppo or a2c (the reference actor-critic)")] = "ppo",
-    seed: Annotated[int, typer.Option(help="seed of everything")] = 0,
-    iterations: Annotated[int | None, typer.Option(help="PPO iterations / A2C episodes (default: the problem's)")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="stop the RL stage after this many seconds")] = None,
-    run_dir: Annotated[Path | None, typer.Option(help="where checkpoints and metrics go")] = None,
-    resume: Annotated[bool, typer.Option(help="continue from run_dir/last.pt")] = False,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="algorithm option key=value (repeatable)")] = None,
-    policy_set: Annotated[list[str] | None, typer.Option("--policy-set", help="policy option key=value")] = None,
-    pretrain: Annotated[bool | None, typer.Option(
-        help="imitation pretraining (DAgger) from the problem's expert before RL (default: on where a problem has "
-             "one, e.g. network flow)")] = None,
-    pretrain_set: Annotated[list[str] | None, typer.Option("--pretrain-set", help="pretraining option key=value")] = None,
+    problem: ProblemArg = None,
+    scenario: SourceOpt = None,
+    config: ConfigOpt = None,
+    algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first; see `netctrl list`)")] = None,
+    seed: Annotated[int | None, typer.Option(help="the one seed of the run (default 0)")] = None,
+    iterations: Annotated[int | None, typer.Option(help="the recipe's budget: PPO iterations, A2C episodes, "
+                                                        "online episodes, DQN updates, outer iterations")] = None,
+    time_limit: Annotated[float | None, typer.Option(help="stop training after this many seconds")] = None,
+    run_dir: Annotated[Path | None, typer.Option(help="where checkpoints, metrics and config.toml go")] = None,
+    resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from its last checkpoint")] = False,
+    set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001); default: local")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001)")] = None,
 ) -> None:
-    """Train an agent; writes last.pt, best.pt (by validation), config.json and metrics to the run directory.
-
-    WAN routing (``routing/b4``, ``routing/geant``, ``routing/att``) takes ``--algo mamrl`` or ``--algo pg``;
-    ``--iterations`` = online episodes, ``--set meta_iterations=N`` (MAML) and other MAMRLConfig fields.
-    ``netctrl train critical-node [--algo multil-cur|multil-dqn]`` trains the MCN value function instead
-    (``--set features=...``: the feature set, default ``hybrid``; ``absolute`` is the first published one,
-    ``relative`` the size-invariant one with a mean read-out)."""
-    if problem.lower().startswith("routing/"):
-        from .problems.routing.train import train_routing
-        from .train import run_name
-
-        sets = _parse_sets(set_)
-        rd = run_dir or Path("runs") / run_name(problem, algo, seed)
-        summary = train_routing(problem.split("/", 1)[1], algo=algo, run_dir=rd, seed=seed,
-                                episodes=iterations or 300, time_limit_s=time_limit, **sets)
-        typer.echo(json.dumps(summary))
-        return
-    if problem.lower().replace("_", "-") == "critical-node":
-        from .bench.critical_node import train_cli
-        from .problems.critical_node.features import DEFAULT_FEATURES
-
-        sets = _parse_sets(set_)
-        features = str(sets.pop("features", DEFAULT_FEATURES))
-        path = train_cli(algo=algo, seed=seed, time_limit=time_limit, run_dir=run_dir, overrides=sets, features=features)
-        typer.echo(f"wrote {path}")
-        return
-    from .registry import get_problem
-    from .runner import train_agent
+    """Train a controller; writes best.pt (the one to evaluate), last.pt, config.toml (the resolved experiment:
+    `netctrl train --config <run>/config.toml --run-dir <new>` repeats it) and metrics to the run directory."""
+    from .config import experiment, parse_sets, read_file
+    from .errors import ConfigError
     from .train import run_name
 
-    prob = get_problem(problem)
-    overrides = {"seed": seed, **_parse_sets(set_)}
-    if iterations is not None:
-        overrides["iterations" if algo == "ppo" else "episodes"] = iterations
-    if time_limit is not None:
-        overrides["time_limit_s"] = time_limit
+    sets = parse_sets(set_)
     if workers:
-        if algo != "ppo":
-            raise typer.BadParameter("--workers needs --algo ppo (A2C updates after every episode)")
+        sets["workers"] = workers
+    exp = experiment(config, problem=problem, scenario=scenario, algo=algo, seed=seed,
+                     run_dir=None if run_dir is None else str(run_dir), sets=sets, iterations=iterations,
+                     time_limit=time_limit)
+    spec, recipe = exp.spec, exp.recipe
+    rd = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
+    exp.run_dir = str(rd)
+    cfg_file = rd / "config.toml"
+    if resume and cfg_file.exists():
+        before = {k: v for k, v in read_file(cfg_file).items() if k not in ("netctrl_version", "run_dir", "scenario")}
+        now = {k: v for k, v in _tomlable(exp.to_dict()).items() if k not in ("netctrl_version", "run_dir", "scenario")}
+        changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k != "eval"]
+        if changed:
+            raise ConfigError(f"{rd} was made with another config ('{changed[0]}' differs); resume it with "
+                              f"--config {cfg_file} or choose another --run-dir")
+    elif not resume and any((rd / f).exists() for f in ("last.pt", "best.pt")):
+        raise ConfigError(f"{rd} already holds a run; continue it with --resume or choose another --run-dir")
+    if workers:
         from .scale import init_ray
 
         init_ray(ray_address)
-        overrides["workers"] = workers
-    run_dir = run_dir or Path("runs") / run_name(prob.name, f"{agent}-{algo}", seed)
-    if pretrain_set:
-        pretrain = False if pretrain is False else _parse_sets(pretrain_set)
-    res = train_agent(prob, agent=agent, algo=algo, run_dir=run_dir, resume=resume, progress=progress,
-                      policy_overrides=_parse_sets(policy_set), pretrain=pretrain, **overrides)
-    typer.echo(f"trained {res.iterations} iterations ({res.episodes} episodes) in {res.wall_s:.1f}s; "
-               f"best validation reward {res.best_eval}; run directory {res.run_dir}")
+    exp.write(cfg_file)
+    res = recipe.train(spec, exp.config, rd, resume=resume, progress=progress, verbose=True)
+    best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
+    typer.echo(f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
+               f"{res.wall_s:.1f}s{best}; run directory {rd}")
 
 
+def _tomlable(tree):
+    from .config import _tomlable as conv
+
+    return conv(tree)
+
+
+# ------------------------------------------------------------------------------------------------ eval
 @app.command("eval")
+@_errors
 def eval_cmd(
-    problem: ProblemArg,
-    checkpoint: Annotated[list[Path] | None, typer.Option(help="trained agent checkpoint(s) (best.pt)")] = None,
-    baselines: Annotated[str, typer.Option(help="comma-separated baselines, or 'all' or 'none'")] = "all",
-    episodes: Annotated[int, typer.Option(help="episodes on the problem's test seeds")] = 10,
+    problem: ProblemArg = None,
+    scenario: SourceOpt = None,
+    config: ConfigOpt = None,
+    checkpoint: Annotated[list[Path] | None, typer.Option(help="trained controller(s) (a run's best.pt; repeatable)")] = None,
+    baselines: Annotated[str | None, typer.Option(help="comma-separated baselines, 'all' or 'none' (default all)")] = None,
+    episodes: Annotated[int | None, typer.Option(help="episodes on the problem's test seeds (default 10)")] = None,
+    set_: SetOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")] = None,
 ) -> None:
-    """Evaluate agents and baselines on the same test seeds; print reward and % of the oracle."""
-    from .registry import get_problem
-    from .runner import compare, load_agent, print_table, rows_to_records
+    """Evaluate trained controllers and baselines on the same test seeds; print reward and % of the reference."""
+    from . import recipes
+    from .config import experiment, parse_sets
+    from .errors import ConfigError
+    from .evaluate import compare, print_table, rows_to_records, table_keys
 
-    prob = get_problem(problem)
-    available = prob.baselines(0)
-    names = list(available) if baselines == "all" else [] if baselines == "none" else [b.strip() for b in baselines.split(",")]
+    sets = parse_sets(set_)
+    if episodes is not None:
+        sets["eval.episodes"] = episodes
+    if baselines is not None:
+        sets["eval.baselines"] = baselines
+    exp = experiment(config, problem=problem, scenario=scenario, sets=sets, need_recipe=False)
+    spec = exp.spec
+    available = spec.baselines(0)
+    wanted = exp.eval.baselines
+    names = list(available) if wanted == "all" else [] if wanted == "none" else [b.strip() for b in wanted.split(",")]
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise typer.BadParameter(f"unknown baseline(s) {unknown}; choose from {list(available)}")
+        raise ConfigError(f"unknown baseline(s) {unknown}; {spec.name} has: {', '.join(available)}")
     controllers = {}
     for path in checkpoint or []:
-        agent, _ = load_agent(path)
+        agent = recipes.load(path, spec)
         if agent.name in controllers or agent.name in names:
             agent.name = f"{agent.name}:{path.parent.name}"
         controllers[agent.name] = agent
     controllers.update({n: available[n] for n in names})
     if not controllers:
-        raise typer.BadParameter("nothing to evaluate: give --checkpoint or baselines")
-    seeds = list(prob.test_seeds)[:episodes] if episodes <= len(prob.test_seeds) else list(range(1000, 1000 + episodes))
-    records = rows_to_records(prob, compare(prob, controllers, seeds, reference="oracle"))
-    keys = ["controller", "reward_mean", "reward_std", "pct_of_oracle"] + [f"{k}_mean" for k in prob.info_keys] + ["decision_ms"]
-    print_table(f"{prob.name}: {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}", records, keys)
+        raise ConfigError("nothing to evaluate: give --checkpoint or baselines")
+    seeds = _test_seeds(spec, exp.eval.episodes)
+    rows = compare(spec, controllers, seeds)
+    records = rows_to_records(spec, rows)
+    print_table(f"{spec.name}: {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}", records, table_keys(spec))
+    if spec.kind == "instance" and len(seeds) == 1:           # one instance: show each controller's solution
+        for row in rows:
+            info = row.result.episodes[0].last_info
+            typer.echo(f"{row.controller}: " + "; ".join(f"{k} {_short(v)}" for k, v in info.items()))
     if json_out:
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps(records, indent=2))
+        from .train import atomic_write_text
+
+        atomic_write_text(json_out, json.dumps(records, indent=2))
 
 
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list) and len(value) > 12:
+        return "[" + ", ".join(_short(v) for v in value[:12]) + f", ... ({len(value)} values)]"
+    if isinstance(value, list):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return str(value)
+
+
+def _test_seeds(spec, episodes: int) -> list[int]:
+    """The first ``episodes`` test seeds, extended by the seeds after the last one (a problem with one instance
+    has one)."""
+    seeds = list(spec.test_seeds)
+    if len(seeds) == 1:
+        return seeds
+    while len(seeds) < episodes:
+        seeds.append(seeds[-1] + 1)
+    return seeds[:episodes]
+
+
+# ------------------------------------------------------------------------------------------------ demo
 @app.command()
+@_errors
 def demo(
-    problem: Annotated[str, typer.Option(help="problem to demo")] = "mobility/nyc_brooklyn",
+    problem: Annotated[str, typer.Argument(help="problem to demo (default mobility/nyc_brooklyn)")] = "mobility/nyc_brooklyn",
+    scenario: SourceOpt = None,
+    algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first)")] = None,
     minutes: Annotated[float, typer.Option(help="training budget in minutes")] = 4.0,
     episodes: Annotated[int, typer.Option(help="evaluation episodes (test seeds)")] = 10,
     out: Annotated[Path, typer.Option(help="output directory (run, table, plot)")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="seed")] = 0,
-    iterations: Annotated[int | None, typer.Option(help="cap on training iterations (tests use a tiny one)")] = None,
+    iterations: Annotated[int | None, typer.Option(help="cap on the recipe's budget (tests use a tiny one)")] = None,
+    set_: SetOpt = None,
 ) -> None:
-    """Train the bi-level agent briefly, then compare it with the oracle, the heuristics and random."""
+    """Train a controller briefly, then compare it with the oracle (or exact solver), heuristics and random."""
+    from .config import parse_sets
     from .demo import run_demo
 
-    run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations)
+    run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations, algo=algo,
+             scenario=scenario, sets=parse_sets(set_))
 
 
-BENCHMARKS = ("mobility", "supply-chain", "network-flow", "hypergrad", "routing", "critical-node")
-
-
+# ------------------------------------------------------------------------------------------------ sweep
 @app.command()
-def bench(
-    benchmark: Annotated[str, typer.Argument(help=f"benchmark to run: {', '.join(BENCHMARKS)}")] = "mobility",
-    quick: Annotated[bool, typer.Option(help="tiny budgets (a smoke run, not a result)")] = False,
-    minutes: Annotated[float | None, typer.Option(help="training budget per agent and instance, minutes (default: per agent)")] = None,
-    out: Annotated[Path, typer.Option(help="results directory")] = Path("results"),
-    runs: Annotated[Path, typer.Option(help="where the benchmark's training runs go (reused if present)")] = Path("runs/bench"),
-    retrain: Annotated[bool, typer.Option(help="train again even if runs exist")] = False,
-) -> None:
-    """Run a benchmark: train (or reuse) the agents, evaluate them against the baselines, write results/<name>.json."""
-    from .bench.common import command_line
-
-    key = benchmark.lower().replace("_", "-")
-    if key not in BENCHMARKS:
-        raise typer.BadParameter(f"unknown benchmark {benchmark!r}; available: {', '.join(BENCHMARKS)}")
-    if key == "mobility":
-        from .bench.mobility import run
-    elif key == "network-flow":
-        from .bench.network_flow import run
-    elif key == "hypergrad":
-        from .bench.hypergrad import run
-    elif key == "routing":
-        from .bench.routing import run
-    elif key == "critical-node":
-        from .bench.critical_node import run
-    else:
-        from .bench.supply_chain import run
-    run(out=out, runs=runs, minutes=minutes, quick=quick, retrain=retrain, command=command_line())
-
-
-@app.command()
-def solve(
-    problem: Annotated[str, typer.Argument(help="critical-node")],
-    instance: Annotated[Path, typer.Argument(help="instance file in the public MCN text format")],
-    method: Annotated[str, typer.Option(help="exact, learned (greedy by a MultiL-Cur/DQN checkpoint) or both")] = "exact",
-    checkpoint: Annotated[Path | None, typer.Option(help="value-function checkpoint (netctrl train critical-node)")] = None,
-    budgets: Annotated[str | None, typer.Option(help="omega,phi,lambda (default: from the file name)")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="give up the exact search after this many seconds")] = None,
-    lookahead_width: Annotated[int, typer.Option(help="learned play: two-ply look-ahead of this width (0: greedy)")] = 0,
-) -> None:
-    """Solve one instance: optimal value (saved nodes), the sets of one line of play, and the time."""
-    if problem.lower().replace("_", "-") != "critical-node":
-        raise typer.BadParameter(f"unknown problem {problem!r}; available: critical-node")
-    from .bench.critical_node import solve_cli
-
-    try:
-        b = None if budgets is None else tuple(int(x) for x in budgets.split(","))
-    except ValueError as exc:
-        raise typer.BadParameter(f"--budgets expects omega,phi,lambda (got {budgets!r})") from exc
-    if b is not None and len(b) != 3:
-        raise typer.BadParameter(f"--budgets expects three numbers (got {budgets!r})")
-    for line in solve_cli(instance, method=method, checkpoint=checkpoint, budgets=b, time_limit=time_limit,
-                          lookahead_width=lookahead_width):
-        typer.echo(line)
-
-
-@app.command()
+@_errors
 def sweep(
     problems: Annotated[list[str], typer.Argument(help="problem(s), e.g. network_flow/gabriel-20 supply_chain/1f2s")],
+    algo: Annotated[str, typer.Option(help="recipe")] = "bilevel-ppo",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
-    grid: Annotated[list[str] | None, typer.Option(help="hyper-parameter values key=v1,v2 (repeatable; PPO options)")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="fixed algorithm option key=value (repeatable)")] = None,
-    agent: Annotated[str, typer.Option(help="bilevel or edge")] = "bilevel",
-    algo: Annotated[str, typer.Option(help="ppo or a2c")] = "ppo",
+    grid: Annotated[list[str] | None, typer.Option(help="hyper-parameter values key=v1,v2 (repeatable)")] = None,
+    set_: SetOpt = None,
     minutes: Annotated[float | None, typer.Option(help="training budget per job, minutes")] = None,
     runs: Annotated[Path, typer.Option(help="run directories (shared storage on a cluster)")] = Path("runs/sweep"),
     out: Annotated[Path, typer.Option(help="results file")] = Path("runs/sweep/sweep.json"),
     ray: Annotated[bool, typer.Option(help="run jobs as Ray tasks (--no-ray: one after the other here)")] = True,
-    ray_address: Annotated[str | None, typer.Option(help="Ray cluster (e.g. auto, ray://host:10001); default: local")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster (e.g. auto, ray://host:10001)")] = None,
 ) -> None:
     """Train seeds x problems x hyper-parameters (Ray tasks, or in this process) and write validation rows."""
-    from .bench.common import command_line
-    from .runner import print_table
-    from .scale import parse_grid, run_sweep, sweep_jobs
+    from .config import parse_sets
+    from .errors import ConfigError
+    from .evaluate import print_table
+    from .results import command_line
+    from .sweep import parse_grid, run_sweep, sweep_jobs
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
-        jobs = sweep_jobs(problems, seed_list, parse_grid(grid), agent=agent, algo=algo, fixed=_parse_sets(set_), runs=runs)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers (got {seeds!r})") from None
+    jobs = sweep_jobs(problems, seed_list, parse_grid(grid), algo=algo, fixed=parse_sets(set_), runs=runs)
     typer.echo(f"{len(jobs)} job(s) on {'Ray' if ray else 'this process'}")
     doc = run_sweep(jobs, minutes=minutes, use_ray=ray, ray_address=ray_address, out=out, command=command_line())
     print_table(f"sweep ({doc['backend']}, validation seeds)", doc["rows"],

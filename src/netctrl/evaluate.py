@@ -1,27 +1,19 @@
-"""Evaluate controllers side by side: same environment factory, same seeds, step by step."""
+"""Evaluate controllers side by side: same environment factory, same seeds, step by step, for every kind of
+problem (Gymnasium, PettingZoo parallel, instance -> solution)."""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-import gymnasium as gym
 import numpy as np
 
 from .bilevel import BilevelWrapper
-from .controllers import Controller
+from .controllers import Controller, EpisodeResult, run_episode
 
-
-@dataclass
-class EpisodeResult:
-    seed: int
-    reward: float
-    steps: int
-    info_sums: dict[str, float]
-    decision_s: float
-    """wall time spent in ``controller.act`` + lower level + matching, i.e. deciding (not simulating)."""
-    wall_s: float
+if TYPE_CHECKING:  # pragma: no cover
+    from .registry import ProblemSpec
 
 
 @dataclass
@@ -34,7 +26,12 @@ class EvalResult:
         return np.array([e.reward for e in self.episodes])
 
     def mean(self, key: str) -> float:
-        return float(np.mean([e.info_sums.get(key, 0.0) for e in self.episodes]))
+        """Mean over the episodes of an ``info`` sum or, failing that, of an episode metric."""
+        vals = np.asarray([e.info_sums[key] if key in e.info_sums else e.metrics.get(key, np.nan)
+                           for e in self.episodes], dtype=float)
+        if vals.size == 0 or np.isnan(vals).all():
+            return float("nan")
+        return float(np.nanmean(vals) if np.isnan(vals).any() else np.mean(vals))
 
     def summary(self) -> dict:
         r = self.rewards
@@ -50,39 +47,12 @@ class EvalResult:
         }
 
 
-def run_episode(controller: Controller, env: gym.Env, seed: int, sum_keys: Iterable[str] = ()) -> EpisodeResult:
-    """Run one episode of ``controller`` in ``env`` (already wrapped for the controller's level)."""
-    controller.bind(env)
-    t0 = time.perf_counter()
-    obs, info = env.reset(seed=seed)
-    sums = {k: float(info.get(k, 0.0)) for k in sum_keys}
-    total, steps, decide = 0.0, 0, controller.pop_hidden_time()
-    while True:
-        d0 = time.perf_counter()
-        action = controller.act(obs)
-        if isinstance(env, BilevelWrapper):
-            action_env = env.action(action)  # time the lower level as part of the decision
-            decide += time.perf_counter() - d0
-            obs, reward, terminated, truncated, info = env.env.step(action_env)
-        else:
-            decide += time.perf_counter() - d0
-            obs, reward, terminated, truncated, info = env.step(action)
-        decide += controller.pop_hidden_time()
-        total += float(reward)
-        steps += 1
-        for k in sum_keys:
-            sums[k] += float(info.get(k, 0.0))
-        if terminated or truncated:
-            break
-    return EpisodeResult(seed, total, steps, sums, decide, time.perf_counter() - t0)
-
-
 def evaluate(
     controller: Controller,
-    make_env: Callable[[], gym.Env],
+    make_env: Callable[[], Any],
     seeds: Sequence[int],
     *,
-    make_lower: Callable[[str, gym.Env], object] | None = None,
+    make_lower: Callable[[str, Any], object] | None = None,
     sum_keys: Iterable[str] = (),
 ) -> EvalResult:
     """Evaluate ``controller`` on one episode per seed.
@@ -90,13 +60,102 @@ def evaluate(
     Controllers that act through a lower level (``controller.lower``) get the environment wrapped in a
     :class:`BilevelWrapper` with ``make_lower(controller.lower, env)``.
     """
+    from .errors import ConfigError
+
+    seeds = list(seeds)
+    if not seeds:
+        raise ConfigError("nothing to evaluate: no episodes (give at least one seed / --episodes >= 1)")
     env = make_env()
     if controller.lower is not None:
         if make_lower is None:
-            raise ValueError(f"controller {controller.name!r} acts through lower level {controller.lower!r}: give make_lower")
+            raise ConfigError(f"controller {controller.name!r} acts through lower level {controller.lower!r}: give make_lower")
         env = BilevelWrapper(env, make_lower(controller.lower, env))
     out = EvalResult(controller.name)
-    for s in seeds:
-        out.episodes.append(run_episode(controller, env, int(s), sum_keys))
-    env.close()
+    try:
+        for s in seeds:
+            out.episodes.append(run_episode(controller, env, int(s), sum_keys))
+    finally:
+        env.close()
     return out
+
+
+@dataclass
+class ComparisonRow:
+    controller: str
+    result: EvalResult
+    pct_of_reference: float | None
+
+    @property
+    def pct_of_oracle(self) -> float | None:
+        return self.pct_of_reference
+
+
+def compare(
+    problem: "str | ProblemSpec",
+    controllers: dict[str, Controller],
+    seeds: Sequence[int] | None = None,
+    reference: str | None = None,
+) -> list[ComparisonRow]:
+    """Evaluate every controller on the same seeds; ``pct = 100 * mean / mean(reference)`` where ``reference``
+    (default: the problem's, e.g. ``"oracle"`` or ``"exact"``) is among the controllers."""
+    from .registry import get_problem
+
+    problem = get_problem(problem)
+    seeds = list(problem.test_seeds if seeds is None else seeds)
+    reference = problem.reference if reference is None else reference
+    results = {
+        name: evaluate(c, problem.make_env, seeds, make_lower=problem.make_lower, sum_keys=problem.info_keys)
+        for name, c in controllers.items()
+    }
+    ref = results.get(reference) if reference else None
+    ref_mean = float(ref.rewards.mean()) if ref is not None else None
+    rows = []
+    for name, r in results.items():
+        pct = 100.0 * float(r.rewards.mean()) / ref_mean if ref_mean not in (None, 0.0) else None
+        rows.append(ComparisonRow(name, r, pct))
+    return rows
+
+
+def rows_to_records(problem: "ProblemSpec", rows: list[ComparisonRow], extra: dict[str, dict] | None = None) -> list[dict]:
+    """Rows in the results format of ``RESULTS.md`` (plus the problem's summed info keys and episode metrics)."""
+    out = []
+    scenario = problem.name.split("/", 1)[-1]
+    for row in rows:
+        s = row.result.summary()
+        rec = {
+            "scenario": scenario, "controller": row.controller, "episodes": s["episodes"], "seeds": s["seeds"],
+            "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
+            problem.pct_key: None if row.pct_of_reference is None else round(row.pct_of_reference, 2),
+            "decision_ms": round(s["decision_ms"], 4),
+        }
+        for k in (*problem.info_keys, *problem.metric_keys):
+            v = row.result.mean(k)
+            rec[f"{k}_mean"] = None if not np.isfinite(v) else round(v, 2 if k in problem.info_keys else 4)
+        rec.update((extra or {}).get(row.controller, {}))
+        out.append(rec)
+    return out
+
+
+def table_keys(problem: "ProblemSpec") -> list[str]:
+    """The columns :func:`print_table` shows for a problem's records."""
+    pct = [problem.pct_key] if problem.reference else []
+    return (["controller", "reward_mean", "reward_std", *pct]
+            + [f"{k}_mean" for k in (*problem.info_keys, *problem.metric_keys)] + ["decision_ms"])
+
+
+def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    console.width = max(console.width, 150, sum(max(len(k), 9) + 3 for k in keys) + 4)   # no truncated headers
+    table = Table(title=title)
+    for k in keys:
+        table.add_column(k, justify="right" if k != "controller" else "left")
+    for r in records:
+        cells = []
+        for k in keys:
+            v = r.get(k)
+            cells.append("-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v))
+        table.add_row(*cells)
+    console.print(table)

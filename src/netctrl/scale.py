@@ -6,9 +6,10 @@ process:
 * **rollout workers** for PPO (``PPOConfig.workers = N``, ``netctrl train --workers N``): :class:`RayCollector`
   starts N actors, each holding its share of the vectorised environments and a copy of the policy; every
   iteration it broadcasts the weights (one object in Ray's store), each actor steps its environments with
-  its own batched policy forwards, and the learner joins the rollouts and updates as usual;
-* **sweeps** (``netctrl sweep``): :func:`run_sweep` trains and validates seeds x problems x hyper-parameters,
-  one Ray task per job (or one after the other in this process without Ray).
+  its own batched policy forwards, and the learner joins the rollouts and updates as usual (the bi-level
+  recipes give PPO this collector when ``workers > 0``);
+* **sweeps** (``netctrl sweep``, :mod:`netctrl.sweep`): seeds x problems x hyper-parameters, one Ray task per
+  job (:func:`init_ray` connects).
 
 On a cluster: start Ray on the machines (``ray start --head`` on one, ``ray start --address=HEAD:6379`` on the
 others), install netctrl (same version) on every node, and pass ``--ray-address auto`` (on a node of the
@@ -20,18 +21,14 @@ with this machine's cores is started. Run directories are written by the workers
 from __future__ import annotations
 
 import copy
-import itertools
-import json
 import os
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .algos.ppo import LocalCollector, Rollout, collect_rollout, make_vector_env
+from .algos.ppo import Rollout, collect_rollout, make_vector_env
+from .errors import DependencyNotInstalled
 
 
 def require_ray():
@@ -39,7 +36,8 @@ def require_ray():
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise ImportError("Ray is not installed: pip install 'netctrl[ray]' (or run with workers=0 / without --ray)") from exc
+        raise DependencyNotInstalled("Ray is not installed: pip install 'netctrl[ray]' (or run with workers=0 / "
+                                     "without --ray)") from exc
     return ray
 
 
@@ -110,132 +108,3 @@ class RayCollector:
         for a in self.actors:
             self.ray.kill(a)
         self.actors = []
-
-
-def rollout_throughput(problem: str, workers: int, iterations: int = 5, agent: str = "bilevel", seed: int = 0,
-                       num_envs: int | None = None) -> dict:
-    """Environment steps per second of PPO rollout collection (policy forward + lower level + simulator), in
-    this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is not timed."""
-    from .registry import get_problem
-    from .runner import algo_config, init_policy, lower_of, make_training_env
-
-    prob = get_problem(problem)
-    cfg = algo_config("ppo", prob, agent, seed=seed, **({"num_envs": num_envs} if num_envs else {}))
-    make_env = make_training_env(prob, lower_of(agent))
-    model = init_policy(prob, agent, make_env, seed)
-    collector = (RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed) if workers
-                 else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps))
-    try:
-        seeds = list(range(cfg.num_envs))
-        collector.collect(model, seeds, 0)
-        t0 = time.perf_counter()
-        for it in range(1, iterations + 1):
-            collector.collect(model, seeds, it)
-        wall = time.perf_counter() - t0
-    finally:
-        collector.close()
-    steps = iterations * cfg.num_envs * cfg.rollout_steps
-    return {"workers": workers, "steps": steps, "wall_s": wall, "steps_per_s": steps / wall}
-
-
-# ---------------------------------------------------------------------------------------------- sweeps
-@dataclass
-class SweepJob:
-    """One training run of a sweep."""
-
-    problem: str
-    seed: int
-    params: dict = field(default_factory=dict)
-    """algorithm options (``PPOConfig`` fields) of this job."""
-    agent: str = "bilevel"
-    algo: str = "ppo"
-    run_dir: str = ""
-
-    @property
-    def tag(self) -> str:
-        p = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return f"{self.agent}-{self.algo}" + (f"[{p}]" if p else "")
-
-
-def sweep_jobs(problems: Sequence[str], seeds: Sequence[int], grid: dict[str, Sequence] | None = None, *,
-               agent: str = "bilevel", algo: str = "ppo", fixed: dict | None = None,
-               runs: str | Path = "runs/sweep") -> list[SweepJob]:
-    """The Cartesian product problems x hyper-parameter grid x seeds, each job with its own run directory."""
-    grid = dict(grid or {})
-    keys = sorted(grid)
-    jobs = []
-    for problem in problems:
-        for values in itertools.product(*(grid[k] for k in keys)):
-            params = {**(fixed or {}), **dict(zip(keys, values))}
-            for seed in seeds:
-                job = SweepJob(problem, int(seed), params, agent, algo)
-                safe = job.tag.replace("/", "_").replace(",", "_").replace("=", "").replace("[", "_").replace("]", "")
-                job.run_dir = str(Path(runs) / problem.replace("/", "_") / safe / f"seed{seed}")
-                jobs.append(job)
-    return jobs
-
-
-def run_job(job: SweepJob, minutes: float | None = None) -> dict:
-    """Train one job and validate its best checkpoint; returns a results row."""
-    from .train import configure_threads
-
-    configure_threads(1)
-    from .evaluate import evaluate
-    from .registry import get_problem
-    from .runner import load_agent, train_agent
-
-    prob = get_problem(job.problem)
-    overrides = dict(job.params)
-    if minutes is not None:
-        overrides["time_limit_s"] = 60.0 * minutes
-    res = train_agent(prob, agent=job.agent, algo=job.algo, run_dir=job.run_dir, progress=False, verbose=False,
-                      seed=job.seed, **overrides)
-    ctrl, _ = load_agent(Path(job.run_dir) / "best.pt", name=job.tag)
-    ev = evaluate(ctrl, prob.make_env, prob.val_seeds, make_lower=prob.make_lower)
-    s = ev.summary()
-    return {"scenario": job.problem, "controller": job.tag, "seed": job.seed, "params": job.params,
-            "episodes": s["episodes"], "seeds": s["seeds"], "split": "validation",
-            "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
-            "train_wall_s": round(res.wall_s, 1), "train_episodes": res.episodes, "run_dir": job.run_dir,
-            "host": os.uname().nodename}
-
-
-def run_sweep(jobs: Sequence[SweepJob], *, minutes: float | None = None, use_ray: bool = True,
-              ray_address: str | None = None, out: str | Path | None = None, command: str | None = None) -> dict:
-    """Run every job (as Ray tasks, one CPU each, or one after the other here) and write the rows.
-
-    Rows are in the results format of ``RESULTS.md`` (``scenario``, ``controller``, ``reward_mean`` ... on
-    the problem's *validation* seeds: a sweep selects, it does not report test scores), in job order.
-    """
-    t0 = time.perf_counter()
-    if use_ray:
-        ray = require_ray()
-        init_ray(ray_address)
-        task = ray.remote(num_cpus=1)(run_job)
-        rows = ray.get([task.remote(j, minutes) for j in jobs])
-    else:
-        rows = [run_job(j, minutes) for j in jobs]
-    from .bench.common import write_results
-
-    doc_extra = {"jobs": [asdict(j) for j in jobs], "backend": "ray" if use_ray else "local",
-                 "wall_s": round(time.perf_counter() - t0, 1)}
-    if out is None:
-        return {"rows": rows, **doc_extra}
-    return write_results(Path(out), "sweep", rows, {}, command=command, **doc_extra)
-
-
-def parse_grid(items: Sequence[str] | None) -> dict[str, list]:
-    """``key=v1,v2,...`` strings -> ``{key: [v1, v2, ...]}`` (values parsed as JSON when possible)."""
-    grid: dict[str, list] = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"expected key=v1,v2,... (got {item!r})")
-        k, vs = item.split("=", 1)
-        vals = []
-        for v in vs.split(","):
-            try:
-                vals.append(json.loads(v))
-            except json.JSONDecodeError:
-                vals.append(v)
-        grid[k.strip()] = vals
-    return grid

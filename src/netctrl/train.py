@@ -1,12 +1,16 @@
 """Shared training infrastructure: seeding, run names, atomic checkpoints, metrics, progress, evaluation.
 
-Every algorithm (``netctrl.algos.*``) uses these pieces in the same way:
+Every algorithm (``netctrl.algos.*``) and every recipe (``netctrl.recipes.*``) uses these pieces in the same way:
 
 * one seed drives everything: :func:`seed_everything` seeds Python, NumPy and torch; the environments of
   iteration ``k`` are reset with :func:`episode_seeds` ``(seed, k, n)``, so a run is a pure function of its
   config, and resuming from the checkpoint of iteration ``k`` reproduces the uninterrupted run;
-* checkpoints (:class:`Checkpointer`) are written atomically (temporary file + ``os.replace``) and loaded with
-  ``torch.load(..., weights_only=True)``; a corrupt or foreign file raises :class:`CheckpointError` and never
+* **one checkpoint format** (:func:`save_checkpoint` / :func:`load_checkpoint`): a dict of tensors and plain
+  data written atomically (temporary file + ``os.replace``) and loaded with ``torch.load(...,
+  weights_only=True)``, so nothing in it can run code. It carries ``format``, ``version``
+  (:data:`CHECKPOINT_VERSION`), the netctrl version, the ``recipe`` that made it and the ``problem`` it was
+  trained on (name, family, source, settings), then the recipe's state. A corrupt or foreign file, or a
+  checkpoint of another recipe or problem family, raises :class:`CheckpointError` saying which, and never
   overwrites saved work;
 * metrics go to ``metrics.csv`` and ``metrics.jsonl`` in the run directory (:class:`MetricsLogger`);
 * the full configuration is saved as ``config.json`` next to the checkpoints and printed at start-up.
@@ -30,7 +34,11 @@ import torch
 
 from .errors import CheckpointError
 
-CHECKPOINT_FORMAT = "netctrl-checkpoint-v1"
+CHECKPOINT_FORMAT = "netctrl-checkpoint"
+CHECKPOINT_VERSION = 2
+"""version 2: one format for every recipe (``recipe`` and ``problem`` recorded). Version 1 (netctrl 0.1,
+``format = "netctrl-checkpoint-v1"``: bi-level and edge-level agents only) is still read."""
+_V1_FORMAT = "netctrl-checkpoint-v1"
 
 
 # ---------------------------------------------------------------------------------------------- seeding
@@ -111,54 +119,85 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically."""
+    """Write ``payload`` (tensors, numbers, strings, lists, dicts) atomically, with the format header."""
     import io
 
+    from ._version import __version__
+
     buf = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, **payload}, buf)
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "netctrl": __version__, **payload}, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Load a checkpoint with ``weights_only=True``; raise :class:`CheckpointError` naming the cause."""
+def _upgrade_v1(ckpt: dict) -> dict:
+    """A netctrl 0.1 checkpoint (bi-level / edge-level agents) in the version-2 layout."""
+    cfg = ckpt.get("config", {}) or {}
+    agent, algo = cfg.get("agent", "bilevel"), cfg.get("algo", "ppo")
+    problem = cfg.get("problem")
+    recipe = ckpt["kind"] if ckpt.get("kind") in ("multil-cur", "multil-dqn") else f"{agent}-{algo}"
+    if recipe.startswith("multil"):
+        problem = "critical_node/d1"
+    return {**ckpt, "format": CHECKPOINT_FORMAT, "version": 1, "recipe": recipe,
+            "problem": {"name": problem, "family": str(problem).split("/", 1)[0] if problem else None,
+                        "source": None, "settings": None}}
+
+
+def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, problem: Any = None) -> dict:
+    """Load a checkpoint with ``weights_only=True``; raise :class:`CheckpointError` naming the cause.
+
+    ``recipe`` (a name or several): the recipe(s) that may have made it; ``problem`` (a
+    :class:`~netctrl.registry.ProblemSpec`): the problem it will act on, whose family must be the one it was
+    trained on (another instance of the family is fine: graph policies transfer).
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a directory; give a checkpoint file (e.g. {path / 'best.pt'})")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        text = str(exc)
+        if "Unsupported global" in text:
+            reason = ("it holds Python objects other than tensors and plain data; loading them could run code, "
+                      "so it is refused")
+        elif "Weights only load failed" in text or "invalid load key" in text or "Unsupported operand" in text:
+            reason = "not a file written by torch.save, or a damaged one"
+        else:
+            first = text.splitlines()[0][:160] if text else "unreadable"
+            reason = f"{type(exc).__name__}: {first}"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == _V1_FORMAT:
+        ckpt = _upgrade_v1(ckpt)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a netctrl checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    for key in ("model", "policy_config"):
-        if key not in ckpt:
-            raise CheckpointError(f"{path}: checkpoint lacks '{key}'")
+    if int(ckpt.get("version", 0)) > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')} is newer than this netctrl reads "
+                              f"({CHECKPOINT_VERSION}); upgrade netctrl")
+    made_by = ckpt.get("recipe")
+    allowed = (recipe,) if isinstance(recipe, str) else tuple(recipe or ())
+    if allowed and made_by not in allowed:
+        raise CheckpointError(f"{path} was made by recipe {made_by!r}, not {' or '.join(map(repr, allowed))}")
+    if problem is not None:
+        trained = ckpt.get("problem") or {}
+        if trained.get("family") and trained["family"] != problem.family:
+            raise CheckpointError(f"{path}: this checkpoint is for {trained.get('name') or trained['family']} "
+                                  f"(family {trained['family']}), not {problem.name}")
     return ckpt
-
-
-def load_policy(path: Path):
-    """The :class:`~netctrl.policies.GraphActorCritic` stored in a checkpoint (in eval mode)."""
-    from .policies.actor_critic import GraphActorCritic
-
-    ckpt = load_checkpoint(path)
-    try:
-        model = GraphActorCritic.from_config_dict(ckpt["policy_config"])
-        model.load_state_dict(ckpt["model"])
-    except (TypeError, KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: weights do not match the stored policy config ({str(exc)[:200]})") from exc
-    return model.eval(), ckpt
 
 
 class Checkpointer:
     """Writes ``last.pt`` / ``best.pt`` and ``config.json`` in a run directory."""
 
-    def __init__(self, run_dir: Path, config: dict) -> None:
+    def __init__(self, run_dir: Path, config: dict, meta: dict | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config = config
+        self.meta = dict(meta or {})
+        """what every checkpoint records besides the config: the ``recipe`` and the ``problem``."""
         cfg_path = self.run_dir / "config.json"
         if not cfg_path.exists():
-            atomic_write_text(cfg_path, json.dumps(config, indent=2, default=str))
+            atomic_write_text(cfg_path, json.dumps({**self.meta, **config}, indent=2, default=str))
 
     @property
     def last(self) -> Path:
@@ -169,9 +208,9 @@ class Checkpointer:
         return self.run_dir / "best.pt"
 
     def save(self, payload: dict, best: bool = False) -> None:
-        save_checkpoint(self.last, {"config": self.config, **payload})
+        save_checkpoint(self.last, {**self.meta, "config": self.config, **payload})
         if best:
-            save_checkpoint(self.best, {"config": self.config, **payload})
+            save_checkpoint(self.best, {**self.meta, "config": self.config, **payload})
 
     def resume_state(self, resume_keys: tuple[str, ...] = ()) -> dict | None:
         """The last checkpoint if it exists, after checking it was made with the same config."""
@@ -289,12 +328,13 @@ class RunTracker:
         time_limit_s: stop after this much wall time (the last iteration is validated and checkpointed).
         resume: continue from ``last.pt`` if it exists (``resume_keys`` may differ from the stored config).
         progress, verbose: progress bar; configuration table.
+        meta: recorded in every checkpoint besides the config (the recipe and the problem).
     """
 
     def __init__(self, run_dir: Path, config: dict, *, total: int, eval_fn: EvalFn | None, eval_every: int,
                  checkpoint_every: int, time_limit_s: float | None, resume: bool, resume_keys: tuple[str, ...],
-                 progress: bool, verbose: bool, title: str) -> None:
-        self.ckpt = Checkpointer(Path(run_dir), config)
+                 progress: bool, verbose: bool, title: str, meta: dict | None = None) -> None:
+        self.ckpt = Checkpointer(Path(run_dir), config, meta)
         self.total, self.eval_fn = total, eval_fn
         self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s
         self.state = self.ckpt.resume_state(resume_keys) if resume else None
@@ -359,15 +399,26 @@ class RunTracker:
 # ---------------------------------------------------------------------------------------------- results
 @dataclass
 class TrainResult:
-    """What ``train(...)`` returns."""
+    """What every algorithm's and every recipe's ``train(...)`` returns."""
 
-    run_dir: Path
+    run_dir: Path | None
     model: Any
+    """the trained policy (or value networks, tolls...)."""
     iterations: int
     episodes: int
     wall_s: float
     best_eval: float | None = None
     history: list[dict] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    """whatever else the algorithm reports (e.g. the game encoding of value networks)."""
+
+    @property
+    def best(self) -> Path | None:
+        """The checkpoint to evaluate (``best.pt`` of the run directory), if it exists."""
+        if self.run_dir is None:
+            return None
+        p = Path(self.run_dir) / "best.pt"
+        return p if p.exists() else None
 
 
 EvalFn = Callable[[Any], dict]

@@ -90,10 +90,11 @@ def train(
     actor_params, critic_params = model.actor_parameters(), model.critic_parameters()
     actor_opt = torch.optim.Adam(actor_params, lr=cfg.actor_lr)
     critic_opt = torch.optim.Adam(critic_params, lr=cfg.critic_lr)
-    config = {"algo": "a2c", **asdict(cfg), "policy": model.config_dict(), **(metadata or {})}
+    config = {"algo": "a2c", **asdict(cfg), "policy": model.config_dict()}
     run = RunTracker(Path(run_dir), config, total=cfg.episodes, eval_fn=eval_fn, eval_every=cfg.eval_every,
                      checkpoint_every=cfg.checkpoint_every, time_limit_s=cfg.time_limit_s, resume=resume,
-                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="A2C (reference actor-critic)")
+                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="A2C (reference actor-critic)",
+                     meta=metadata)
     run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     n = cfg.num_envs
     envs = SyncVectorEnv([make_env for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP)

@@ -7,7 +7,9 @@ The game (e.g. :class:`netctrl.problems.critical_node.features.CriticalNodeGame`
 each move spends one unit of budget, so a state's total budget left is the number of moves to the end. It is
 passed in as an object with ``budget(s)``, ``maximizing(s)``, ``afterstates(s) -> [(move, s')]``,
 ``final_value(s)`` (a finished game), ``sample_state(rng, budget)``, ``encode_each(states)`` (cacheable
-per-state encodings), ``collate(encodings)`` and ``encode(states)`` ``-> (PyG batch, offsets, sizes)``; this module never imports a problem package.
+per-state encodings), ``collate(encodings)`` and ``encode(states)`` ``-> (PyG batch, offsets, sizes)``, and, to
+play instances behind the one controller interface (:class:`ValueFunctionController`), ``initial_state(instance)``
+and ``solution(final state)``; this module never imports a problem package.
 
 **MultiL-Cur.** If values of states with budget ``B - 1`` are known, the value of a state with budget ``B`` is a
 one-step look-ahead over its afterstates (``max`` or ``min`` by the player to move), computable in polynomial
@@ -34,11 +36,13 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 
+from ..controllers import Controller
 from ..errors import CheckpointError, ConfigError
 from ..policies.value import ValueNet
 
@@ -162,6 +166,18 @@ class MeanValueFunction(ValueFunction):
         return _predict([m.net_for(budget) for m in self.members], self.game, states)
 
 
+class ValueFunctionController(Controller):
+    """A value function playing every player of a game's instance (the one controller interface): the
+    observation is the instance, the action the line of play (``game.solution`` of the finished game)."""
+
+    def __init__(self, vf: ValueFunction, name: str = "multil-cur") -> None:
+        self.vf, self.name = vf, name
+
+    def act(self, instance):
+        end, _ = self.vf.play(self.vf.game.initial_state(instance))
+        return self.vf.game.solution(end)
+
+
 def lookahead_labels(vf: ValueFunction, states) -> np.ndarray:
     """One-step look-ahead values of ``states`` (all afterstates evaluated in one pass per budget)."""
     game = vf.game
@@ -279,8 +295,14 @@ def _feature_sizes(game, rng):
 
 
 # ------------------------------------------------------------------------------------------ MultiL-Cur
-def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
-    """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring)."""
+def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | None = None,
+                     on_stage: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring).
+
+    ``on_stage(state)`` is called after every stage with everything needed to continue (the experts so far,
+    the history and every generator's state); ``state`` = such a dict resumes the run exactly after its last
+    stage.
+    """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 0]))
@@ -290,7 +312,21 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
     sizes = _feature_sizes(game, np.random.default_rng(0))
     nets: dict[int, ValueNet] = {}
     history = []
-    for b in range(1, cfg.max_budget + 1):
+    done = 0
+    if state is not None:
+        for b, sd in state["nets"].items():
+            nets[int(b)] = _new_net(sizes, cfg, game)
+            nets[int(b)].load_state_dict(sd)
+            nets[int(b)].eval()
+        history = list(state["history"])
+        train_rng.bit_generator.state, val_rng.bit_generator.state = state["train_rng"], state["val_rng"]
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        t0 -= float(state["wall_s"])
+        done = max(nets, default=0)
+        if state.get("stopped"):
+            return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
+    for b in range(done + 1, cfg.max_budget + 1):
         ts = time.perf_counter()
         states = [game.sample_state(train_rng, b) for _ in range(cfg.states_per_stage)]
         val_states = [game.sample_state(val_rng, b) for _ in range(cfg.val_states)]
@@ -308,10 +344,20 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print) -> TrainResult:
         history.append(rec)
         log(f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
             f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)")
-        if deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget:
+        stop = deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget
+        if on_stage is not None:
+            on_stage({"nets": {str(k): n.state_dict() for k, n in nets.items()}, "history": list(history),
+                      "train_rng": _plain(train_rng.bit_generator.state), "val_rng": _plain(val_rng.bit_generator.state),
+                      "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                      "wall_s": time.perf_counter() - t0, "stopped": stop or b == cfg.max_budget})
+        if stop:
             log(f"[multil-cur] time limit reached after budget {b}")
             break
     return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
+
+
+def _plain(state: dict) -> dict:
+    return {k: _plain(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 # ------------------------------------------------------------------------------------------- MultiL-DQN
@@ -409,15 +455,17 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
-def save_value_function(path, result: TrainResult, kind: str) -> None:
-    """Atomically write the experts (or the DQN network) as plain state dicts plus the config."""
+def save_value_function(path, result: TrainResult, kind: str, meta: dict | None = None) -> None:
+    """Atomically write the experts (or the DQN network) as plain state dicts plus the config (the one checkpoint
+    format of :mod:`netctrl.train`; ``meta``: the recipe and problem, default recipe ``kind``)."""
     from ..train import save_checkpoint
 
     nets = result.nets
     sds = {"shared": nets.state_dict()} if isinstance(nets, ValueNet) else {str(b): n.state_dict() for b, n in nets.items()}
     any_net = nets if isinstance(nets, ValueNet) else next(iter(nets.values()))
-    save_checkpoint(path, {"kind": kind, "config": result.config, "nets": sds, "wall_s": result.wall_s,
-                           "history": result.history, "encoding": result.encoding, "readout": any_net.readout,
+    save_checkpoint(path, {"recipe": kind, **(meta or {}), "kind": kind, "config": result.config, "nets": sds,
+                           "wall_s": result.wall_s, "history": result.history, "encoding": result.encoding,
+                           "readout": any_net.readout,
                            "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers]})
 
 
@@ -426,17 +474,12 @@ def _not_a_checkpoint(path, exc: Exception) -> CheckpointError:
 
 
 def _read_checkpoint(path) -> dict:
-    from pathlib import Path
+    from ..train import load_checkpoint
 
-    if not Path(path).is_file():
-        raise CheckpointError(f"Checkpoint not found: {path}")
-    try:
-        ck = torch.load(path, weights_only=True)
-        if not isinstance(ck, dict):
-            raise TypeError(f"a {type(ck).__name__}, not a dict")
-        return ck
-    except Exception as exc:  # torch raises many types for corrupt or foreign files
-        raise _not_a_checkpoint(path, exc) from exc
+    ck = load_checkpoint(path)
+    if ck.get("kind") not in ("multil-cur", "multil-dqn"):
+        raise CheckpointError(f"{path} is not a MultiL-Cur/DQN checkpoint (made by recipe {ck.get('recipe')!r})")
+    return ck
 
 
 def _trained_encoding(ck: dict, legacy: dict | None) -> dict:

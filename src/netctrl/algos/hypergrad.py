@@ -173,15 +173,26 @@ class OuterResult:
 
 
 def optimize(value_and_grad: Callable[[np.ndarray], tuple[float | None, np.ndarray]], theta0: np.ndarray,
-             cfg: OuterConfig, callback: Callable[[int, np.ndarray, float | None], bool] | None = None) -> OuterResult:
+             cfg: OuterConfig, callback: Callable[[int, np.ndarray, float | None], bool] | None = None, *,
+             state: dict | None = None, on_step: Callable[[dict], None] | None = None) -> OuterResult:
     """Projected Adam: ``theta <- clip(theta - lr_k m_hat / (sqrt(v_hat) + eps))``; ``callback(k, theta, value)``
-    after each gradient evaluation may return True to stop."""
+    after each gradient evaluation may return True to stop.
+
+    ``state`` (``{"theta", "m", "v", "k", "values"}``, as given to ``on_step`` after every update) resumes a run
+    exactly where it stopped.
+    """
     theta = np.asarray(theta0, dtype=float).copy()
     m = np.zeros_like(theta)
     v = np.zeros_like(theta)
-    b1, b2 = cfg.betas
     res = OuterResult(theta)
-    for k in range(cfg.iterations):
+    start = 0
+    if state is not None:
+        theta, m, v = (np.asarray(state[k], dtype=float).copy() for k in ("theta", "m", "v"))
+        start = int(state["k"])
+        res.values = list(state.get("values", []))
+        res.iterations = start
+    b1, b2 = cfg.betas
+    for k in range(start, cfg.iterations):
         value, grad = value_and_grad(theta)
         res.values.append(value)
         res.iterations = k + 1
@@ -194,5 +205,7 @@ def optimize(value_and_grad: Callable[[np.ndarray], tuple[float | None, np.ndarr
         theta = theta - step
         if cfg.lower is not None or cfg.upper is not None:
             theta = np.clip(theta, cfg.lower, cfg.upper)
+        if on_step is not None:
+            on_step({"theta": theta.copy(), "m": m.copy(), "v": v.copy(), "k": k + 1, "values": list(res.values)})
     res.theta = theta
     return res

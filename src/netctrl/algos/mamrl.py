@@ -5,9 +5,20 @@ Sun, Kiran, Ren, "MAMRL: Exploiting Multi-agent Meta Reinforcement Learning in W
 consensus estimator (eq. 4) -> episode collection -> advantages (eq. 5-6) -> policy-gradient update ->
 online learner (Algorithm 2) -> first-order MAML meta-training (Algorithm 1).
 
-The algorithm is duck-typed on the simulator (``reset(seed) -> obs``, ``step(actions) -> obs``, ``events``,
-``inbound()``, ``p_end``, ``metrics()``, ``topo`` with ``degree``/``out_arcs``/``src``/``dst``, ``history``);
-it imports no problem package. ``make_sim(task, load, seed)`` builds one for a task (a tuple of failed links).
+The learner works on any PettingZoo parallel environment of routers (it imports no problem package): agent
+``i``'s observation is integers ``[destination of its head packet (-1: none), ..., last h actions]``, its
+action space ``Discrete(degree_i)``; besides the PettingZoo API it reads
+
+* per agent and tick, ``infos[agent]``: ``packet`` (the packet it forwarded, -1: none), ``sent`` (False: the
+  packet was lost), ``lost`` (packets it lost), ``backlog`` (packets queued at it or in flight towards it)
+  and ``acked`` (ids of the packets delivered to it);
+* ``env.agent_graph``: ``(2, M)`` neighbouring agents (for the consensus), ``env.np_random`` (the generator of
+  the agents' random choices, for :func:`teacher_episode`), ``env.episode_metrics()`` (reported per episode);
+* ``reset(seed=..., options={"load": x})``: the load of the episode (drawn from ``cfg.loads``).
+
+``make_env(task)`` builds an environment for a task (e.g. a tuple of failed links), its episodes as long as
+training needs (``cfg.horizon``). :class:`RouterPolicyController` puts trained (and online-learning) policies
+behind the one controller interface.
 
 Deviations from the paper (each named in the README):
 
@@ -45,6 +56,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ..controllers import Controller
 from ..errors import ConfigError, require_finite
 from ..policies.router import RouterPolicies
 
@@ -177,33 +189,63 @@ def sample_actions(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarray
     return np.argmax(lg + g, axis=-1)
 
 
+def _stack(obs: dict, agents: Sequence[str]) -> np.ndarray:
+    """(N, F) observations of all agents, in ``possible_agents`` order."""
+    return np.stack([obs[a] for a in agents])
+
+
+class Recorder:
+    """Accumulates one episode for the gradient: what every router saw and did, and what became of the packets."""
+
+    def __init__(self, n: int, consensus: ConsensusEstimator | None = None) -> None:
+        self.n, self.consensus = n, consensus
+        self.rows: list[tuple] = []
+        self.fates: dict[int, int] = {}
+        """packet id -> delivery tick, or -2 once lost."""
+        if consensus is not None:
+            consensus.reset()
+
+    def record(self, obs: np.ndarray, actions: np.ndarray, infos: Sequence[dict]) -> None:
+        """One tick: the observations the actions were taken on and the infos of every router (in order)."""
+        t = len(self.rows)
+        packet = np.fromiter((i["packet"] for i in infos), np.int64, self.n)
+        lost = np.fromiter((i["lost"] for i in infos), float, self.n)
+        r_hat = -np.fromiter((i["backlog"] for i in infos), float, self.n)
+        x = self.consensus.step(r_hat) if self.consensus is not None else r_hat
+        for i, info in enumerate(infos):
+            if packet[i] >= 0 and not info["sent"]:
+                self.fates[int(packet[i])] = -2
+            for pid in info["acked"]:
+                self.fates[int(pid)] = t + 1
+        self.rows.append((obs, np.asarray(actions), packet >= 0, packet, lost, r_hat, x))
+
+    def episode(self, metrics: dict | None = None) -> Episode:
+        O, A, acted, packet, lost, r_hat, x = (np.stack(c) for c in zip(*self.rows))
+        p_end = np.full(max(max(self.fates, default=0), int(packet.max(initial=0))) + 1, -1, np.int64)
+        for pid, end in self.fates.items():
+            p_end[pid] = end
+        return Episode(O.astype(np.int64), A.astype(np.int64), acted, packet, lost, r_hat, x, p_end, dict(metrics or {}))
+
+
+def _metrics(env) -> dict:
+    fn = getattr(env, "episode_metrics", None)
+    return dict(fn()) if callable(fn) else {}
+
+
 @torch.no_grad()
-def collect(sim, policy: RouterPolicies, horizon: int, seed: int, rng: np.random.Generator,
-            params=None, consensus: ConsensusEstimator | None = None, greedy: bool = False) -> Episode:
-    """Run one episode with the policy (sampled actions); record what the gradient needs."""
-    obs = sim.reset(seed)
-    n = sim.n
-    O = np.zeros((horizon,) + obs.shape, np.int64)
-    A = np.zeros((horizon, n), np.int64)
-    acted = np.zeros((horizon, n), bool)
-    packet = np.full((horizon, n), -1, np.int64)
-    lost = np.zeros((horizon, n))
-    r_hat = np.zeros((horizon, n))
-    x = np.zeros((horizon, n))
-    if consensus is not None:
-        consensus.reset()
-    for t in range(horizon):
-        logits = policy.logits(torch.from_numpy(obs)[:, None, :], params)[:, 0]
+def collect(env, policy: RouterPolicies, seed: int, rng: np.random.Generator, params=None,
+            consensus: ConsensusEstimator | None = None, greedy: bool = False, options: dict | None = None) -> Episode:
+    """Run one episode of ``env`` with the policy (sampled actions); record what the gradient needs."""
+    obs, _ = env.reset(seed=seed, options=options)
+    agents = list(env.possible_agents)
+    rec = Recorder(len(agents), consensus)
+    while env.agents:
+        o = _stack(obs, agents)
+        logits = policy.logits(torch.from_numpy(o)[:, None, :], params)[:, 0]
         a = logits.argmax(-1).numpy() if greedy else sample_actions(logits, rng)
-        O[t], A[t] = obs, a
-        obs = sim.step(a)
-        ev = sim.events
-        acted[t, ev.senders] = True
-        packet[t, ev.senders] = ev.packets
-        lost[t] = ev.lost_at
-        r_hat[t] = -sim.inbound()
-        x[t] = consensus.step(r_hat[t]) if consensus is not None else r_hat[t]
-    return Episode(O, A, acted, packet, lost, r_hat, x, sim.p_end[:sim.num_packets].copy(), sim.metrics())
+        obs, _, _, _, infos = env.step({ag: int(a[i]) for i, ag in enumerate(agents)})
+        rec.record(o, a, [infos[ag] for ag in agents])
+    return rec.episode(_metrics(env))
 
 
 # ---------------------------------------------------------------------------------------------------- advantages
@@ -271,18 +313,38 @@ def pg_loss(policy: RouterPolicies, episodes: Sequence[Episode], cfg: MAMRLConfi
 
 
 # ---------------------------------------------------------------------------------------------------- learner
+def policy_shape(env) -> tuple[int, list[int], int]:
+    """``(routers, degrees, history)`` of a routing environment's agents."""
+    agents = list(env.possible_agents)
+    degree = [int(env.action_space(a).n) for a in agents]
+    history = int(env.observation_space(agents[0]).shape[0]) - 2
+    return len(agents), degree, history
+
+
+def make_policy(env, cfg: MAMRLConfig) -> RouterPolicies:
+    n, degree, history = policy_shape(env)
+    return RouterPolicies(n, degree, history, cfg.hidden, cfg.layers)
+
+
+def consensus_for(env, cfg: MAMRLConfig) -> ConsensusEstimator | None:
+    """The consensus estimator over the environment's ``agent_graph`` (``None`` without consensus)."""
+    if not cfg.consensus:
+        return None
+    src, dst = np.asarray(env.agent_graph)
+    return ConsensusEstimator(laplacian(len(env.possible_agents), src, dst), cfg.beta)
+
+
 class RouterLearner:
     """Per-router policies learning online (the paper's Algorithm 2): one policy-gradient step after each
     episode. ``reset_to(theta)`` re-initialises (e.g. to the meta-learned initialisation after a failure).
     ``consensus=False`` in the config gives the independent policy-gradient baseline.
     """
 
-    def __init__(self, sim, cfg: MAMRLConfig, policy: RouterPolicies | None = None):
+    def __init__(self, env, cfg: MAMRLConfig, policy: RouterPolicies | None = None):
         self.cfg = cfg
         torch.manual_seed(cfg.seed)
-        topo = sim.topo
-        self.policy = policy or RouterPolicies(sim.n, topo.degree, sim.history, cfg.hidden, cfg.layers)
-        self.consensus = ConsensusEstimator(laplacian(sim.n, topo.src, topo.dst), cfg.beta) if cfg.consensus else None
+        self.policy = policy or make_policy(env, cfg)
+        self.consensus = consensus_for(env, cfg)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
         self.rng = np.random.default_rng(cfg.seed)
         self.episodes = 0
@@ -291,37 +353,113 @@ class RouterLearner:
         self.policy.load_state_dict(state_dict)
         self.opt = torch.optim.Adam(self.policy.parameters(), lr=self.cfg.lr)
 
-    def run(self, sim, horizon: int, seed: int, learn: bool = True) -> dict:
-        """One episode on ``sim``; a gradient step on it if ``learn``. Returns the simulator's metrics."""
-        ep = collect(sim, self.policy, horizon, seed, self.rng, consensus=self.consensus)
+    def update(self, ep: Episode) -> None:
+        """One policy-gradient step on an episode."""
+        self.opt.zero_grad()
+        pg_loss(self.policy, [ep], self.cfg).backward()
+        self.opt.step()
+        self.episodes += 1
+
+    def run(self, env, seed: int, learn: bool = True, options: dict | None = None) -> dict:
+        """One episode on ``env``; a gradient step on it if ``learn``. Returns the episode's metrics."""
+        ep = collect(env, self.policy, seed, self.rng, consensus=self.consensus, options=options)
         if learn:
-            self.opt.zero_grad()
-            pg_loss(self.policy, [ep], self.cfg).backward()
-            self.opt.step()
-            self.episodes += 1
+            self.update(ep)
         return ep.metrics
 
+    def state_dict(self) -> dict:
+        """Everything a resumed learner needs: weights, optimiser, episodes, the sampling generator's state."""
+        return {"model": self.policy.state_dict(), "opt": self.opt.state_dict(), "episodes": self.episodes,
+                "rng": _plain_state(self.rng.bit_generator.state)}
 
-def train_online(make_sim: Callable, cfg: MAMRLConfig, episodes: int, task=(), learner: RouterLearner | None = None,
-                 seed_base: int = 10_000, time_limit_s: float | None = None, log: Callable | None = None) -> tuple[RouterLearner, list[dict]]:
-    """Train a learner for ``episodes`` episodes on ``task`` with loads drawn from ``cfg.loads``."""
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.episodes = int(state["episodes"])
+        self.rng.bit_generator.state = state["rng"]
+
+
+def _plain_state(state: dict) -> dict:
+    return {k: _plain_state(v) if isinstance(v, dict) else v for k, v in state.items()}
+
+
+class RouterPolicyController(Controller):
+    """A :class:`RouterLearner`'s policies behind the one controller interface (:mod:`netctrl.controllers`).
+
+    Actions are sampled from the policies with the learner's own generator (``greedy``: their modes); with
+    ``learn`` the learner keeps learning online, one policy-gradient step after every episode (Algorithm 2).
+    Give a learner, or trained ``policy`` weights and their ``cfg`` (the learner is then made on first
+    :meth:`bind`).
+    """
+
+    def __init__(self, learner: RouterLearner | None = None, *, policy: RouterPolicies | None = None,
+                 cfg: MAMRLConfig | None = None, learn: bool = False, greedy: bool = False, name: str = "mamrl"):
+        if learner is None and (policy is None or cfg is None):
+            raise ConfigError("give a learner, or a policy and its config")
+        self.learner, self._policy, self._cfg = learner, policy, cfg
+        self.learn, self.greedy, self.name = learn, greedy, name
+        self._env = None
+
+    def bind(self, env) -> None:
+        if self.learner is None:          # the learner is built for the first environment it acts in
+            self.learner = RouterLearner(env, self._cfg, self._policy)
+        n, degree, history = policy_shape(env)
+        pol = self.learner.policy
+        if n != pol.n or max(degree) > pol.d or history != pol.h:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"policy {self.name!r} is for {pol.n} routers of degree <= {pol.d} with "
+                                  f"history {pol.h}; this network has {n} of degree <= {max(degree)}, history {history}")
+        self._env, self._agents = env, list(env.possible_agents)
+        self._rec = Recorder(n, self.learner.consensus)
+
+    @torch.no_grad()
+    def act(self, observation: dict) -> dict:
+        o = _stack(observation, self._agents)
+        logits = self.learner.policy.logits(torch.from_numpy(np.asarray(o, np.int64))[:, None, :])[:, 0]
+        a = logits.argmax(-1).numpy() if self.greedy else sample_actions(logits, self.learner.rng)
+        self._last = (o, a)
+        return {ag: int(a[i]) for i, ag in enumerate(self._agents)}
+
+    def observe(self, observation, reward, terminated, truncated, info) -> None:
+        self._rec.record(*self._last, [info[ag] for ag in self._agents])
+        if not self._env.agents:
+            ep = self._rec.episode(_metrics(self._env))
+            if self.learn:
+                self.learner.update(ep)
+
+
+def train_online(make_env: Callable, cfg: MAMRLConfig, episodes: int, task=(), learner: RouterLearner | None = None,
+                 seed_base: int = 10_000, time_limit_s: float | None = None, log: Callable | None = None,
+                 start: int = 0, rng_state: dict | None = None,
+                 checkpoint: Callable[[int, RouterLearner, dict, dict], None] | None = None) -> tuple[RouterLearner, list[dict]]:
+    """Train a learner for ``episodes`` episodes on ``task`` with loads drawn from ``cfg.loads``.
+
+    ``start`` / ``rng_state`` resume a run after episode ``start`` (the load generator's state then);
+    ``checkpoint(k, learner, rng_state, row)`` is called after every episode ``k`` (1-based; ``row``: its load and
+    metrics).
+    """
     rng = np.random.default_rng(cfg.seed + 7)
-    sim = make_sim(task, cfg.loads[1], cfg.seed)
-    learner = learner or RouterLearner(sim, cfg)
+    if rng_state is not None:
+        rng.bit_generator.state = rng_state
+    env = make_env(task)
+    learner = learner or RouterLearner(env, cfg)
     hist, t0 = [], time.perf_counter()
-    for k in range(episodes):
-        sim.load = float(rng.uniform(*cfg.loads))
-        m = learner.run(sim, cfg.horizon, seed_base + k)
-        hist.append({"load": sim.load, **m})
+    for k in range(start, episodes):
+        load = float(rng.uniform(*cfg.loads))
+        m = learner.run(env, seed_base + k, options={"load": load})
+        hist.append({"load": load, **m})
         if log and (k + 1) % 50 == 0:
-            log(f"episode {k + 1}: load {sim.load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
+            log(f"episode {k + 1}: load {load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
+        if checkpoint is not None:
+            checkpoint(k + 1, learner, _plain_state(rng.bit_generator.state), hist[-1])
         if time_limit_s and time.perf_counter() - t0 > time_limit_s:
             break
     return learner, hist
 
 
 # ---------------------------------------------------------------------------------------------------- MAML
-def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, iterations: int,
+def meta_train(make_env: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, iterations: int,
                seed_base: int = 20_000, time_limit_s: float | None = None, log: Callable | None = None,
                init: dict | None = None) -> tuple[RouterPolicies, list[dict]]:
     """First-order MAML over link-failure tasks (the paper's Algorithm 1).
@@ -336,14 +474,13 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
         raise ConfigError("'tasks' must hold at least one task")
     rng = np.random.default_rng(cfg.seed + 11)
     act_rng = np.random.default_rng(cfg.seed + 12)
-    sims = {task: make_sim(task, cfg.loads[1], cfg.seed) for task in tasks}
-    any_sim = next(iter(sims.values()))
+    envs = {task: make_env(task) for task in tasks}
+    any_env = next(iter(envs.values()))
     torch.manual_seed(cfg.seed)
-    policy = RouterPolicies(any_sim.n, any_sim.topo.degree, any_sim.history, cfg.hidden, cfg.layers)
+    policy = make_policy(any_env, cfg)
     if init is not None:
         policy.load_state_dict(init)
-    lap = laplacian(any_sim.n, any_sim.topo.src, any_sim.topo.dst)
-    cons = ConsensusEstimator(lap, cfg.beta) if cfg.consensus else None
+    cons = consensus_for(any_env, cfg)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr if cfg.meta_lr is None else cfg.meta_lr)
     hist, t0, seed = [], time.perf_counter(), seed_base
     for it in range(iterations):
@@ -351,17 +488,17 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
         outer = [torch.zeros_like(p) for p in policy.params()]
         post = []
         for task in batch:
-            sim = sims[task]
-            sim.load = float(rng.uniform(*cfg.loads))
+            env = envs[task]
+            options = {"load": float(rng.uniform(*cfg.loads))}
             theta = policy.params()
-            ep = collect(sim, policy, cfg.horizon, seed, act_rng, consensus=cons)
+            ep = collect(env, policy, seed, act_rng, consensus=cons, options=options)
             grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
             if cfg.outer_pre:
                 for o, g in zip(outer, grads):
                     o += g / len(batch)
             step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
             adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
-            ep2 = collect(sim, policy, cfg.horizon, seed + 1, act_rng, params=adapted, consensus=cons)
+            ep2 = collect(env, policy, seed + 1, act_rng, params=adapted, consensus=cons, options=options)
             seed += 2
             g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
             for o, g in zip(outer, g2):
@@ -382,18 +519,21 @@ def meta_train(make_sim: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
 
 # ---------------------------------------------------------------------------------------------------- imitation
 @torch.no_grad()
-def teacher_episode(sim, teacher: Callable, horizon: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run one episode with ``teacher(obs, sim) -> (N, D)`` next-hop distributions (actions sampled from the
-    simulator's action stream); returns the observations ``(T, N, F)``, the teacher's distributions
-    ``(T, N, D)`` and which routers had a packet ``(T, N)``."""
-    obs = sim.reset(seed)
+def teacher_episode(env, teacher: Callable, seed: int, options: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run one episode with ``teacher(obs) -> (N, D)`` next-hop distributions for the routers' observations
+    ``(N, F)`` (actions drawn with the environment's ``np_random``); returns the observations ``(T, N, F)``, the
+    teacher's distributions ``(T, N, D)`` and which routers had a packet ``(T, N)``."""
+    obs, _ = env.reset(seed=seed, options=options)
+    agents = list(env.possible_agents)
     O, P, M = [], [], []
-    for _ in range(horizon):
-        probs = np.asarray(teacher(obs, sim), dtype=np.float64)
-        O.append(obs.copy()), P.append(probs), M.append(obs[:, 0] >= 0)
+    while env.agents:
+        o = _stack(obs, agents)
+        probs = np.asarray(teacher(o), dtype=np.float64)
+        O.append(o.copy()), P.append(probs), M.append(o[:, 0] >= 0)
         cum = np.cumsum(probs, axis=1)
-        u = sim.action_rng.random(len(probs))[:, None]
-        obs = sim.step(np.minimum((cum <= u * cum[:, -1:]).sum(axis=1), probs.shape[1] - 1))
+        u = env.np_random.random(len(probs))[:, None]
+        a = np.minimum((cum <= u * cum[:, -1:]).sum(axis=1), probs.shape[1] - 1)
+        obs, _, _, _, _ = env.step({ag: int(a[i]) for i, ag in enumerate(agents)})
     return np.stack(O), np.stack(P), np.stack(M)
 
 

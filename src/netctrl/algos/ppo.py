@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -248,6 +249,7 @@ def train(
     verbose: bool = True,
     metadata: dict | None = None,
     initial_eval: float | None = None,
+    make_collector: Callable[..., Any] | None = None,
 ) -> TrainResult:
     """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs).
 
@@ -255,6 +257,10 @@ def train(
     rollout on factory ``i mod len(make_env)``, so one size-agnostic graph policy learns on all of them.
     ``initial_eval``: the validation reward of ``policy`` as given (e.g. after imitation pretraining); it is
     written as ``best.pt`` before the first update, so PPO keeps it unless it validates better.
+    ``metadata``: recorded in every checkpoint (the recipe and the problem). ``make_collector(make_env, policy,
+    cfg, share)`` -> a rollout collector (``collect(model, seeds, iteration) -> Rollout``, ``action_shape``,
+    ``close()``) for each factory, e.g. Ray actors (:class:`netctrl.scale.RayCollector`; ``share`` is the
+    factory's share of the workers' CPUs); default: :class:`LocalCollector` in this process.
     """
     # ------------------------------------------------------------------ setup
     configure_threads(cfg.threads)
@@ -264,21 +270,22 @@ def train(
     actor_opt = torch.optim.Adam(actor_params, lr=cfg.actor_lr, eps=1e-5)
     critic_opt = torch.optim.Adam(critic_params, lr=cfg.critic_lr, eps=1e-5)
     rms = RunningMeanStd()
-    config = {"algo": "ppo", **asdict(cfg), "policy": model.config_dict(), **(metadata or {})}
+    config = {"algo": "ppo", **asdict(cfg), "policy": model.config_dict()}
     run = RunTracker(Path(run_dir), config, total=cfg.iterations, eval_fn=eval_fn, eval_every=cfg.eval_every,
                      checkpoint_every=cfg.checkpoint_every, time_limit_s=cfg.time_limit_s, resume=resume,
-                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="PPO")
+                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="PPO", meta=metadata)
     state = run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     if state:
         rms.load_state_dict(state["reward_rms"])
     episodes_done = int(state.get("episodes", 0))
 
     factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
-    if cfg.workers > 0:
-        from ..scale import RayCollector
-
-        collectors = [RayCollector(f, model, cfg.num_envs, cfg.rollout_steps, cfg.workers, seed=cfg.seed,
-                                   cpus_per_worker=1.0 / len(factories)) for f in factories]
+    if cfg.workers > 0 and make_collector is None:
+        run.close()
+        raise ConfigError(f"'workers' = {cfg.workers} needs a distributed rollout collector: give make_collector "
+                          "(the bi-level recipes pass Ray's, netctrl.scale.RayCollector)")
+    if make_collector is not None:
+        collectors = [make_collector(f, model, cfg, 1.0 / len(factories)) for f in factories]
     else:
         collectors = [LocalCollector(f, cfg.num_envs, cfg.rollout_steps) for f in factories]
     S, n = cfg.rollout_steps, cfg.num_envs

@@ -225,6 +225,18 @@ class PolicyController(Controller):
         self.deterministic = deterministic
         self.name = name
 
+    def bind(self, env) -> None:
+        """Check that the environment's observations are the ones the policy reads."""
+        space = getattr(env, "observation_space", None)
+        spaces = getattr(space, "spaces", {})
+        for key, want in (("x", self.model.node_features), ("edge_attr", self.model.edge_features)):
+            if key in spaces and spaces[key].shape[-1] != want:
+                from ..errors import CheckpointError
+
+                raise CheckpointError(f"policy {self.name!r} reads {want} features per {'node' if key == 'x' else 'edge'}, "
+                                      f"but this environment's '{key}' has {spaces[key].shape[-1]}: it was trained "
+                                      "on another kind of network or observation")
+
     @torch.no_grad()
     def act(self, observation) -> np.ndarray:
         dist = self.model.distribution(obs_to_tensors(observation))

@@ -232,6 +232,18 @@ class CriticalNodeGame:
     def final_value(s: MCNState) -> float:
         return float(s.value_if_over())
 
+    @staticmethod
+    def initial_state(instance: MCNInstance) -> MCNState:
+        """The start of the game on an instance (what a learned value function plays from)."""
+        return instance.initial_state()
+
+    @staticmethod
+    def solution(s: MCNState):
+        """The line of play (an :class:`~netctrl.problems.critical_node.env.MCNSolution`) of a finished game."""
+        from .env import MCNSolution
+
+        return MCNSolution.of_state(s)
+
     def sample_instance(self, rng: np.random.Generator) -> MCNInstance:
         (o, f, l_) = self.budget_ranges
         return sample_instance(rng, self.n_range, self.density_range, 3, o, f, l_)

@@ -10,9 +10,12 @@ Registered Gymnasium ids (raw, edge-level environments)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import gymnasium as gym
 
-from ...registry import ProblemSpec, register_problem
+from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, baselines
 from .env import MobilityEnv, MobilityState, greedy_matching
 from .lower import EdgeShareMap, RebalancingLP, desired_counts
@@ -39,32 +42,52 @@ TRAIN = dict(num_envs=8, rollout_steps=20, iterations=3500, gamma=0.97, actor_lr
 EDGE_POLICY = dict(encoder="gcn", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="sum")
 
 
+#: the reference actor-critic's settings: its own defaults (one episode per update, its learning rates), the
+#: PPO agents' discount and validation period
+A2C = dict(gamma=TRAIN["gamma"], eval_every=TRAIN["eval_every"], checkpoint_every=TRAIN["checkpoint_every"])
+RECIPES = {"bilevel-ppo": {"ppo": TRAIN, "policy": POLICY}, "bilevel-a2c": {"a2c": A2C, "policy": POLICY},
+           "edge-ppo": {"ppo": TRAIN, "policy": EDGE_POLICY}, "edge-a2c": {"a2c": A2C, "policy": EDGE_POLICY}}
+
+
+def problem(name: str, scenario: Callable[[], MobilityScenario], settings: CitySettings, *, env_id: str | None = None,
+            source: str | None = None, description: str = "", rebuild=None) -> ProblemSpec:
+    """The problem spec of a city scenario (the packaged cities and users' files alike); ``scenario()`` returns
+    the (cached) scenario, so a packaged city is read only when an environment is first made."""
+    def make_env():
+        return MobilityEnv(scenario())
+
+    return ProblemSpec(
+        name=name, make_env=make_env, baselines=baselines, kind="gymnasium", env_id=env_id,
+        lowers={"lp": RebalancingLP.for_env, "edge-share": EdgeShareMap.for_env},
+        info_keys=("served", "requests", "rebalancing_cost"), reference="oracle", description=description,
+        recipes={k: {s: dict(v) for s, v in d.items()} for k, d in RECIPES.items()},
+        settings=settings, source=source, rebuild=rebuild)
+
+
+def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
+    return problem(f"mobility/{city}", lambda: load_city(city, **settings.__dict__), settings, env_id=env_id,
+                   description=f"mobility-on-demand, {city.replace('_', ' ')} (reference setting)",
+                   rebuild=lambda s: _packaged(city, env_id, s))
+
+
+def _user(source: str, settings: CitySettings) -> ProblemSpec:
+    scenario = load_scenario(source, settings)          # read and validated now: a bad file fails here
+    return problem(f"mobility/{Path(source).stem}", lambda: scenario, settings, source=source,
+                   description=f"mobility-on-demand, {source}", rebuild=lambda s: _user(source, s))
+
+
 def _register() -> None:
+    register_family(Family(
+        "mobility", "mobility-on-demand: serve trip requests, rebalance idle vehicles between regions",
+        kind="gymnasium", settings=CitySettings, loader=_user, source_option="scenario",
+        source_help="a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph)"))
     for city, env_id in ENV_IDS.items():
         for suffix, overrides in (("", {}), ("-AllPairs", {"demand_pairs": "all"})):
             gid = env_id.replace("-v0", f"{suffix}-v0")
             if gid not in gym.registry:
                 gym.register(id=gid, entry_point="netctrl.problems.mobility.env:MobilityEnv",
                              kwargs={"scenario": city, **overrides})
-
-        def make_env(city=city, **kw):
-            return MobilityEnv(city, **kw)
-
-        register_problem(
-            ProblemSpec(
-                name=f"mobility/{city}",
-                env_id=env_id,
-                make_env=make_env,
-                lowers={"lp": RebalancingLP.for_env, "edge-share": EdgeShareMap.for_env},
-                baselines=baselines,
-                policy=dict(POLICY),
-                train=dict(TRAIN),
-                edge_policy=dict(EDGE_POLICY),
-                edge_train=dict(TRAIN),
-                info_keys=("served", "requests", "rebalancing_cost"),
-                description=f"mobility-on-demand, {city.replace('_', ' ')} (reference setting)",
-            )
-        )
+        register_problem(_packaged(city, env_id, CITIES[city][1]))
 
 
 _register()

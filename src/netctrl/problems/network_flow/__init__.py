@@ -13,9 +13,12 @@ Its bi-level agent's imitation stage also labels episodes on the 100-node graph 
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import gymnasium as gym
 
-from ...registry import ProblemSpec, register_problem
+from ...errors import ConfigError
+from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import (
     ForecastMPC,
     ForecastMPCExpert,
@@ -44,6 +47,7 @@ __all__ = [
     "MultiCommodityLP",
     "NetworkFlowEnv",
     "NetworkFlowScenario",
+    "NetworkFlowSettings",
     "OracleMPC",
     "PRETRAIN_SIZES",
     "SHORT_EPISODES",
@@ -87,22 +91,6 @@ LP_SOFT_TARGETS = 0.75
 EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="mean")
 
 
-def _register() -> None:
-    for key, (source, tag) in INSTANCES.items():
-        env_id = f"netctrl/NetworkFlow-{tag}-v0"
-        if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv",
-                         kwargs={"scenario": source})
-
-        make_env = env_factory(source)
-        _spec(f"network_flow/{key}", env_id, make_env, f"dynamic 4-commodity network flow on {source}")
-    mix = tuple(env_factory(f"gabriel/{n}/0") for n in MIX_SIZES)
-    short = tuple(env_factory(f"gabriel/{n}/0", steps=steps) for n, steps in SHORT_EPISODES)
-    _spec("network_flow/gabriel-mix", "netctrl/NetworkFlow-Gabriel20-v0", mix[1],
-          f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20", train_envs=mix + short,
-          pretrain_envs=tuple(env_factory(f"gabriel/{n}/0") for n in PRETRAIN_SIZES) + short)
-
-
 MIX_SIZES = (10, 20, 50)
 #: graphs of the imitation stage of ``gabriel-mix``: the training mix and a 100-node graph. Trained on 10-50
 #: nodes only, the policy's targets were much further from its teacher's on larger graphs (validation seeds,
@@ -113,6 +101,32 @@ PRETRAIN_SIZES = (*MIX_SIZES, 100)
 #: as on a 500-node graph in 40 steps (up to 11 of 12 steps on 50 nodes; 41 of 40 at 500), so the policy learns
 #: what little slack before the deadline means
 SHORT_EPISODES = ((50, 12),)
+
+
+@dataclass(frozen=True)
+class NetworkFlowSettings:
+    """How a bare topology becomes a dynamic flow problem (the rules of :mod:`.scenario`)."""
+
+    commodities: int = COMMODITIES
+    """commodities, each with its own sink."""
+    steps: int = 40
+    """control steps per episode (> 5: new units arrive until 5 steps before the end)."""
+    load: float = 2.0
+    """mean new units per node, commodity and step (times the node's weight and the seasonal profile)."""
+    seed: int = 0
+    """seed of the scenario rules (sinks, node weights, phases); not the episode seed."""
+    lookahead: int = 20
+    """steps of expected arrivals kept beyond the episode's end (forecasts)."""
+
+    def __post_init__(self) -> None:
+        if self.commodities < 1:
+            raise ConfigError(f"'commodities' >= 1 expected (got {self.commodities})")
+        if self.steps <= 5:
+            raise ConfigError(f"'steps' > 5 expected (got {self.steps})")
+        if not self.load > 0:
+            raise ConfigError(f"'load' > 0 expected (got {self.load})")
+        if self.lookahead < 0:
+            raise ConfigError(f"'lookahead' >= 0 expected (got {self.lookahead})")
 
 
 def env_factory(source: str, **defaults):
@@ -128,14 +142,65 @@ def _lp(env) -> MultiCommodityLP:
     return MultiCommodityLP.for_env(env, soft_targets=LP_SOFT_TARGETS)
 
 
-def _spec(name: str, env_id: str, make_env, description: str, **extra) -> None:
-    register_problem(ProblemSpec(
-            name=name, env_id=env_id, make_env=make_env,
-            lowers={"lp": _lp, "edge-share": EdgeShareMap.for_env}, baselines=baselines,
-            policy=dict(POLICY), train=dict(TRAIN), edge_policy=dict(EDGE_POLICY), edge_train=dict(TRAIN),
-            info_keys=("delivered",), description=description, expert=ForecastMPCExpert, pretrain=dict(PRETRAIN),
-            **extra,
-        ))
+def problem(name: str, make_env, settings: NetworkFlowSettings, *, env_id: str | None = None, source: str | None = None,
+            description: str = "", rebuild=None, **hooks) -> ProblemSpec:
+    """The problem spec of a network-flow graph (packaged, topohub and users' files alike)."""
+    return ProblemSpec(
+        name=name, make_env=make_env, baselines=baselines, kind="gymnasium", env_id=env_id,
+        lowers={"lp": _lp, "edge-share": EdgeShareMap.for_env}, info_keys=("delivered",), reference="oracle",
+        description=description,
+        recipes={"bilevel-ppo": {"ppo": dict(TRAIN), "policy": dict(POLICY), "imitation": True, "pretrain": dict(PRETRAIN)},
+                 "bilevel-a2c": {"a2c": _a2c(TRAIN), "policy": dict(POLICY)},
+                 "edge-ppo": {"ppo": dict(TRAIN), "policy": dict(EDGE_POLICY)},
+                 "edge-a2c": {"a2c": _a2c(TRAIN), "policy": dict(EDGE_POLICY)}},
+        hooks={"expert": ForecastMPCExpert, **hooks}, settings=settings, source=source, rebuild=rebuild)
+
+
+def _a2c(train: dict) -> dict:
+    return {k: train[k] for k in ("gamma", "eval_every", "checkpoint_every")}
+
+
+def _graph(key: str, source: str, tag: str | None, settings: NetworkFlowSettings) -> ProblemSpec:
+    """A registered graph (``network_flow/<key>``, topology ``source``) or a user's one (``tag`` None)."""
+    kw = asdict(settings)
+    if tag is None:
+        load_named(source, **kw)                        # read and validated now: a bad file fails here
+    return problem(f"network_flow/{key}", env_factory(source, **kw), settings,
+                   env_id=None if tag is None else f"netctrl/NetworkFlow-{tag}-v0",
+                   source=None if tag else source,
+                   description=f"dynamic {settings.commodities}-commodity network flow on {source}",
+                   rebuild=lambda s: _graph(key, source, tag, s))
+
+
+def _mix(settings: NetworkFlowSettings) -> ProblemSpec:
+    kw = asdict(settings)
+    mix = tuple(env_factory(f"gabriel/{n}/0", **kw) for n in MIX_SIZES)
+    short = tuple(env_factory(f"gabriel/{n}/0", **{**kw, "steps": steps}) for n, steps in SHORT_EPISODES)
+    return problem("network_flow/gabriel-mix", mix[1], settings, env_id="netctrl/NetworkFlow-Gabriel20-v0",
+                   description=f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20",
+                   rebuild=_mix, train_envs=mix + short,
+                   pretrain_envs=tuple(env_factory(f"gabriel/{n}/0", **kw) for n in PRETRAIN_SIZES) + short)
+
+
+def _user(source: str, settings: NetworkFlowSettings) -> ProblemSpec:
+    from pathlib import Path
+
+    key = Path(source).stem if source.lower().endswith(".json") else source
+    return _graph(key, source, None, settings)
+
+
+def _register() -> None:
+    register_family(Family(
+        "network_flow", "dynamic multi-commodity network flow: route units of several commodities to their sinks",
+        kind="gymnasium", settings=NetworkFlowSettings, loader=_user, source_option="topology",
+        source_help="a topology JSON file (nodes with id/pos, links u/v) or a topohub key (gabriel/200/0, sndlib/abilene)"))
+    for key, (source, tag) in INSTANCES.items():
+        env_id = f"netctrl/NetworkFlow-{tag}-v0"
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv",
+                         kwargs={"scenario": source})
+        register_problem(_graph(key, source, tag, NetworkFlowSettings()))
+    register_problem(_mix(NetworkFlowSettings()))
 
 
 _register()

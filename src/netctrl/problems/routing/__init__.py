@@ -1,13 +1,129 @@
-"""WAN packet routing under load and link failures (MAMRL, Sun, Kiran, Ren 2021) on B4, GEANT and AT&T.
+"""WAN packet routing under load and link failures (MAMRL, Sun, Kiran, Ren 2021) on B4, GEANT, AT&T, any topology.
 
-``scenario`` (topologies, link-failure tasks), ``sim`` (numpy packet simulator), ``env`` (PettingZoo parallel
-env, one agent per router) and ``baselines`` (shortest path, Q-routing, random). The learners (per-router
-policy gradient, MAMRL) are in :mod:`netctrl.algos.mamrl`.
+``scenario`` (topologies with capacities and latencies, link-failure tasks), ``sim`` (numpy packet simulator),
+``env`` (PettingZoo parallel env, one agent per router), ``baselines`` (shortest path, balanced routing,
+Q-routing, random) and ``capacity`` (the load a network can carry). The learners (per-router policy gradient,
+MAMRL) are in :mod:`netctrl.algos.mamrl`, trained by the recipes of :mod:`netctrl.recipes.routing`.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ConfigError, ScenarioError
+from ...registry import Family, ProblemSpec, register_family, register_problem
+from .baselines import BalancedRouting, QRouting, baselines_for
 from .env import RoutingParallelEnv, parallel_env
 from .scenario import PACKAGED, RoutingTopology, load_topology, topology_from_dict
 from .sim import PacketSim, TickEvents
 
-__all__ = ["RoutingParallelEnv", "parallel_env", "PACKAGED", "RoutingTopology", "load_topology",
-           "topology_from_dict", "PacketSim", "TickEvents"]
+__all__ = ["RoutingParallelEnv", "parallel_env", "PACKAGED", "RoutingTopology", "RoutingSettings", "load_topology",
+           "topology_from_dict", "PacketSim", "TickEvents", "meta_tasks", "MAMRL_CONFIG"]
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    """The traffic and the episode of a routing problem."""
+
+    load: float = 0.3
+    """new packets per router per tick (Poisson rate)."""
+    horizon: int = 300
+    """ticks per episode."""
+    history: int = 5
+    """own past actions in each router's observation."""
+    failed_links: tuple[str, ...] = ()
+    """links down in every episode, as ``"U-V"`` (node ids)."""
+
+    def __post_init__(self) -> None:
+        if not self.load >= 0:
+            raise ConfigError(f"'load' >= 0 expected (got {self.load})")
+        if self.horizon < 1:
+            raise ConfigError(f"'horizon' >= 1 expected (got {self.horizon})")
+        if self.history < 0:
+            raise ConfigError(f"'history' >= 0 expected (got {self.history})")
+
+
+def link_indices(topo: RoutingTopology, names) -> tuple[int, ...]:
+    """Undirected link indices of ``"U-V"`` names (either order)."""
+    index = {}
+    for k in range(topo.num_links):
+        u, v = topo.link_names([k])[0]
+        index[(u, v)] = index[(v, u)] = k
+    out = []
+    for j, name in enumerate(names):
+        parts = str(name).split("-")
+        if len(parts) != 2 or tuple(parts) not in index:
+            raise ScenarioError(f"'settings.failed_links[{j}]' = {name!r} is not a link of {topo.name} ('U-V' with "
+                                f"node ids, e.g. {'-'.join(topo.link_names([0])[0])!r})")
+        out.append(index[tuple(parts)])
+    return tuple(out)
+
+
+def meta_tasks(topo: RoutingTopology) -> list[tuple]:
+    """The intact network and every connected single-link failure except the file's test scenarios."""
+    test = set(topo.failure_scenarios)
+    return [()] + [(lk,) for lk in range(topo.num_links) if (lk,) not in test and topo.surviving_connected((lk,))]
+
+
+#: MAMRL's settings where they differ from :class:`~netctrl.algos.mamrl.MAMRLConfig`'s defaults: meta-training
+#: starts from the imitation of the balanced routing (the recipe's teacher initialisation), which Adam's outer
+#: steps at the online step size (1e-2) walked away from (B4, 3 min of MAML, validation seeds: 0.41x SPA's
+#: delivery time at load 0.3 before, 0.82x after; 0.48x with 1e-3), and a smaller entropy bonus keeps the
+#: teacher's choices
+MAMRL_CONFIG = {"meta_lr": 1e-3, "entropy": 0.01}
+
+
+def problem(name: str, topo: RoutingTopology, settings: RoutingSettings, *, source: str | None = None,
+            description: str = "", rebuild=None) -> ProblemSpec:
+    """The problem spec of a router network (the packaged ones and users' files alike)."""
+    failed = link_indices(topo, settings.failed_links)
+
+    def make_env():
+        return RoutingParallelEnv(topo, load=settings.load, horizon=settings.horizon, failed_links=failed,
+                                  history=settings.history)
+
+    def task_env(task: tuple, horizon: int | None = None):
+        """An environment with the links of ``task`` failed too (MAMRL's meta-training and adaptation)."""
+        return RoutingParallelEnv(topo, load=settings.load, horizon=horizon or settings.horizon,
+                                  failed_links=tuple(sorted(set(failed) | set(task))), history=settings.history)
+
+    teacher = {}
+
+    def teach(obs):
+        if "balanced" not in teacher:                 # one LP, solved on first use
+            teacher["balanced"] = BalancedRouting(topo)
+        return teacher["balanced"].probs(obs)
+
+    return ProblemSpec(
+        name=name, make_env=make_env, baselines=baselines_for(topo), kind="pettingzoo",
+        info_keys=("lost", "delivered"), metric_keys=("delivery_time", "sojourn_time", "packets_lost", "throughput"),
+        reference=None, description=description,
+        recipes={"mamrl": {"mamrl": dict(MAMRL_CONFIG)}, "pg": {}, "q-routing": {}},
+        hooks={"task_env": task_env, "tasks": lambda: meta_tasks(topo), "test_tasks": tuple(topo.failure_scenarios),
+               "teacher": teach, "topology": topo,
+               "q_routing": lambda eta=0.7, loss_penalty=200.0: QRouting(topo, eta=eta, loss_penalty=loss_penalty)},
+        settings=settings, source=source, rebuild=rebuild)
+
+
+def _packaged(key: str, settings: RoutingSettings) -> ProblemSpec:
+    return problem(f"routing/{key}", load_topology(key), settings,
+                   description=f"packet routing on {key.upper()} (MAMRL study topology)",
+                   rebuild=lambda s: _packaged(key, s))
+
+
+def _user(source: str, settings: RoutingSettings) -> ProblemSpec:
+    return problem(f"routing/{Path(source).stem}", load_topology(source), settings, source=source,
+                   description=f"packet routing on {source}", rebuild=lambda s: _user(source, s))
+
+
+def _register() -> None:
+    register_family(Family(
+        "routing", "WAN packet routing: every router picks the next hop of its head packet (multi-agent)",
+        kind="pettingzoo", settings=RoutingSettings, loader=_user, source_option="topology",
+        source_help="a topology JSON file whose links have 'capacity' and integer 'latency' (see netctrl.topologies)"))
+    for key in PACKAGED:
+        register_problem(_packaged(key, RoutingSettings()))
+
+
+_register()

@@ -1,13 +1,15 @@
 """Routing controllers that need no training: shortest path (SPA), load-balanced static routing, Q-routing
 (Boyan and Littman 1994), random.
 
-Every routing controller works on the simulator's arrays: ``act(obs, sim) -> (N,) local actions`` before a
-tick, ``observe(sim)`` after it (online learners update from ``sim.events`` there), ``begin(sim)`` before an
-episode. :func:`run_episode` drives one episode and returns :meth:`PacketSim.metrics`.
+They follow the one controller interface (:class:`netctrl.controllers.Controller`) on the PettingZoo
+environment (:class:`~netctrl.problems.routing.env.RoutingParallelEnv`): ``act(observations) -> actions``
+(dicts by router), and ``observe(...)`` after every tick, where the online learner (Q-routing) updates from
+the routers' infos. :func:`netctrl.controllers.run_episode` runs an episode of any of them.
 
->>> from netctrl.problems.routing import PacketSim, load_topology
+>>> from netctrl.controllers import run_episode
+>>> from netctrl.problems.routing import RoutingParallelEnv, load_topology
 >>> topo = load_topology("b4")
->>> m = run_episode(PacketSim(topo, load=0.01, seed=3), ShortestPath(topo), horizon=300)
+>>> m = run_episode(ShortestPath(topo), RoutingParallelEnv(topo, load=0.01, horizon=300), seed=3).metrics
 >>> m["packets_lost"], m["delivery_time"] < 15
 (0, True)
 """
@@ -16,36 +18,28 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...controllers import Controller
 from ...errors import ConfigError
 from .capacity import balanced_routing
 from .scenario import RoutingTopology
-from .sim import PacketSim
 
 
-class RoutingController:
+class RoutingController(Controller):
+    """Base class: :meth:`decide` maps the routers' observations ``(N, F)`` to their local actions ``(N,)``."""
+
     name = "controller"
 
-    def begin(self, sim: PacketSim) -> None:
-        """Called after ``sim.reset`` (before the first tick of an episode)."""
+    def bind(self, env) -> None:
+        self.env = env
+        self.agents = list(env.possible_agents)
 
-    def act(self, obs: np.ndarray, sim: PacketSim) -> np.ndarray:  # pragma: no cover - interface
+    def decide(self, obs: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def observe(self, sim: PacketSim) -> None:
-        """Called after every tick; ``sim.events`` holds what happened."""
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
-
-
-def run_episode(sim: PacketSim, controller: RoutingController, horizon: int, seed: int | None = None) -> dict:
-    """Reset ``sim`` (with ``seed`` if given), run ``horizon`` ticks under ``controller``, return the metrics."""
-    obs = sim.reset(seed)
-    controller.begin(sim)
-    for _ in range(horizon):
-        obs = sim.step(controller.act(obs, sim))
-        controller.observe(sim)
-    return sim.metrics()
+    def act(self, observation: dict) -> dict:
+        obs = np.stack([observation[a] for a in self.agents])
+        actions = self.decide(obs)
+        return {a: int(actions[i]) for i, a in enumerate(self.agents)}
 
 
 def _neighbour_cost(topo: RoutingTopology, dist: np.ndarray) -> np.ndarray:
@@ -67,7 +61,7 @@ class ShortestPath(RoutingController):
     def __init__(self, topology: RoutingTopology):
         self.next_hop = np.argmin(_neighbour_cost(topology, topology.shortest_latency()), axis=2)  # (N, dest)
 
-    def act(self, obs, sim):
+    def decide(self, obs):
         dest = np.maximum(obs[:, 0], 0)
         return self.next_hop[np.arange(len(dest)), dest]
 
@@ -75,34 +69,36 @@ class ShortestPath(RoutingController):
 class BalancedRouting(RoutingController):
     """Static load-balanced routing: each packet takes a next hop drawn from the split of
     :func:`~netctrl.problems.routing.capacity.balanced_routing` (the routing whose busiest router carries the
-    least, of least latency among those), from the simulator's action stream. Like SPA it knows only the intact
+    least, of least latency among those), from the environment's ``np_random``. Like SPA it knows only the intact
     topology and ignores failures; unlike SPA it spreads the packets of one destination over several paths."""
 
     name = "balanced"
 
     def __init__(self, topology: RoutingTopology):
+        self.topo = topology
         self.unit_load, self.split = balanced_routing(topology)       # split: (N, dest, D)
         self.cum = np.cumsum(self.split, axis=2)
 
     def probs(self, obs) -> np.ndarray:
-        """(N, D) each router's next-hop distribution for its head packet (the teacher of
-        :func:`netctrl.problems.routing.train.teacher_init`)."""
+        """(N, D) each router's next-hop distribution for its head packet (the teacher of MAMRL's
+        initialisation, :func:`netctrl.recipes.routing.teacher_init`)."""
         return self.split[np.arange(len(obs)), np.maximum(obs[:, 0], 0)]
 
-    def act(self, obs, sim):
+    def decide(self, obs):
         dest = np.maximum(obs[:, 0], 0)
         cum = self.cum[np.arange(len(dest)), dest]
-        u = sim.action_rng.random(len(dest))[:, None]
-        return np.minimum((cum <= u).sum(axis=1), sim.topo.degree - 1)
+        u = self.env.np_random.random(len(dest))[:, None]
+        return np.minimum((cum <= u).sum(axis=1), self.topo.degree - 1)
 
 
 class RandomRouting(RoutingController):
-    """A uniformly random neighbour (from the simulator's action stream)."""
+    """A uniformly random neighbour (drawn from the environment's ``np_random``)."""
 
     name = "random"
 
-    def act(self, obs, sim):
-        return sim.random_actions()
+    def decide(self, obs):
+        degree = np.asarray([self.env.action_space(a).n for a in self.agents])
+        return np.floor(self.env.np_random.random(len(degree)) * degree).astype(np.int64)
 
 
 class QRouting(RoutingController):
@@ -112,7 +108,8 @@ class QRouting(RoutingController):
     ``t = min_z Q[y, d, z]`` (0 if ``y = d``) and ``Q[x, d, a] += eta (q + s + t - Q[x, d, a])``. A lost packet
     uses ``loss_penalty`` as its target instead (the loss sensor of the paper's section 4.3). Initial estimates
     are the shortest-path latencies (the static knowledge SPA has). The table persists across episodes,
-    so the controller keeps learning online.
+    so the controller keeps learning online (:meth:`observe`, from the routers' infos ``packet``, ``sent``,
+    ``wait``).
     """
 
     name = "q-routing"
@@ -127,18 +124,42 @@ class QRouting(RoutingController):
         self.q[np.arange(topology.num_nodes), np.arange(topology.num_nodes), :] = np.where(
             topology.out_arcs >= 0, 0.0, np.inf)
 
-    def act(self, obs, sim):
+    def decide(self, obs):
         dest = np.maximum(obs[:, 0], 0)
-        return np.argmin(self.q[np.arange(len(dest)), dest], axis=1)
+        actions = np.argmin(self.q[np.arange(len(dest)), dest], axis=1)
+        self._last = (obs[:, 0].copy(), actions)
+        return actions
 
-    def observe(self, sim):
-        ev = sim.events
-        if ev is None or len(ev.senders) == 0:
+    def observe(self, observation, reward, terminated, truncated, info):
+        """Learn from the tick: every router that forwarded a packet updates its estimate for that link."""
+        dest, actions = self._last
+        infos = [info[a] for a in self.agents]
+        x = np.flatnonzero(np.fromiter((i["packet"] >= 0 for i in infos), bool, len(infos)))
+        if len(x) == 0:
             return
-        x, a = ev.senders, ev.actions
+        a, d = actions[x], dest[x]
+        ok = np.fromiter((infos[i]["sent"] for i in x), bool, len(x))
+        wait = np.fromiter((infos[i]["wait"] for i in x), float, len(x))
         arcs = self.topo.out_arcs[x, a]
         y = self.topo.dst[arcs]
-        d = sim.p_dst[ev.packets]
         t_y = np.where(y == d, 0.0, self.q[y, d].min(axis=1))
-        target = np.where(ev.ok, ev.wait + self.topo.latency[arcs] + t_y, self.loss_penalty)
+        target = np.where(ok, wait + self.topo.latency[arcs] + t_y, self.loss_penalty)
         self.q[x, d, a] += self.eta * (target - self.q[x, d, a])
+
+    def state_dict(self) -> dict:
+        return {"q": self.q.copy()}
+
+    def load_state_dict(self, state: dict) -> None:
+        q = np.asarray(state["q"], dtype=float)
+        if q.shape != self.q.shape:
+            raise ConfigError(f"a Q-table of shape {self.q.shape} expected (got {q.shape}): another topology")
+        self.q = q.copy()
+
+
+def baselines_for(topology: RoutingTopology):
+    """``baselines(seed)`` of a topology: fresh shortest-path, balanced, Q-routing and random controllers."""
+    def baselines(seed: int = 0) -> dict:
+        return {"spa": ShortestPath(topology), "balanced": BalancedRouting(topology), "q-routing": QRouting(topology),
+                "random": RandomRouting()}
+
+    return baselines

@@ -21,21 +21,41 @@ Action Space
 Rewards
     ``-(packets lost by the router this tick) - (mean delivery time of the packets delivered to it this
     tick, 0 if none)``: the paper's local loss term and the router's own delivery-time term ``r_hat``, whose
-    network-wide mean MAMRL estimates with the consensus of :mod:`netctrl.algos.mamrl`. ``infos`` carry the
-    parts: ``lost``, ``delivered``, ``delay_sum``.
+    network-wide mean MAMRL estimates with the consensus of :mod:`netctrl.algos.mamrl`.
+
+Infos (per router, every tick)
+    ==========  ===========================================================================================
+    ``lost``    packets the router lost this tick (sent on a link without room)
+    ``delivered``, ``delay_sum``  packets delivered to the router this tick, the sum of their delivery times
+    ``packet``  id of the packet the router forwarded this tick (-1: its queue was empty)
+    ``sent``    whether that packet got onto its link (False: lost)
+    ``wait``    ticks that packet waited in the router's queue
+    ``backlog`` packets queued at the router or in flight towards it, after the tick
+    ``acked``   ids of the packets delivered to the router this tick (the acknowledgements it sends back)
+    ==========  ===========================================================================================
 
 Starting State
-    Empty network, then the tick-0 arrivals.
+    Empty network, then the tick-0 arrivals. ``reset(options={"load": x})`` changes the load from this
+    episode on.
 
 Episode End
     Truncation of every agent after ``horizon`` ticks (the agents list is then emptied).
+    :meth:`RoutingParallelEnv.episode_metrics` gives the episode's delivery time, sojourn time, losses,
+    throughput and backlog.
+
+Other attributes
+    ``agent_graph`` ``(2, 2L)``: the router graph (agent indices, both directions of every link), for
+    algorithms whose agents talk to their neighbours (MAMRL's consensus); ``np_random``: the generator of
+    the routers' random choices, reseeded by ``reset`` (a random or split routing draws from it, so every
+    controller sees the same traffic and its own choices never shift it).
 
 Arguments
     ``topology`` (name or :class:`RoutingTopology`), ``load`` (Poisson rate per router per tick),
     ``horizon`` (ticks), ``failed_links`` (undirected link indices with capacity 0), ``history``.
 
 Version History
-    v0: initial version.
+    v0: initial version (v0.2 adds the infos ``packet``, ``sent``, ``wait``, ``backlog``, ``acked``, the
+    ``load`` reset option, ``agent_graph``, ``np_random`` and ``episode_metrics``).
 
 >>> env = RoutingParallelEnv("b4", load=0.2, horizon=20)
 >>> obs, infos = env.reset(seed=1)
@@ -86,6 +106,20 @@ class RoutingParallelEnv(ParallelEnv):
             self._obs_spaces[a] = spaces.Box(low, high, dtype=np.int64)
             self._act_spaces[a] = spaces.Discrete(d)
 
+    @property
+    def agent_graph(self) -> np.ndarray:
+        """``(2, 2L)`` neighbouring routers (agent indices), both directions of every link."""
+        return np.stack([self.topology.src, self.topology.dst])
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The generator of the routers' random choices (reseeded by ``reset``, independent of the traffic)."""
+        return self.sim.action_rng
+
+    def episode_metrics(self) -> dict:
+        """Delivery time, sojourn time, losses, throughput and backlog of the episode so far."""
+        return self.sim.metrics()
+
     def observation_space(self, agent):
         return self._obs_spaces[agent]
 
@@ -96,6 +130,11 @@ class RoutingParallelEnv(ParallelEnv):
         return {a: arr[i].copy() for i, a in enumerate(self.possible_agents)}
 
     def reset(self, seed=None, options=None):
+        if options and "load" in options:
+            load = options["load"]
+            if not (isinstance(load, (int, float)) and np.isfinite(load) and load >= 0):
+                raise ConfigError(f"reset option 'load' >= 0 expected (got {load!r})")
+            self.sim.load = float(load)
         if seed is not None:
             for k, a in enumerate(self.possible_agents):
                 self._act_spaces[a].seed(seed + k)
@@ -114,8 +153,22 @@ class RoutingParallelEnv(ParallelEnv):
         rew = -ev.lost_at - mean_delay
         agents = self.possible_agents
         rewards = {a: float(rew[i]) for i, a in enumerate(agents)}
+        n = self.sim.n
+        packet = np.full(n, -1, np.int64)
+        packet[ev.senders] = ev.packets
+        sent = np.zeros(n, bool)
+        sent[ev.senders] = ev.ok
+        wait = np.zeros(n, np.int64)
+        wait[ev.senders] = ev.wait
+        backlog = self.sim.inbound()
+        done_ids = self.sim.last_delivered
+        at = self.sim.p_dst[done_ids]
+        order = np.argsort(at, kind="stable")
+        acked = np.split(done_ids[order], np.cumsum(np.bincount(at, minlength=n))[:-1])
         infos = {a: {"lost": int(ev.lost_at[i]), "delivered": int(ev.delivered_at[i]),
-                     "delay_sum": float(ev.delay_sum_at[i])} for i, a in enumerate(agents)}
+                     "delay_sum": float(ev.delay_sum_at[i]), "packet": int(packet[i]), "sent": bool(sent[i]),
+                     "wait": int(wait[i]), "backlog": int(backlog[i]), "acked": acked[i]}
+                 for i, a in enumerate(agents)}
         done = self.sim.t >= self.horizon
         terms = {a: False for a in agents}
         truncs = {a: done for a in agents}

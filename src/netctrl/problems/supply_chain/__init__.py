@@ -8,18 +8,22 @@ Registered Gymnasium ids (raw environments: production + shipments)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import gymnasium as gym
 
-from ...registry import ProblemSpec, register_problem
+from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
 from .env import FEATURE_BASE_PRODUCTION, FEATURE_BASE_STOCK, FEATURE_FACTORY, FEATURE_POSITION, SupplyChainEnv, SupplyState
 from .lower import EdgeShareMap, SupplyLP
-from .scenario import REFERENCE, SupplyChainScenario, load_named, load_scenario, multi_echelon_dict, scenario_from_dict
+from .scenario import (REFERENCE, SupplyChainScenario, SupplySettings, load_named, load_scenario, multi_echelon_dict,
+                       scenario_from_dict)
 
 __all__ = [
     "SupplyChainEnv", "SupplyState", "SupplyChainScenario", "SupplyLP", "EdgeShareMap", "OracleMPC", "OrderUpTo",
     "RandomDistribution", "oracle_plan", "tune_order_up_to", "tuned_levels", "load_named", "load_scenario",
-    "scenario_from_dict", "multi_echelon_dict", "REFERENCE", "FEATURE_FACTORY", "FEATURE_POSITION",
+    "scenario_from_dict", "multi_echelon_dict", "REFERENCE", "SupplySettings", "FEATURE_FACTORY", "FEATURE_POSITION",
     "FEATURE_BASE_STOCK", "FEATURE_BASE_PRODUCTION",
 ]
 
@@ -50,29 +54,67 @@ EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+edge-
                    bidirectional=True)
 
 
+def _baselines(seed: int = 0):
+    # the order-up-to levels are tuned (per node, on training seeds) when the controller is first bound
+    return {"oracle": OracleMPC(horizon=10), "order-up-to": OrderUpTo(),
+            "order-up-to-horizon": OrderUpTo(horizon_aware=True), "random": RandomDistribution(seed)}
+
+
+def _a2c(train: dict) -> dict:
+    return {k: train[k] for k in ("gamma", "eval_every", "checkpoint_every")}
+
+
+def problem(name: str, scenario: Callable[[], SupplyChainScenario], settings: SupplySettings, *,
+            env_id: str | None = None, source: str | None = None, train_overrides: dict | None = None,
+            description: str = "", rebuild=None) -> ProblemSpec:
+    """The problem spec of a supply network (the packaged ones and users' files alike)."""
+    def make_env():
+        return SupplyChainEnv(scenario())
+
+    train = {**TRAIN, **(train_overrides or {})}
+    return ProblemSpec(
+        name=name, make_env=make_env, baselines=_baselines, kind="gymnasium", env_id=env_id,
+        lowers={"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env},
+        test_seeds=tuple(range(1000, 1100)), val_seeds=tuple(range(2000, 2010)),
+        info_keys=("demand", "produced", "backlog_cost", "storage_cost"), reference="oracle", description=description,
+        recipes={"bilevel-ppo": {"ppo": train, "policy": dict(POLICY)}, "bilevel-a2c": {"a2c": _a2c(train), "policy": dict(POLICY)},
+                 "edge-ppo": {"ppo": dict(EDGE_TRAIN), "policy": dict(EDGE_POLICY)},
+                 "edge-a2c": {"a2c": _a2c(EDGE_TRAIN), "policy": dict(EDGE_POLICY)}},
+        settings=settings, source=source, rebuild=rebuild)
+
+
+def _packaged(key: str, settings: SupplySettings) -> ProblemSpec:
+    tag = SCENARIOS[key]
+    cache: list = []
+
+    def scenario():
+        if not cache:
+            cache.append(load_named(key, settings))
+        return cache[0]
+
+    return problem(f"supply_chain/{key}", scenario, settings, env_id=f"netctrl/SupplyChain-{tag}-v0",
+                   train_overrides=TRAIN_OVERRIDES.get(key),
+                   description=f"supply chain {tag} (reference parameters)" if key in REFERENCE else f"supply chain {tag}",
+                   rebuild=lambda s: _packaged(key, s))
+
+
+def _user(source: str, settings: SupplySettings) -> ProblemSpec:
+    scenario = load_scenario(source, settings)          # read and validated now: a bad file fails here
+    return problem(f"supply_chain/{Path(source).stem}", lambda: scenario, settings, source=source,
+                   description=f"supply chain, {source}", rebuild=lambda s: _user(source, s))
+
+
 def _register() -> None:
+    register_family(Family(
+        "supply_chain", "inventory networks: produce at factories, ship stock along the edges to meet store demand",
+        kind="gymnasium", settings=SupplySettings, loader=_user, source_option="scenario",
+        source_help="a supply-network JSON file (nodes with kind/capacity/costs/demand, edges with lead times)"))
     for key, tag in SCENARIOS.items():
         env_id = f"netctrl/SupplyChain-{tag}-v0"
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point="netctrl.problems.supply_chain.env:SupplyChainEnv",
                          kwargs={"scenario": key})
-
-        def make_env(key=key, **kw):
-            return SupplyChainEnv(key, **kw)
-
-        def baselines(seed: int = 0):
-            # the order-up-to levels are tuned (per node, on training seeds) when the controller is first bound
-            return {"oracle": OracleMPC(horizon=10), "order-up-to": OrderUpTo(),
-                    "order-up-to-horizon": OrderUpTo(horizon_aware=True), "random": RandomDistribution(seed)}
-
-        register_problem(ProblemSpec(
-            name=f"supply_chain/{key}", env_id=env_id, make_env=make_env,
-            lowers={"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env}, baselines=baselines,
-            policy=dict(POLICY), train={**TRAIN, **TRAIN_OVERRIDES.get(key, {})}, edge_policy=dict(EDGE_POLICY), edge_train=dict(EDGE_TRAIN),
-            test_seeds=tuple(range(1000, 1100)), val_seeds=tuple(range(2000, 2010)),
-            info_keys=("demand", "produced", "backlog_cost", "storage_cost"),
-            description=f"supply chain {tag} (reference parameters)" if key in REFERENCE else f"supply chain {tag}",
-        ))
+        register_problem(_packaged(key, SupplySettings()))
 
 
 _register()

@@ -261,17 +261,40 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     )
 
 
-def load_scenario(path: str | Path) -> SupplyChainScenario:
-    """Load and validate a scenario JSON file."""
+@dataclass(frozen=True)
+class SupplySettings:
+    """Changes to a scenario's top-level parameters (``None``: keep the scenario's own value)."""
+
+    steps: int | None = None
+    """control steps per episode."""
+    price: float | None = None
+    """revenue per unit of demand."""
+    backlog_penalty: float | None = None
+    """per unit of negative stock per step."""
+    overcapacity_penalty: float | None = None
+    """per unit above a node's storage capacity."""
+    advance_info: int | None = None
+    """steps of advance demand information (0: forecasts only)."""
+
+    def apply(self, data: dict) -> dict:
+        """``data`` (a scenario dict) with these changes."""
+        return {**data, **{k: v for k, v in self.__dict__.items() if v is not None}}
+
+
+def load_scenario(path: str | Path, settings: SupplySettings | None = None) -> SupplyChainScenario:
+    """Load and validate a scenario JSON file (with ``settings``' changes to its top-level parameters)."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise ScenarioError(f"Scenario file not found: {path}")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from None
+    name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
+    if settings is not None and isinstance(data, dict):
+        data = settings.apply(data)
     try:
-        return scenario_from_dict(data, name=data.get("name", path.stem) if isinstance(data, dict) else path.stem)
+        return scenario_from_dict(data, name=name)
     except ScenarioError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
 
@@ -336,15 +359,17 @@ def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, s
             "nodes": nodes, "edges": edges}
 
 
-def load_named(name: str) -> SupplyChainScenario:
-    """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0)."""
+def load_named(name: str, settings: SupplySettings | None = None) -> SupplyChainScenario:
+    """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0), with
+    ``settings``' changes."""
     key = name.lower()
+    settings = settings or SupplySettings()
     if key in REFERENCE:
-        return scenario_from_dict(REFERENCE[key], name=key)
+        return scenario_from_dict(settings.apply(REFERENCE[key]), name=key)
     import re
 
     m = re.fullmatch(r"1f(\d+)w(\d+)s", key)
     if m and int(m.group(2)) % int(m.group(1)) == 0:
         w, k = int(m.group(1)), int(m.group(2))
-        return scenario_from_dict(multi_echelon_dict(w, k // w, name=key), name=key)
-    raise ValueError(f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s or a JSON file")
+        return scenario_from_dict(settings.apply(multi_echelon_dict(w, k // w, name=key)), name=key)
+    raise ScenarioError(f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s or a JSON file")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import brentq
 
+from ...controllers import Controller
 from .lower import Equilibrium, RoutingAgents
 from .scenario import TollScenario, _replace_network
 
@@ -41,3 +42,51 @@ def braess_optimal_toll(temperature: float) -> float:
     tau = float(temperature)
     f = brentq(lambda f: 2 * f - 1 + tau * np.log(f / (1 - 2 * f)), 1e-12, 0.5 - 1e-15, xtol=1e-15, rtol=1e-15)
     return 1.0 - f
+
+
+# ------------------------------------------------------------------------------------------------ controllers
+class NoToll(Controller):
+    """No tolls (the design the reward is measured against)."""
+
+    name = "no-toll"
+
+    def act(self, scenario: TollScenario) -> np.ndarray:
+        return np.zeros(len(scenario.toll_arcs))
+
+
+class MarginalCostToll(Controller):
+    """The marginal-cost toll :func:`marginal_cost_toll` on the tollable arcs (the optimum of the social cost
+    when every arc is tollable and tolls cost nothing; a heuristic otherwise)."""
+
+    name = "marginal-cost"
+
+    def act(self, scenario: TollScenario) -> np.ndarray:
+        tolls, _ = marginal_cost_toll(scenario)
+        return tolls[scenario.toll_arcs]
+
+
+class FixedTolls(Controller):
+    """Given tolls (e.g. a closed-form optimum or a design found by the hyper-gradient loop)."""
+
+    def __init__(self, theta, name: str = "tolls") -> None:
+        self.theta = np.asarray(theta, dtype=float).reshape(-1)
+        self.name = name
+
+    def act(self, scenario: TollScenario) -> np.ndarray:
+        if len(scenario.toll_arcs) != len(self.theta):
+            from ...errors import ActionError
+
+            raise ActionError(f"{self.name!r} holds {len(self.theta)} tolls, but {scenario.name} has "
+                              f"{len(scenario.toll_arcs)} tollable arcs: it was designed for another network")
+        return self.theta.copy()
+
+
+def baselines_for(closed_form: float | None = None):
+    """``baselines(seed)``: no toll, the marginal-cost toll and, where known, the closed-form optimal toll."""
+    def baselines(seed: int = 0) -> dict:
+        out = {"no-toll": NoToll(), "marginal-cost": MarginalCostToll()}
+        if closed_form is not None:
+            out["closed-form"] = FixedTolls([closed_form], name="closed-form")
+        return out
+
+    return baselines

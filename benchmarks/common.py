@@ -1,56 +1,67 @@
-"""Helpers shared by benchmarks: machine description, results files in the ``RESULTS.md`` format."""
+"""The one helper module of the benchmark scripts: training (or reusing) agents through the recipes, the options
+every script shares, learning-curve plots, and results files in the ``RESULTS.md`` format.
+
+The scripts run from a checkout (``python benchmarks/<name>.py``); this directory is not part of the installed
+package, and nothing in the package imports it.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import platform
-import shlex
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from ..registry import get_problem
-from ..runner import train_agent
-from ..train import atomic_write_text
+from netctrl.registry import get_problem, get_recipe
+from netctrl.results import command_line, machine, write_results  # noqa: F401  (the scripts' results helpers)
+from netctrl.train import atomic_write_text
 
-#: agent label -> (agent, algorithm)
-AGENTS = {
-    "bilevel-ppo": ("bilevel", "ppo"),
-    "bilevel-a2c": ("bilevel", "a2c"),
-    "edge-ppo": ("edge", "ppo"),
-}
+
+def _nest(path: str, value) -> dict:
+    head, _, rest = path.partition(".")
+    return {head: _nest(rest, value) if rest else value}
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed: int, retrain: bool, quick: bool) -> dict:
-    """Train agent ``label`` on ``problem`` unless ``run_dir/best.pt`` exists; return its training record.
+    """Train recipe ``label`` on ``problem`` unless ``run_dir/best.pt`` exists; return its training record.
 
     PPO runs use the problem's default number of iterations with ``minutes`` as a cap; A2C runs (one episode
     per update) run for ``minutes``. ``quick`` trains a few iterations only (a smoke run, not a result).
     """
-    agent, algo = AGENTS[label]
+    recipe = get_recipe(label)
+    spec = get_problem(problem)
     run_dir = Path(run_dir)
     record_path = run_dir / "train_record.json"
     if record_path.exists() and (run_dir / "best.pt").exists() and not retrain:
         return json.loads(record_path.read_text())
-    overrides: dict = {"seed": seed, "time_limit_s": 60.0 * minutes}
-    if algo == "ppo":
+    tree = _nest(recipe.time_limit, 60.0 * minutes)
+    if label.endswith("-ppo"):
         if quick:
-            overrides.update(iterations=6, eval_every=3)
+            tree = _merge(tree, {"ppo": {"iterations": 6, "eval_every": 3}})
     else:
-        overrides["episodes"] = 8 if quick else 1_000_000
-        overrides["eval_every"] = 4 if quick else 400
-        overrides["checkpoint_every"] = 4 if quick else 400
-    if quick and agent == "bilevel" and algo == "ppo" and get_problem(problem).expert is not None:
-        overrides["pretrain"] = {"episodes": 1, "rounds": 0, "epochs": 1}       # imitation stage: a smoke run too
+        tree = _merge(tree, {"a2c": {"episodes": 8 if quick else 1_000_000, "eval_every": 4 if quick else 400,
+                                     "checkpoint_every": 4 if quick else 400}})
+    if quick and label == "bilevel-ppo" and spec.recipes[label].get("imitation"):
+        tree = _merge(tree, {"pretrain": {"episodes": 1, "rounds": 0, "epochs": 1}})   # imitation: a smoke run too
+    cfg = recipe.make_config(spec, tree, seed=seed)
     print(f"[{problem}] training {label} for up to {minutes:g} min")
-    res = train_agent(problem, agent=agent, algo=algo, run_dir=run_dir, progress=False, verbose=False, **overrides)
+    res = recipe.train(spec, cfg, run_dir, resume=False, progress=False, verbose=False)
     rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),
            "best_val_reward": res.best_eval, "seed": seed, "budget_min": minutes}
     atomic_write_text(record_path, json.dumps(rec, indent=2))
     return rec
+
+
+def load_agent(run_dir: Path, label: str, spec=None):
+    """The trained controller of a run directory (its ``best.pt``), named ``label``."""
+    return get_recipe(label).load(Path(run_dir) / "best.pt", spec, name=label)
 
 
 def benchmark_parser(doc: str | None, agents, episodes: int):
@@ -106,41 +117,3 @@ def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float],
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import torch
-
-    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python {platform.python_version()}, torch {torch.__version__}"
-
-
-def command_line() -> str:
-    argv = list(sys.argv)
-    if argv and argv[0].endswith(".py"):
-        argv = ["python", argv[0]] + argv[1:]
-    elif argv:
-        argv[0] = Path(argv[0]).name  # e.g. the `netctrl` entry point
-    return " ".join(shlex.quote(a) for a in argv)
-
-
-def write_results(path: Path, benchmark: str, rows: list[dict], speed: dict, command: str | None = None, **extra) -> dict:
-    doc = {
-        "benchmark": benchmark,
-        "command": command or command_line(),
-        "machine": machine(),
-        "date": time.strftime("%Y-%m-%d"),
-        "rows": rows,
-        "speed": speed,
-        **extra,
-    }
-    atomic_write_text(Path(path), json.dumps(doc, indent=2) + "\n")
-    return doc
