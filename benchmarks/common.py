@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netctrl.config import Experiment
 from netctrl.registry import get_problem, get_recipe
 from netctrl.results import command_line, machine, write_results  # noqa: F401  (the scripts' results helpers)
 from netctrl.train import atomic_write_text
@@ -51,6 +52,8 @@ def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed:
     if quick and label == "bilevel-ppo" and spec.recipes[label].get("imitation"):
         tree = _merge(tree, {"pretrain": {"episodes": 1, "rounds": 0, "epochs": 1}})   # imitation: a smoke run too
     cfg = recipe.make_config(spec, tree, seed=seed)
+    Experiment(problem=spec.name, algo=label, seed=seed, settings=spec.settings, config=cfg,
+               run_dir=str(run_dir)).write(run_dir / "config.toml")
     print(f"[{problem}] training {label} for up to {minutes:g} min")
     res = recipe.train(spec, cfg, run_dir, resume=False, progress=False, verbose=False)
     rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),

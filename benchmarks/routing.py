@@ -321,7 +321,7 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
     doc = write_results(out / f"{stem}.json", "routing", rows, speed, command=command,
                         training={rec["topology"]: rec["training"] for rec in records},
                         wall_s={rec["topology"]: rec["wall_s"] for rec in records},
-                        adapted_rule=__doc__.split("**Adapted**")[1].strip(),
+                        adapted_rule=__doc__.split("**Adapted**")[1].split("\n\nUsage::")[0].strip(),
                         note="delivery_time averages the packets delivered within the episode; sojourn_time "
                              "counts every generated packet up to the episode's end")
     plot(records, out / f"{stem}.png")

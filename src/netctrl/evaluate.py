@@ -84,6 +84,8 @@ class ComparisonRow:
     controller: str
     result: EvalResult
     pct_of_reference: float | None
+    gap_pct: float | None = None
+    """mean over the episodes of ``100 |reward - reference's reward| / |reference's reward|`` (same seeds)."""
 
     @property
     def pct_of_oracle(self) -> float | None:
@@ -112,7 +114,11 @@ def compare(
     rows = []
     for name, r in results.items():
         pct = 100.0 * float(r.rewards.mean()) / ref_mean if ref_mean not in (None, 0.0) else None
-        rows.append(ComparisonRow(name, r, pct))
+        gap = None
+        if ref is not None:
+            base = np.abs(ref.rewards)
+            gap = float(np.mean(100.0 * np.abs(r.rewards - ref.rewards) / np.where(base > 0, base, 1.0)))
+        rows.append(ComparisonRow(name, r, pct, gap))
     return rows
 
 
@@ -126,6 +132,7 @@ def rows_to_records(problem: "ProblemSpec", rows: list[ComparisonRow], extra: di
             "scenario": scenario, "controller": row.controller, "episodes": s["episodes"], "seeds": s["seeds"],
             "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
             problem.pct_key: None if row.pct_of_reference is None else round(row.pct_of_reference, 2),
+            **({"gap_pct": None if row.gap_pct is None else round(row.gap_pct, 2)} if problem.gap_to_reference else {}),
             "decision_ms": round(s["decision_ms"], 4),
         }
         for k in (*problem.info_keys, *problem.metric_keys):
@@ -139,8 +146,14 @@ def rows_to_records(problem: "ProblemSpec", rows: list[ComparisonRow], extra: di
 def table_keys(problem: "ProblemSpec") -> list[str]:
     """The columns :func:`print_table` shows for a problem's records."""
     pct = [problem.pct_key] if problem.reference else []
+    pct += ["gap_pct"] if problem.reference and problem.gap_to_reference else []
     return (["controller", "reward_mean", "reward_std", *pct]
             + [f"{k}_mean" for k in (*problem.info_keys, *problem.metric_keys)] + ["decision_ms"])
+
+
+def _cell(v: float) -> str:
+    """One decimal for large numbers, three significant digits for small ones."""
+    return f"{v:,.1f}" if abs(v) >= 10 or v == 0 else f"{v:.3g}"
 
 
 def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
@@ -156,6 +169,6 @@ def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
         cells = []
         for k in keys:
             v = r.get(k)
-            cells.append("-" if v is None else f"{v:,.1f}" if isinstance(v, float) else str(v))
+            cells.append("-" if v is None else _cell(v) if isinstance(v, float) else str(v))
         table.add_row(*cells)
     console.print(table)

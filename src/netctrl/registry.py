@@ -61,6 +61,9 @@ class ProblemSpec:
     """entries of the environment's ``episode_metrics()`` reported next to the reward (averaged over episodes)."""
     reference: str | None = "oracle"
     """the baseline the % column refers to (``pct_of_<reference>``); ``None``: no such column."""
+    gap_to_reference: bool = False
+    """also report ``gap_pct``, the mean relative deviation from the reference episode by episode (for games
+    whose every player one controller plays, where a deviation either way is an error)."""
     description: str = ""
     recipes: dict[str, dict] = field(default_factory=dict)
     """recipe name -> this instance's defaults for its config (a nested dict by config section); the recipes

@@ -233,7 +233,9 @@ class CurriculumConfig:
 
 
 @dataclass
-class TrainResult:
+class ValueFunctionResult:
+    """What the curriculum and DQN learners return (the recipes turn it into a :class:`netctrl.train.TrainResult`)."""
+
     nets: dict | ValueNet
     config: dict
     wall_s: float
@@ -296,7 +298,7 @@ def _feature_sizes(game, rng):
 
 # ------------------------------------------------------------------------------------------ MultiL-Cur
 def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | None = None,
-                     on_stage: Callable[[dict], None] | None = None) -> TrainResult:
+                     on_stage: Callable[[dict], None] | None = None) -> ValueFunctionResult:
     """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring).
 
     ``on_stage(state)`` is called after every stage with everything needed to continue (the experts so far,
@@ -325,7 +327,7 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | No
         t0 -= float(state["wall_s"])
         done = max(nets, default=0)
         if state.get("stopped"):
-            return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
+            return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
     for b in range(done + 1, cfg.max_budget + 1):
         ts = time.perf_counter()
         states = [game.sample_state(train_rng, b) for _ in range(cfg.states_per_stage)]
@@ -353,7 +355,7 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | No
         if stop:
             log(f"[multil-cur] time limit reached after budget {b}")
             break
-    return TrainResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
+    return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
 
 
 def _plain(state: dict) -> dict:
@@ -395,7 +397,7 @@ class DQNConfig:
             raise ConfigError(f"Expected 0 <= eps_end <= eps_start <= 1 (got {self.eps_end}, {self.eps_start})")
 
 
-def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
+def train_dqn(game, cfg: DQNConfig, log=print) -> ValueFunctionResult:
     """Q-learning over afterstates with one shared value network, replay memory and a target network."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
@@ -450,12 +452,12 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> TrainResult:
             log(f"[multil-dqn] time limit reached after {step} updates")
             break
     net.eval()
-    return TrainResult(net, {**asdict(cfg), "updates_done": step, "episodes_done": episodes}, time.perf_counter() - t0,
+    return ValueFunctionResult(net, {**asdict(cfg), "updates_done": step, "episodes_done": episodes}, time.perf_counter() - t0,
                        history, _encoding(game))
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
-def save_value_function(path, result: TrainResult, kind: str, meta: dict | None = None) -> None:
+def save_value_function(path, result: ValueFunctionResult, kind: str, meta: dict | None = None) -> None:
     """Atomically write the experts (or the DQN network) as plain state dicts plus the config (the one checkpoint
     format of :mod:`netctrl.train`; ``meta``: the recipe and problem, default recipe ``kind``)."""
     from ..train import save_checkpoint

@@ -17,7 +17,7 @@ Data collection follows DAgger (Ross, Gordon and Bagnell, 2011):
 
 After each fit the policy is validated (``eval_fn``); the best one is kept. The policy still sees only its
 observation: the expert's foresight reaches it through the labels of training episodes, never at test time.
-Reinforcement learning (PPO) then starts from the result (see :func:`netctrl.runner.train_agent`).
+Reinforcement learning (PPO) then starts from the result (the ``bilevel-ppo`` recipe with ``imitation``, :mod:`netctrl.recipes.bilevel`).
 
 Training episodes use seeds ``seed * 100_000 + round * 1000 + episode`` (disjoint from the validation and test
 seeds of every problem, which are in ``1000..2999``).

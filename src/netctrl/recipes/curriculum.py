@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..algos.curriculum import (CurriculumConfig, DQNConfig, TrainResult as CurriculumResult, ValueFunctionController,
+from ..algos.curriculum import (CurriculumConfig, DQNConfig, ValueFunctionResult, ValueFunctionController,
                                 checkpoint_encoding, load_value_function, save_value_function, train_curriculum,
                                 train_dqn)
 from ..config import to_dict
@@ -69,7 +69,7 @@ def _game(spec: ProblemSpec, recipe: str, features: str):
     return spec.hooks["game"](features)
 
 
-def _finish(kind: str, spec: ProblemSpec, cfg, res: CurriculumResult, run_dir: Path) -> TrainResult:
+def _finish(kind: str, spec: ProblemSpec, cfg, res: ValueFunctionResult, run_dir: Path) -> TrainResult:
     meta = {"recipe": kind, "problem": spec.identity(), "recipe_config": to_dict(cfg)}
     save_value_function(run_dir / "best.pt", res, kind, meta)
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in res.history))

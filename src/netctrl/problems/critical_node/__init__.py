@@ -78,7 +78,8 @@ def problem(name: str, instance, settings: MCNSettings, *, source: str | None = 
 
     return ProblemSpec(
         name=name, make_env=make_env, baselines=baselines_for(settings.exact_time_limit), kind="instance",
-        test_seeds=tuple(test_seeds), val_seeds=tuple(val_seeds), reference="exact", description=description,
+        test_seeds=tuple(test_seeds), val_seeds=tuple(val_seeds), reference="exact", gap_to_reference=True,
+        description=description,
         recipes={k: dict(v) for k, v in RECIPES.items()}, hooks={"game": lambda features=DEFAULT_FEATURES: CriticalNodeGame(features=features)},
         settings=settings, source=source, rebuild=rebuild)
 

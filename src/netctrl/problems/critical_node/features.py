@@ -96,7 +96,7 @@ READOUT = {"absolute": "sum", "relative": "mean", "hybrid": "capsum", "clipped":
 SAME_ON_TRAINING_GRAPHS = {("absolute", "clipped")}
 """pairs of feature sets whose networks compute the same function on graphs of up to 20 nodes with degrees up
 to 10, so that a network trained with the first may be played with the second
-(:func:`netctrl.bench.critical_node.load_learned`)"""
+(``load_learned`` of ``benchmarks/critical_node.py``)"""
 
 
 def _pop(x: int) -> int:

@@ -78,6 +78,10 @@ from .scenario import RoutingTopology, load_topology
 from .sim import PacketSim
 
 
+_NONE = np.zeros(0, np.int64)
+_NONE.setflags(write=False)
+
+
 class RoutingParallelEnv(ParallelEnv):
     metadata = {"name": "netctrl_routing_v0", "render_modes": []}
 
@@ -162,13 +166,16 @@ class RoutingParallelEnv(ParallelEnv):
         wait[ev.senders] = ev.wait
         backlog = self.sim.inbound()
         done_ids = self.sim.last_delivered
-        at = self.sim.p_dst[done_ids]
-        order = np.argsort(at, kind="stable")
-        acked = np.split(done_ids[order], np.cumsum(np.bincount(at, minlength=n))[:-1])
-        infos = {a: {"lost": int(ev.lost_at[i]), "delivered": int(ev.delivered_at[i]),
-                     "delay_sum": float(ev.delay_sum_at[i]), "packet": int(packet[i]), "sent": bool(sent[i]),
-                     "wait": int(wait[i]), "backlog": int(backlog[i]), "acked": acked[i]}
-                 for i, a in enumerate(agents)}
+        acked = [_NONE] * n
+        if len(done_ids):
+            at = self.sim.p_dst[done_ids]
+            for i in np.unique(at):
+                acked[i] = done_ids[at == i]
+        infos = {a: {"lost": lo, "delivered": de, "delay_sum": ds, "packet": pk, "sent": se, "wait": wa,
+                     "backlog": bl, "acked": ac}
+                 for a, lo, de, ds, pk, se, wa, bl, ac in zip(
+                     agents, ev.lost_at.tolist(), ev.delivered_at.tolist(), ev.delay_sum_at.astype(float).tolist(),
+                     packet.tolist(), sent.tolist(), wait.tolist(), backlog.tolist(), acked)}
         done = self.sim.t >= self.horizon
         terms = {a: False for a in agents}
         truncs = {a: done for a in agents}
