@@ -156,7 +156,7 @@ def test_a_city_file_that_is_not_packaged_trains_and_evaluates(tmp_path):
     ok(["train", "mobility", "--scenario", str(city), "--set", "demand_ratio=4", "--set", "steps=6", "--iterations",
         "1", "--run-dir", str(run), "--no-progress", *TINY, "--set", "rollout_steps=6", "--set", "minibatch_size=12"])
     cfg = (run / "config.toml").read_text()
-    assert 'scenario = "scenario.json"' in cfg and "demand_ratio = 4.0" in cfg and (run / "scenario.json").exists()
+    assert 'scenario = "my_city.json"' in cfg and "demand_ratio = 4.0" in cfg and (run / "my_city.json").exists()
     out = ok(["eval", "mobility", "--scenario", str(city), "--set", "demand_ratio=4", "--set", "steps=6",
               "--checkpoint", str(run / "best.pt"), "--episodes", "2"])
     assert "mobility/my_city" in out and "oracle" in out and "uniform" in out and "100.0" in out
@@ -209,6 +209,7 @@ def test_malformed_files_and_config_keys_name_the_field(tmp_path):
     refused(["train", "mobility/nyc_brooklyn", "--set", "colour=red"], "unknown key 'colour'")
     refused(["train", "mobility/nyc_brooklyn", "--set", "policy.depth=3"], "unknown key 'policy.depth'")
     refused(["train", "mobility/nyc_brooklyn", "--set", "seed=3"], "seeds are set once")
+    refused(["train", "mobility/nyc_brooklyn", "--set", "ppo.seed=3"], "seeds are set once")
     refused(["train", "mobility/nyc_brooklyn", "--set", "gamma=2"], "'gamma' in [0, 1]")
     for text, needle in (('problem = "mobility/nyc_brooklyn"\nalgo = "bilevel-ppo"\n[ppo]\nitterations = 3\n',
                           "unknown key 'ppo.itterations'"),

@@ -171,3 +171,24 @@ def test_ppo_cycles_through_the_training_graphs(tmp_path):
     # iterations 0 and 3 on the first graph, 1 on the second, 2 on the third; per iteration each of the 2
     # environments is reset by the collector and once more by the vector env when its 10-step episode ends
     assert resets == {"gabriel/10/0": 2 * 2 * 2, "gabriel/15/0": 1 * 2 * 2, "b4": 1 * 2 * 2}
+
+
+def test_a_version_1_checkpoint_still_loads_and_a_foreign_recipe_is_named(tmp_path):
+    """netctrl 0.1 wrote format 'netctrl-checkpoint-v1' with the problem inside the config; it loads as a
+    bilevel-ppo checkpoint of that problem. A checkpoint of another recipe is refused naming its recipe."""
+    train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path / "run", iterations=1, **TINY)
+    ck = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    old = {k: v for k, v in ck.items() if k not in ("recipe", "problem", "version", "netctrl")}
+    old.update(format="netctrl-checkpoint-v1", config={**ck["config"], "problem": "mobility/nyc_brooklyn",
+                                                       "agent": "bilevel"})
+    torch.save(old, tmp_path / "v1.pt")
+    model, got = load_policy(tmp_path / "v1.pt", get_problem("mobility/shenzhen_downtown_west"))  # same family
+    assert got["version"] == 1 and got["recipe"] == "bilevel-ppo" and got["problem"]["family"] == "mobility"
+    with pytest.raises(CheckpointError, match="for mobility/nyc_brooklyn .family mobility., not supply_chain/1f2s"):
+        load_policy(tmp_path / "v1.pt", get_problem("supply_chain/1f2s"))
+    with pytest.raises(CheckpointError, match="made by recipe 'bilevel-ppo', not 'hypergrad'"):
+        get_recipe("hypergrad").load(tmp_path / "run" / "best.pt")
+    newer = {**ck, "version": 99}
+    torch.save(newer, tmp_path / "v99.pt")
+    with pytest.raises(CheckpointError, match="newer than this netctrl reads"):
+        load_checkpoint(tmp_path / "v99.pt")

@@ -27,7 +27,9 @@ Fields that are themselves dataclasses are *sections* (``ppo``, ``policy``...), 
 TOML (``.toml``) and YAML (``.yaml``/``.yml``) are read the same way. ``None`` is written as the string
 ``"none"`` (TOML has no null). Every ``netctrl train`` writes the fully resolved experiment as
 ``<run_dir>/config.toml`` (with a copy of the user's file next to it), so ``netctrl train --config
-<run_dir>/config.toml --run-dir <new dir>`` reproduces the run.
+<run_dir>/config.toml --run-dir <new dir>`` reproduces the run. The recipe's seeds are not written per
+section: the top-level ``seed`` sets them all (a family setting named ``seed``, e.g. the rules that generate
+a network-flow scenario, is ``settings.seed``).
 """
 
 from __future__ import annotations
@@ -179,11 +181,7 @@ def build(cls: type, values: Mapping | Any = None, *, where: str = "", defaults:
             kwargs[f.name] = coerce(defaults[f.name], tp, f"{where}{f.name}")
     try:
         return cls(**kwargs)
-    except NetctrlError as exc:
-        if isinstance(exc, ConfigError) and str(exc).startswith(("'", "unknown key")):
-            raise
-        raise ConfigError(f"{where.rstrip('.') or cls.__name__}: {exc}") from None
-    except (ValueError, TypeError) as exc:
+    except (NetctrlError, ValueError, TypeError) as exc:     # the class's own checks (__post_init__)
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: {exc}") from None
 
 
@@ -277,8 +275,9 @@ def route_sets(sets: Mapping[str, Any], settings_cls: type | None, recipe_cls: t
     recipe_keys = leaf_paths(recipe_cls) if recipe_cls is not None else []
     eval_keys = [f.name for f in fields(EvalConfig)]
     for key, value in sets.items():
-        if key == "seed" or key.endswith(".seed"):
-            raise ConfigError(f"'{key}': seeds are set once, by --seed (the top-level 'seed')")
+        if key == "seed" or (key.endswith(".seed") and not key.startswith("settings.")):
+            raise ConfigError(f"'{key}': seeds are set once, by --seed (the top-level 'seed'); a family setting "
+                              "named seed is 'settings.seed'")
         head, _, rest = key.partition(".")
         if head == "settings" and rest:
             if rest not in setting_keys:
@@ -412,7 +411,8 @@ class Experiment:
         tree = self.to_dict()
         if copy_scenario and self.scenario is not None and Path(self.scenario).is_file():
             src = Path(self.scenario)
-            dst = path.parent / f"scenario{src.suffix}"
+            reserved = {path.name, "config.json", "metrics.jsonl", "metrics.csv", "summary.json", "pretrain.json"}
+            dst = path.parent / (src.name if src.name not in reserved and src.suffix != ".pt" else f"scenario-{src.name}")
             path.parent.mkdir(parents=True, exist_ok=True)
             if src.resolve() != dst.resolve():
                 shutil.copyfile(src, dst)
@@ -491,8 +491,10 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
     file_eval = tree.pop("eval", {}) or {}
     recipe = None
     if algo is not None or need_recipe:
-        if algo is None:
-            spec0 = base_spec or load_problem(problem, scenario)
+        if algo is None:          # the family's instances share their recipes: ask a registered one
+            from .registry import list_problems
+
+            spec0 = base_spec or get_problem(list_problems(problem)[0])
             algo = spec0.default_recipe
             if algo is None:
                 raise ConfigError(f"{problem}: no recipe trains a controller for it")
