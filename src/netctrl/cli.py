@@ -68,7 +68,7 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
     """List the problem families: their instances (and Gymnasium ids), baselines, recipes, settings and files."""
     import dataclasses
 
-    from .registry import get_family, get_problem, get_recipe, list_families, list_problems
+    from .registry import get_family, get_problem, get_recipe, list_families, list_problems, list_recipes
 
     for name in ([get_family(family).name] if family else list_families()):
         fam = get_family(name)
@@ -81,11 +81,19 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
         spec = get_problem(instances[0])
         typer.echo(f"  baselines: {', '.join(spec.baselines(0))}" + (f" (reference for %: {spec.reference})"
                                                                     if spec.reference else ""))
-        recipes = [f"{r} ({get_recipe(r).description})" for r in spec.recipes]
-        typer.echo("  recipes (--algo, first = default): " + "; ".join(recipes))
+        if spec.lowers:
+            typer.echo(f"  lower levels: {', '.join(spec.lowers)}")
+        typer.echo("  recipes (--algo, first = default): " + ", ".join(spec.recipes))
         settings = ", ".join(f"{f.name}={getattr(spec.settings, f.name)!r}" for f in dataclasses.fields(fam.settings))
         typer.echo(f"  settings (--set): {settings}")
         typer.echo(f"  your own (--{fam.source_option}): {fam.source_help}")
+    shown = [r for r in list_recipes() if family is None or r in spec.recipes]
+    typer.secho("recipes:", bold=True)
+    for r in shown:
+        rec = get_recipe(r)
+        extra = ", ".join(x for x in (rec.budget and f"--iterations sets {rec.budget}",
+                                      rec.time_limit and f"--time-limit sets {rec.time_limit}") if x)
+        typer.echo(f"    {r}: {rec.description}" + (f" ({extra})" if extra else ""))
 
 
 # ------------------------------------------------------------------------------------------------ train

@@ -199,12 +199,6 @@ def to_dict(cfg) -> dict:
     return out
 
 
-def sections(cls: type) -> list[str]:
-    """The fields of ``cls`` that are dataclasses (the sections of its config file)."""
-    hints = _hints(cls)
-    return [f.name for f in fields(cls) if isinstance(hints[f.name], type) and is_dataclass(hints[f.name])]
-
-
 def leaf_paths(cls: type, prefix: str = "") -> list[str]:
     """Every settable key of ``cls`` as a dotted path (``ppo.iterations``, ``imitation``...)."""
     hints = _hints(cls)

@@ -259,7 +259,6 @@ class Recipe:
     """``train(spec, cfg, run_dir, resume=False, progress=True, verbose=True) -> TrainResult``."""
     load: Callable[..., Controller]
     """``load(checkpoint, spec=None, name=None) -> Controller`` (``spec``: the problem it will act on)."""
-    kinds: tuple[str, ...] = ("gymnasium",)
     budget: str | None = None
     time_limit: str | None = None
     aliases: tuple[str, ...] = ()

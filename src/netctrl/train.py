@@ -6,8 +6,8 @@ Every algorithm (``netctrl.algos.*``) and every recipe (``netctrl.recipes.*``) u
   iteration ``k`` are reset with :func:`episode_seeds` ``(seed, k, n)``, so a run is a pure function of its
   config, and resuming from the checkpoint of iteration ``k`` reproduces the uninterrupted run;
 * **one checkpoint format** (:func:`save_checkpoint` / :func:`load_checkpoint`): a dict of tensors and plain
-  data written atomically (temporary file + ``os.replace``) and loaded with ``torch.load(...,
-  weights_only=True)``, so nothing in it can run code. It carries ``format``, ``version``
+  data written atomically (temporary file + ``os.replace``) and loaded by torch's weights-only unpickler
+  (``weights_only=True``), so nothing in it can run code. It carries ``format``, ``version``
   (:data:`CHECKPOINT_VERSION`), the netctrl version, the ``recipe`` that made it and the ``problem`` it was
   trained on (name, family, source, settings), then the recipe's state. A corrupt or foreign file, or a
   checkpoint of another recipe or problem family, raises :class:`CheckpointError` saying which, and never

@@ -131,10 +131,10 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
 
 def _register() -> None:
     register_recipe(Recipe("multil-cur", "MultiL-Cur: value-function experts learned budget by budget (curriculum)",
-                           CurRecipeConfig, train_cur, load, kinds=("instance",),
+                           CurRecipeConfig, train_cur, load,
                            time_limit="curriculum.time_limit_s", aliases=("cur",)))
     register_recipe(Recipe("multil-dqn", "MultiL-DQN: one value network, Q-learning on afterstates", DQNRecipeConfig,
-                           train_dqn_recipe, load, kinds=("instance",), budget="dqn.updates",
+                           train_dqn_recipe, load, budget="dqn.updates",
                            time_limit="dqn.time_limit_s", aliases=("dqn",)))
 
 

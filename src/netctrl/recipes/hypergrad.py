@@ -5,7 +5,8 @@ solves the agents' equilibrium under the current tolls (warm-started at the prev
 hyper-gradient (:func:`netctrl.algos.hypergrad.hypergradient`, model-based; or from sampled trajectories,
 ``method = "model-free"``) and takes a projected Adam step (:func:`netctrl.algos.hypergrad.optimize`).
 ``last.pt`` (every iteration: the tolls, Adam's moments, the equilibrium warm start) resumes the loop exactly;
-``best.pt`` holds the tolls of the best objective seen, which :func:`load` turns into a controller.
+``best.pt`` holds the tolls of the best objective seen, which :func:`load` turns into a controller (the
+problem's ``tolls`` hook).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ import torch
 
 from ..algos.hypergrad import OuterConfig, hypergradient, optimize, stochastic_hypergradient
 from ..config import to_dict
-from ..controllers import Controller
-from ..errors import ActionError, ConfigError
+from ..errors import ConfigError
 from ..registry import ProblemSpec, Recipe, register_recipe
 from ..train import TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
 
@@ -44,20 +44,6 @@ class HypergradConfig:
             raise ConfigError(f"'method' must be 'model-based' or 'model-free' (got {self.method!r})")
         if self.trips < 2 or self.batches < 2:
             raise ConfigError(f"'trips' and 'batches' >= 2 expected (got {self.trips}, {self.batches})")
-
-
-class TollController(Controller):
-    """Designed tolls for the network they were designed on."""
-
-    def __init__(self, theta, name: str = "hypergrad") -> None:
-        self.theta = np.asarray(theta, dtype=float).reshape(-1)
-        self.name = name
-
-    def act(self, scenario) -> np.ndarray:
-        if len(scenario.toll_arcs) != len(self.theta):
-            raise ActionError(f"{self.name!r} holds {len(self.theta)} tolls, but {scenario.name} has "
-                              f"{len(scenario.toll_arcs)} tollable arcs: they were designed for another network")
-        return self.theta.copy()
 
 
 def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: bool = False,
@@ -140,19 +126,23 @@ def _plain(state: dict) -> dict:
     return {k: _plain(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
-def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None) -> TollController:
-    """The designed tolls of a ``hypergrad`` checkpoint as a controller."""
+def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None):
+    """The designed tolls of a ``hypergrad`` checkpoint as a controller (the problem's ``tolls`` hook: a
+    controller that answers with given tolls and refuses a network with other tollable arcs)."""
+    from ..registry import problem_of
+
     ck = load_checkpoint(Path(checkpoint), recipe="hypergrad", problem=spec)
     if "theta" not in ck:
         from ..errors import CheckpointError
 
         raise CheckpointError(f"{checkpoint}: holds no finished design (use best.pt)")
-    return TollController(ck["theta"].numpy(), name=name or "hypergrad")
+    spec = spec or problem_of(ck["problem"])
+    return spec.hooks["tolls"](ck["theta"].numpy(), name or "hypergrad")
 
 
 def _register() -> None:
     register_recipe(Recipe("hypergrad", "toll design by hyper-gradient: projected Adam through the agents' equilibrium",
-                           HypergradConfig, train, load, kinds=("instance",), budget="outer.iterations"))
+                           HypergradConfig, train, load, budget="outer.iterations"))
 
 
 _register()

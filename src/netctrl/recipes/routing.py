@@ -319,12 +319,12 @@ def load_q(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | 
 def _register() -> None:
     register_recipe(Recipe("mamrl", "MAMRL: teacher initialisation, first-order MAML over link failures, online "
                            "policy gradient with consensus", MAMRLRecipeConfig, train_mamrl, load_learner,
-                           kinds=("pettingzoo",), budget="episodes", time_limit="time_limit_s"))
+                           budget="episodes", time_limit="time_limit_s"))
     register_recipe(Recipe("pg", "independent per-router policy gradient (no consensus, no meta-learning)",
-                           PGRecipeConfig, train_pg, load_learner, kinds=("pettingzoo",), budget="episodes",
+                           PGRecipeConfig, train_pg, load_learner, budget="episodes",
                            time_limit="time_limit_s"))
     register_recipe(Recipe("q-routing", "Q-routing (Boyan and Littman 1994), online", QRoutingConfig, train_q, load_q,
-                           kinds=("pettingzoo",), budget="episodes"))
+                           budget="episodes"))
 
 
 _register()

@@ -77,7 +77,7 @@ def problem(name: str, scenario: TollScenario, settings: TollSettings, *, closed
         name=name, make_env=make_env, baselines=baselines_for(closed_form), kind="instance", test_seeds=(0,),
         val_seeds=(0,), info_keys=("objective", "social_cost", "revenue"), reference=reference,
         description=description, recipes={k: dict(v) for k, v in RECIPES.items()},
-        hooks={"scenario": scenario}, settings=settings, source=source, rebuild=rebuild)
+        hooks={"scenario": scenario, "tolls": FixedTolls}, settings=settings, source=source, rebuild=rebuild)
 
 
 def _closed(name: str, settings: TollSettings) -> ProblemSpec:
