@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from netctrl.cli import app
@@ -138,11 +139,23 @@ def test_every_family_trains_and_evaluates_through_the_same_commands(tmp_path, p
     out = ok(["eval", problem, "--checkpoint", str(run / "best.pt"), "--episodes", "2", *settings])
     recipe = json.loads(json.dumps(__import__("tomllib").loads((run / "config.toml").read_text())))["algo"]
     assert f"{problem}: " in out and recipe in out and REFERENCE[problem.split("/")[0]] in out
-    # the resolved config repeats the run: the same config file, a new run directory
+    # the resolved config repeats the run: the same config file, a new run directory, the same trained controller
     again = tmp_path / "again"
     ok(["train", "--config", str(run / "config.toml"), "--run-dir", str(again), "--no-progress"])
     strip = lambda text: re.sub(r"run_dir = .*", "", text)  # noqa: E731
     assert strip((again / "config.toml").read_text()) == strip((run / "config.toml").read_text())
+    assert same_tensors(torch.load(run / "best.pt", weights_only=True), torch.load(again / "best.pt", weights_only=True))
+
+
+def same_tensors(a, b) -> bool:
+    """Whether two checkpoints hold the same tensors (weights, tolls, Q-tables...), wherever they are."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_tensors(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_tensors(x, y) for x, y in zip(a, b))
+    if torch.is_tensor(a) or torch.is_tensor(b):
+        return torch.is_tensor(a) and torch.is_tensor(b) and torch.equal(a, b)
+    return True                                      # numbers and strings: times, paths may differ
 
 
 # ------------------------------------------------------------------------------------------------ users' files

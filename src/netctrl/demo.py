@@ -66,7 +66,8 @@ def run_demo(problem: str, *, minutes: float, episodes: int, out: Path, seed: in
     seeds = list(spec.test_seeds)[:episodes]
     print(f"evaluating on {len(seeds)} test episodes (seeds {seeds[0]}..{seeds[-1]}, shared by every controller)")
     records = rows_to_records(spec, compare(spec, controllers, seeds))
-    print_table(f"{spec.name} after {res.episodes} training episodes ({res.wall_s:.0f}s)", records,
+    done = f"{res.episodes} training episodes" if res.episodes else f"{res.iterations} training iterations"
+    print_table(f"{spec.name} after {done} ({res.wall_s:.0f}s)", records,
                 [k for k in table_keys(spec) if k != "decision_ms"])
     written = [out / "table.json"]
     if any("eval_reward" in r for r in res.history):
