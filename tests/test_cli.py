@@ -59,9 +59,12 @@ def test_train_then_eval(tmp_path):
     rows = json.loads(out.read_text())
     assert [row["controller"] for row in rows] == ["bilevel-ppo", "uniform", "no-rebalancing"]
     assert all(row["episodes"] == 2 and row["seeds"] == [1000, 1001] for row in rows)
-    # the same run directory again without --resume would overwrite it: refused
+    # the same run directory again without --resume would overwrite it: refused; its config names the run
     refused(["train", "mobility/nyc_brooklyn", "--iterations", "2", "--run-dir", str(run), "--no-progress", *TINY],
             "already holds a run")
+    refused(["train", "--config", str(run / "config.toml")], "already holds a run")
+    ok(["train", "--config", str(run / "config.toml"), "--resume", "--iterations", "3", "--no-progress"])
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["iteration"] == 3
 
 
 def test_train_edge_agent_with_a2c(tmp_path):

@@ -106,8 +106,16 @@ def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
 
 def test_resume_with_other_config_is_refused(tmp_path):
     train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=1, **TINY)
-    with pytest.raises(CheckpointError, match="different config"):
+    with pytest.raises(ConfigError, match=r"made with another config \('ppo.gamma' = 0.97, now 0.5\)"):
         train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=1, resume=True, **{**TINY, "gamma": 0.5})
+    # without the run's config.toml (a recipe called directly), the checkpoint itself refuses
+    prob, recipe = get_problem("mobility/nyc_brooklyn"), get_recipe("bilevel-ppo")
+    cfg = recipe.make_config(prob, {"ppo": {**TINY, "iterations": 1, "gamma": 0.5}})
+    with pytest.raises(CheckpointError, match="different config"):
+        recipe.train(prob, cfg, tmp_path, resume=True, progress=False, verbose=False)
+    # a larger budget is what resuming is for
+    res = train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path, iterations=2, resume=True, **TINY)
+    assert res.iterations == 2
 
 
 def test_config_errors_name_the_field():

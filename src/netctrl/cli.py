@@ -117,7 +117,7 @@ def train(
 ) -> None:
     """Train a controller; writes best.pt (the one to evaluate), last.pt, config.toml (the resolved experiment:
     `netctrl train --config <run>/config.toml --run-dir <new>` repeats it) and metrics to the run directory."""
-    from .config import experiment, parse_sets, read_file
+    from .config import check_resume, experiment, parse_sets
     from .errors import ConfigError
     from .train import run_name
 
@@ -131,14 +131,9 @@ def train(
     rd = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
     exp.run_dir = str(rd)
     cfg_file = rd / "config.toml"
-    if resume and cfg_file.exists():
-        before = {k: v for k, v in read_file(cfg_file).items() if k not in ("netctrl_version", "run_dir", "scenario")}
-        now = {k: v for k, v in _tomlable(exp.to_dict()).items() if k not in ("netctrl_version", "run_dir", "scenario")}
-        changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k) and k != "eval"]
-        if changed:
-            raise ConfigError(f"{rd} was made with another config ('{changed[0]}' differs); resume it with "
-                              f"--config {cfg_file} or choose another --run-dir")
-    elif not resume and any((rd / f).exists() for f in ("last.pt", "best.pt")):
+    if resume:
+        check_resume(exp, cfg_file)
+    elif any((rd / f).exists() for f in ("last.pt", "best.pt")):
         raise ConfigError(f"{rd} already holds a run; continue it with --resume or choose another --run-dir")
     if workers:
         from .scale import init_ray
@@ -149,12 +144,6 @@ def train(
     best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
     typer.echo(f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
                f"{res.wall_s:.1f}s{best}; run directory {rd}")
-
-
-def _tomlable(tree):
-    from .config import _tomlable as conv
-
-    return conv(tree)
 
 
 # ------------------------------------------------------------------------------------------------ eval

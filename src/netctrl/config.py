@@ -403,6 +403,8 @@ class Experiment:
 
         path = Path(path)
         tree = self.to_dict()
+        if self.run_dir is not None:          # absolute: the file names its run wherever it is read from
+            tree["run_dir"] = str(Path(self.run_dir).resolve())
         if copy_scenario and self.scenario is not None and Path(self.scenario).is_file():
             src = Path(self.scenario)
             reserved = {path.name, "config.json", "metrics.jsonl", "metrics.csv", "summary.json", "pretrain.json"}
@@ -415,6 +417,32 @@ class Experiment:
                   "#   netctrl train --config <this file> --run-dir <a new directory>\n")
         atomic_write_text(path, header + tomli_w.dumps(_tomlable(tree)))
         return path
+
+
+def _flat(tree: Mapping, prefix: str = "") -> dict:
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_resume(exp: Experiment, path: str | Path) -> None:
+    """Refuse to resume the run whose resolved experiment is the file ``path`` with another experiment: every key
+    must match but the recipe's ``resumable`` ones (its budget, time limit, validation and checkpoint periods)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    before, now = _flat(read_file(path)), _flat(_tomlable(exp.to_dict()))
+    skip = {"netctrl_version", "run_dir", "scenario"} | set(exp.recipe.resumable)
+    for key in sorted(set(before) | set(now)):
+        if key in skip or key.startswith("eval."):
+            continue
+        if before.get(key) != now.get(key):
+            raise ConfigError(f"{path.parent} was made with another config ('{key}' = {before.get(key)!r}, now "
+                              f"{now.get(key)!r}); resume it with --config {path} or choose another --run-dir")
 
 
 def _tomlable(value):

@@ -262,6 +262,8 @@ class Recipe:
     budget: str | None = None
     time_limit: str | None = None
     aliases: tuple[str, ...] = ()
+    resumable: tuple[str, ...] = ()
+    """config fields (dotted paths) a resumed run may change, e.g. a larger budget."""
 
     def make_config(self, spec: ProblemSpec, overrides: dict | None = None, seed: int | None = None):
         """The config for ``spec``: the dataclass defaults, then the instance's defaults for this recipe, then

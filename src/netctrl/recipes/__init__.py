@@ -46,7 +46,11 @@ def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *
         spec, recipe, cfg = exp.spec, exp.recipe, exp.config
     run_dir = Path(run_dir) if run_dir is not None else Path("runs") / run_name(spec.name, recipe.name, seed)
     if not isinstance(problem, ProblemSpec):
+        from ..config import check_resume
+
         exp.run_dir = str(run_dir)
+        if resume:
+            check_resume(exp, run_dir / "config.toml")
         exp.write(run_dir / "config.toml")
     return recipe.train(spec, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
 

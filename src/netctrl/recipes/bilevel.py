@@ -198,14 +198,19 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
 def _register() -> None:
     from functools import partial
 
+    from ..algos.a2c import RESUMABLE_KEYS as A2C_RESUMABLE
+    from ..algos.ppo import RESUMABLE_KEYS as PPO_RESUMABLE
+
     for agent, what in (("bilevel", "bi-level agent: graph policy -> desired next state -> LP lower level"),
                         ("edge", "edge-level agent: a Gaussian per edge, flows straight from the policy")):
         register_recipe(Recipe(f"{agent}-ppo", f"{what}; PPO", PPORecipeConfig, partial(train_ppo, agent), load,
                                budget="ppo.iterations", time_limit="ppo.time_limit_s",
-                               aliases=("ppo",) if agent == "bilevel" else ()))
+                               aliases=("ppo",) if agent == "bilevel" else (),
+                               resumable=tuple(f"ppo.{k}" for k in PPO_RESUMABLE)))
         register_recipe(Recipe(f"{agent}-a2c", f"{what}; the reference actor-critic", A2CRecipeConfig,
                                partial(train_a2c, agent), load, budget="a2c.episodes", time_limit="a2c.time_limit_s",
-                               aliases=("a2c",) if agent == "bilevel" else ()))
+                               aliases=("a2c",) if agent == "bilevel" else (),
+                               resumable=tuple(f"a2c.{k}" for k in A2C_RESUMABLE)))
 
 
 _register()

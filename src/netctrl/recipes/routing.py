@@ -322,9 +322,9 @@ def _register() -> None:
                            budget="episodes", time_limit="time_limit_s"))
     register_recipe(Recipe("pg", "independent per-router policy gradient (no consensus, no meta-learning)",
                            PGRecipeConfig, train_pg, load_learner, budget="episodes",
-                           time_limit="time_limit_s"))
+                           time_limit="time_limit_s", resumable=("episodes", "time_limit_s")))
     register_recipe(Recipe("q-routing", "Q-routing (Boyan and Littman 1994), online", QRoutingConfig, train_q, load_q,
-                           budget="episodes"))
+                           budget="episodes", resumable=("episodes",)))
 
 
 _register()
