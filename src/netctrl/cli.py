@@ -117,9 +117,8 @@ def train(
 ) -> None:
     """Train a controller; writes best.pt (the one to evaluate), last.pt, config.toml (the resolved experiment:
     `netctrl train --config <run>/config.toml --run-dir <new>` repeats it) and metrics to the run directory."""
-    from .config import check_resume, experiment, parse_sets
-    from .errors import ConfigError
-    from .train import run_name
+    from .config import experiment, parse_sets
+    from .recipes import train_experiment
 
     sets = parse_sets(set_)
     if workers:
@@ -127,20 +126,12 @@ def train(
     exp = experiment(config, problem=problem, scenario=scenario, algo=algo, seed=seed,
                      run_dir=None if run_dir is None else str(run_dir), sets=sets, iterations=iterations,
                      time_limit=time_limit)
-    spec, recipe = exp.spec, exp.recipe
-    rd = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
-    exp.run_dir = str(rd)
-    cfg_file = rd / "config.toml"
-    if resume:
-        check_resume(exp, cfg_file)
-    elif any((rd / f).exists() for f in ("last.pt", "best.pt")):
-        raise ConfigError(f"{rd} already holds a run; continue it with --resume or choose another --run-dir")
     if workers:
         from .scale import init_ray
 
         init_ray(ray_address)
-    exp.write(cfg_file)
-    res = recipe.train(spec, exp.config, rd, resume=resume, progress=progress, verbose=True)
+    res = train_experiment(exp, resume=resume, progress=progress, verbose=True)
+    spec, recipe, rd = exp.spec, exp.recipe, exp.run_dir
     best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
     typer.echo(f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
                f"{res.wall_s:.1f}s{best}; run directory {rd}")

@@ -35,6 +35,7 @@ a network-flow scenario, is ``settings.seed``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 import types
@@ -364,8 +365,9 @@ class Experiment:
     scenario: str | None = None
     run_dir: str | None = None
 
-    @property
+    @functools.cached_property
     def spec(self):
+        """The problem (built once: a user's file is read when first asked for)."""
         from .registry import get_problem, load_problem
 
         if self.scenario is None:

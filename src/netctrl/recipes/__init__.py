@@ -23,36 +23,45 @@ from pathlib import Path
 from . import bilevel, curriculum, hypergrad, routing  # noqa: F401  (register the recipes)
 
 
+def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: bool = True):
+    """Run a resolved experiment (:func:`netctrl.config.experiment`): refuse a run directory that already holds a
+    run unless ``resume`` (and then check the experiment against its ``config.toml``), write ``config.toml``,
+    train. ``exp.run_dir`` defaults to ``runs/<problem>__<recipe>__<seed>__<time>``."""
+    from ..config import check_resume
+    from ..errors import ConfigError
+    from ..train import run_name
+
+    spec, recipe = exp.spec, exp.recipe
+    run_dir = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
+    exp.run_dir = str(run_dir)
+    if resume:
+        check_resume(exp, run_dir / "config.toml")
+    elif any((run_dir / f).exists() for f in ("last.pt", "best.pt")):
+        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume or choose another --run-dir")
+    exp.write(run_dir / "config.toml")
+    return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose)
+
+
 def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *, scenario: str | None = None,
           seed: int = 0, resume: bool = False, progress: bool = False, verbose: bool = False, **sets):
     """Train ``algo`` (default: the problem's first recipe) on ``problem`` (a name, a spec, or with ``scenario`` a
     family) -- what ``netctrl train`` does, from Python; ``sets`` are config options by (bare or qualified)
     name, as ``--set`` takes them: ``train("supply_chain/1f2s", "bilevel-ppo", "runs/x", iterations=50)``.
-    Returns the recipe's :class:`~netctrl.train.TrainResult`; ``run_dir`` (default ``runs/<name>``) gets
-    ``config.toml`` too."""
-    from ..config import experiment
+    Returns the recipe's :class:`~netctrl.train.TrainResult`; the run directory (default ``runs/<name>``)
+    gets ``config.toml`` too, except for a spec given as an object (which no file can name)."""
+    from ..config import experiment, route_sets
     from ..registry import ProblemSpec, get_recipe
     from ..train import run_name
 
     if isinstance(problem, ProblemSpec):
         recipe = get_recipe(algo or problem.default_recipe)
-        from ..config import route_sets
-
         _, tree, _ = route_sets(sets, None, recipe.config)
         cfg = recipe.make_config(problem, tree, seed=seed)
-        spec = problem
-    else:
-        exp = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets)
-        spec, recipe, cfg = exp.spec, exp.recipe, exp.config
-    run_dir = Path(run_dir) if run_dir is not None else Path("runs") / run_name(spec.name, recipe.name, seed)
-    if not isinstance(problem, ProblemSpec):
-        from ..config import check_resume
-
-        exp.run_dir = str(run_dir)
-        if resume:
-            check_resume(exp, run_dir / "config.toml")
-        exp.write(run_dir / "config.toml")
-    return recipe.train(spec, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
+        run_dir = Path(run_dir) if run_dir is not None else Path("runs") / run_name(problem.name, recipe.name, seed)
+        return recipe.train(problem, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
+    exp = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets,
+                     run_dir=None if run_dir is None else str(run_dir))
+    return train_experiment(exp, resume=resume, progress=progress, verbose=verbose)
 
 
 def load(checkpoint: str | Path, spec=None, name: str | None = None):
