@@ -349,7 +349,7 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | No
         stop = deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget
         if on_stage is not None:
             on_stage({"nets": {str(k): n.state_dict() for k, n in nets.items()}, "history": list(history),
-                      "train_rng": _plain(train_rng.bit_generator.state), "val_rng": _plain(val_rng.bit_generator.state),
+                      "train_rng": train_rng.bit_generator.state, "val_rng": val_rng.bit_generator.state,
                       "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
                       "wall_s": time.perf_counter() - t0, "stopped": stop or b == cfg.max_budget})
         if stop:
@@ -357,9 +357,6 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | No
             break
     return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
 
-
-def _plain(state: dict) -> dict:
-    return {k: _plain(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 # ------------------------------------------------------------------------------------------- MultiL-DQN

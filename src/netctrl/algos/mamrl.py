@@ -370,7 +370,7 @@ class RouterLearner:
     def state_dict(self) -> dict:
         """Everything a resumed learner needs: weights, optimiser, episodes, the sampling generator's state."""
         return {"model": self.policy.state_dict(), "opt": self.opt.state_dict(), "episodes": self.episodes,
-                "rng": _plain_state(self.rng.bit_generator.state)}
+                "rng": self.rng.bit_generator.state}
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["model"])
@@ -378,9 +378,6 @@ class RouterLearner:
         self.episodes = int(state["episodes"])
         self.rng.bit_generator.state = state["rng"]
 
-
-def _plain_state(state: dict) -> dict:
-    return {k: _plain_state(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 class RouterPolicyController(Controller):
@@ -452,7 +449,7 @@ def train_online(make_env: Callable, cfg: MAMRLConfig, episodes: int, task=(), l
         if log and (k + 1) % 50 == 0:
             log(f"episode {k + 1}: load {load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
         if checkpoint is not None:
-            checkpoint(k + 1, learner, _plain_state(rng.bit_generator.state), hist[-1])
+            checkpoint(k + 1, learner, rng.bit_generator.state, hist[-1])
         if time_limit_s and time.perf_counter() - t0 > time_limit_s:
             break
     return learner, hist

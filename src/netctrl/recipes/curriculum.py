@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..algos.curriculum import (CurriculumConfig, DQNConfig, ValueFunctionResult, ValueFunctionController,
-                                checkpoint_encoding, load_value_function, save_value_function, train_curriculum,
+                                load_value_function, save_value_function, train_curriculum,
                                 train_dqn)
 from ..config import to_dict
 from ..errors import CheckpointError, ConfigError
@@ -110,7 +110,7 @@ def load_value(checkpoint: str | Path, spec: ProblemSpec | None = None, name: st
     """``(value function, checkpoint)``, on a game with the encoding it was trained with (from the problem's
     ``game`` hook, or the critical-node game when no problem is given)."""
     ck = load_checkpoint(Path(checkpoint), recipe=("multil-cur", "multil-dqn"), problem=spec)
-    trained = checkpoint_encoding(checkpoint, {"features": "absolute"})
+    trained = ck.get("encoding") or {"features": "absolute"}      # checkpoints without one: the absolute features
     make_game = spec.hooks["game"] if spec is not None and "game" in spec.hooks else None
     if make_game is None:
         from ..registry import problem_of

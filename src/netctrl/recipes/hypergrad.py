@@ -108,7 +108,7 @@ def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: 
                                                   for k, v in st.items()},
                                                  "best_value": best["value"], "best_theta": torch.as_tensor(best["theta"])},
                                "warm": None if "x" not in warm else torch.as_tensor(warm["x"]),
-                               "rng": _plain(rng.bit_generator.state)})
+                               "rng": rng.bit_generator.state})
 
     vg = model_based if cfg.method == "model-based" else model_free
     res = optimize(vg, np.zeros(len(scen.toll_arcs)), cfg.outer, callback, state=state, on_step=on_step)
@@ -121,9 +121,6 @@ def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: 
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     return TrainResult(run_dir, best["theta"], res.iterations, 0, time.perf_counter() - t0, -best["value"], history)
 
-
-def _plain(state: dict) -> dict:
-    return {k: _plain(v) if isinstance(v, dict) else v for k, v in state.items()}
 
 
 def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None):
