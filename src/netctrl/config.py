@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from .errors import ConfigError, NetctrlError
+from .files import MAX_NESTING, check_nesting, read_text
 
 NONE_STRINGS = ("none", "null")
 
@@ -322,12 +323,9 @@ TOP_KEYS = ("netctrl_version", "problem", "scenario", "algo", "seed", "run_dir")
 def read_file(path: str | Path) -> dict:
     """A TOML, YAML or JSON file as a dict (a malformed file raises a :class:`ConfigError` naming it)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    text = read_text(path, what="config file", error=ConfigError)
     suffix = path.suffix.lower()
     try:
         if suffix == ".toml":
@@ -344,8 +342,11 @@ def read_file(path: str | Path) -> dict:
             raise ConfigError(f"{path}: expected a .toml, .yaml, .yml or .json config file")
     except ConfigError:
         raise
+    except RecursionError:
+        raise ConfigError(f"{path}: lists and tables nest deeper than {MAX_NESTING} levels") from None
     except Exception as exc:  # tomllib.TOMLDecodeError, yaml.YAMLError, json.JSONDecodeError
-        raise ConfigError(f"{path}: not a valid {suffix[1:].upper()} file ({exc})") from None
+        raise ConfigError(f"{path}: not a valid {suffix[1:].upper()} file ({str(exc)[:300]})") from None
+    check_nesting(data, str(path), error=ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings at the top (got {type(data).__name__})")
     return data

@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ScenarioError
+from .files import as_number, read_json, shown
 
 PACKAGED = ("b4", "geant", "att")
 """topologies shipped with netctrl (``netctrl/data/topologies``)."""
@@ -129,8 +130,8 @@ def travel_time_steps(length: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- reading
 def _number(value, where: str, *, positive: bool = False, integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise ScenarioError(f"'{where}' must be a finite number (got {value!r})")
+    if as_number(value) is None or not np.isfinite(value):
+        raise ScenarioError(f"'{where}' must be a finite number (got {shown(value)})")
     if positive and value <= 0:
         raise ScenarioError(f"'{where}' > 0 expected (got {value!r})")
     if integer and int(value) != value:
@@ -150,13 +151,17 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
             raise ScenarioError(f"{name}: expected a non-empty list '{key}'")
     ids, positions = [], []
     for k, n in enumerate(data["nodes"]):
-        if not isinstance(n, dict) or "id" not in n:
+        if not isinstance(n, dict):
+            raise ScenarioError(f"{name}: 'nodes[{k}]' must be an object with an 'id' (got {shown(n)})")
+        if "id" not in n:
             raise ScenarioError(f"{name}: 'nodes[{k}]' is missing field 'id'")
+        if isinstance(n["id"], bool) or not isinstance(n["id"], (str, int)):
+            raise ScenarioError(f"{name}: 'nodes[{k}].id' must be a string or an integer (got {shown(n['id'])})")
         ids.append(str(n["id"]))
         pos = n.get("pos")
         if pos is not None:
             if not isinstance(pos, (list, tuple)) or len(pos) != 2:
-                raise ScenarioError(f"{name}: 'nodes[{k}].pos' must be [x, y] (got {pos!r})")
+                raise ScenarioError(f"{name}: 'nodes[{k}].pos' must be [x, y] (got {shown(pos)})")
             pos = [_number(p, f"nodes[{k}].pos") for p in pos]
         positions.append(pos)
     if len(set(ids)) != len(ids):
@@ -166,10 +171,12 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
     links, pairs, cap, lat = [], {}, [], []
     for k, link in enumerate(data["links"]):
         if not isinstance(link, dict):
-            raise ScenarioError(f"{name}: 'links[{k}]' must be an object with 'u' and 'v' (got {link!r})")
+            raise ScenarioError(f"{name}: 'links[{k}]' must be an object with 'u' and 'v' (got {shown(link)})")
         for f in ("u", "v"):
-            if str(link.get(f)) not in index:
-                raise ScenarioError(f"{name}: 'links[{k}].{f}' = {link.get(f)!r} is not a node id")
+            if f not in link:
+                raise ScenarioError(f"{name}: 'links[{k}]' is missing field '{f}'")
+            if isinstance(link[f], bool) or not isinstance(link[f], (str, int)) or str(link[f]) not in index:
+                raise ScenarioError(f"{name}: 'links[{k}].{f}' = {shown(link[f])} is not a node id")
         u, v = index[str(link["u"])], index[str(link["v"])]
         if u == v:
             raise ScenarioError(f"{name}: 'links[{k}]' is a self-loop at {ids[u]!r}")
@@ -180,16 +187,21 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
         cap.append(None if link.get("capacity") is None else _number(link["capacity"], f"links[{k}].capacity", positive=True))
         lat.append(None if link.get("latency") is None else _number(link["latency"], f"links[{k}].latency"))
     scenarios = []
-    for k, sc in enumerate(data.get("failure_scenarios") or []):
+    failures = data.get("failure_scenarios")
+    if failures is not None and not isinstance(failures, list):
+        raise ScenarioError(f"{name}: 'failure_scenarios' must be a list (got {shown(failures)})")
+    for k, sc in enumerate(failures or []):
         if not isinstance(sc, dict) or not isinstance(sc.get("failed_links", []), list):
             raise ScenarioError(f"{name}: 'failure_scenarios[{k}]' must be an object with a list 'failed_links'")
         failed = []
         for j, pair in enumerate(sc.get("failed_links", [])):
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2 or any(str(p) not in index for p in pair):
-                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {pair!r} is not a pair of node ids")
+            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
+                    or any(isinstance(p, bool) or not isinstance(p, (str, int)) or str(p) not in index for p in pair)):
+                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {shown(pair)} is not a pair "
+                                    "of node ids")
             key = tuple(sorted(index[str(p)] for p in pair))
             if key not in pairs:
-                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {pair!r} is not a link")
+                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {shown(pair)} is not a link")
             failed.append(pairs[key])
         scenarios.append(tuple(failed))
     has_pos = all(p is not None for p in positions)
@@ -248,12 +260,7 @@ def read_topology(source: str | Path) -> Topology:
         return topology_from_dict(json.loads(raw), key, source=key)
     path = Path(text)
     if path.suffix.lower() == ".json" or path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ScenarioError(f"{path}: topology file not found") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ScenarioError(f"{path}: cannot read topology ({exc})") from None
+        data = read_json(path, what="topology file")
         default = data.get("name", path.stem) if isinstance(data, dict) else path.stem
         try:
             return topology_from_dict(data, default, source=str(path))

@@ -18,7 +18,8 @@ Reward
     The nodes saved at the end of that line of play. For the exact solver's line it is the game's value (the
     defender's optimum against the best attack); a weaker attacker saves more, a weaker defender fewer, so
     learned play is judged by its gap to the exact value, ``|v - v*| / v*`` (the benchmark's measure). ``info``
-    holds ``saved`` and the three sets.
+    holds ``saved`` and the three sets, by node label: an instance file's own labels (``V = [...]``), ``0..n-1``
+    for a generated instance.
 """
 
 from __future__ import annotations
@@ -87,5 +88,6 @@ class MCNProblem(InstanceProblem):
 
     def score(self, instance: MCNInstance, solution) -> tuple[float, dict]:
         saved, sol = play_solution(instance, solution)
-        return float(saved), {"saved": saved, "vaccinated": list(sol.vaccinated), "infected": list(sol.infected),
-                              "protected": list(sol.protected)}
+        label = instance.label_of                    # the file's own node labels (0..n-1 for a generated instance)
+        return float(saved), {"saved": saved, "vaccinated": [label(v) for v in sol.vaccinated],
+                              "infected": [label(v) for v in sol.infected], "protected": [label(v) for v in sol.protected]}

@@ -68,6 +68,8 @@ class MCNInstance:
         lam: protection budget of the defender (last move).
         name: a label (file name, generator parameters).
         opt: a published optimal value (number of saved nodes), when the instance comes with one.
+        labels: the node labels of the instance's file (node ``v`` is ``labels[v]``); ``None`` for a generated
+            instance, whose nodes are ``0..n-1``. Solutions are reported by label (:meth:`label_of`).
     """
 
     n: int
@@ -77,9 +79,10 @@ class MCNInstance:
     lam: int
     name: str = ""
     opt: int | None = None
+    labels: tuple | None = field(default=None, repr=False, compare=False)
     adj: tuple = field(init=False, repr=False, compare=False)
 
-    def __init__(self, n, edges, omega, phi, lam, name="", opt=None):
+    def __init__(self, n, edges, omega, phi, lam, name="", opt=None, labels=None):
         if not isinstance(n, int) or n < 1:
             raise ScenarioError(f"Expected 'n' to be a positive integer (got {n!r})")
         for key, b in (("omega", omega), ("phi", phi), ("lam", lam)):
@@ -99,9 +102,18 @@ class MCNInstance:
         for u, v in canon:
             adj[u] |= 1 << v
             adj[v] |= 1 << u
+        if labels is not None:
+            labels = tuple(labels)
+            if len(labels) != n or len(set(labels)) != n:
+                raise ScenarioError(f"Expected 'labels' to be {n} distinct node labels (got {len(labels)}, "
+                                    f"{len(set(labels))} distinct)")
         for name_, val in (("n", n), ("edges", tuple(sorted(canon))), ("omega", omega), ("phi", phi), ("lam", lam),
-                           ("name", name), ("opt", opt), ("adj", tuple(adj))):
+                           ("name", name), ("opt", opt), ("labels", labels), ("adj", tuple(adj))):
             object.__setattr__(self, name_, val)
+
+    def label_of(self, v: int):
+        """The label of node ``v``: its label in the instance's file, or ``v`` itself for a generated instance."""
+        return v if self.labels is None else self.labels[v]
 
     @property
     def full(self) -> int:
@@ -112,7 +124,7 @@ class MCNInstance:
         return (self.omega, self.phi, self.lam)
 
     def with_budgets(self, omega: int, phi: int, lam: int) -> "MCNInstance":
-        return MCNInstance(self.n, self.edges, omega, phi, lam, name=self.name)
+        return MCNInstance(self.n, self.edges, omega, phi, lam, name=self.name, labels=self.labels)
 
     def to_networkx(self):
         import networkx as nx

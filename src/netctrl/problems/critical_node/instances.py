@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ScenarioError
+from ...files import MAX_NESTING, read_text, shown
 from .game import MCNInstance
 
 _BUDGETS_IN_NAME = re.compile(r"_(\d+)-(\d+)-(\d+)(?:_|$)")
@@ -86,17 +87,33 @@ def budgets_from_name(name: str) -> tuple[int, int, int] | None:
 
 
 def _literal(text: str, key: str):
+    depth = deepest = 0
+    for ch in text:                                      # literal_eval recurses: refuse deep nesting up front
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise ScenarioError(f"Expected '{key}' to be a flat list, but its brackets nest {deepest} levels deep")
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError) as exc:
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise ScenarioError(f"Could not parse '{key}' as a Python-style list (got {text[:60]!r}...)") from exc
+
+
+def _is_label(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name: str = "") -> MCNInstance:
     """Parse the public MCN text format; ``budgets`` default to the ones encoded in ``name``.
 
-    Node labels (any integers) are mapped to ``0..n-1`` in increasing order; the statistics lines
-    (``value  #label``) are kept in ``stats`` of the returned instance's ``opt`` (``#opt``) only.
+    Node labels (any integers) are mapped to ``0..n-1`` in increasing order and kept as the instance's
+    ``labels`` (solutions are reported by label); the statistics lines (``value  #label``) are kept in
+    ``stats`` of the returned instance's ``opt`` (``#opt``) only.
+
+    >>> inst = parse_instance("V = [10, 20, 30]\\nA = [(10, 20), (20, 30)]", budgets=(0, 1, 0))
+    >>> inst.edges, inst.labels
+    (((0, 1), (1, 2)), (10, 20, 30))
     """
     fields, stats = {}, {}
     for raw in text.splitlines():
@@ -117,13 +134,23 @@ def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name:
     arcs = _literal(fields["A"], "A")
     if not isinstance(labels, list) or not labels:
         raise ScenarioError(f"Expected 'V' to be a non-empty list of node labels (got {fields['V'][:40]!r})")
-    index = {lab: i for i, lab in enumerate(sorted(labels))}
+    bad = [lab for lab in labels if not _is_label(lab)]
+    if bad:
+        raise ScenarioError(f"Expected the node labels in 'V' to be integers (got {shown(bad[0])})")
+    order = sorted(labels)
+    index = {lab: i for i, lab in enumerate(order)}
     if len(index) != len(labels):
-        raise ScenarioError("Expected the node labels in 'V' to be distinct")
+        dup = next(lab for lab, nxt in zip(order, order[1:]) if lab == nxt)
+        raise ScenarioError(f"Expected the node labels in 'V' to be distinct (got {dup} twice)")
+    if not isinstance(arcs, list):
+        raise ScenarioError(f"Expected 'A' to be a list of arcs (label, label) (got {fields['A'][:40]!r})")
     edges = []
-    for arc in arcs:
-        if not (isinstance(arc, tuple) and len(arc) == 2) or arc[0] not in index or arc[1] not in index:
-            raise ScenarioError(f"Expected each arc in 'A' to be a pair of labels from 'V' (got {arc!r})")
+    for k, arc in enumerate(arcs):
+        if not (isinstance(arc, tuple) and len(arc) == 2 and all(_is_label(x) and x in index for x in arc)):
+            raise ScenarioError(f"Expected each arc in 'A' to be a pair of labels from 'V' (got {shown(arc)} at "
+                                f"position {k})")
+        if arc[0] == arc[1]:
+            raise ScenarioError(f"Expected no self-loop in 'A' (got {arc!r} at position {k})")
         edges.append((index[arc[0]], index[arc[1]]))
     if budgets is None:
         budgets = budgets_from_name(name)
@@ -133,34 +160,37 @@ def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name:
     if "opt" in stats:
         try:
             opt = int(round(float(stats["opt"])))
-        except ValueError as exc:
-            raise ScenarioError(f"Expected '#opt' to be a number (got {stats['opt']!r})") from exc
-    return MCNInstance(len(labels), edges, *map(int, budgets), name=name, opt=opt)
+        except (ValueError, OverflowError) as exc:
+            raise ScenarioError(f"Expected '#opt' to be a finite number (got {stats['opt']!r})") from exc
+    return MCNInstance(len(labels), edges, *map(int, budgets), name=name, opt=opt, labels=order)
 
 
 def read_instance(path, budgets: tuple[int, int, int] | None = None) -> MCNInstance:
     """Read a public-format instance file (budgets from the file name unless given)."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"MCN instance file not found: {path}")
-    return parse_instance(path.read_text(), budgets=budgets, name=path.name)
+    try:
+        return parse_instance(read_text(path, what="MCN instance file"), budgets=budgets, name=path.name)
+    except ScenarioError as exc:
+        raise ScenarioError(exc if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
 
 
 def format_instance(inst: MCNInstance, opt: int | None = None, solution: tuple | None = None,
                     stats: dict | None = None) -> str:
-    """Write ``inst`` in the public text format (labels ``1..n``); ``solution = (D, I, P)`` node lists."""
+    """Write ``inst`` in the public text format, with its own node labels (``1..n`` for a generated instance);
+    ``solution = (D, I, P)`` node lists (node indices ``0..n-1``)."""
+    label = (lambda v: v + 1) if inst.labels is None else inst.label_of
     lines = []
     for label, value in (stats or {}).items():
         lines.append(f"{value!s:<16}#{label}")
     if opt is not None or inst.opt is not None:
         lines.append(f"{(opt if opt is not None else inst.opt)!s:<16}#opt")
     lines.append("")
-    lines.append("V = [" + ", ".join(str(v + 1) for v in range(inst.n)) + "]")
+    lines.append("V = [" + ", ".join(str(label(v)) for v in range(inst.n)) + "]")
     arcs = []
     for u, v in inst.edges:
-        arcs += [f"({u + 1}, {v + 1})", f"({v + 1}, {u + 1})"]
+        arcs += [f"({label(u)}, {label(v)})", f"({label(v)}, {label(u)})"]
     lines.append("A = [" + ", ".join(arcs) + "]")
     if solution is not None:
         for key, nodes in zip(("Z_dad", "Y_dad", "X_dad"), solution):
-            lines.append(f"{key} = [" + ", ".join(str(v + 1) for v in nodes) + "]")
+            lines.append(f"{key} = [" + ", ".join(str(label(v)) for v in nodes) + "]")
     return "\n".join(lines) + "\n"

@@ -33,7 +33,6 @@ Choices that reproduce the reference study (``demand_pairs="adjacent"``, the ben
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -43,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import GraphError, ScenarioError
+from ...files import as_number, read_json, shown
 from ...graph import FlowNetwork
 
 
@@ -70,18 +70,40 @@ class CitySettings:
     """steps of demand data kept beyond the episode end (for forecasts and the oracle's horizon)."""
 
     def __post_init__(self) -> None:
-        if self.step_minutes <= 0:
-            raise ScenarioError(f"Expected 'step_minutes' > 0 (got {self.step_minutes})")
-        if self.steps <= 0:
-            raise ScenarioError(f"Expected 'steps' > 0 (got {self.steps})")
-        if not (self.demand_ratio > 0):
+        for name, low, high in (("start_hour", 0, MAX_HOUR), ("step_minutes", 1, MAX_MINUTES),
+                                ("steps", 1, MAX_STEPS), ("lookahead", 0, MAX_STEPS)):
+            _check_int(name, getattr(self, name), low, high)
+        if self.fleet is not None:
+            _check_int("fleet", self.fleet, 1, MAX_FLEET)
+        for name in ("demand_ratio", "cost_per_minute"):
+            v = getattr(self, name)
+            if as_number(v) is None or not np.isfinite(v):
+                raise ScenarioError(f"'{name}' must be a finite number (got {shown(v)})")
+        if not self.demand_ratio > 0:
             raise ScenarioError(f"Expected 'demand_ratio' > 0 (got {self.demand_ratio})")
         if self.cost_per_minute < 0:
             raise ScenarioError(f"Expected 'cost_per_minute' >= 0 (got {self.cost_per_minute})")
         if self.demand_pairs not in ("adjacent", "all"):
-            raise ScenarioError(f"Expected 'demand_pairs' in ('adjacent', 'all') (got {self.demand_pairs!r})")
-        if self.fleet is not None and self.fleet <= 0:
-            raise ScenarioError(f"Expected 'fleet' > 0 (got {self.fleet})")
+            raise ScenarioError(f"Expected 'demand_pairs' in ('adjacent', 'all') (got {shown(self.demand_pairs)})")
+        if not isinstance(self.varying_time, bool):
+            raise ScenarioError(f"'varying_time' must be true or false (got {shown(self.varying_time)})")
+
+
+#: upper bounds of the settings and of the file's sizes: beyond them the per-step arrays would not fit in memory
+MAX_STEPS = 100_000
+MAX_HOUR = 10_000
+MAX_MINUTES = 10_000
+MAX_FLEET = 10**12
+MAX_REGIONS = 100_000
+#: the longest trip or rebalancing time (minutes) a scenario may give: a week
+MAX_TRAVEL_MINUTES = 7 * 24 * 60
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ScenarioError(f"'{name}' must be an integer (got {shown(value)})")
+    if not low <= value <= high:
+        raise ScenarioError(f"'{name}' must be an integer in {low}..{high} (got {value})")
 
 
 #: the packaged cities and the reference study's settings for them
@@ -170,15 +192,7 @@ def _load_packaged(key: str, fname: str, settings: CitySettings) -> MobilityScen
 def load_scenario(path: str | Path, settings: CitySettings | None = None, *, name: str | None = None, **overrides: Any) -> MobilityScenario:
     """Load and validate a scenario JSON file (any city in the format above)."""
     path = Path(path)
-    if not path.exists():
-        raise ScenarioError(f"Scenario file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except json.JSONDecodeError as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not a UTF-8 text file ({exc})") from exc
+    data = read_json(path, what="scenario file")
     settings = settings or CitySettings()
     if overrides:
         settings = CitySettings(**{**settings.__dict__, **overrides})
@@ -203,21 +217,28 @@ def _records(data: dict, key: str, fields: dict[str, str]) -> dict[str, np.ndarr
             if f not in rec:
                 raise ScenarioError(f"'{key}[{k}]' is missing field '{f}'")
             v = rec[f]
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ScenarioError(f"Expected '{key}[{k}].{f}' to be a number (got {v!r})")
+            if as_number(v) is None:
+                raise ScenarioError(f"Expected '{key}[{k}].{f}' to be a number (got {shown(v)})")
             if not np.isfinite(v):
                 raise ScenarioError(f"Expected '{key}[{k}].{f}' to be finite (got {v!r})")
             if kind == "int" and float(v) != int(v):
                 raise ScenarioError(f"Expected '{key}[{k}].{f}' to be an integer (got {v!r})")
+            if kind == "int" and abs(v) > 2**62:
+                raise ScenarioError(f"Expected '{key}[{k}].{f}' to be an integer of magnitude <= 2**62 (got {v!r})")
             out[f].append(v)
     return {f: np.asarray(v, dtype=np.int64 if fields[f] == "int" else np.float64) for f, v in out.items()}
 
 
-def _nonneg(arrs: dict, key: str, f: str) -> None:
-    bad = np.flatnonzero(arrs[f] < 0)
+def _nonneg(arrs: dict, key: str, f: str, *, positive: bool = False, maximum: float | None = None) -> None:
+    bad = np.flatnonzero(arrs[f] <= 0 if positive else arrs[f] < 0)
     if bad.size:
         k = int(bad[0])
-        raise ScenarioError(f"Expected '{key}[{k}].{f}' >= 0 (got {arrs[f][k]})")
+        raise ScenarioError(f"Expected '{key}[{k}].{f}' {'>' if positive else '>='} 0 (got {arrs[f][k]})")
+    if maximum is not None:
+        bad = np.flatnonzero(arrs[f] > maximum)
+        if bad.size:
+            k = int(bad[0])
+            raise ScenarioError(f"Expected '{key}[{k}].{f}' <= {maximum:g} (got {arrs[f][k]:g})")
 
 
 def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name: str = "city") -> MobilityScenario:
@@ -229,15 +250,20 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
     # regions
     if "region" in data:
         reg = data["region"]
-        region_ids = list(range(reg)) if isinstance(reg, int) else list(reg) if isinstance(reg, list) else None
+        if isinstance(reg, int) and not isinstance(reg, bool) and reg > MAX_REGIONS:
+            raise ScenarioError(f"Expected 'region' to be a count of at most {MAX_REGIONS} regions (got {reg})")
+        region_ids = (list(range(reg)) if isinstance(reg, int) and not isinstance(reg, bool) else
+                      list(reg) if isinstance(reg, list) else None)
         if region_ids is None or not region_ids or not all(isinstance(r, int) and not isinstance(r, bool) for r in region_ids):
-            raise ScenarioError(f"Expected 'region' to be a positive count or a list of integer ids (got {reg!r})")
+            raise ScenarioError(f"Expected 'region' to be a positive count or a list of integer ids (got {shown(reg)})")
     else:
         for key in ("nlat", "nlon"):
             if key not in data:
                 raise ScenarioError(f"missing key '{key}' (or give 'region')")
             if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] <= 0:
-                raise ScenarioError(f"Expected '{key}' to be a positive integer (got {data[key]!r})")
+                raise ScenarioError(f"Expected '{key}' to be a positive integer (got {shown(data[key])})")
+        if data["nlat"] * data["nlon"] > MAX_REGIONS:
+            raise ScenarioError(f"Expected 'nlat' * 'nlon' <= {MAX_REGIONS} regions (got {data['nlat']} * {data['nlon']})")
         region_ids = list(range(data["nlat"] * data["nlon"]))
     if len(set(region_ids)) != len(region_ids):
         raise ScenarioError("'region' lists an id twice")
@@ -269,7 +295,7 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
 
     # rebalancing times
     rt = _records(data, "rebTime", {"time_stamp": "int", "origin": "int", "destination": "int", "reb_time": "num"})
-    _nonneg(rt, "rebTime", "reb_time")
+    _nonneg(rt, "rebTime", "reb_time", maximum=MAX_TRAVEL_MINUTES)
     ro, rd = positions(rt, "rebTime", ("origin", "destination"))
     H = s.steps + s.lookahead
     step_hour = (s.start_hour * 60 + np.arange(H) * s.step_minutes) // 60  # hour of each step
@@ -306,8 +332,9 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
     )
     if dm["demand"].size == 0:
         raise ScenarioError("'demand' is empty")
-    for f in ("demand", "travel_time", "price"):
-        _nonneg(dm, "demand", f)
+    _nonneg(dm, "demand", "demand")
+    _nonneg(dm, "demand", "travel_time", maximum=MAX_TRAVEL_MINUTES)
+    _nonneg(dm, "demand", "price", positive=True)
     do, dd = positions(dm, "demand", ("origin", "destination"))
     step_of = (dm["time_stamp"] - s.start_hour * 60) // s.step_minutes
     if s.demand_pairs == "adjacent":
@@ -317,9 +344,16 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         keep_pair = np.ones(do.size, dtype=bool)
     in_window = (step_of >= 0) & (step_of < H) & keep_pair & (dm["demand"] > 0)
     if not np.any(in_window[(step_of < s.steps)]):
+        start, end = s.start_hour * 60, s.start_hour * 60 + s.steps * s.step_minutes
+        timed = (dm["time_stamp"] >= start) & (dm["time_stamp"] < end)
+        pairs = "every pair of the file" if s.demand_pairs == "all" else "the adjacent and intra-region pairs"
+        found = (f"holds {int(timed.sum())} of them, none with a positive rate for {pairs}" if timed.any() else
+                 f"holds none of them (their time stamps are {int(dm['time_stamp'].min())}.."
+                 f"{int(dm['time_stamp'].max())})")
         raise ScenarioError(
-            f"'demand' has no request for the simulated pairs during the episode "
-            f"(hour {s.start_hour}, {s.steps} steps of {s.step_minutes} min)"
+            f"'demand' has {timed.size} entries but no request for the simulated pairs during the episode: its "
+            f"window [{start}, {end}) of 'time_stamp' minutes (hour {s.start_hour}, {s.steps} steps of "
+            f"{s.step_minutes} min) {found}"
         )
     pair_keys = sorted(set(zip(do[in_window].tolist(), dd[in_window].tolist())))
     pidx = {p: k for k, p in enumerate(pair_keys)}
@@ -343,7 +377,7 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         total = int(s.fleet)
     else:
         acc = _records(data, "totalAcc", {"hour": "int", "acc": "num"})
-        _nonneg(acc, "totalAcc", "acc")
+        _nonneg(acc, "totalAcc", "acc", maximum=MAX_FLEET)
         hour = s.start_hour + int(round(s.step_minutes / 2 * s.steps / 60))
         match = np.flatnonzero(acc["hour"] == hour)
         if match.size == 0:

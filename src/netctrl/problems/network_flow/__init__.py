@@ -13,6 +13,8 @@ Its bi-level agent's imitation stage also labels episodes on the 100-node graph 
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 
 import gymnasium as gym
@@ -61,6 +63,9 @@ __all__ = [
 ]
 
 COMMODITIES = 4
+#: upper bounds of the settings that set array lengths (``(steps + lookahead) x nodes x commodities`` rates)
+MAX_COMMODITIES = 64
+MAX_STEPS = 10_000
 INSTANCES = {
     "b4": ("b4", "B4"), "geant": ("geant", "GEANT"), "att": ("att", "ATT"),
     **{f"gabriel-{n}": (f"gabriel/{n}/0", f"Gabriel{n}") for n in (10, 20, 50, 100, 200, 500)},
@@ -119,14 +124,18 @@ class NetworkFlowSettings:
     """steps of expected arrivals kept beyond the episode's end (forecasts)."""
 
     def __post_init__(self) -> None:
-        if self.commodities < 1:
-            raise ConfigError(f"'commodities' >= 1 expected (got {self.commodities})")
-        if self.steps <= 5:
-            raise ConfigError(f"'steps' > 5 expected (got {self.steps})")
-        if not self.load > 0:
-            raise ConfigError(f"'load' > 0 expected (got {self.load})")
-        if self.lookahead < 0:
-            raise ConfigError(f"'lookahead' >= 0 expected (got {self.lookahead})")
+        for name in ("commodities", "steps", "seed", "lookahead"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise ConfigError(f"'{name}' must be an integer (got {v!r})")
+        if not 1 <= self.commodities <= MAX_COMMODITIES:
+            raise ConfigError(f"'commodities' in 1..{MAX_COMMODITIES} expected (got {self.commodities})")
+        if not 5 < self.steps <= MAX_STEPS:
+            raise ConfigError(f"'steps' > 5 and <= {MAX_STEPS} expected (got {self.steps})")
+        if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 < self.load < math.inf:
+            raise ConfigError(f"'load' must be a finite number > 0 (got {self.load!r})")
+        if not 0 <= self.lookahead <= MAX_STEPS:
+            raise ConfigError(f"'lookahead' in 0..{MAX_STEPS} expected (got {self.lookahead})")
 
 
 def env_factory(source: str, **defaults):

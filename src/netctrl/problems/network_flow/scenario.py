@@ -29,6 +29,9 @@ from ...errors import GraphError, ScenarioError
 from ...graph import FlowNetwork
 from ...topologies import Topology, read_topology, travel_time_steps, undirected_arcs
 
+#: the largest graph a scenario is built on (the rules compute an all-pairs hop-distance matrix)
+MAX_NODES = 10_000
+
 
 @dataclass(frozen=True, eq=False)
 class NetworkFlowScenario:
@@ -105,6 +108,9 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
     """Build a scenario from an undirected topology ``links = [(u, v, length), ...]`` (see module docstring)."""
     if num_nodes < 2:
         raise GraphError(f"Expected at least 2 nodes (got {num_nodes})")
+    if num_nodes > MAX_NODES:
+        raise ScenarioError(f"Expected at most {MAX_NODES} nodes for a network-flow scenario (got {num_nodes}): its "
+                            "rules compute all-pairs hop distances")
     if commodities < 1 or commodities >= num_nodes:
         raise ScenarioError(f"Expected 1 <= 'commodities' < number of nodes (got {commodities} for {num_nodes} nodes)")
     if not links:
@@ -167,11 +173,15 @@ def _median_length(length: np.ndarray) -> float:
 
 
 def from_topology(topology: Topology, **kwargs) -> NetworkFlowScenario:
-    """A scenario on a :class:`~netctrl.topologies.Topology` (the rules of the module docstring)."""
+    """A scenario on a :class:`~netctrl.topologies.Topology` (the rules of the module docstring); an error names
+    the topology's source."""
     lengths = topology.length if topology.length is not None else [None] * topology.num_links
     links = [(int(u), int(v), None if d is None else float(d)) for (u, v), d in zip(topology.links, lengths)]
-    return from_graph(topology.name, topology.num_nodes, links, node_names=list(topology.node_names),
-                      **kwargs)
+    try:
+        return from_graph(topology.name, topology.num_nodes, links, node_names=list(topology.node_names),
+                          **kwargs)
+    except (GraphError, ScenarioError) as exc:
+        raise type(exc)(f"{topology.source}: {exc}") from None
 
 
 def load_named(name: str, **kwargs) -> NetworkFlowScenario:

@@ -8,6 +8,7 @@ MAMRL) are in :mod:`netctrl.algos.mamrl`, trained by the recipes of :mod:`netctr
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,12 @@ from .sim import PacketSim, TickEvents
 
 __all__ = ["RoutingParallelEnv", "parallel_env", "PACKAGED", "RoutingTopology", "RoutingSettings", "load_topology",
            "topology_from_dict", "PacketSim", "TickEvents", "meta_tasks", "MAMRL_CONFIG"]
+
+
+#: upper bounds of the settings (beyond them an episode's packets or observations would not fit in memory)
+MAX_LOAD = 1_000.0
+MAX_HORIZON = 1_000_000
+MAX_HISTORY = 1_000
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,19 @@ class RoutingSettings:
     """links down in every episode, as ``"U-V"`` (node ids)."""
 
     def __post_init__(self) -> None:
-        if not self.load >= 0:
-            raise ConfigError(f"'load' >= 0 expected (got {self.load})")
-        if self.horizon < 1:
-            raise ConfigError(f"'horizon' >= 1 expected (got {self.horizon})")
-        if self.history < 0:
-            raise ConfigError(f"'history' >= 0 expected (got {self.history})")
+        if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 <= self.load <= MAX_LOAD:
+            raise ConfigError(f"'load' must be a number in [0, {MAX_LOAD}] packets per router and tick "
+                              f"(got {self.load!r})")
+        for name, high in (("horizon", MAX_HORIZON), ("history", MAX_HISTORY)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                raise ConfigError(f"'{name}' must be an integer (got {v!r})")
+        if not 1 <= self.horizon <= MAX_HORIZON:
+            raise ConfigError(f"'horizon' in 1..{MAX_HORIZON} expected (got {self.horizon})")
+        if not 0 <= self.history <= MAX_HISTORY:
+            raise ConfigError(f"'history' in 0..{MAX_HISTORY} expected (got {self.history})")
+        if not isinstance(self.failed_links, tuple) or not all(isinstance(x, str) for x in self.failed_links):
+            raise ConfigError(f"'failed_links' must be a list of 'U-V' strings (got {self.failed_links!r})")
 
 
 def link_indices(topo: RoutingTopology, names) -> tuple[int, ...]:

@@ -29,6 +29,9 @@ from ...topologies import PACKAGED, Topology, read_topology  # noqa: F401  (PACK
 from ...topologies import topology_from_dict as read_topology_dict
 
 
+#: the longest link latency (ticks) a topology may give (tick counts are int64; episodes last at most 10**6 ticks)
+MAX_LATENCY = 10**9
+
 
 @dataclass(frozen=True, eq=False)
 class RoutingTopology:
@@ -106,10 +109,11 @@ def from_topology(topo: Topology) -> RoutingTopology:
         field_ = "capacity" if topo.capacity is None else "latency"
         raise ScenarioError(f"{name}: routing needs a '{field_}' on every link (e.g. 'links[0].{field_}'); "
                             f"topohub graphs have none, give a topology JSON file with them")
-    bad = np.flatnonzero((topo.latency < 1) | (topo.latency != np.round(topo.latency)))
+    bad = np.flatnonzero((topo.latency < 1) | (topo.latency > MAX_LATENCY) | (topo.latency != np.round(topo.latency)))
     if bad.size:
         k = int(bad[0])
-        raise ScenarioError(f"{name}: 'links[{k}].latency' integer >= 1 expected (got {topo.latency[k]:g})")
+        raise ScenarioError(f"{name}: 'links[{k}].latency' integer in 1..{MAX_LATENCY} ticks expected "
+                            f"(got {topo.latency[k]:g})")
     u, v = topo.links[:, 0], topo.links[:, 1]
     src = np.stack([u, v], 1).reshape(-1).astype(np.int64)          # arcs 2l = u -> v, 2l + 1 = v -> u
     dst = np.stack([v, u], 1).reshape(-1).astype(np.int64)

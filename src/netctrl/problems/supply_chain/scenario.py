@@ -29,7 +29,6 @@ demand of the next three steps (noise included), i.e. orders are known three ste
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import GraphError, ScenarioError
+from ...files import as_number, read_json, shown
 from ...graph import FlowNetwork
 
 KINDS = ("factory", "warehouse", "store")
@@ -86,11 +86,12 @@ class SupplyChainScenario:
 
     def echelons(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per node: protection interval (inbound lead time, or production time, + 1), lead time from the node
-        down to its stores, and the echelon matrix (``ech[n, m] = 1`` when ``m`` is ``n`` or downstream of it)."""
+        down to its stores, and the echelon matrix (``ech[n, m] = 1`` when ``m`` is ``n`` or downstream of it).
+        A node supplied over several edges is protected over the longest of their lead times."""
         net = self.network
         N = self.num_nodes
         lead_in = np.ones(N, dtype=np.int64)
-        lead_in[net.targets] = net.edge_attr["lead_time"].astype(np.int64)
+        np.maximum.at(lead_in, net.targets, net.edge_attr["lead_time"].astype(np.int64))
         protect = np.where(self.kind == 0, self.production_time, lead_in) + 1
         ech = np.eye(N)
         offset = np.zeros(N, dtype=np.int64)
@@ -135,19 +136,49 @@ class SupplyChainScenario:
 
 
 # ---------------------------------------------------------------------------------------------- validation
+#: upper bounds of the values that set array lengths (steps, lead and production times, advance information)
+MAX_STEPS = 100_000
+MAX_LEAD_TIME = 1_000
+
+
 def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool = False, allow_none: bool = False,
-         allow_inf: bool = False):
+         allow_inf: bool = False, maximum: float | None = None):
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"Expected '{where}' to be a number (got {value!r})")
+    if as_number(value) is None:
+        raise ScenarioError(f"Expected '{where}' to be a number (got {shown(value)})")
     if not np.isfinite(value) and not (allow_inf and value == np.inf):
         raise ScenarioError(f"Expected '{where}' to be finite (got {value!r})")
     if integer and float(value) != int(value):
         raise ScenarioError(f"Expected '{where}' to be an integer (got {value!r})")
     if minimum is not None and value < minimum:
         raise ScenarioError(f"Expected '{where}' >= {minimum:g} (got {value!r})")
+    if maximum is not None and value > maximum:
+        raise ScenarioError(f"Expected '{where}' <= {maximum:g} (got {value!r})")
     return value
+
+
+def _find_cycle(succ: dict[int, list[int]]) -> list[int] | None:
+    """A directed cycle of the graph ``succ`` (node -> successors) as a node list ``[a, b, ..., a]``, or ``None``
+    (iterative depth-first search: any size is safe)."""
+    state = dict.fromkeys(succ, 0)                       # 0 unseen, 1 on the current path, 2 done
+    for root in succ:
+        if state[root]:
+            continue
+        path, stack = [root], [iter(succ[root])]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state[nxt] == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif state[nxt] == 0:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(succ[nxt]))
+    return None
 
 
 def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainScenario:
@@ -160,7 +191,7 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         if not isinstance(data[key], list) or not data[key]:
             raise ScenarioError(f"Expected '{key}' to be a non-empty list")
     price = float(_num(data.get("price", 15.0), "price"))
-    steps = int(_num(data.get("steps", 30), "steps", minimum=1, integer=True))
+    steps = int(_num(data.get("steps", 30), "steps", minimum=1, integer=True, maximum=MAX_STEPS))
     nodes = data["nodes"]
     ids, pos = [], {}
     N = len(nodes)
@@ -170,19 +201,19 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     for k, nd in enumerate(nodes):
         w = f"nodes[{k}]"
         if not isinstance(nd, dict):
-            raise ScenarioError(f"Expected '{w}' to be an object")
+            raise ScenarioError(f"Expected '{w}' to be an object (got {shown(nd)})")
         for f in ("id", "kind", "capacity", "storage_cost"):
             if f not in nd:
                 raise ScenarioError(f"'{w}' is missing field '{f}'")
         nid = nd["id"]
         if not isinstance(nid, (str, int)) or isinstance(nid, bool):
-            raise ScenarioError(f"Expected '{w}.id' to be a string or an integer (got {nid!r})")
+            raise ScenarioError(f"Expected '{w}.id' to be a string or an integer (got {shown(nid)})")
         if nid in pos:
             raise ScenarioError(f"'{w}.id' = {nid!r} is used twice")
         pos[nid] = k
         ids.append(nid)
-        if nd["kind"] not in KINDS:
-            raise ScenarioError(f"Expected '{w}.kind' in {KINDS} (got {nd['kind']!r})")
+        if not isinstance(nd["kind"], str) or nd["kind"] not in KINDS:
+            raise ScenarioError(f"Expected '{w}.kind' in {KINDS} (got {shown(nd['kind'])})")
         kind[k] = KINDS.index(nd["kind"])
         cap[k] = _num(nd["capacity"], f"{w}.capacity")
         hold[k] = _num(nd["storage_cost"], f"{w}.storage_cost")
@@ -191,13 +222,14 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
             raise ScenarioError(f"'{w}.initial_stock' ({init[k]:g}) exceeds its capacity ({cap[k]:g})")
         if kind[k] == 0:
             pcost[k] = _num(nd.get("production_cost", 0.0), f"{w}.production_cost")
-            ptime[k] = _num(nd.get("production_time", 1), f"{w}.production_time", minimum=1, integer=True)
+            ptime[k] = _num(nd.get("production_time", 1), f"{w}.production_time", minimum=1, integer=True,
+                            maximum=MAX_LEAD_TIME)
             pc = _num(nd.get("production_capacity"), f"{w}.production_capacity", allow_none=True, allow_inf=True)
             pcap[k] = np.inf if pc is None else pc
         if kind[k] == 2:
             d = nd.get("demand")
             if not isinstance(d, dict):
-                raise ScenarioError(f"'{w}' is a store: expected '{w}.demand' to be an object")
+                raise ScenarioError(f"'{w}' is a store: expected '{w}.demand' to be an object (got {shown(d)})")
             for j, f in enumerate(("mean", "amplitude", "period", "shift", "noise")):
                 if f not in d:
                     raise ScenarioError(f"'{w}.demand' is missing field '{f}'")
@@ -213,21 +245,28 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     for k, e in enumerate(data["edges"]):
         w = f"edges[{k}]"
         if not isinstance(e, dict):
-            raise ScenarioError(f"Expected '{w}' to be an object")
+            raise ScenarioError(f"Expected '{w}' to be an object (got {shown(e)})")
         for f in ("from", "to"):
             if f not in e:
                 raise ScenarioError(f"'{w}' is missing field '{f}'")
-            if e[f] not in pos:
-                raise ScenarioError(f"'{w}.{f}' = {e[f]!r} is not a node id")
+            if not isinstance(e[f], (str, int)) or isinstance(e[f], bool) or e[f] not in pos:
+                raise ScenarioError(f"'{w}.{f}' = {shown(e[f])} is not a node id")
         u, v = pos[e["from"]], pos[e["to"]]
         if kind[v] == 0:
             raise ScenarioError(f"'{w}' ships into factory {e['to']!r}; edges go from factories downstream")
         if kind[u] == 2:
             raise ScenarioError(f"'{w}' ships out of store {e['from']!r}; stores only sell")
         src.append(u), dst.append(v)
-        lt.append(_num(e.get("lead_time", 1), f"{w}.lead_time", minimum=1, integer=True))
+        lt.append(_num(e.get("lead_time", 1), f"{w}.lead_time", minimum=1, integer=True, maximum=MAX_LEAD_TIME))
         ec.append(_num(e.get("cost", 0.0), f"{w}.cost"))
         ecap.append(_num(e.get("capacity", 1e9), f"{w}.capacity"))
+    succ = {i: [] for i in range(N)}
+    for u, v in zip(src, dst):
+        succ[u].append(v)
+    cycle = _find_cycle(succ)
+    if cycle is not None:
+        raise ScenarioError(f"'edges' form a cycle {' -> '.join(str(ids[i]) for i in cycle)}: goods must flow "
+                            "from factories down to stores, so the network must have no directed cycle")
     try:
         network = FlowNetwork(N, [src, dst], edge_attr={"lead_time": lt, "cost": ec, "capacity": ecap},
                               node_names=ids, require_connected="weak")
@@ -236,9 +275,6 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     # every store must be reachable from a factory
     reach = set(np.flatnonzero(kind == 0).tolist())
     frontier = list(reach)
-    succ = {i: [] for i in range(N)}
-    for u, v in zip(src, dst):
-        succ[u].append(v)
     while frontier:
         u = frontier.pop()
         for v in succ[u]:
@@ -250,13 +286,13 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         raise ScenarioError(f"'edges': store(s) {orphan[:5]} cannot be reached from any factory")
     pen = 1.5 * price
     return SupplyChainScenario(
-        name=name or str(data.get("name", "supply_chain")),
+        name=str(name or data.get("name", "supply_chain")),
         network=network, kind=kind, capacity=cap, storage_cost=hold, production_cost=pcost,
         production_time=ptime.astype(np.int64), production_capacity=pcap, demand_params=dem, initial_stock=init,
         steps=steps, price=price,
         backlog_penalty=float(_num(data.get("backlog_penalty", pen), "backlog_penalty")),
         overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
-        advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True)),
+        advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True, maximum=MAX_STEPS)),
         meta={"ids": ids},
     )
 
@@ -284,12 +320,7 @@ class SupplySettings:
 def load_scenario(path: str | Path, settings: SupplySettings | None = None) -> SupplyChainScenario:
     """Load and validate a scenario JSON file (with ``settings``' changes to its top-level parameters)."""
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"Scenario file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid JSON ({exc})") from None
+    data = read_json(path, what="scenario file")
     name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
     if settings is not None and isinstance(data, dict):
         data = settings.apply(data)

@@ -14,11 +14,13 @@ BPR latencies; social cost + ``0.1 |theta|^2``, temperature 0.5, as the benchmar
 
 from __future__ import annotations
 
-import json
+import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import ConfigError
+from ...errors import ConfigError, NetctrlError
+from ...files import read_json
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import (FixedTolls, MarginalCostToll, NoToll, baselines_for, braess_optimal_toll, marginal_cost_toll,
                         pigou_optimal_toll)
@@ -51,6 +53,12 @@ class TollSettings:
     """seed of a topology's demand and capacities (not an episode seed)."""
 
     def __post_init__(self) -> None:
+        for name in ("temperature", "lam", "load", "capacity_factor"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
+                raise ConfigError(f"'{name}' must be a finite number (got {v!r})")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+            raise ConfigError(f"'seed' must be an integer (got {self.seed!r})")
         if self.temperature is not None and not self.temperature > 0:
             raise ConfigError(f"'temperature' > 0 expected (got {self.temperature})")
         if self.objective not in ("social_cost", "travel_time"):
@@ -107,8 +115,8 @@ def _user(source: str, settings: TollSettings) -> ProblemSpec:
         scen = load_scenario(path) if _is_toll_scenario(path) else None
         if scen is not None:
             if settings.temperature is not None:
-                scen = scenario_from_dict({**json.loads(path.read_text(encoding="utf-8")),
-                                           "temperature": settings.temperature}, name=scen.name)
+                scen = scenario_from_dict({**read_json(path, what="scenario"), "temperature": settings.temperature},
+                                          name=scen.name)
             return problem(f"toll_design/{path.stem}", scen, settings, source=source,
                            description=f"toll design on {source}", rebuild=lambda s: _user(source, s))
     return _topology(source, settings, user=True)
@@ -118,8 +126,8 @@ def _is_toll_scenario(path: Path) -> bool:
     """Whether a JSON file is a toll scenario (it has ``demand``) rather than a bare topology; an unreadable file
     counts as a scenario, so that its error names it."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(path, what="scenario")
+    except NetctrlError:
         return True
     return not isinstance(data, dict) or "demand" in data
 

@@ -34,7 +34,6 @@ Rules that turn a bare topology into a scenario (:func:`from_topology`), all see
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +41,13 @@ import numpy as np
 from scipy.sparse.csgraph import shortest_path
 
 from ...errors import GraphError, ScenarioError
+from ...files import as_number, parse_json, read_text, shown
 from ...graph import FlowNetwork
 from ...topologies import read_topology, travel_time_steps
+
+
+#: the largest toll scenario file (nodes) accepted: see :func:`check_temperature`
+MAX_NODES = 2_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,10 +112,9 @@ def _replace_network(scen: TollScenario, **edge_attr) -> TollScenario:
 
 # ----------------------------------------------------------------------------------------- validation
 def _number(value, name: str, *, low: float | None = 0.0, strict: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"Expected '{name}' to be a number (got {value!r})") from None
+    v = as_number(value)
+    if v is None:
+        raise ScenarioError(f"Expected '{name}' to be a number (got {shown(value)})")
     if not np.isfinite(v):
         raise ScenarioError(f"Expected '{name}' to be finite (got {v})")
     if low is not None and (v <= low if strict else v < low):
@@ -122,17 +125,19 @@ def _number(value, name: str, *, low: float | None = 0.0, strict: bool = False) 
 def _endpoints(rec, where: str, fields: tuple[str, str], pos: dict[str, int]) -> tuple[int, int]:
     """Node indices of the two node fields of record ``where`` (an object naming nodes of ``pos``)."""
     if not isinstance(rec, dict):
-        raise ScenarioError(f"Expected '{where}' to be an object (got {rec!r})")
+        raise ScenarioError(f"Expected '{where}' to be an object (got {shown(rec)})")
     for f in fields:
-        if str(rec.get(f)) not in pos:
-            raise ScenarioError(f"'{where}.{f}' = {rec.get(f)!r} is not a node")
+        if f not in rec:
+            raise ScenarioError(f"'{where}' is missing field '{f}'")
+        if isinstance(rec[f], bool) or not isinstance(rec[f], (str, int)) or str(rec[f]) not in pos:
+            raise ScenarioError(f"'{where}.{f}' = {shown(rec[f])} is not a node")
     return pos[str(rec[fields[0]])], pos[str(rec[fields[1]])]
 
 
 def _latency(spec, where: str) -> tuple[float, float, float]:
     """``(t0, k, p)`` of ``l(x) = t0 + k x^p`` from an affine or BPR latency spec."""
     if not isinstance(spec, dict):
-        raise ScenarioError(f"Expected '{where}' to be an object with a 'type' (got {spec!r})")
+        raise ScenarioError(f"Expected '{where}' to be an object with a 'type' (got {shown(spec)})")
     kind = spec.get("type", "affine")
     if kind == "affine":
         return _number(spec.get("a", 0.0), f"{where}.a"), _number(spec.get("b", 0.0), f"{where}.b"), 1.0
@@ -142,7 +147,7 @@ def _latency(spec, where: str) -> tuple[float, float, float]:
         alpha = _number(spec.get("alpha", 0.15), f"{where}.alpha")
         power = _number(spec.get("power", 4.0), f"{where}.power", low=1.0)
         return t0, t0 * alpha / cap ** power, power
-    raise ScenarioError(f"Expected '{where}.type' in ('affine', 'bpr') (got {kind!r})")
+    raise ScenarioError(f"Expected '{where}.type' in ('affine', 'bpr') (got {shown(kind)})")
 
 
 def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
@@ -153,6 +158,15 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
         if not isinstance(data.get(key), list) or not data[key]:
             raise ScenarioError(f"Expected a non-empty list '{key}'")
     tau = _number(data.get("temperature"), "temperature", strict=True)
+    for j, n in enumerate(data["nodes"]):
+        if isinstance(n, bool) or not isinstance(n, (str, int)):
+            raise ScenarioError(f"Expected 'nodes[{j}]' to be a node name, a string or an integer (got {shown(n)})")
+    if len(data["nodes"]) > MAX_NODES:
+        raise ScenarioError(f"Expected at most {MAX_NODES} 'nodes' (got {len(data['nodes'])}): the temperature check "
+                            "takes the eigenvalues of a dense nodes x nodes matrix per destination")
+    meta = data.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ScenarioError(f"Expected 'meta' to be an object (got {shown(meta)})")
     nodes = [str(n) for n in data["nodes"]]
     if len(set(nodes)) != len(nodes):
         raise ScenarioError(f"Expected unique 'nodes' (got a duplicate in {nodes})")
@@ -161,8 +175,11 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
     for j, link in enumerate(data["links"]):
         i, j_ = _endpoints(link, f"links[{j}]", ("from", "to"), pos)
         a, b, c = _latency(link.get("latency"), f"links[{j}].latency")
+        toll = link.get("tollable", True)
+        if not isinstance(toll, bool):
+            raise ScenarioError(f"Expected 'links[{j}].tollable' to be true or false (got {shown(toll)})")
         src.append(i), dst.append(j_)
-        t0.append(a), k.append(b), p.append(c), tollable.append(bool(link.get("tollable", True)))
+        t0.append(a), k.append(b), p.append(c), tollable.append(toll)
     try:
         net = FlowNetwork(len(nodes), [src, dst], edge_attr={"t0": t0, "k": k, "p": p}, node_names=nodes)
     except GraphError as exc:
@@ -183,7 +200,7 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
         rows[d][o] += rate
     scen = TollScenario(name or str(data.get("name", "toll")), net, np.asarray(dests, dtype=np.int64),
                         np.stack([rows[d] for d in dests]), tau, np.flatnonzero(tollable),
-                        meta=dict(data.get("meta", {})))
+                        meta=dict(meta))
     check_temperature(scen)
     return scen
 
@@ -213,11 +230,12 @@ def check_temperature(scen: TollScenario) -> float:
 def load_scenario(path: str | Path) -> TollScenario:
     """Read and validate a scenario JSON file."""
     path = Path(path)
+    data = parse_json(read_text(path, what="scenario"), f"{path}: cannot read scenario")
+    name = data.get("name", path.stem) if isinstance(data, dict) else None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario ({exc})") from None
-    return scenario_from_dict(data, name=data.get("name", path.stem) if isinstance(data, dict) else None)
+        return scenario_from_dict(data, name=None if name is None else str(name))
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
 
 
 # ------------------------------------------------------------------------------------------ instances
@@ -254,9 +272,15 @@ def from_topology(name: str, *, temperature: float = 0.5, load: float = 1.0, cap
     from .lower import RoutingAgents
 
     topo = read_topology(name)
+    if topo.num_nodes > MAX_NODES:
+        raise ScenarioError(f"{topo.source}: expected at most {MAX_NODES} nodes for a toll scenario (got "
+                            f"{topo.num_nodes}): the temperature check takes dense nodes x nodes eigenvalues")
     src, dst, length = topo.arcs()
-    base = FlowNetwork(topo.num_nodes, [src, dst], edge_attr={"travel_time": travel_time_steps(length)},
-                       node_names=list(topo.node_names), require_connected="strong")
+    try:
+        base = FlowNetwork(topo.num_nodes, [src, dst], edge_attr={"travel_time": travel_time_steps(length)},
+                           node_names=list(topo.node_names), require_connected="strong")
+    except GraphError as exc:
+        raise GraphError(f"{topo.source}: 'links': {exc}") from None
     rng = np.random.default_rng(seed)
     n = base.num_nodes
     w = rng.uniform(0.5, 1.5, n)
