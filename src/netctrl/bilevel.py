@@ -10,12 +10,21 @@ A lower level is any object with
 * ``solve(state, action) -> edge action``, where ``state = env.unwrapped.flow_state()``.
 
 Lower levels keep their HiGHS model between calls (hot start) and raise a clear error, never return garbage.
+
+**Each episode starts from a fresh lower level.** Given ``make_lower``, the wrapper builds a new lower level at
+every ``reset()`` (a few milliseconds, against the tens of hot-started solves of an episode). An episode's flows
+then depend only on its seed and its actions, never on what earlier episodes left in the solver's basis or
+factorisation: evaluation results do not depend on the order of the seeds, and a training run resumed at an
+iteration boundary (every iteration starts with reset environments) repeats the uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+
+from collections.abc import Callable
+from typing import Any
 
 from .errors import ActionError
 
@@ -26,18 +35,30 @@ class BilevelWrapper(gym.ActionWrapper):
     Args:
         env: a raw netctrl environment exposing ``flow_state()``.
         lower: the problem's lower level (see the module docstring).
+        make_lower: ``make_lower(env) -> lower level``: with it, every ``reset()`` starts from a fresh one.
 
     The last edge action is kept in ``self.last_edge_action`` (and ``info['edge_action']`` is not added, so
     ``info`` stays the raw environment's).
     """
 
-    def __init__(self, env: gym.Env, lower) -> None:
+    def __init__(self, env: gym.Env, lower=None, *, make_lower: Callable[[gym.Env], Any] | None = None) -> None:
         super().__init__(env)
         if not hasattr(env.unwrapped, "flow_state"):
             raise TypeError(f"{type(env.unwrapped).__name__} has no flow_state(); it cannot be wrapped bi-level")
-        self.lower = lower
-        self.action_space = lower.action_space
+        if lower is None and make_lower is None:
+            raise TypeError("BilevelWrapper needs a lower level or make_lower")
+        self._make_lower = make_lower
+        self.lower = lower if lower is not None else make_lower(env)
+        self.action_space = self.lower.action_space
         self.last_edge_action: np.ndarray | None = None
+        self._fresh = True
+
+    def reset(self, **kwargs):
+        if self._make_lower is not None and not self._fresh:
+            self.lower = self._make_lower(self.env)
+        self._fresh = False
+        self.last_edge_action = None
+        return self.env.reset(**kwargs)
 
     def action(self, action):
         a = np.asarray(action, dtype=np.float64)

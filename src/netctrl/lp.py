@@ -72,6 +72,8 @@ class LPStats:
     solves: int = 0
     cold_checks: int = 0
     hot_mismatches: int = 0
+    canonical_resolves: int = 0
+    """hot solves whose optimum was not clearly unique and that were repeated from a cold start (``unique_margin``)."""
     iterations: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -91,6 +93,19 @@ class LinearProgram:
         method: ``"simplex"`` (default: vertex solutions, hot starts) or ``"ipm"``/``"choose"``.
         verify_every: if ``k > 0``, every ``k``-th solve is repeated from a cold start and the cold answer is
             kept when the objectives disagree (guards against a known, rare hot-start defect in HiGHS).
+        tolerance: HiGHS primal and dual feasibility tolerance (default: HiGHS's ``1e-7``; at least ``1e-10``).
+        unique_margin: if ``> 0``, a hot-started solve whose optimum is not *clearly unique* -- some nonbasic
+            variable that could move (column or row slack not fixed by equal bounds) has a reduced cost of at
+            most ``unique_margin`` in magnitude -- is repeated from a cold start (see :meth:`solve`).
+
+    **Same input, same solution.** A hot start returns whichever optimal vertex the previous basis leads to,
+    so an LP with several optima (ties) answers the same input differently after different histories. A
+    lower level therefore (1) perturbs its costs (:func:`tie_break`) so that the optimum is unique, and (2)
+    passes ``tolerance`` and ``unique_margin``: when every movable nonbasic variable has a reduced cost
+    above the margin, the optimum is unique (any feasible move raises the objective), so a hot and a cold
+    solve return the same vertex; otherwise (a near-tie the perturbation left within solver tolerance,
+    rare) the answer is the cold solve's, a function of the input alone. Either way the solution does not
+    depend on what the model solved before.
     """
 
     def __init__(
@@ -108,6 +123,8 @@ class LinearProgram:
         presolve: bool = False,
         method: str = "simplex",
         verify_every: int = 0,
+        tolerance: float | None = None,
+        unique_margin: float = 0.0,
     ) -> None:
         cost = np.asarray(cost, dtype=np.float64)
         A = sp.csc_matrix(matrix, dtype=np.float64)
@@ -127,6 +144,9 @@ class LinearProgram:
         self._A = A
         self._integer = None if integer is None else np.asarray(integer, dtype=bool)
         self._options = {"presolve": "on" if presolve else "off", "solver": method}
+        if tolerance is not None:
+            self._options.update(primal_feasibility_tolerance=float(tolerance), dual_feasibility_tolerance=float(tolerance))
+        self.unique_margin = float(unique_margin)
         self._h = self._fresh_model()
         self._row_idx = np.arange(n_rows, dtype=np.int32)
         self._col_idx = np.arange(n_cols, dtype=np.int32)
@@ -161,8 +181,9 @@ class LinearProgram:
     def _fresh_model(self) -> "highspy.Highs":
         h = _new_highs()
         for key, val in self._options.items():
-            h.setOptionValue(key, val)
+            self._check(h.setOptionValue(key, val), f"setOptionValue({key!r})")
         self._check(h.passModel(self._highs_lp()), "passModel")
+        self._basis = False                     # no basis yet: the next run is a cold start
         return h
 
     def _check(self, status, what: str) -> None:
@@ -207,7 +228,12 @@ class LinearProgram:
         self.stats.solves += 1
         if cold:
             self._h = self._fresh_model()
+        hot = self._basis
         sol = self._run(duals)
+        if self.unique_margin > 0 and hot and self._near_tie():
+            self.stats.canonical_resolves += 1
+            self._h = self._fresh_model()
+            return self._run(duals)
         if self.verify_every and not cold and self.stats.solves % self.verify_every == 0:
             self.stats.cold_checks += 1
             self._h = self._fresh_model()
@@ -230,7 +256,9 @@ class LinearProgram:
             raise SolverError(msg)
         if run_status == highspy.HighsStatus.kError:
             raise SolverError(f"{self.name}: HiGHS run returned an error with an optimal model status")
+        self._basis = True
         solution = h.getSolution()
+        self._solution = solution
         info = h.getInfo()
         it = int(info.simplex_iteration_count)
         self.stats.iterations += it
@@ -240,6 +268,24 @@ class LinearProgram:
             iterations=it,
             row_dual=np.asarray(solution.row_dual, dtype=np.float64) if duals else None,
         )
+
+    def _near_tie(self) -> bool:
+        """Whether the last optimum is not clearly unique: a movable nonbasic variable with a reduced cost of
+        at most ``unique_margin`` (a pivot on it could reach another optimum at no cost beyond the margin)."""
+        status, basic = self._h.getBasicVariables()
+        if status == highspy.HighsStatus.kError:
+            return True
+        basic = np.asarray(basic)
+        col_basic = np.zeros(self.n_cols, dtype=bool)
+        row_basic = np.zeros(self.n_rows, dtype=bool)
+        col_basic[basic[basic >= 0]] = True
+        row_basic[-basic[basic < 0] - 1] = True
+        tau = self.unique_margin
+        cols = ~col_basic & (self._col_upper > self._col_lower)
+        if np.any(np.abs(np.asarray(self._solution.col_dual)[cols]) <= tau):
+            return True
+        rows = ~row_basic & (self._row_upper > self._row_lower)
+        return bool(np.any(np.abs(np.asarray(self._solution.row_dual)[rows]) <= tau))
 
     def __repr__(self) -> str:
         return f"LinearProgram(name={self.name!r}, rows={self.n_rows}, cols={self.n_cols})"

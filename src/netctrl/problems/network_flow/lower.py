@@ -44,6 +44,24 @@ room: the targets then only divert units (the network-flow problem's setting, ``
 
 It is always feasible (``x = 0``) and never ships what is not there or above capacity.
 
+**Same input, same solution.** The LP has many equally cheap flows (commodities with the same progress on a
+shared, full arc; equivalent holds), and a hot start returns whichever the previous basis leads to: the same
+state and action gave different flows after different histories (an evaluation seed's reward depended on the
+seeds before it). Every column, each (commodity, arc) and each (commodity, node) shortfall, therefore carries
+its own fixed pseudo-random cost ``delta_j`` in ``(s/2, s]`` (:func:`~netctrl.lp.tie_break`; random, not evenly
+spaced, so that no two sums of them tie), which makes the optimum unique almost surely. It only breaks ties:
+a basis optimal for the perturbed costs stays optimal for the plain ones as long as no nonzero plain reduced
+cost ``d_j`` is smaller than the perturbation's share ``|delta_j - delta_B B^-1 A_j| <= s (1 + |B^-1 A_j|_1)``.
+The plain costs lie on a grid of step ``g`` (:func:`_cost_grain`: the least positive cost or cost difference
+among arc costs, ``beta`` and ``M``; 0.05 for the packaged graphs: arc costs 0.05-0.15, ``beta`` 1, ``M``
+0.75), so a nonzero reduced cost of a path or cycle of columns is at least ``g``, and with
+``s = TIE_BREAK * g = 1e-4 g`` the perturbation of any path or cycle of fewer than 10,000 columns stays below
+it (tested: the perturbed flows' plain cost equals the plain optimum). The LP is solved to feasibility
+tolerances of ``1e-10`` (``LP_TOLERANCE``: HiGHS's default ``1e-7`` let two vertices ``1e-8`` apart both pass),
+and a hot-started optimum with a movable nonbasic variable of reduced cost below ``UNIQUE_MARGIN`` (a near-tie
+left within solver tolerance; not seen on the packaged graphs) is solved again from a cold start, so that the
+answer is a function of the input alone (:class:`~netctrl.lp.LinearProgram`).
+
 :class:`EdgeShareMap` (the naive edge-level agent): every arc's flow of every commodity straight from the
 policy, as a share of the commodity's waiting units at the arc's source.
 """
@@ -57,6 +75,23 @@ from gymnasium import spaces
 from ...errors import ActionError, ConfigError
 from ...lp import INF, LinearProgram, tie_break
 from .scenario import NetworkFlowScenario, arrives_in_time
+
+
+#: largest cost perturbation per unit of any column, as a fraction of the cost grain (see the module docstring)
+TIE_BREAK = 1e-4
+#: HiGHS feasibility tolerances of the LP, and the reduced-cost margin below which a hot-started optimum counts as
+#: not clearly unique and is solved again from a cold start (:class:`~netctrl.lp.LinearProgram`)
+LP_TOLERANCE = 1e-10
+UNIQUE_MARGIN = 5e-10
+
+
+def _cost_grain(costs: np.ndarray) -> float:
+    """The cost grain ``g``: the least positive value among the costs' magnitudes and their differences (costs
+    on a grid, as the packaged ones: arc costs 0.05-0.15, bonus 1, ``M`` 0.75, give the grid step 0.05)."""
+    c = np.unique(np.round(np.abs(np.asarray(costs, dtype=np.float64)), 12))
+    cands = np.concatenate([c, np.diff(c)])
+    cands = cands[cands > 0]
+    return float(cands.min()) if cands.size else 1.0
 
 
 class MultiCommodityLP:
@@ -75,11 +110,11 @@ class MultiCommodityLP:
         self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
         closer = scenario.arc_progress()                                  # (K, E)
         self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
-        self._arc_cost = (net.edge_attr["cost"] + tie_break(E, 1e-4))[None, :]                       # (1, E)
+        arc_cost = np.asarray(net.edge_attr["cost"], dtype=np.float64)
         self._bonus = self.progress_bonus * closer                                                    # (K, E)
         self._src, self._steps = net.sources, scenario.steps
         self._sink_dist = scenario.sink_distance().T                                                  # (K, N)
-        cost = self._arc_cost - self._bonus
+        cost = arc_cost[None, :] - self._bonus
         self._gate = np.ones((K, N), dtype=bool)                          # where the bonus is in ``cost`` now
         self._via = scenario.arc_sink_distance()                          # (K, E) to the sink through each arc
         self._late_arcs = bool(late_arcs)
@@ -95,10 +130,17 @@ class MultiCommodityLP:
         avail = sp.hstack([sp.kron(IK, out), sp.csr_matrix((K * N, K * N))])
         capr = sp.hstack([sp.kron(np.ones((1, K)), sp.identity(E)), sp.csr_matrix((E, K * N))])
         A = sp.vstack([bal, avail, capr]).tocsc()
-        c = np.concatenate([cost.reshape(-1), np.full(K * N, self.M) + np.tile(tie_break(N, 1e-3, seed=3), K)])
+        # a fixed perturbation of every column, (commodity, arc) and (commodity, node) alike, makes the optimum
+        # unique (see the module docstring); it stays in the arc costs when the progress bonus is switched off
+        self.tie_break = TIE_BREAK * _cost_grain(np.concatenate([arc_cost, [self.progress_bonus, self.M]]))
+        jitter = tie_break(K * E + K * N, self.tie_break, seed=3)
+        self._arc_cost = arc_cost[None, :] + jitter[: K * E].reshape(K, E)                            # (K, E)
+        cost = self._arc_cost - self._bonus
+        c = np.concatenate([cost.reshape(-1), self.M + jitter[K * E :]])
         self._lo = np.concatenate([np.zeros(K * N), np.full(K * N, -INF), np.full(E, -INF)])
         self._hi = np.concatenate([np.full(K * N, INF), np.zeros(K * N), np.zeros(E)])
-        self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP")
+        self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP",
+                                tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
 
     def targets(self, state, action) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64)

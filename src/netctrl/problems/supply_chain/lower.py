@@ -18,6 +18,30 @@ for the destination), so any one-step change of the distribution along the edges
 second row is the correct, cumulative stock check. For one factory and K stores this is the reference LCP
 with the factory's stock split by ``w`` (the reference floors the desired inflows; here they stay real).
 
+**Node preferences.** The deviation columns of node ``n`` cost ``1 + pi_n`` and the shipments of edge ``e``
+``eps * cost_e + rho_e``, with fixed pseudo-random ``pi_n`` in ``(5e-4, 1e-3]`` (``NODE_PREFERENCE``) and
+``rho_e`` in ``(5e-6, 1e-5]`` (``EDGE_PREFERENCE``). They were introduced as tie-breaks but they are larger than
+the transport term (``eps * cost ~ 1e-5``), so they are part of the model: where the total position cannot
+meet every target they decide which nodes keep the surplus or the shortfall, and surplus may be shipped
+toward a node that prefers it at a transport cost (on 1F3W30S the plan without them is cheaper by up to
+``7.6e-3`` in every sampled state, and the base-stock decision through the LP loses 1.6 % of its profit).
+Trained agents and the committed results were obtained with them, so they stay.
+
+**Same input, same solution.** A hot start returns whichever optimum the previous basis leads to, so ties
+would make the same state and action give different plans after different histories (a resumed training run
+diverged from the uninterrupted one). On top of the costs above, every column carries its own fixed
+pseudo-random perturbation in ``(s/2, s]``, ``s = TIE_BREAK = 1e-8`` per unit (:func:`~netctrl.lp.tie_break`;
+random, so that no sums of them tie), which makes the optimum unique almost surely. It changes no optimum of
+the model's costs: a basis optimal for the perturbed costs stays optimal for the model's while every nonzero
+model reduced cost exceeds the perturbation's share ``s (1 + |B^-1 A_j|_1)``; in this network LP ``B^-1 A_j``
+is a path or cycle of a few columns (0/+-1 entries) and the model's cost differences are at least the
+differences of the preferences (typically ``1e-6`` and more) or ``eps * cost`` (``>= 1e-5``), far above
+``1e-7`` (tested: the perturbed plans' model cost equals the model's optimum). The model's near-ties were
+rather the solver's: the positions of a state are float32 sums, so two vertices ``1e-8`` apart, one violating
+a bound by ``1e-8``, both passed HiGHS's default tolerance (``1e-7``). The LP is therefore solved to
+``1e-10`` (``LP_TOLERANCE``), and a hot-started optimum with a movable nonbasic variable of reduced cost below
+``UNIQUE_MARGIN`` (not clearly unique) is solved again from a cold start (:class:`~netctrl.lp.LinearProgram`).
+
 :class:`EdgeShareMap` (the naive edge-level agent): production and every edge's shipment straight from the
 policy, as shares of the source's stock, without any optimisation.
 """
@@ -32,6 +56,18 @@ from ...bilevel import largest_remainder
 from ...errors import ActionError
 from ...lp import INF, LinearProgram, tie_break
 from .scenario import SupplyChainScenario
+
+
+#: fixed per-unit preferences of the deviation columns of the nodes and of the shipments of the edges (see
+#: "Node preferences" in the module docstring)
+NODE_PREFERENCE = 1e-3
+EDGE_PREFERENCE = 1e-5
+#: largest tie-break perturbation per unit of any column (see "Same input, same solution")
+TIE_BREAK = 1e-8
+#: HiGHS feasibility tolerances of the LP, and the reduced-cost margin below which a hot-started optimum counts as
+#: not clearly unique and is solved again from a cold start (:class:`~netctrl.lp.LinearProgram`)
+LP_TOLERANCE = 1e-10
+UNIQUE_MARGIN = 5e-10
 
 
 def _check(action: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -84,17 +120,20 @@ class SupplyLP:
         rows_cap = sp.hstack([-out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), -I_N])
         A = sp.vstack([rows_balance, rows_avail, rows_prod, rows_cap]).tocsc()
         eps = 1e-3 / max(sc.price, 1.0)
-        # a tiny fixed perturbation makes the optimum unique (no dependence on the hot-start basis)
-        node_jitter = tie_break(N, 1e-3, seed=1)
-        cost = np.concatenate([eps * net.edge_attr["cost"] + tie_break(E, 1e-5, seed=2), np.zeros(F),
-                               1.0 + node_jitter, 1.0 + node_jitter, np.full(2 * F, production_weight),
+        # the node and edge preferences (fixed, see "Node preferences" in the module docstring), then a tie-break
+        # perturbation of every column far below them (see "Same input, same solution")
+        node_pref = tie_break(N, NODE_PREFERENCE, seed=1)
+        cost = np.concatenate([eps * net.edge_attr["cost"] + tie_break(E, EDGE_PREFERENCE, seed=2), np.zeros(F),
+                               1.0 + node_pref, 1.0 + node_pref, np.full(2 * F, production_weight),
                                np.full(N, overcapacity_weight)])
+        cost = cost + tie_break(cost.size, TIE_BREAK, seed=4)
         col_upper = np.concatenate([net.edge_attr["capacity"], sc.production_capacity[self.factories],
                                     np.full(2 * N + 2 * F + N, INF)])
         self._n_rows = A.shape[0]
         self._lo = np.zeros(self._n_rows)
         self._hi = np.zeros(self._n_rows)
-        self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP")
+        self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP",
+                                tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
 
     def targets(self, state, action) -> tuple[np.ndarray, np.ndarray]:
         """Desired production (F,) and desired inventory positions (N,) from the node-level action.
