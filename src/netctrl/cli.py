@@ -5,21 +5,84 @@ user's file, settings, the recipe and its config, validated) and dispatches thro
 here knows a problem family. A user's error (a malformed file, an unknown key, a foreign checkpoint) is printed
 as one line naming the field or cause, with exit status 2.
 
+**Errors.** An expected error (a bad option or value, a malformed file, a foreign or corrupt checkpoint, an
+infeasible problem, a file that cannot be read or written) is printed as one line on stderr, ``Error: <cause>``,
+and ends the command with the exit status of its kind (:data:`netctrl.errors.EXIT_CODES`: 2 command line or
+configuration, 3 input file or graph, 4 checkpoint, 5 solver, 6 action, 7 missing extra, 8 file system, 130
+interrupted, 9 Ray worker lost). ``netctrl --debug ...`` (or ``NETCTRL_DEBUG=1``) shows the full traceback instead. Anything else
+is a bug: it keeps its traceback and exit status 1.
+
 Benchmarks are scripts of a source checkout (``python benchmarks/<name>.py``), not commands of the package.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+try:                                    # typer >= 0.20 vendors click
+    from typer import _click as click
+except ImportError:                     # pragma: no cover
+    import click
+
+
+def _debug(args) -> bool:
+    return "--debug" in (args or ()) or os.environ.get("NETCTRL_DEBUG", "").lower() not in ("", "0", "false", "no")
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(TyperGroup):
+    """The ``netctrl`` group: every expected error becomes one line on stderr and its exit status."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from .errors import NetctrlError
+
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            rc = super().main(argv, "netctrl", complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as exc:
+            if exc.ctx is not None and not argv[-1:] == ["--help"] and _no_args(exc):   # bare `netctrl`: help
+                click.echo(exc.ctx.get_help())
+                sys.exit(0)
+            cmd = exc.ctx.command_path if exc.ctx is not None else "netctrl"
+            _fail(f"{exc.format_message()} (see '{cmd} --help')", exc.exit_code)
+        except click.exceptions.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except (typer.Abort, KeyboardInterrupt):
+            rc = 130
+        except NetctrlError as exc:
+            if _debug(argv):
+                raise
+            _fail(str(exc), exc.exit_code)
+        except OSError as exc:                              # missing file, permission denied, disk full ...
+            if _debug(argv):
+                raise
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in str(exc.strerror) else ""
+            _fail(f"{exc.strerror or exc}{where}", 8)
+        if rc == 130:
+            click.echo("Interrupted: a training run keeps its last checkpoint (continue it with --resume).", err=True)
+        sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _no_args(exc) -> bool:
+    return type(exc).__name__ == "NoArgsIsHelpError"
+
+
+app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Learn to control flows on networks. `netctrl list` shows the problems, their baselines and "
-                       "training recipes.")
+                       "training recipes. Errors are one line; exit status 2 command line or config, 3 input "
+                       "file, 4 checkpoint, 5 solver, 6 action, 7 missing extra, 8 file system, 9 Ray worker; --debug shows "
+                       "tracebacks.")
 
 ProblemArg = Annotated[str | None, typer.Argument(
     help="problem: an instance (mobility/nyc_brooklyn, routing/b4, ...) or, with --scenario, a family (mobility, "
@@ -36,34 +99,25 @@ SetOpt = Annotated[list[str] | None, typer.Option(
                   "policy.hidden=32); bare keys must be unambiguous (repeatable)")]
 
 
-def _errors(fn):
-    """Print a user's error as one line (exit status 2) instead of a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .errors import NetctrlError
-
-        try:
-            return fn(*args, **kwargs)
-        except NetctrlError as exc:
-            typer.secho(f"Error: {exc}", err=True, fg="red")
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.secho("Interrupted: the run directory keeps its last checkpoint (continue with --resume).", err=True)
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
 @app.callback()
-def _setup(threads: Annotated[int, typer.Option(help="torch threads (1 is fastest for these small graphs)")] = 1) -> None:
+def _setup(threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is fastest for these small graphs)")] = 1,
+           debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of an error "
+                                                              "(also NETCTRL_DEBUG=1)")] = False) -> None:
     from .train import configure_threads
 
     configure_threads(threads)
 
 
+def _positive(**options: float | None) -> None:
+    from .errors import ConfigError
+
+    for name, value in options.items():
+        if value is not None and not value > 0:
+            raise ConfigError(f"--{name.replace('_', '-')} must be > 0 (got {value})")
+
+
 # ------------------------------------------------------------------------------------------------ list
 @app.command("list")
-@_errors
 def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (default: all)")] = None) -> None:
     """List the problem families: their instances (and Gymnasium ids), baselines, recipes, settings and files."""
     import dataclasses
@@ -98,21 +152,22 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
 
 # ------------------------------------------------------------------------------------------------ train
 @app.command()
-@_errors
 def train(
     problem: ProblemArg = None,
     scenario: SourceOpt = None,
     config: ConfigOpt = None,
     algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first; see `netctrl list`)")] = None,
-    seed: Annotated[int | None, typer.Option(help="the one seed of the run (default 0)")] = None,
-    iterations: Annotated[int | None, typer.Option(help="the recipe's budget: PPO iterations, A2C episodes, "
+    seed: Annotated[int | None, typer.Option(min=0, help="the one seed of the run (default 0)")] = None,
+    iterations: Annotated[int | None, typer.Option(min=1, help="the recipe's budget: PPO iterations, A2C episodes, "
                                                         "online episodes, DQN updates, outer iterations")] = None,
-    time_limit: Annotated[float | None, typer.Option(help="stop training after this many seconds")] = None,
+    time_limit: Annotated[float | None, typer.Option(min=0, help="stop training after this many seconds (> 0)")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="where checkpoints, metrics and config.toml go")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from its last checkpoint")] = False,
+    overwrite: Annotated[bool, typer.Option(help="replace the run that --run-dir holds (its checkpoints, config "
+                                                 "and metrics are deleted first)")] = False,
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-    workers: Annotated[int, typer.Option(help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
+    workers: Annotated[int, typer.Option(min=0, help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001)")] = None,
 ) -> None:
     """Train a controller; writes best.pt (the one to evaluate), last.pt, config.toml (the resolved experiment:
@@ -120,6 +175,7 @@ def train(
     from .config import experiment, parse_sets
     from .recipes import train_experiment
 
+    _positive(time_limit=time_limit)
     sets = parse_sets(set_)
     if workers:
         sets["workers"] = workers
@@ -130,7 +186,7 @@ def train(
         from .scale import init_ray
 
         init_ray(ray_address)
-    res = train_experiment(exp, resume=resume, progress=progress, verbose=True)
+    res = train_experiment(exp, resume=resume, progress=progress, verbose=True, overwrite=overwrite)
     spec, recipe, rd = exp.spec, exp.recipe, exp.run_dir
     best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
     typer.echo(f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
@@ -139,14 +195,13 @@ def train(
 
 # ------------------------------------------------------------------------------------------------ eval
 @app.command("eval")
-@_errors
 def eval_cmd(
     problem: ProblemArg = None,
     scenario: SourceOpt = None,
     config: ConfigOpt = None,
     checkpoint: Annotated[list[Path] | None, typer.Option(help="trained controller(s) (a run's best.pt; repeatable)")] = None,
     baselines: Annotated[str | None, typer.Option(help="comma-separated baselines, 'all' or 'none' (default all)")] = None,
-    episodes: Annotated[int | None, typer.Option(help="episodes on the problem's test seeds (default 10)")] = None,
+    episodes: Annotated[int | None, typer.Option(min=1, help="episodes on the problem's test seeds (default 10)")] = None,
     set_: SetOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")] = None,
 ) -> None:
@@ -215,36 +270,35 @@ def _test_seeds(spec, episodes: int) -> list[int]:
 
 # ------------------------------------------------------------------------------------------------ demo
 @app.command()
-@_errors
 def demo(
     problem: Annotated[str, typer.Argument(help="problem to demo (default mobility/nyc_brooklyn)")] = "mobility/nyc_brooklyn",
     scenario: SourceOpt = None,
     algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first)")] = None,
-    minutes: Annotated[float, typer.Option(help="training budget in minutes")] = 4.0,
-    episodes: Annotated[int, typer.Option(help="evaluation episodes (test seeds)")] = 10,
+    minutes: Annotated[float, typer.Option(min=0, help="training budget in minutes (> 0)")] = 4.0,
+    episodes: Annotated[int, typer.Option(min=1, help="evaluation episodes (test seeds)")] = 10,
     out: Annotated[Path, typer.Option(help="output directory (run, table, plot)")] = Path("runs/demo"),
-    seed: Annotated[int, typer.Option(help="seed")] = 0,
-    iterations: Annotated[int | None, typer.Option(help="cap on the recipe's budget (tests use a tiny one)")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="seed")] = 0,
+    iterations: Annotated[int | None, typer.Option(min=1, help="cap on the recipe's budget (tests use a tiny one)")] = None,
     set_: SetOpt = None,
 ) -> None:
     """Train a controller briefly, then compare it with the oracle (or exact solver), heuristics and random."""
     from .config import parse_sets
     from .demo import run_demo
 
+    _positive(minutes=minutes)
     run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations, algo=algo,
              scenario=scenario, sets=parse_sets(set_))
 
 
 # ------------------------------------------------------------------------------------------------ sweep
 @app.command()
-@_errors
 def sweep(
     problems: Annotated[list[str], typer.Argument(help="problem(s), e.g. network_flow/gabriel-20 supply_chain/1f2s")],
     algo: Annotated[str, typer.Option(help="recipe")] = "bilevel-ppo",
     seeds: Annotated[str, typer.Option(help="comma-separated seeds")] = "0",
     grid: Annotated[list[str] | None, typer.Option(help="hyper-parameter values key=v1,v2 (repeatable)")] = None,
     set_: SetOpt = None,
-    minutes: Annotated[float | None, typer.Option(help="training budget per job, minutes")] = None,
+    minutes: Annotated[float | None, typer.Option(min=0, help="training budget per job, minutes (> 0)")] = None,
     runs: Annotated[Path, typer.Option(help="run directories (shared storage on a cluster)")] = Path("runs/sweep"),
     out: Annotated[Path, typer.Option(help="results file")] = Path("runs/sweep/sweep.json"),
     ray: Annotated[bool, typer.Option(help="run jobs as Ray tasks (--no-ray: one after the other here)")] = True,
@@ -257,6 +311,7 @@ def sweep(
     from .results import command_line
     from .sweep import parse_grid, run_sweep, sweep_jobs
 
+    _positive(minutes=minutes)
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:

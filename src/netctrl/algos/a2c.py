@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from ..errors import ConfigError
+from ..errors import ConfigError, require_at_least
 from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
 from ..train import EvalFn, RunTracker, TrainResult, configure_threads, episode_seeds, seed_everything
 
@@ -64,6 +64,9 @@ class A2CConfig:
     def __post_init__(self) -> None:
         if self.episodes <= 0 or self.num_envs <= 0:
             raise ConfigError(f"Expected 'episodes' and 'num_envs' > 0 (got {self.episodes}, {self.num_envs})")
+        require_at_least(self, 1, "checkpoint_every")
+        require_at_least(self, 0, "eval_every")
+        require_at_least(self, 0, "actor_lr", "critic_lr", "max_grad_norm", "time_limit_s", strict=True)
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"Expected 'gamma' in [0, 1] (got {self.gamma})")
 

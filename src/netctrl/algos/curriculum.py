@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from ..controllers import Controller
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, require_at_least
 from ..policies.value import ValueNet
 
 
@@ -230,6 +230,7 @@ class CurriculumConfig:
         _require_positive(self, ("max_budget", "states_per_stage", "val_states", "epochs", "batch_size", "hidden", "layers"))
         if not self.lr > 0:
             raise ConfigError(f"Expected 'lr' > 0 (got {self.lr})")
+        require_at_least(self, 0, "time_limit_s", strict=True)
 
 
 @dataclass
@@ -392,6 +393,7 @@ class DQNConfig:
             raise ConfigError(f"Expected 'episodes_per_update' in (0, 8] (got {self.episodes_per_update})")
         if not (0 <= self.eps_end <= self.eps_start <= 1):
             raise ConfigError(f"Expected 0 <= eps_end <= eps_start <= 1 (got {self.eps_end}, {self.eps_start})")
+        require_at_least(self, 0, "time_limit_s", strict=True)
 
 
 def train_dqn(game, cfg: DQNConfig, log=print) -> ValueFunctionResult:

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from ..errors import ConfigError
+from ..errors import ConfigError, require_at_least
 from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
 from ..train import EvalFn, RunningMeanStd, RunTracker, TrainResult, configure_threads, episode_seeds, seed_everything
 
@@ -92,6 +92,9 @@ class PPOConfig:
         for name in ("iterations", "num_envs", "rollout_steps", "update_epochs", "minibatch_size"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"Expected '{name}' > 0 (got {getattr(self, name)})")
+        require_at_least(self, 1, "checkpoint_every", "threads")
+        require_at_least(self, 0, "eval_every", "ent_coef", "max_grad_norm")
+        require_at_least(self, 0, "actor_lr", "critic_lr", "time_limit_s", strict=True)
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"Expected 'gamma' in [0, 1] (got {self.gamma})")
         if not 0.0 <= self.gae_lambda <= 1.0:

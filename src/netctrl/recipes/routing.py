@@ -29,7 +29,7 @@ from ..algos.mamrl import (MAMRLConfig, RouterLearner, RouterPolicyController, c
                            meta_train, teacher_episode, train_online)
 from ..config import to_dict
 from ..controllers import run_episode
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, require_at_least
 from ..policies.router import RouterPolicies
 from ..registry import ProblemSpec, Recipe, register_recipe
 from ..train import TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
@@ -72,6 +72,7 @@ class MAMRLRecipeConfig:
             raise ConfigError("'mamrl.consensus' must be true for MAMRL (the pg recipe is the learner without it)")
         if self.meta_iterations < 0 or self.episodes < 0:
             raise ConfigError(f"'meta_iterations' and 'episodes' >= 0 expected (got {self.meta_iterations}, {self.episodes})")
+        require_at_least(self, 0, "time_limit_s", strict=True)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class PGRecipeConfig:
             raise ConfigError("'pg.consensus' must be false for the pg recipe (MAMRL is the learner with it)")
         if self.episodes < 1:
             raise ConfigError(f"'episodes' >= 1 expected (got {self.episodes})")
+        require_at_least(self, 0, "time_limit_s", strict=True)
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ class MCNSettings:
     """infection budget (``None``: the instance's own)."""
     lam: int | None = None
     """protection budget (``None``: the instance's own)."""
-    exact_time_limit: float | None = None
-    """seconds after which the ``exact`` baseline gives up (``None``: never)."""
+    exact_time_limit: float | None = 600.0
+    """seconds after which the ``exact`` baseline gives up with a :class:`~netctrl.errors.SolverError`
+    (``None``: never; the search is exponential in the budgets: a 60-node 3-3-3 instance can take hours)."""
 
     def __post_init__(self) -> None:
         for name in ("omega", "phi", "lam"):

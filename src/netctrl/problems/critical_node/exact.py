@@ -219,7 +219,8 @@ class ExactSolver:
                 d = i = 0
         except _Timeout:
             raise SolverError(f"exact MCN search on {self.inst.name or 'instance'} (n={self.n}, budgets "
-                              f"{state.omega}-{state.phi}-{state.lam}) exceeded time_limit={self.time_limit}s") from None
+                              f"{state.omega}-{state.phi}-{state.lam}) exceeded its time limit of {self.time_limit:g} s; "
+                              "allow more with --set exact_time_limit=SECONDS (or none)") from None
         finally:
             self._deadline = None
         return ExactResult(int(val), tuple(bits(d)), tuple(bits(i)), tuple(bits(p)), time.perf_counter() - t0, self.calls)
