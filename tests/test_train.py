@@ -28,7 +28,9 @@ def test_checkpoint_round_trip(tmp_path):
     model, ckpt = load_policy(tmp_path / "last.pt")
     assert torch.equal(_params(model), _params(res.model))
     assert ckpt["problem"]["name"] == "mobility/nyc_brooklyn" and ckpt["problem"]["family"] == "mobility"
-    assert ckpt["recipe"] == "bilevel-ppo" and ckpt["version"] == 2 and ckpt["iteration"] == 2
+    assert ckpt["recipe"] == "bilevel-ppo" and ckpt["version"] == 3 and ckpt["iteration"] == 2
+    assert ckpt["graph"] == {"nodes": 14, "edges": 56, "node_features": ckpt["policy_config"]["node_features"],
+                             "edge_features": ckpt["policy_config"]["edge_features"]}
     assert json.loads((tmp_path / "config.json").read_text())["num_envs"] == 2
     assert (tmp_path / "metrics.csv").read_text().startswith("iteration,")
     assert (tmp_path / "config.toml").exists()
@@ -59,10 +61,13 @@ def test_checkpoint_refuses_code_execution(tmp_path):
     assert "weights_only=False" not in str(err.value)        # never the advice to turn the guard off
 
 
-@pytest.mark.parametrize("algo", ["bilevel-ppo", "bilevel-a2c"])
-def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
-    prob = get_problem("mobility/nyc_brooklyn")
+@pytest.mark.parametrize("problem, algo", [("mobility/nyc_brooklyn", "bilevel-ppo"), ("mobility/nyc_brooklyn", "bilevel-a2c"),
+                                           ("supply_chain/1f2s", "bilevel-ppo"), ("network_flow/gabriel-10", "bilevel-ppo")])
+def test_resumed_run_reproduces_uninterrupted_run(tmp_path, problem, algo):
+    prob = get_problem(problem)
     kw = dict(TINY) if algo.endswith("ppo") else dict(num_envs=2, eval_every=2, checkpoint_every=1)
+    if prob.recipes[algo].get("imitation"):
+        kw["imitation"] = False                           # PPO from scratch: the interruption lands in PPO
     length = {"iterations": 4} if algo.endswith("ppo") else {"episodes": 4}
     full = train(prob, algo, tmp_path / "full", **length, **kw)
 
@@ -80,9 +85,9 @@ def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
             orig = env.reset
 
             def reset(**kwargs):
-                calls["n"] += 1
-                # each iteration resets every env twice (seeded start, autoreset at the episode's end)
-                if calls["n"] > 2 * 2 * kw["num_envs"]:
+                calls["n"] += kwargs.get("seed") is not None
+                # each iteration starts with a seeded reset of every env (autoresets inside it have no seed)
+                if calls["n"] > 2 * kw["num_envs"]:
                     raise Interrupt()
                 return orig(**kwargs)
 
@@ -100,6 +105,11 @@ def test_resumed_run_reproduces_uninterrupted_run(tmp_path, algo):
     assert load_checkpoint(tmp_path / "cut" / "last.pt")["iteration"] == 2
     resumed = train(prob, algo, tmp_path / "cut", resume=True, **length, **kw)
     assert torch.equal(_params(resumed.model), _params(full.model))
+    for name in ("last.pt", "best.pt"):
+        a, b = load_checkpoint(tmp_path / "full" / name), load_checkpoint(tmp_path / "cut" / name)
+        assert a["iteration"] == b["iteration"] and a["best_eval"] == b["best_eval"]
+        assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+        assert torch.equal(a["torch_rng"], b["torch_rng"])
     rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2, 3, 4]
 

@@ -6,12 +6,14 @@ Every algorithm (``netctrl.algos.*``) and every recipe (``netctrl.recipes.*``) u
   iteration ``k`` are reset with :func:`episode_seeds` ``(seed, k, n)``, so a run is a pure function of its
   config, and resuming from the checkpoint of iteration ``k`` reproduces the uninterrupted run;
 * **one checkpoint format** (:func:`save_checkpoint` / :func:`load_checkpoint`): a dict of tensors and plain
-  data written atomically (temporary file + ``os.replace``) and loaded by torch's weights-only unpickler
-  (``weights_only=True``), so nothing in it can run code. It carries ``format``, ``version``
-  (:data:`CHECKPOINT_VERSION`), the netctrl version, the ``recipe`` that made it and the ``problem`` it was
-  trained on (name, family, source, settings), then the recipe's state. A corrupt or foreign file, or a
-  checkpoint of another recipe or problem family, raises :class:`CheckpointError` saying which, and never
-  overwrites saved work;
+  data written atomically (temporary file + ``fsync`` + ``os.replace``) and loaded by torch's weights-only
+  unpickler (``weights_only=True``), so nothing in it can run code. It carries ``format``, ``version``
+  (:data:`CHECKPOINT_VERSION`), the netctrl version, the ``recipe`` that made it, the ``problem`` it was
+  trained on (name, family, source, settings), the ``graph`` sizes of its training instance where the recipe
+  has one, then the recipe's state, and a SHA-256 ``checksum`` of all of that. Loading checks the identity
+  first: a file that is not a checkpoint, a damaged one (its checksum), or a checkpoint of another recipe or
+  problem family raises :class:`CheckpointError` saying which; a failed write (disk full, read-only
+  directory) keeps the previous file;
 * metrics go to ``metrics.csv`` and ``metrics.jsonl`` in the run directory (:class:`MetricsLogger`);
 * the full configuration is saved as ``config.json`` next to the checkpoints and printed at start-up.
 """
@@ -35,9 +37,15 @@ import torch
 from .errors import CheckpointError
 
 CHECKPOINT_FORMAT = "netctrl-checkpoint"
-CHECKPOINT_VERSION = 2
-"""version 2: one format for every recipe (``recipe`` and ``problem`` recorded). Version 1 (netctrl 0.1,
-``format = "netctrl-checkpoint-v1"``: bi-level and edge-level agents only) is still read."""
+CHECKPOINT_VERSION = 3
+"""Versions and their migrations (every older version is still read):
+
+* 3 (netctrl 0.3): a SHA-256 ``checksum`` over the whole payload (verified on load) and, for graph agents,
+  the ``graph`` sizes of the training instance;
+* 2 (netctrl 0.2): one format for every recipe (``recipe`` and ``problem`` recorded); read as is, without a
+  checksum to verify;
+* 1 (netctrl 0.1, ``format = "netctrl-checkpoint-v1"``: bi-level and edge-level agents only): upgraded on
+  load to the version-2 layout (recipe and problem read from its config)."""
 _V1_FORMAT = "netctrl-checkpoint-v1"
 
 
@@ -108,10 +116,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions of a normal one
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not getattr(exc, "_netctrl", False):
+            err = OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}; the previous file is kept")
+            err._netctrl = True                                                    # type: ignore[attr-defined]
+            raise err from exc
         raise
+
+
+TEMP_PREFIXES = ("last.pt", "best.pt", "meta_init.pt", "metrics.jsonl", "metrics.csv", "config.json", "config.toml")
+
+
+def clean_stale_temporaries(run_dir: Path) -> list[Path]:
+    """Remove the temporary files an interrupted atomic write left in ``run_dir`` (``.<name>.<random>``, see
+    :func:`atomic_write_bytes`); return them."""
+    removed = []
+    for name in TEMP_PREFIXES:
+        for tmp in Path(run_dir).glob(f".{name}.*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -124,9 +151,48 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
     from ._version import __version__
 
+    body = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "netctrl": __version__, **payload}
+    body.pop("checksum", None)
+    body["checksum"] = payload_digest(body)
     buf = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "netctrl": __version__, **payload}, buf)
+    torch.save(body, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def payload_digest(payload: dict) -> str:
+    """SHA-256 (hex) of a checkpoint payload without its ``checksum`` entry: every tensor's dtype, shape and
+    bytes and every plain value, in a canonical order (dict keys sorted), so a flipped weight byte or an edited
+    entry shows."""
+    import hashlib
+
+    h = hashlib.sha256()
+
+    def walk(v) -> None:
+        if isinstance(v, torch.Tensor):
+            t = v.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(v, np.ndarray):
+            h.update(f"A{v.dtype}{v.shape}".encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif isinstance(v, dict):
+            h.update(b"{")
+            for k in sorted(v, key=lambda k: (type(k).__name__, str(k))):
+                if k == "checksum" and v is payload:
+                    continue
+                h.update(repr(k).encode())
+                walk(v[k])
+            h.update(b"}")
+        elif isinstance(v, (list, tuple)):
+            h.update(b"[")
+            for x in v:
+                walk(x)
+            h.update(b"]")
+        else:
+            h.update(f"{type(v).__name__}:{v!r};".encode())
+
+    walk(payload)
+    return h.hexdigest()
 
 
 def _upgrade_v1(ckpt: dict) -> dict:
@@ -156,24 +222,30 @@ def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, 
         raise CheckpointError(f"{path} is a directory; give a checkpoint file (e.g. {path / 'best.pt'})")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files
-        text = str(exc)
-        if "Unsupported global" in text:
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:  # torch raises many types for damaged or foreign files
+        if "Unsupported global" in str(exc):
             reason = ("it holds Python objects other than tensors and plain data; loading them could run code, "
-                      "so it is refused")
-        elif "Weights only load failed" in text or "invalid load key" in text or "Unsupported operand" in text:
-            reason = "not a file written by torch.save, or a damaged one"
+                      "so netctrl refuses it")
         else:
-            first = text.splitlines()[0][:160] if text else "unreadable"
-            reason = f"{type(exc).__name__}: {first}"
+            reason = "not a file written by torch.save, or a damaged one"
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if isinstance(ckpt, dict) and ckpt.get("format") == _V1_FORMAT:
         ckpt = _upgrade_v1(ckpt)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a netctrl checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    if int(ckpt.get("version", 0)) > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {ckpt.get('version')} is newer than this netctrl reads "
+    version = ckpt.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}: checkpoint has no valid format version (got {version!r})")
+    if version > CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {version} is newer than this netctrl reads "
                               f"({CHECKPOINT_VERSION}); upgrade netctrl")
+    if version >= 3:
+        stored = ckpt.get("checksum")
+        if not isinstance(stored, str) or payload_digest(ckpt) != stored:
+            raise CheckpointError(f"{path}: damaged checkpoint (its contents do not match the checksum written with "
+                                  "it); use another copy, e.g. last.pt instead of best.pt, or retrain")
     made_by = ckpt.get("recipe")
     allowed = (recipe,) if isinstance(recipe, str) else tuple(recipe or ())
     if allowed and made_by not in allowed:
@@ -192,6 +264,7 @@ class Checkpointer:
     def __init__(self, run_dir: Path, config: dict, meta: dict | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale_temporaries(self.run_dir)
         self.config = config
         self.meta = dict(meta or {})
         """what every checkpoint records besides the config: the ``recipe`` and the ``problem``."""
@@ -208,9 +281,13 @@ class Checkpointer:
         return self.run_dir / "best.pt"
 
     def save(self, payload: dict, best: bool = False) -> None:
-        save_checkpoint(self.last, {**self.meta, "config": self.config, **payload})
+        """Write ``last.pt`` (and first ``best.pt``, when ``best``): a kill between the two writes leaves a
+        ``best.pt`` one iteration ahead of ``last.pt``, which the resumed run writes again identically, never
+        a ``last.pt`` that claims a best model ``best.pt`` does not hold."""
+        body = {**self.meta, "config": self.config, **payload}
         if best:
-            save_checkpoint(self.best, {**self.meta, "config": self.config, **payload})
+            save_checkpoint(self.best, body)
+        save_checkpoint(self.last, body)
 
     def resume_state(self, resume_keys: tuple[str, ...] = ()) -> dict | None:
         """The last checkpoint if it exists, after checking it was made with the same config."""
@@ -334,6 +411,14 @@ class RunTracker:
     def __init__(self, run_dir: Path, config: dict, *, total: int, eval_fn: EvalFn | None, eval_every: int,
                  checkpoint_every: int, time_limit_s: float | None, resume: bool, resume_keys: tuple[str, ...],
                  progress: bool, verbose: bool, title: str, meta: dict | None = None) -> None:
+        from .errors import ConfigError
+
+        for name, value, least in (("iterations", total, 1), ("checkpoint_every", checkpoint_every, 1),
+                                   ("eval_every", eval_every, 0)):
+            if not isinstance(value, int) or value < least:
+                raise ConfigError(f"'{name}' must be an integer >= {least} (got {value!r})")
+        if time_limit_s is not None and not time_limit_s > 0:
+            raise ConfigError(f"'time_limit_s' must be > 0 or none (got {time_limit_s!r})")
         self.ckpt = Checkpointer(Path(run_dir), config, meta)
         self.total, self.eval_fn = total, eval_fn
         self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s

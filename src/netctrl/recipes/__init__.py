@@ -23,27 +23,43 @@ from pathlib import Path
 from . import bilevel, curriculum, hypergrad, routing  # noqa: F401  (register the recipes)
 
 
-def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: bool = True):
+RUN_FILES = ("last.pt", "best.pt", "meta_init.pt", "config.toml", "config.json", "metrics.jsonl", "metrics.csv",
+             "pretrain.json")
+"""The files a run writes in its directory (a copy of the user's scenario file may sit beside them)."""
+
+
+def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: bool = True, overwrite: bool = False):
     """Run a resolved experiment (:func:`netctrl.config.experiment`): refuse a run directory that already holds a
-    run unless ``resume`` (and then check the experiment against its ``config.toml``), write ``config.toml``,
-    train. ``exp.run_dir`` defaults to ``runs/<problem>__<recipe>__<seed>__<time>``."""
+    run unless ``resume`` (then check the experiment against its ``config.toml`` and continue) or ``overwrite``
+    (then delete that run's files first), write ``config.toml``, train. ``exp.run_dir`` defaults to
+    ``runs/<problem>__<recipe>__<seed>__<time>``."""
     from ..config import check_resume
     from ..errors import ConfigError
-    from ..train import run_name
+    from ..train import clean_stale_temporaries, run_name
 
     spec, recipe = exp.spec, exp.recipe
     run_dir = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
     exp.run_dir = str(run_dir)
+    if resume and overwrite:
+        raise ConfigError("--resume continues a run and --overwrite deletes it: give one of them")
+    held = [f for f in RUN_FILES if (run_dir / f).exists()]
     if resume:
         check_resume(exp, run_dir / "config.toml")
-    elif any((run_dir / f).exists() for f in ("last.pt", "best.pt")):
-        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume or choose another --run-dir")
+    elif held and overwrite:
+        for f in held:
+            (run_dir / f).unlink()
+    elif held:
+        raise ConfigError(f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume, replace "
+                          "it with --overwrite, or choose another --run-dir")
+    if run_dir.is_dir():
+        clean_stale_temporaries(run_dir)
     exp.write(run_dir / "config.toml")
     return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose)
 
 
 def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *, scenario: str | None = None,
-          seed: int = 0, resume: bool = False, progress: bool = False, verbose: bool = False, **sets):
+          seed: int = 0, resume: bool = False, overwrite: bool = False, progress: bool = False, verbose: bool = False,
+          **sets):
     """Train ``algo`` (default: the problem's first recipe) on ``problem`` (a name, a spec, or with ``scenario`` a
     family) -- what ``netctrl train`` does, from Python; ``sets`` are config options by (bare or qualified)
     name, as ``--set`` takes them: ``train("supply_chain/1f2s", "bilevel-ppo", "runs/x", iterations=50)``.
@@ -61,7 +77,7 @@ def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *
         return recipe.train(problem, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
     exp = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets,
                      run_dir=None if run_dir is None else str(run_dir))
-    return train_experiment(exp, resume=resume, progress=progress, verbose=verbose)
+    return train_experiment(exp, resume=resume, progress=progress, verbose=verbose, overwrite=overwrite)
 
 
 def load(checkpoint: str | Path, spec=None, name: str | None = None):

@@ -65,8 +65,7 @@ def make_training_env(problem: ProblemSpec, lower: str, make_raw: Callable | Non
     make_raw = make_raw or problem.make_env
 
     def make():
-        env = make_raw()
-        return BilevelWrapper(env, problem.make_lower(lower, env))
+        return BilevelWrapper(make_raw(), make_lower=lambda env: problem.make_lower(lower, env))
 
     return make
 
@@ -86,6 +85,18 @@ def init_policy(make_env: Callable, cfg: PolicyConfig, seed: int) -> GraphActorC
     model = GraphActorCritic.for_space(env.observation_space, cfg)
     env.close()
     return model
+
+
+def graph_identity(make_env: Callable) -> dict:
+    """The sizes of an environment's graph observation, recorded in checkpoints: nodes, edges, node and edge
+    features (the policy needs the feature counts of its training graphs; the sizes may differ: it transfers)."""
+    env = make_env()
+    space = env.observation_space
+    env.close()
+    n, f = space["x"].shape[-2:]
+    e = space["edge_index"].shape[-1]
+    d = space["edge_attr"].shape[-1] if "edge_attr" in space.spaces else 0
+    return {"nodes": int(n), "edges": int(e), "node_features": int(f), "edge_features": int(d)}
 
 
 def validation_fn(problem: ProblemSpec, lower: str, label: str = "agent") -> Callable[[GraphActorCritic], dict]:
@@ -129,7 +140,7 @@ def train_ppo(agent: str, spec: ProblemSpec, cfg: PPORecipeConfig, run_dir: str 
     make_env = factories[0] if len(factories) == 1 else factories
     model = init_policy(factories[0], cfg.policy, cfg.ppo.seed)
     eval_fn = validation_fn(spec, lower, name)
-    meta: dict[str, Any] = {"recipe": name, "problem": spec.identity()}
+    meta: dict[str, Any] = {"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)}
     imitation = None
     if cfg.imitation and not (resume and (Path(run_dir) / "last.pt").exists()):
         expert = spec.hooks.get("expert")
@@ -167,7 +178,7 @@ def train_a2c(agent: str, spec: ProblemSpec, cfg: A2CRecipeConfig, run_dir: str 
     model = init_policy(factories[0], cfg.policy, cfg.a2c.seed)
     return a2c.train(cfg.a2c, factories[0], model, run_dir=run_dir, eval_fn=validation_fn(spec, lower, name),
                      resume=resume, progress=progress, verbose=verbose,
-                     metadata={"recipe": name, "problem": spec.identity()})
+                     metadata={"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)})
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -180,6 +191,13 @@ def load_policy(checkpoint: str | Path, spec: ProblemSpec | None = None) -> tupl
     for key in ("model", "policy_config"):
         if key not in ckpt:
             raise CheckpointError(f"{checkpoint}: checkpoint lacks '{key}'")
+    if spec is not None:
+        want, have = graph_identity(spec.make_env), ckpt["policy_config"]
+        for key in ("node_features", "edge_features"):
+            if key in have and have[key] != want[key]:
+                trained = (ckpt.get("problem") or {}).get("name") or "another problem"
+                raise CheckpointError(f"{checkpoint}: its policy reads {have[key]} {key.replace('_', ' ')} "
+                                      f"(trained on {trained}), but {spec.name} has {want[key]}")
     try:
         model = GraphActorCritic.from_config_dict(ckpt["policy_config"])
         model.load_state_dict(ckpt["model"])
