@@ -13,7 +13,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ...errors import ActionError
+from ...errors import ActionError, require_in_box
 from .scenario import MobilityScenario, load_city
 
 #: a matcher decides which requests are served at step ``t``: ``matcher(env) -> served (P,)``
@@ -290,6 +290,7 @@ class MobilityEnv(gym.Env):
         if (a < -1e-6).any():
             k = int(np.argmin(a))
             raise ActionError(f"Expected non-negative rebalancing flows (got {a[k]:.4g} on edge {k})")
+        require_in_box("rebalancing flows (bounded by the fleet size)", a, self.action_space.low, self.action_space.high)
         if self.t >= self.T:
             raise RuntimeError("step() called after the episode terminated; call reset()")
         a = np.maximum(a, 0.0)

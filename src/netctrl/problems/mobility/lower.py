@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 from gymnasium import spaces
 
-from ...errors import ActionError
+from ...errors import ActionError, require_finite
 from ...graph import FlowNetwork
 from ...lp import INF, LinearProgram
 
@@ -97,6 +97,7 @@ class RebalancingLP:
 
     def solve(self, state, desired: np.ndarray, *, cold: bool = False) -> np.ndarray:
         """Rebalancing flows for a :class:`~netctrl.problems.mobility.env.MobilityState` and a desired distribution."""
+        require_finite("desired distribution", desired)
         self.set_edge_cost(self.beta * np.asarray(state.reb_time, dtype=np.float64))
         target = desired_counts(desired, float(np.sum(state.idle)))
         return self.solve_counts(state.idle, target, cold=cold)
@@ -128,6 +129,7 @@ class EdgeShareMap:
         z = np.asarray(action, dtype=np.float64)
         if z.shape != (self.network.num_edges,):
             raise ActionError(f"Expected per-edge actions of shape ({self.network.num_edges},) (got {z.shape})")
+        require_finite("per-edge actions", z)
         share = 1.0 / (1.0 + np.exp(-np.clip(z + self.offset, -30.0, 30.0)))
         return np.asarray(state.idle, dtype=np.float64)[self.network.sources] * share
 

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ...errors import ActionError
+from ...errors import ActionError, require_in_box
 from .scenario import NetworkFlowScenario, arrives_in_time, load_named
 
 PIPE = 3       # in-transit columns in the observation (arrivals at t+1..t+3)
@@ -214,6 +214,7 @@ class NetworkFlowEnv(gym.Env):
         if (a < -1e-6).any():
             k = int(np.argmin(a))
             raise ActionError(f"Expected non-negative flows (got {a[k]:.4g} for commodity {k // self.E}, arc {k % self.E})")
+        require_in_box("flows", a, self.action_space.low, self.action_space.high)
         x = np.maximum(a, 0.0).reshape(self.K, self.E)
         out = np.zeros((self.K, self.N))
         np.add.at(out, (slice(None), self.src), x)

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from ...errors import ActionError
+from ...errors import ActionError, require_in_box
 from .scenario import SupplyChainScenario, load_named
 
 FORECAST = 4  # demand columns in the observation (realised within advance_info, expected beyond)
@@ -223,6 +223,7 @@ class SupplyChainEnv(gym.Env):
             k = int(np.argmin(a))
             what = f"production of factory {k}" if k < self.F else f"shipment on edge {k - self.F}"
             raise ActionError(f"Expected non-negative quantities (got {a[k]:.4g} for the {what})")
+        require_in_box("production and shipments", a, self.action_space.low, self.action_space.high)
         a = np.maximum(a, 0.0)
         return a[: self.F], a[self.F :]
 
