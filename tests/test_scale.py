@@ -83,3 +83,46 @@ def test_worker_count_must_divide_the_groups():
 
     with pytest.raises(ConfigError, match="workers"):
         get_recipe("bilevel-ppo").make_config(get_problem(PROBLEM), {"ppo": {"workers": 3}})  # 8 envs, groups of 4
+
+
+def test_a_killed_rollout_worker_is_restarted_and_its_rollout_is_the_same(local_ray):
+    import threading
+    import time
+
+    model, make_env = _model_and_env()
+    seeds = [11, 11, 12, 12]
+    collector = RayCollector(make_env, model, num_envs=4, steps=30, workers=2, seed=3)
+    try:
+        want = collector.collect(model, seeds, iteration=1)
+        killer = threading.Timer(0.3, lambda: ray.kill(collector.actors[1], no_restart=False))
+        killer.start()
+        t0 = time.perf_counter()
+        got = collector.collect(model, seeds, iteration=1)              # worker 1 dies during this rollout
+        killer.join()
+        again = collector.collect(model, seeds, iteration=1)            # and serves the next one too
+    finally:
+        collector.close()
+    for name in ("actions", "logps", "values", "rewards", "dones"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(again, name), getattr(want, name), err_msg=name)
+    assert time.perf_counter() - t0 < 120
+
+
+def test_a_rollout_that_does_not_come_back_in_time_is_an_error_not_a_hang(local_ray):
+    from netctrl.errors import WorkerError
+
+    model, make_env = _model_and_env()
+    collector = RayCollector(make_env, model, num_envs=2, steps=30, workers=1, seed=3)
+    collector.timeout_s = 0.01
+    try:
+        with pytest.raises(WorkerError, match="no answer within 0.01 s"):
+            collector.collect(model, [1, 1], iteration=0)
+    finally:
+        collector.close()
+    dead = RayCollector(make_env, model, num_envs=2, steps=30, workers=1, seed=3, max_restarts=0)
+    try:
+        ray.kill(dead.actors[0], no_restart=True)
+        with pytest.raises(WorkerError, match="worker died"):
+            dead.collect(model, [1, 1], iteration=0)
+    finally:
+        dead.close()

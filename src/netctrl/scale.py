@@ -11,6 +11,13 @@ process:
 * **sweeps** (``netctrl sweep``, :mod:`netctrl.sweep`): seeds x problems x hyper-parameters, one Ray task per
   job (:func:`init_ray` connects).
 
+**Failures.** A rollout actor that dies (its process killed, its node lost) is restarted by Ray (up to
+``max_restarts`` times) and its task retried; since an actor's rollout depends only on the weights, the seeds
+and the iteration, the retried rollout is the one the dead actor would have returned, and the run stays
+reproducible. A rollout that does not come back within ``timeout_s`` (a hung worker) or an actor that keeps
+dying ends the run with a :class:`~netctrl.errors.WorkerError` naming the worker: never a hang. The last
+checkpoint stays, and ``--resume`` continues from it.
+
 On a cluster: start Ray on the machines (``ray start --head`` on one, ``ray start --address=HEAD:6379`` on the
 others), install netctrl (same version) on every node, and pass ``--ray-address auto`` (on a node of the
 cluster) or ``--ray-address ray://HEAD:10001`` (Ray client). Without ``--ray-address`` a local Ray instance
@@ -28,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from .algos.ppo import Rollout, collect_rollout, make_vector_env
-from .errors import DependencyNotInstalled
+from .errors import DependencyNotInstalled, WorkerError
 
 
 def require_ray():
@@ -83,26 +90,44 @@ class RolloutWorker:
 
 class RayCollector:
     """PPO rollouts on ``workers`` Ray actors (``num_envs`` split evenly, each actor ``cpus_per_worker`` CPUs
-    of Ray's accounting: a fraction when several collectors, one per training graph, share the workers)."""
+    of Ray's accounting: a fraction when several collectors, one per training graph, share the workers).
+
+    A dead actor is restarted and its rollout retried (``max_restarts`` times per actor); a rollout slower than
+    ``timeout_s`` seconds raises :class:`~netctrl.errors.WorkerError`."""
 
     def __init__(self, make_env: Callable, model, num_envs: int, steps: int, workers: int, seed: int = 0,
-                 cpus_per_worker: float = 1.0) -> None:
+                 cpus_per_worker: float = 1.0, max_restarts: int = 3, timeout_s: float = 900.0) -> None:
         ray = require_ray()
         init_ray()
         if num_envs % workers:
             raise ValueError(f"num_envs ({num_envs}) must be a multiple of workers ({workers})")
-        self.ray, self.per = ray, num_envs // workers
-        actor = ray.remote(num_cpus=cpus_per_worker)(RolloutWorker)
-        template = copy.deepcopy(model).cpu()
-        self.actors = [actor.remote(make_env, template, self.per, steps, seed, i) for i in range(workers)]
-        self.action_shape = tuple(ray.get(self.actors[0].action_shape.remote()))
+        self.ray, self.per, self.timeout_s = ray, num_envs // workers, timeout_s
+        actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=max_restarts,
+                           max_task_retries=max_restarts)(RolloutWorker)
+        # the constructor's arguments stay in Ray's object store while the collector lives: a restarted actor
+        # runs its constructor again with them
+        self._init_args = (ray.put(make_env), ray.put(copy.deepcopy(model).cpu()))
+        self.actors = [actor.remote(*self._init_args, self.per, steps, seed, i) for i in range(workers)]
+        self.action_shape = tuple(self._get(self.actors[0].action_shape.remote(), "starting rollout worker 0"))
+
+    def _get(self, future, what: str):
+        from ray.exceptions import GetTimeoutError, RayActorError
+
+        try:
+            return self.ray.get(future, timeout=self.timeout_s)
+        except GetTimeoutError:
+            raise WorkerError(f"{what}: no answer within {self.timeout_s:g} s (a hung worker or a lost node); "
+                              "the last checkpoint is kept, continue with --resume") from None
+        except RayActorError as exc:
+            raise WorkerError(f"{what}: the worker died and could not be restarted ({str(exc).splitlines()[0][:160]}); "
+                              "the last checkpoint is kept, continue with --resume") from None
 
     def collect(self, model, seeds: Sequence[int], iteration: int) -> Rollout:
         weights = self.ray.put({k: v.detach().cpu() for k, v in model.state_dict().items()})
         seeds = list(seeds)
         futures = [a.collect.remote(weights, seeds[i * self.per : (i + 1) * self.per], iteration)
                    for i, a in enumerate(self.actors)]
-        return Rollout.concat(self.ray.get(futures))
+        return Rollout.concat([self._get(f, f"rollout worker {i}, iteration {iteration}") for i, f in enumerate(futures)])
 
     def close(self) -> None:
         for a in self.actors:
