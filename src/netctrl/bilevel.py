@@ -11,8 +11,9 @@ A lower level is any object with
 
 Lower levels keep their HiGHS model between calls (hot start) and raise a clear error, never return garbage.
 
-**Each episode starts from a fresh lower level.** Given ``make_lower``, the wrapper builds a new lower level at
-every ``reset()`` (a few milliseconds, against the tens of hot-started solves of an episode). An episode's flows
+**Each episode starts from a fresh lower level.** At every ``reset()`` the wrapper puts its lower level back to
+the state it was built in (its ``reset()``: the LP's construction data in a new HiGHS model, 0.2 ms; a lower
+level without one is built anew with ``make_lower``). An episode's flows
 then depend only on its seed and its actions, never on what earlier episodes left in the solver's basis or
 factorisation: evaluation results do not depend on the order of the seeds, and a training run resumed at an
 iteration boundary (every iteration starts with reset environments) repeats the uninterrupted run bit for bit.
@@ -54,8 +55,11 @@ class BilevelWrapper(gym.ActionWrapper):
         self._fresh = True
 
     def reset(self, **kwargs):
-        if self._make_lower is not None and not self._fresh:
-            self.lower = self._make_lower(self.env)
+        if not self._fresh:
+            if hasattr(self.lower, "reset"):          # back to the lower level as built (cheaper than building it)
+                self.lower.reset()
+            elif self._make_lower is not None:
+                self.lower = self._make_lower(self.env)
         self._fresh = False
         self.last_edge_action = None
         return self.env.reset(**kwargs)

@@ -147,6 +147,8 @@ class LinearProgram:
         if tolerance is not None:
             self._options.update(primal_feasibility_tolerance=float(tolerance), dual_feasibility_tolerance=float(tolerance))
         self.unique_margin = float(unique_margin)
+        self._initial = tuple(a.copy() for a in (self._cost, self._col_lower, self._col_upper, self._row_lower,
+                                                 self._row_upper))
         self._h = self._fresh_model()
         self._row_idx = np.arange(n_rows, dtype=np.int32)
         self._col_idx = np.arange(n_cols, dtype=np.int32)
@@ -215,6 +217,14 @@ class LinearProgram:
         idx, (c,) = self._index_and_values(cols, self._col_idx, "costs", cost)
         self._cost[idx] = c
         self._check(self._h.changeColsCost(len(idx), idx, c), "changeColsCost")
+
+    def reset(self) -> None:
+        """Back to the model as built: the construction's costs and bounds, no basis (the next solve is cold).
+        After it the LP answers every sequence of changes and solves exactly as a newly built one does."""
+        for mine, first in zip((self._cost, self._col_lower, self._col_upper, self._row_lower, self._row_upper),
+                               self._initial):
+            mine[:] = first
+        self._h = self._fresh_model()
 
     # ------------------------------------------------------------------ solving
     def solve(self, *, cold: bool = False, duals: bool = False) -> LPSolution:

@@ -78,6 +78,15 @@ class RebalancingLP:
         )
         self._upper = np.concatenate([np.full(N, INF), np.zeros(N)])
         self._lower = np.concatenate([np.zeros(N), np.full(N, -INF)])
+        self._edge_cost0 = edge_cost.copy()
+
+    def reset(self) -> None:
+        """Back to the state as built (see :meth:`netctrl.lp.LinearProgram.reset`): a new episode's flows do not
+        depend on earlier episodes."""
+        self._edge_cost = self._edge_cost0.copy()
+        self._upper[self.N :] = 0.0
+        self._lower[: self.N] = 0.0
+        self.lp.reset()
 
     def set_edge_cost(self, edge_cost: np.ndarray) -> None:
         edge_cost = np.asarray(edge_cost, dtype=np.float64)

@@ -141,6 +141,15 @@ class MultiCommodityLP:
         self._hi = np.concatenate([np.full(K * N, INF), np.zeros(K * N), np.zeros(E)])
         self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP",
                                 tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
+        self._bounds0 = (self._lo.copy(), self._hi.copy())
+
+    def reset(self) -> None:
+        """Back to the state as built (see :meth:`netctrl.lp.LinearProgram.reset`): a new episode's flows do not
+        depend on earlier episodes."""
+        self._gate = np.ones_like(self._gate)
+        self._open = np.ones_like(self._open)
+        self._lo[:], self._hi[:] = self._bounds0
+        self.lp.reset()
 
     def targets(self, state, action) -> np.ndarray:
         a = np.asarray(action, dtype=np.float64)

@@ -135,6 +135,13 @@ class SupplyLP:
         self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP",
                                 tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
 
+    def reset(self) -> None:
+        """Back to the state as built (see :meth:`netctrl.lp.LinearProgram.reset`): a new episode's flows do not
+        depend on earlier episodes."""
+        self._lo[:] = 0.0
+        self._hi[:] = 0.0
+        self.lp.reset()
+
     def targets(self, state, action) -> tuple[np.ndarray, np.ndarray]:
         """Desired production (F,) and desired inventory positions (N,) from the node-level action.
 
