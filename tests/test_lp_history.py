@@ -67,6 +67,20 @@ def assert_history_free(solve_all, pairs, orders: int = 3, seed: int = 1) -> Non
         np.testing.assert_allclose(solve_all([p])[0], base[i], rtol=0, atol=ATOL, err_msg=f"pair {i} cold")
 
 
+@pytest.mark.parametrize("problem", ["mobility/nyc_brooklyn", "supply_chain/1f3w30s", "network_flow/gabriel-20"])
+def test_a_reset_lower_level_answers_exactly_as_a_newly_built_one(problem):
+    """What :class:`BilevelWrapper` relies on at every episode start: bit for bit, not to a tolerance."""
+    prob, pairs = collect(problem, n=40, episodes=2)
+    first, second = pairs[: len(pairs) // 2], pairs[len(pairs) // 2 :]
+    used = prob.make_lower("lp", prob.make_env())
+    for state, a in first:
+        used.solve(state, a)
+    used.reset()
+    fresh = prob.make_lower("lp", prob.make_env())
+    for state, a in second:
+        assert np.array_equal(used.solve(state, a), fresh.solve(state, a))
+
+
 LOWER_PROBLEMS = ["supply_chain/1f3s", "supply_chain/1f10s", "supply_chain/1f3w30s", "network_flow/gabriel-20",
                   "network_flow/b4", "network_flow/gabriel-50", "mobility/nyc_brooklyn"]
 
@@ -254,7 +268,7 @@ def _random_init_agent(problem: str):
 
 
 @pytest.mark.parametrize("case", ["mobility-agent", "supply_chain-oracle", "supply_chain-agent", "network_flow-oracle",
-                                  "network_flow-mpc", "network_flow-agent"])
+                                  "network_flow-mpc", "network_flow-agent", "network_flow-random"])
 def test_evaluation_does_not_depend_on_seed_order(case):
     family, what = case.split("-")
     if family == "mobility":
@@ -269,6 +283,11 @@ def test_evaluation_does_not_depend_on_seed_order(case):
         from netctrl.problems.network_flow.baselines import ForecastMPC, OracleMPC
 
         problem, seeds = "network_flow/gabriel-10", [1000, 1001, 1002]
+        if what == "random":        # the probe's case: Gabriel-20 seed 1002 gave 38,152 after 1000-1001, 38,450 alone
+            from netctrl.problems.network_flow.baselines import RandomDistribution
+
+            _assert_order_free("network_flow/gabriel-20", lambda: RandomDistribution(0), seeds)
+            return
         T = get_problem(problem).make_env().unwrapped.T
         factory = {"oracle": lambda: OracleMPC(horizon=T, replan_every=T),
                    "mpc": lambda: ForecastMPC(horizon=5),

@@ -41,6 +41,9 @@ class Controller:
     lower: str | None = None
     """the lower level the action goes through (``None``: the environment's own action)."""
 
+    def begin_episode(self, seed: int) -> None:
+        """Called with the episode's seed before :meth:`bind` (see :class:`SeededController`)."""
+
     def bind(self, env: Any) -> None:
         """Called with the (possibly wrapped) environment before each episode's ``reset``."""
 
@@ -56,6 +59,19 @@ class Controller:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, lower={self.lower!r})"
+
+
+class SeededController(Controller):
+    """A controller with randomness of its own (``self.rng``), drawn afresh for every episode from its ``seed``
+    and the episode's: an episode's result depends on the two seeds only, not on the episodes before it, so an
+    evaluation gives the same per-seed results in any order of the seeds."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+
+    def begin_episode(self, seed: int) -> None:
+        self.rng = np.random.default_rng([self.seed, int(seed)])
 
 
 class InstanceProblem:
@@ -135,6 +151,9 @@ def run_episode(controller: Controller, env: Any, seed: int, sum_keys: Iterable[
 
     sum_keys = tuple(sum_keys)
     parallel = is_parallel(env)
+    begin = getattr(controller, "begin_episode", None)      # duck-typed controllers may lack the hook
+    if begin is not None:
+        begin(int(seed))
     controller.bind(env)
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed)
@@ -196,15 +215,14 @@ class ConstantDesiredController(Controller):
         return np.full(self._n, 1.0 / self._n, dtype=np.float32)
 
 
-class RandomDesiredController(Controller):
+class RandomDesiredController(SeededController):
     """Desired distribution drawn from a flat Dirichlet every step (the reference ``random`` baseline)."""
 
     lower = "lp"
     name = "random"
 
     def __init__(self, seed: int = 0, concentration: float = 1.0) -> None:
-        self.rng = np.random.default_rng(seed)
-        self.seed = seed
+        super().__init__(seed)
         self.concentration = concentration
         self._n = None
 

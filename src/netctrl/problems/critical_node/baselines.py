@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...controllers import Controller
+from ...controllers import Controller, SeededController
 from .env import MCNSolution
 from .exact import ExactSolver
 from .game import MCNInstance
@@ -55,13 +55,13 @@ class DegreeHeuristic(Controller):
         return _play(instance, choose)
 
 
-class RandomPlay(Controller):
+class RandomPlay(SeededController):
     """Every player places uniformly random legal nodes (its own generator, seeded)."""
 
     name = "random"
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+        super().__init__(seed)
 
     def act(self, instance: MCNInstance) -> MCNSolution:
         return _play(instance, lambda s, moves: moves[int(self.rng.integers(len(moves)))])

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ...controllers import Controller
+from ...controllers import Controller, SeededController
 from ...lp import solve_lp
 from .env import NetworkFlowEnv
 
@@ -203,14 +203,14 @@ class GreedyShortestPath(Controller):
         return self.env.greedy_flows(deadline=self.deadline).reshape(-1).astype(np.float32)
 
 
-class RandomDistribution(Controller):
+class RandomDistribution(SeededController):
     """A flat-Dirichlet desired distribution per commodity, through the LP."""
 
     lower = "lp"
     name = "random"
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+        super().__init__(seed)
 
     def bind(self, env) -> None:
         self._k, self._n = env.unwrapped.K, env.unwrapped.N

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ...controllers import Controller
+from ...controllers import Controller, SeededController
 from ...lp import solve_lp
 from .env import SupplyChainEnv
 from .scenario import SupplyChainScenario
@@ -224,14 +224,14 @@ def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, ho
     return safety, best
 
 
-class RandomDistribution(Controller):
+class RandomDistribution(SeededController):
     """The reference ``random``: production = mean total demand, flat-Dirichlet distribution (through the LP)."""
 
     lower = "lp"
     name = "random"
 
     def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
+        super().__init__(seed)
         self._shape = None
 
     def bind(self, env) -> None:
