@@ -300,3 +300,38 @@ def test_a_policy_with_nan_weights_is_an_action_error_not_a_nan_reward():
     with pytest.raises(ActionError, match="NaN"):
         evaluate(PolicyController(model, lower="lp", deterministic=True), spec.make_env, [1000],
                  make_lower=spec.make_lower)
+
+
+@pytest.mark.parametrize("problem", sorted(FAMILIES.values()))
+def test_actions_far_outside_the_declared_box_are_refused_and_change_nothing(problem):
+    from netctrl.registry import get_problem
+
+    env = get_problem(problem).make_env()
+    env.reset(seed=3)
+    before = env.unwrapped.flow_state()
+    for value in (1e300, 1e30, float(env.action_space.high.max()) * 10):
+        a = np.zeros(env.action_space.shape)
+        a[0] = value
+        with pytest.raises(ActionError, match="outside its bounds"):
+            env.step(a)
+    assert env.unwrapped.t == 0 and repr(env.unwrapped.flow_state()) == repr(before)
+    env.step(np.asarray(env.action_space.high, dtype=np.float64) * 0 + env.action_space.low)   # the bound itself is fine
+
+
+def test_the_exact_critical_node_baseline_has_a_default_time_limit():
+    from netctrl.registry import get_problem
+
+    spec = get_problem("critical_node/rnd05-60")
+    assert spec.settings.exact_time_limit == 600.0
+    assert spec.baselines(0)["exact"].time_limit == 600.0
+
+
+def test_a_toll_design_applies_only_to_the_network_it_was_designed_for(tmp_path):
+    """Pigou's network has as many tollable arcs as Braess's: the design used to be applied to it silently."""
+    from netctrl.recipes import load, train
+    from netctrl.registry import get_problem
+
+    train("toll_design/braess", "hypergrad", tmp_path / "run", iterations=1)
+    assert load(tmp_path / "run" / "best.pt", get_problem("toll_design/braess")).theta.size == 1
+    with pytest.raises(CheckpointError, match="tolls designed for toll_design/braess.*not apply to toll_design/pigou"):
+        load(tmp_path / "run" / "best.pt", get_problem("toll_design/pigou"))

@@ -15,6 +15,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -108,15 +109,24 @@ def _write(family: str, doc, path: Path) -> None:
 
 
 def _check(family: str, data) -> None:
+    """A mutated file gives a typed error, or a problem whose environment steps with finite rewards."""
     base, kw, name = BASES[family]
     doc = _mutate(base, data.draw)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
         _write(family, doc, path)
         try:
-            load_problem(family, path, **kw)
+            spec = load_problem(family, path, **kw)
         except NetctrlError:
-            pass                                        # a typed error: what a bad file must give
+            return                                      # a typed error: what a bad file must give
+        if spec.kind == "gymnasium":                    # what loads must also run: finite rewards, no exception
+            env = spec.make_env()
+            env.reset(seed=0)
+            for _ in range(3):
+                _, reward, terminated, truncated, _ = env.step(np.zeros(env.action_space.shape, dtype=np.float32))
+                assert np.isfinite(reward), f"non-finite reward {reward} from {json.dumps(doc)[:300]}"
+                if terminated or truncated:
+                    break
 
 
 @pytest.mark.parametrize("family", list(BASES))

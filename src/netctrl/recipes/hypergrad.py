@@ -128,11 +128,17 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
     controller that answers with given tolls and refuses a network with other tollable arcs)."""
     from ..registry import problem_of
 
+    from ..errors import CheckpointError
+
     ck = load_checkpoint(Path(checkpoint), recipe="hypergrad", problem=spec)
     if "theta" not in ck:
-        from ..errors import CheckpointError
-
         raise CheckpointError(f"{checkpoint}: holds no finished design (use best.pt)")
+    trained = ck.get("problem") or {}
+    if spec is not None and (trained.get("name"), trained.get("source")) != (spec.name, spec.source):
+        made = trained.get("name") + (f" ({trained['source']})" if trained.get("source") else "")
+        raise CheckpointError(f"{checkpoint}: tolls designed for {made}; a design holds one toll per tollable "
+                              f"arc of that network, so it does not apply to {spec.name}"
+                              + (f" ({spec.source})" if spec.source else ""))
     spec = spec or problem_of(ck["problem"])
     return spec.hooks["tolls"](ck["theta"].numpy(), name or "hypergrad")
 
