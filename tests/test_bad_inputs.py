@@ -106,7 +106,8 @@ def test_mobility_demand_outside_the_window_names_the_window(tmp_path):
 
 @pytest.mark.parametrize("value, match", [(float("nan"), "'cost_per_minute' must be a finite number"),
                                           (float("inf"), "'cost_per_minute' must be a finite number"),
-                                          (-1.0, "'cost_per_minute' >= 0"),
+                                          (-1.0, "0 <= 'cost_per_minute' <= 1e"),
+                                          (1e300, "0 <= 'cost_per_minute' <= 1e"),
                                           (2.5, None)])
 def test_mobility_cost_per_minute(value, match):
     from netctrl.problems.mobility import CitySettings
@@ -161,3 +162,17 @@ def test_a_node_with_two_suppliers_is_protected_over_the_longer_lead_time(tmp_pa
         sc = load_scenario(path)
         protect.append(int(sc.echelons()[0][sc.stores][0]))
     assert protect == [5, 5]                            # lead time 4, + 1, whatever the order
+
+
+def test_a_supply_network_needs_a_positive_price_and_bounded_quantities(tmp_path):
+    """A zero price gave infinite observation features (costs are observed per unit of price); a demand mean of
+    1e300 loaded and broke the environment's action bounds."""
+    from netctrl.problems.supply_chain import load_scenario
+
+    path = _supply(tmp_path, [("F", "W1"), ("W1", "S1")])
+    doc = json.loads(path.read_text())
+    for change, match in (({"price": 0}, "'price' > 0"), ({"price": -3}, "'price' >= 0"),
+                          ({"nodes": [{**doc["nodes"][0], "capacity": 1e300}, *doc["nodes"][1:]]}, "<= 1e\\+12")):
+        path.write_text(json.dumps({**doc, **change}))
+        with pytest.raises(ScenarioError, match=match):
+            load_scenario(path)

@@ -137,7 +137,7 @@ def test_unmutated_bases_load(family, tmp_path):
 
 
 @pytest.mark.parametrize("family", list(BASES))
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(data=st.data())
 def test_mutated_files_load_or_give_typed_errors(family, data):
     _check(family, data)

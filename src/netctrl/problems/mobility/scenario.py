@@ -79,10 +79,10 @@ class CitySettings:
             v = getattr(self, name)
             if as_number(v) is None or not np.isfinite(v):
                 raise ScenarioError(f"'{name}' must be a finite number (got {shown(v)})")
-        if not self.demand_ratio > 0:
-            raise ScenarioError(f"Expected 'demand_ratio' > 0 (got {self.demand_ratio})")
-        if self.cost_per_minute < 0:
-            raise ScenarioError(f"Expected 'cost_per_minute' >= 0 (got {self.cost_per_minute})")
+        if not 0 < self.demand_ratio <= MAX_DEMAND_RATIO:
+            raise ScenarioError(f"Expected 0 < 'demand_ratio' <= {MAX_DEMAND_RATIO:g} (got {self.demand_ratio})")
+        if not 0 <= self.cost_per_minute <= MAX_PRICE:
+            raise ScenarioError(f"Expected 0 <= 'cost_per_minute' <= {MAX_PRICE:g} (got {self.cost_per_minute})")
         if self.demand_pairs not in ("adjacent", "all"):
             raise ScenarioError(f"Expected 'demand_pairs' in ('adjacent', 'all') (got {shown(self.demand_pairs)})")
         if not isinstance(self.varying_time, bool):
@@ -97,6 +97,11 @@ MAX_FLEET = 10**12
 MAX_REGIONS = 100_000
 #: the longest trip or rebalancing time (minutes) a scenario may give: a week
 MAX_TRAVEL_MINUTES = 7 * 24 * 60
+#: the largest demand (trips of one pair and time stamp) and price accepted: far above a city's, low enough for
+#: the Poisson sampler and finite rewards
+MAX_TRIPS = 1e9
+MAX_PRICE = 1e9
+MAX_DEMAND_RATIO = 1e6
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
@@ -332,9 +337,9 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
     )
     if dm["demand"].size == 0:
         raise ScenarioError("'demand' is empty")
-    _nonneg(dm, "demand", "demand")
+    _nonneg(dm, "demand", "demand", maximum=MAX_TRIPS)
     _nonneg(dm, "demand", "travel_time", maximum=MAX_TRAVEL_MINUTES)
-    _nonneg(dm, "demand", "price", positive=True)
+    _nonneg(dm, "demand", "price", positive=True, maximum=MAX_PRICE)
     do, dd = positions(dm, "demand", ("origin", "destination"))
     step_of = (dm["time_stamp"] - s.start_hour * 60) // s.step_minutes
     if s.demand_pairs == "adjacent":

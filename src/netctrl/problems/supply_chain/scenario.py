@@ -139,6 +139,10 @@ class SupplyChainScenario:
 #: upper bounds of the values that set array lengths (steps, lead and production times, advance information)
 MAX_STEPS = 100_000
 MAX_LEAD_TIME = 1_000
+#: the largest magnitude of any other number (units, costs, prices, capacities): far above any real network's,
+#: and low enough that the environment's bounds and rewards stay finite (an infinite production capacity is
+#: written as ``Infinity``)
+MAX_QUANTITY = 1e12
 
 
 def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool = False, allow_none: bool = False,
@@ -153,8 +157,12 @@ def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool =
         raise ScenarioError(f"Expected '{where}' to be an integer (got {value!r})")
     if minimum is not None and value < minimum:
         raise ScenarioError(f"Expected '{where}' >= {minimum:g} (got {value!r})")
+    if maximum is None and not (allow_inf and value == np.inf):
+        maximum = MAX_QUANTITY
     if maximum is not None and value > maximum:
         raise ScenarioError(f"Expected '{where}' <= {maximum:g} (got {value!r})")
+    if minimum is None and value < -MAX_QUANTITY:
+        raise ScenarioError(f"Expected '{where}' >= {-MAX_QUANTITY:g} (got {value!r})")
     return value
 
 
@@ -191,6 +199,8 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         if not isinstance(data[key], list) or not data[key]:
             raise ScenarioError(f"Expected '{key}' to be a non-empty list")
     price = float(_num(data.get("price", 15.0), "price"))
+    if not price > 0:
+        raise ScenarioError(f"Expected 'price' > 0 (got {price:g}): rewards and observations are in units of it")
     steps = int(_num(data.get("steps", 30), "steps", minimum=1, integer=True, maximum=MAX_STEPS))
     nodes = data["nodes"]
     ids, pos = [], {}
