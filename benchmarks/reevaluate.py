@@ -113,7 +113,7 @@ def _read(paths: list[Path]) -> dict:
     return {"netctrl": docs[0]["netctrl"], "rows": [r for d in docs for r in d["rows"]]}
 
 
-def compare_runs(before: list[Path], after: list[Path], out: Path) -> dict:
+def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "") -> dict:
     from netctrl.results import command_line, write_results
 
     a, b = _read(before), _read(after)
@@ -146,7 +146,8 @@ def compare_runs(before: list[Path], after: list[Path], out: Path) -> dict:
                         before=a["netctrl"], after=b["netctrl"],
                         notes="paired per-episode rewards of the LP-using controllers, before (0.2.0) and after the "
                               "history-free lower levels and per-episode seeded random baselines, same checkpoints "
-                              "and seeds; pct_of_oracle_* use the committed oracle mean of the row's scenario")
+                              "and seeds; pct_of_oracle_* use the committed oracle mean of the row's scenario"
+                              + (f"; {note}" if note else ""))
     for row in rows:
         print(f"{row['family']:13s} {row['scenario']:24s} {row['controller']:12s} {row['reward_mean_before']:14.2f} "
               f"-> {row['reward_mean_after']:14.2f}  diff {row['diff_mean']:+.3f} (se {row['diff_se']})")
@@ -165,8 +166,9 @@ if __name__ == "__main__":
     c.add_argument("--before", type=Path, nargs="+", required=True, help="run files of the code before")
     c.add_argument("--after", type=Path, nargs="+", required=True, help="run files of the code after")
     c.add_argument("--out", type=Path, default=Path("results/reevaluation.json"))
+    c.add_argument("--note", default="", help="what else the results file should say (e.g. how the agents were made)")
     a = p.parse_args()
     if a.cmd == "run":
         run(a.out, a.supply_runs, a.network_agent, a.families)
     else:
-        compare_runs(a.before, a.after, a.out)
+        compare_runs(a.before, a.after, a.out, a.note)
