@@ -316,15 +316,12 @@ def test_zero_cost_cycle_is_rejected():
 
 
 @pytest.mark.slow
-def test_bench_hypergrad_cli_smoke(tmp_path):
+def test_bench_hypergrad_quick_smoke(tmp_path):
     import json
 
-    from typer.testing import CliRunner
+    from hypergrad import run              # benchmarks/hypergrad.py (tests/conftest.py puts benchmarks/ on the path)
 
-    from netctrl.cli import app
-
-    r = CliRunner().invoke(app, ["bench", "hypergrad", "--quick", "--out", str(tmp_path)])
-    assert r.exit_code == 0, r.output
+    run(out=tmp_path, quick=True, command="test")
     doc = json.loads((tmp_path / "hypergrad.json").read_text())
     assert doc["benchmark"] == "hypergrad" and set(doc["speed"]) >= {
         "model_based_rel_error", "toll_rel_error_braess", "solves_ratio_vs_zeroth_order", "wall_ratio_vs_unrolled"}
