@@ -29,7 +29,6 @@ import numpy as np
 
 from common import write_results
 
-from netctrl.bilevel import BilevelWrapper
 from netctrl.controllers import run_episode
 from netctrl.policies.actor_critic import PolicyController
 from netctrl.recipes.bilevel import init_policy, make_training_env

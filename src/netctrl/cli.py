@@ -42,7 +42,8 @@ def _fail(message: str, code: int) -> None:
 
 
 class _Group(TyperGroup):
-    """The ``netctrl`` group: every expected error becomes one line on stderr and its exit status."""
+    """The ``netctrl`` group: every expected error becomes one line on stderr and its exit status (the group always
+    ends the process, also when invoked with ``standalone_mode=False``)."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from .errors import NetctrlError
@@ -51,7 +52,7 @@ class _Group(TyperGroup):
         try:
             rc = super().main(argv, "netctrl", complete_var, standalone_mode=False, **extra)
         except click.exceptions.UsageError as exc:
-            if exc.ctx is not None and not argv[-1:] == ["--help"] and _no_args(exc):   # bare `netctrl`: help
+            if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":     # bare `netctrl`: its help
                 click.echo(exc.ctx.get_help())
                 sys.exit(0)
             cmd = exc.ctx.command_path if exc.ctx is not None else "netctrl"
@@ -72,10 +73,6 @@ class _Group(TyperGroup):
         if rc == 130:
             click.echo("Interrupted: a training run keeps its last checkpoint (continue it with --resume).", err=True)
         sys.exit(rc if isinstance(rc, int) else 0)
-
-
-def _no_args(exc) -> bool:
-    return type(exc).__name__ == "NoArgsIsHelpError"
 
 
 app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,

@@ -5,7 +5,6 @@ Each acts on an instance and returns a line of play (:class:`~netctrl.problems.c
 
 from __future__ import annotations
 
-import numpy as np
 
 from ...controllers import Controller, SeededController
 from .env import MCNSolution
