@@ -335,3 +335,16 @@ def test_a_toll_design_applies_only_to_the_network_it_was_designed_for(tmp_path)
     assert load(tmp_path / "run" / "best.pt", get_problem("toll_design/braess")).theta.size == 1
     with pytest.raises(CheckpointError, match="tolls designed for toll_design/braess.*not apply to toll_design/pigou"):
         load(tmp_path / "run" / "best.pt", get_problem("toll_design/pigou"))
+
+
+def test_a_demo_replaces_its_previous_run_whole(tmp_path, capsys):
+    """The demo's run directory is scratch; what it holds after a second demo is that demo's, config.json too."""
+    from netctrl.demo import run_demo
+
+    for iterations in (2, 1):
+        run_demo("supply_chain/1f2s", minutes=1.0, episodes=1, out=tmp_path, seed=0, iterations=iterations,
+                 sets={"num_envs": 2, "group_size": 2, "minibatch_size": 20, "rollout_steps": 20})
+    run = tmp_path / "run"
+    assert json.loads((run / "config.json").read_text())["iterations"] == 1
+    assert load_checkpoint(run / "last.pt")["iteration"] == 1
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1

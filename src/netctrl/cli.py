@@ -273,7 +273,7 @@ def demo(
     algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first)")] = None,
     minutes: Annotated[float, typer.Option(min=0, help="training budget in minutes (> 0)")] = 4.0,
     episodes: Annotated[int, typer.Option(min=1, help="evaluation episodes (test seeds)")] = 10,
-    out: Annotated[Path, typer.Option(help="output directory (run, table, plot)")] = Path("runs/demo"),
+    out: Annotated[Path, typer.Option(help="output directory (run, table, plot); a previous demo there is replaced")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(min=0, help="seed")] = 0,
     iterations: Annotated[int | None, typer.Option(min=1, help="cap on the recipe's budget (tests use a tiny one)")] = None,
     set_: SetOpt = None,

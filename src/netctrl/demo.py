@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .config import experiment, leaf_paths
 from .evaluate import compare, print_table, rows_to_records, table_keys
+from .recipes import RUN_FILES
 from .train import atomic_write_text
 
 
@@ -59,6 +60,8 @@ def run_demo(problem: str, *, minutes: float, episodes: int, out: Path, seed: in
     limit = f" for up to {minutes:g} min" if time_limit else ""
     print(f"netctrl demo: training {recipe.name} on {spec.name}{limit} (seed {seed})")
     exp.run_dir = str(run_dir)
+    for name in RUN_FILES:                        # the demo's run directory is scratch: the previous demo run goes
+        (run_dir / name).unlink(missing_ok=True)
     exp.write(run_dir / "config.toml")
     res = recipe.train(spec, exp.config, run_dir, resume=False, progress=True, verbose=False)
     agent = recipe.load(run_dir / "best.pt", spec, name=recipe.name)

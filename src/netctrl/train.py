@@ -261,7 +261,7 @@ def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, 
 class Checkpointer:
     """Writes ``last.pt`` / ``best.pt`` and ``config.json`` in a run directory."""
 
-    def __init__(self, run_dir: Path, config: dict, meta: dict | None = None) -> None:
+    def __init__(self, run_dir: Path, config: dict, meta: dict | None = None, fresh: bool = True) -> None:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_temporaries(self.run_dir)
@@ -269,7 +269,7 @@ class Checkpointer:
         self.meta = dict(meta or {})
         """what every checkpoint records besides the config: the ``recipe`` and the ``problem``."""
         cfg_path = self.run_dir / "config.json"
-        if not cfg_path.exists():
+        if fresh or not cfg_path.exists():          # a resumed run keeps the config.json it started with
             atomic_write_text(cfg_path, json.dumps({**self.meta, **config}, indent=2, default=str))
 
     @property
@@ -419,7 +419,7 @@ class RunTracker:
                 raise ConfigError(f"'{name}' must be an integer >= {least} (got {value!r})")
         if time_limit_s is not None and not time_limit_s > 0:
             raise ConfigError(f"'time_limit_s' must be > 0 or none (got {time_limit_s!r})")
-        self.ckpt = Checkpointer(Path(run_dir), config, meta)
+        self.ckpt = Checkpointer(Path(run_dir), config, meta, fresh=not (resume and (Path(run_dir) / "last.pt").exists()))
         self.total, self.eval_fn = total, eval_fn
         self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s
         self.state = self.ckpt.resume_state(resume_keys) if resume else None
