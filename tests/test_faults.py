@@ -348,3 +348,20 @@ def test_a_demo_replaces_its_previous_run_whole(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["iterations"] == 1
     assert load_checkpoint(run / "last.pt")["iteration"] == 1
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_a_toll_design_from_a_file_loads_with_the_same_file_under_another_path(tmp_path, monkeypatch):
+    import shutil
+    from importlib import resources
+
+    from netctrl.recipes import load, train
+    from netctrl.registry import load_problem
+
+    with resources.as_file(resources.files("netctrl").joinpath("data", "topologies", "b4.json")) as b4:
+        shutil.copy(b4, tmp_path / "mine.json")
+    monkeypatch.chdir(tmp_path)
+    train(load_problem("toll_design", "mine.json"), "hypergrad", tmp_path / "run", iterations=1)
+    assert load(tmp_path / "run" / "best.pt", load_problem("toll_design", str(tmp_path / "mine.json"))).theta.size
+    shutil.copy(tmp_path / "mine.json", tmp_path / "other.json")
+    with pytest.raises(CheckpointError, match="tolls designed for"):
+        load(tmp_path / "run" / "best.pt", load_problem("toll_design", "other.json"))

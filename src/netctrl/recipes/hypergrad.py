@@ -134,13 +134,21 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
     if "theta" not in ck:
         raise CheckpointError(f"{checkpoint}: holds no finished design (use best.pt)")
     trained = ck.get("problem") or {}
-    if spec is not None and (trained.get("name"), trained.get("source")) != (spec.name, spec.source):
+    if spec is not None and (trained.get("name"), _where(trained.get("source"))) != (spec.name, _where(spec.source)):
         made = trained.get("name") + (f" ({trained['source']})" if trained.get("source") else "")
         raise CheckpointError(f"{checkpoint}: tolls designed for {made}; a design holds one toll per tollable "
                               f"arc of that network, so it does not apply to {spec.name}"
                               + (f" ({spec.source})" if spec.source else ""))
     spec = spec or problem_of(ck["problem"])
     return spec.hooks["tolls"](ck["theta"].numpy(), name or "hypergrad")
+
+
+def _where(source: str | None) -> str | None:
+    """A problem's source for comparison: a file by its resolved path (``a.json`` and ``./a.json`` are one
+    network), a topohub key or packaged name as it is."""
+    if source and Path(source).is_file():
+        return str(Path(source).resolve())
+    return source
 
 
 def _register() -> None:
