@@ -7,25 +7,22 @@ algorithm therefore sees a plain, fixed-size node-level action space.
 A lower level is any object with
 
 * ``action_space``: the node-level space it accepts (e.g. ``Box(0, 1, (N,))`` for a distribution), and
-* ``solve(state, action) -> edge action``, where ``state = env.unwrapped.flow_state()``.
+* ``solve(state, action) -> edge action``, where ``state = env.unwrapped.flow_state()``, and
+* where it keeps state between calls, ``reset()``: back to the state it was built in.
 
 Lower levels keep their HiGHS model between calls (hot start) and raise a clear error, never return garbage.
 
-**Each episode starts from a fresh lower level.** At every ``reset()`` the wrapper puts its lower level back to
-the state it was built in (its ``reset()``: the LP's construction data in a new HiGHS model, 0.2 ms; a lower
-level without one is built anew with ``make_lower``). An episode's flows
-then depend only on its seed and its actions, never on what earlier episodes left in the solver's basis or
-factorisation: evaluation results do not depend on the order of the seeds, and a training run resumed at an
-iteration boundary (every iteration starts with reset environments) repeats the uninterrupted run bit for bit.
+**Each episode starts from the lower level as built.** At every ``reset()`` the wrapper resets its lower level
+(for the LPs: the construction's data in a new HiGHS model, 0.2 ms). An episode's flows then depend only on its
+seed and its actions, never on what earlier episodes left in the solver's basis or factorisation: evaluation
+results do not depend on the order of the seeds, and a training run resumed at an iteration boundary (every
+iteration starts with reset environments) repeats the uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
-
-from collections.abc import Callable
-from typing import Any
 
 from .errors import ActionError
 
@@ -36,31 +33,22 @@ class BilevelWrapper(gym.ActionWrapper):
     Args:
         env: a raw netctrl environment exposing ``flow_state()``.
         lower: the problem's lower level (see the module docstring).
-        make_lower: ``make_lower(env) -> lower level``: with it, every ``reset()`` starts from a fresh one.
 
     The last edge action is kept in ``self.last_edge_action`` (and ``info['edge_action']`` is not added, so
     ``info`` stays the raw environment's).
     """
 
-    def __init__(self, env: gym.Env, lower=None, *, make_lower: Callable[[gym.Env], Any] | None = None) -> None:
+    def __init__(self, env: gym.Env, lower) -> None:
         super().__init__(env)
         if not hasattr(env.unwrapped, "flow_state"):
             raise TypeError(f"{type(env.unwrapped).__name__} has no flow_state(); it cannot be wrapped bi-level")
-        if lower is None and make_lower is None:
-            raise TypeError("BilevelWrapper needs a lower level or make_lower")
-        self._make_lower = make_lower
-        self.lower = lower if lower is not None else make_lower(env)
-        self.action_space = self.lower.action_space
+        self.lower = lower
+        self.action_space = lower.action_space
         self.last_edge_action: np.ndarray | None = None
-        self._fresh = True
 
     def reset(self, **kwargs):
-        if not self._fresh:
-            if hasattr(self.lower, "reset"):          # back to the lower level as built (cheaper than building it)
-                self.lower.reset()
-            elif self._make_lower is not None:
-                self.lower = self._make_lower(self.env)
-        self._fresh = False
+        if hasattr(self.lower, "reset"):
+            self.lower.reset()
         self.last_edge_action = None
         return self.env.reset(**kwargs)
 

@@ -323,8 +323,6 @@ TOP_KEYS = ("netctrl_version", "problem", "scenario", "algo", "seed", "run_dir")
 def read_file(path: str | Path) -> dict:
     """A TOML, YAML or JSON file as a dict (a malformed file raises a :class:`ConfigError` naming it)."""
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
     text = read_text(path, what="config file", error=ConfigError)
     suffix = path.suffix.lower()
     try:

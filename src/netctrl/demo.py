@@ -7,8 +7,7 @@ from pathlib import Path
 
 from .config import experiment, leaf_paths
 from .evaluate import compare, print_table, rows_to_records, table_keys
-from .recipes import RUN_FILES
-from .train import atomic_write_text
+from .train import RUN_FILES, atomic_write_text
 
 
 def plot_learning_curve(history: list[dict], baselines: dict[str, float], path: Path, title: str, label: str) -> None:

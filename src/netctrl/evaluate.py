@@ -69,7 +69,7 @@ def evaluate(
     if controller.lower is not None:
         if make_lower is None:
             raise ConfigError(f"controller {controller.name!r} acts through lower level {controller.lower!r}: give make_lower")
-        env = BilevelWrapper(env, make_lower=lambda raw: make_lower(controller.lower, raw))
+        env = BilevelWrapper(env, make_lower(controller.lower, env))
     out = EvalResult(controller.name)
     try:
         for s in seeds:

@@ -119,26 +119,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and not getattr(exc, "_netctrl", False):
-            err = OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}; the previous file is kept")
-            err._netctrl = True                                                    # type: ignore[attr-defined]
-            raise err from exc
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}; the previous file is kept") from exc
         raise
 
 
-TEMP_PREFIXES = ("last.pt", "best.pt", "meta_init.pt", "metrics.jsonl", "metrics.csv", "config.json", "config.toml")
+RUN_FILES = ("last.pt", "best.pt", "meta_init.pt", "config.toml", "config.json", "metrics.jsonl", "metrics.csv",
+             "pretrain.json")
+"""The files a run writes in its directory (a copy of the user's scenario file may sit beside them)."""
 
 
-def clean_stale_temporaries(run_dir: Path) -> list[Path]:
-    """Remove the temporary files an interrupted atomic write left in ``run_dir`` (``.<name>.<random>``, see
-    :func:`atomic_write_bytes`); return them."""
-    removed = []
-    for name in TEMP_PREFIXES:
+def clean_stale_temporaries(run_dir: Path) -> None:
+    """Remove the temporary files an interrupted atomic write of a run's file left in ``run_dir``
+    (``.<name>.<random>``, see :func:`atomic_write_bytes`)."""
+    for name in RUN_FILES:
         for tmp in Path(run_dir).glob(f".{name}.*"):
             if tmp.is_file():
                 tmp.unlink(missing_ok=True)
-                removed.append(tmp)
-    return removed
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -411,14 +408,6 @@ class RunTracker:
     def __init__(self, run_dir: Path, config: dict, *, total: int, eval_fn: EvalFn | None, eval_every: int,
                  checkpoint_every: int, time_limit_s: float | None, resume: bool, resume_keys: tuple[str, ...],
                  progress: bool, verbose: bool, title: str, meta: dict | None = None) -> None:
-        from .errors import ConfigError
-
-        for name, value, least in (("iterations", total, 1), ("checkpoint_every", checkpoint_every, 1),
-                                   ("eval_every", eval_every, 0)):
-            if not isinstance(value, int) or value < least:
-                raise ConfigError(f"'{name}' must be an integer >= {least} (got {value!r})")
-        if time_limit_s is not None and not time_limit_s > 0:
-            raise ConfigError(f"'time_limit_s' must be > 0 or none (got {time_limit_s!r})")
         self.ckpt = Checkpointer(Path(run_dir), config, meta, fresh=not (resume and (Path(run_dir) / "last.pt").exists()))
         self.total, self.eval_fn = total, eval_fn
         self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s

@@ -23,11 +23,6 @@ from pathlib import Path
 from . import bilevel, curriculum, hypergrad, routing  # noqa: F401  (register the recipes)
 
 
-RUN_FILES = ("last.pt", "best.pt", "meta_init.pt", "config.toml", "config.json", "metrics.jsonl", "metrics.csv",
-             "pretrain.json")
-"""The files a run writes in its directory (a copy of the user's scenario file may sit beside them)."""
-
-
 def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: bool = True, overwrite: bool = False):
     """Run a resolved experiment (:func:`netctrl.config.experiment`): refuse a run directory that already holds a
     run unless ``resume`` (then check the experiment against its ``config.toml`` and continue) or ``overwrite``
@@ -35,7 +30,7 @@ def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: 
     ``runs/<problem>__<recipe>__<seed>__<time>``."""
     from ..config import check_resume
     from ..errors import ConfigError
-    from ..train import clean_stale_temporaries, run_name
+    from ..train import RUN_FILES, clean_stale_temporaries, run_name
 
     spec, recipe = exp.spec, exp.recipe
     run_dir = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
@@ -51,7 +46,7 @@ def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: 
     elif held:
         raise ConfigError(f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume, replace "
                           "it with --overwrite, or choose another --run-dir")
-    if run_dir.is_dir():
+    if run_dir.is_dir():                      # recipes that write without a Checkpointer (routing, curriculum ...)
         clean_stale_temporaries(run_dir)
     exp.write(run_dir / "config.toml")
     return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose)

@@ -65,7 +65,8 @@ def make_training_env(problem: ProblemSpec, lower: str, make_raw: Callable | Non
     make_raw = make_raw or problem.make_env
 
     def make():
-        return BilevelWrapper(make_raw(), make_lower=lambda env: problem.make_lower(lower, env))
+        env = make_raw()
+        return BilevelWrapper(env, problem.make_lower(lower, env))
 
     return make
 
