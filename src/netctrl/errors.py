@@ -102,9 +102,9 @@ def require_in_box(name: str, value, low, high, rtol: float = 1e-6) -> None:
     import numpy as np
 
     require_finite(name, value)
-    arr = np.asarray(value, dtype=float).reshape(-1)
-    lo = np.broadcast_to(np.asarray(low, dtype=float).reshape(-1) if np.ndim(low) else low, arr.shape)
-    hi = np.broadcast_to(np.asarray(high, dtype=float).reshape(-1) if np.ndim(high) else high, arr.shape)
+    arr = np.asarray(value, dtype=float)
+    lo, hi = (np.broadcast_to(np.asarray(b, dtype=float), arr.shape).reshape(-1) for b in (low, high))
+    arr = arr.reshape(-1)
     slack = rtol * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)),
                                               np.abs(np.where(np.isfinite(hi), hi, 0.0))))
     bad = np.flatnonzero((arr < lo - slack) | (arr > hi + slack))
@@ -113,6 +113,28 @@ def require_in_box(name: str, value, low, high, rtol: float = 1e-6) -> None:
         raise ActionError(f"'{name}'[{i}] = {arr[i]:.6g} is outside its bounds [{lo[i]:.6g}, {hi[i]:.6g}] "
                           f"({bad.size} of {arr.size} entries out of bounds)")
 
+
+def require_integer(name: str, value, error: type[NetctrlError] = ConfigError) -> None:
+    """Raise ``error`` naming ``name`` unless ``value`` is an integer (``True`` is not one, nor is ``2.0``)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise error(f"'{name}' must be an integer (got {_shown(value)})")
+
+
+def require_number(name: str, value, error: type[NetctrlError] = ConfigError) -> None:
+    """Raise ``error`` naming ``name`` unless ``value`` is a finite real number (not a bool, not a string)."""
+    import math
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise error(f"'{name}' must be a finite number (got {_shown(value)})")
+
+
+def _shown(value) -> str:
+    from .files import shown
+
+    return shown(value)
 
 
 def require_at_least(obj, least: float, *names: str, strict: bool = False) -> None:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import GraphError, ScenarioError
+from ...errors import GraphError, ScenarioError, require_integer, require_number
 from ...files import as_number, read_json, shown
 from ...graph import FlowNetwork
 
@@ -76,9 +76,7 @@ class CitySettings:
         if self.fleet is not None:
             _check_int("fleet", self.fleet, 1, MAX_FLEET)
         for name in ("demand_ratio", "cost_per_minute"):
-            v = getattr(self, name)
-            if as_number(v) is None or not np.isfinite(v):
-                raise ScenarioError(f"'{name}' must be a finite number (got {shown(v)})")
+            require_number(name, getattr(self, name), ScenarioError)
         if not 0 < self.demand_ratio <= MAX_DEMAND_RATIO:
             raise ScenarioError(f"Expected 0 < 'demand_ratio' <= {MAX_DEMAND_RATIO:g} (got {self.demand_ratio})")
         if not 0 <= self.cost_per_minute <= MAX_PRICE:
@@ -105,8 +103,7 @@ MAX_DEMAND_RATIO = 1e6
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ScenarioError(f"'{name}' must be an integer (got {shown(value)})")
+    require_integer(name, value, ScenarioError)
     if not low <= value <= high:
         raise ScenarioError(f"'{name}' must be an integer in {low}..{high} (got {value})")
 

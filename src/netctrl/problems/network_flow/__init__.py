@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 
-from ...errors import ConfigError
+from ...errors import ConfigError, require_integer
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import (
     ForecastMPC,
@@ -125,9 +125,7 @@ class NetworkFlowSettings:
 
     def __post_init__(self) -> None:
         for name in ("commodities", "steps", "seed", "lookahead"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise ConfigError(f"'{name}' must be an integer (got {v!r})")
+            require_integer(name, getattr(self, name))
         if not 1 <= self.commodities <= MAX_COMMODITIES:
             raise ConfigError(f"'commodities' in 1..{MAX_COMMODITIES} expected (got {self.commodities})")
         if not 5 < self.steps <= MAX_STEPS:

@@ -12,7 +12,7 @@ import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import ConfigError, ScenarioError
+from ...errors import ConfigError, ScenarioError, require_integer
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import BalancedRouting, QRouting, baselines_for
 from .env import RoutingParallelEnv, parallel_env
@@ -46,10 +46,8 @@ class RoutingSettings:
         if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 <= self.load <= MAX_LOAD:
             raise ConfigError(f"'load' must be a number in [0, {MAX_LOAD}] packets per router and tick "
                               f"(got {self.load!r})")
-        for name, high in (("horizon", MAX_HORIZON), ("history", MAX_HISTORY)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-                raise ConfigError(f"'{name}' must be an integer (got {v!r})")
+        for name in ("horizon", "history"):
+            require_integer(name, getattr(self, name))
         if not 1 <= self.horizon <= MAX_HORIZON:
             raise ConfigError(f"'horizon' in 1..{MAX_HORIZON} expected (got {self.horizon})")
         if not 0 <= self.history <= MAX_HISTORY:

@@ -14,12 +14,10 @@ BPR latencies; social cost + ``0.1 |theta|^2``, temperature 0.5, as the benchmar
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import ConfigError, NetctrlError
+from ...errors import ConfigError, NetctrlError, require_integer, require_number
 from ...files import read_json
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import (FixedTolls, MarginalCostToll, NoToll, baselines_for, braess_optimal_toll, marginal_cost_toll,
@@ -54,11 +52,9 @@ class TollSettings:
 
     def __post_init__(self) -> None:
         for name in ("temperature", "lam", "load", "capacity_factor"):
-            v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v)):
-                raise ConfigError(f"'{name}' must be a finite number (got {v!r})")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
-            raise ConfigError(f"'seed' must be an integer (got {self.seed!r})")
+            if getattr(self, name) is not None:
+                require_number(name, getattr(self, name))
+        require_integer("seed", self.seed)
         if self.temperature is not None and not self.temperature > 0:
             raise ConfigError(f"'temperature' > 0 expected (got {self.temperature})")
         if self.objective not in ("social_cost", "travel_time"):
