@@ -30,7 +30,9 @@ def _merge(a: dict, b: dict) -> dict:
     return out
 
 
-def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed: int, retrain: bool, quick: bool) -> dict:
+def train_or_load(
+    problem: str, label: str, run_dir: Path, minutes: float, seed: int, retrain: bool, quick: bool
+) -> dict:
     """Train recipe ``label`` on ``problem`` unless ``run_dir/best.pt`` exists; return its training record.
 
     PPO runs use the problem's default number of iterations with ``minutes`` as a cap; A2C runs (one episode
@@ -47,17 +49,33 @@ def train_or_load(problem: str, label: str, run_dir: Path, minutes: float, seed:
         if quick:
             tree = _merge(tree, {"ppo": {"iterations": 6, "eval_every": 3}})
     else:
-        tree = _merge(tree, {"a2c": {"episodes": 8 if quick else 1_000_000, "eval_every": 4 if quick else 400,
-                                     "checkpoint_every": 4 if quick else 400}})
+        tree = _merge(
+            tree,
+            {
+                "a2c": {
+                    "episodes": 8 if quick else 1_000_000,
+                    "eval_every": 4 if quick else 400,
+                    "checkpoint_every": 4 if quick else 400,
+                }
+            },
+        )
     if quick and label == "bilevel-ppo" and spec.recipes[label].get("imitation"):
-        tree = _merge(tree, {"pretrain": {"episodes": 1, "rounds": 0, "epochs": 1}})   # imitation: a smoke run too
+        tree = _merge(tree, {"pretrain": {"episodes": 1, "rounds": 0, "epochs": 1}})  # imitation: a smoke run too
     cfg = recipe.make_config(spec, tree, seed=seed)
-    Experiment(problem=spec.name, algo=label, seed=seed, settings=spec.settings, config=cfg,
-               run_dir=str(run_dir)).write(run_dir / "config.toml")
+    Experiment(
+        problem=spec.name, algo=label, seed=seed, settings=spec.settings, config=cfg, run_dir=str(run_dir)
+    ).write(run_dir / "config.toml")
     print(f"[{problem}] training {label} for up to {minutes:g} min")
     res = recipe.train(spec, cfg, run_dir, resume=False, progress=False, verbose=False)
-    rec = {"label": label, "episodes": res.episodes, "iterations": res.iterations, "train_wall_s": round(res.wall_s, 1),
-           "best_val_reward": res.best_eval, "seed": seed, "budget_min": minutes}
+    rec = {
+        "label": label,
+        "episodes": res.episodes,
+        "iterations": res.iterations,
+        "train_wall_s": round(res.wall_s, 1),
+        "best_val_reward": res.best_eval,
+        "seed": seed,
+        "budget_min": minutes,
+    }
     atomic_write_text(record_path, json.dumps(rec, indent=2))
     return rec
 
@@ -106,7 +124,9 @@ def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float],
             if not path.exists():
                 continue
             rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-            pts = [(r["wall_s"] / 60.0, 100.0 * r["eval_reward"] / reference[problem]) for r in rows if "eval_reward" in r]
+            pts = [
+                (r["wall_s"] / 60.0, 100.0 * r["eval_reward"] / reference[problem]) for r in rows if "eval_reward" in r
+            ]
             if pts:
                 ax.plot(*zip(*pts), label=label, color=f"C{k}")
         ax.axhline(100.0, color="k", ls="--", lw=1, label="oracle MPC")

@@ -52,17 +52,24 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
+from common import command_line, write_results
 
-from common import command_line, write_results  # noqa: E402
-
-from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, MeanValueFunction, checkpoint_encoding,  # noqa: E402
-                                load_value_function, save_value_function, train_curriculum, train_dqn)
-from netctrl.errors import SolverError  # noqa: E402
-from netctrl.problems.critical_node import PUBLIC_BUDGETS, ExactSolver, MCNInstance, random_instance  # noqa: E402
-from netctrl.problems.critical_node.features import DEFAULT_FEATURES, FEATURE_SETS, CriticalNodeGame  # noqa: E402
-from netctrl.registry import get_problem  # noqa: E402
+from netctrl.algos.curriculum import (
+    CurriculumConfig,
+    DQNConfig,
+    MeanValueFunction,
+    checkpoint_encoding,
+    load_value_function,
+    save_value_function,
+    train_curriculum,
+    train_dqn,
+)
+from netctrl.errors import SolverError
+from netctrl.problems.critical_node import PUBLIC_BUDGETS, ExactSolver, MCNInstance, random_instance
+from netctrl.problems.critical_node.features import DEFAULT_FEATURES, FEATURE_SETS, CriticalNodeGame
+from netctrl.registry import get_problem
 
 TEST_SEED = 10_000
 DEV_SEED = 777
@@ -138,28 +145,58 @@ def evaluate_small(vfs: dict, instances, log=print, per_player: bool = True):
         rec = {"exact": res.value, "exact_s": res.wall_s}
         for label, vf in vfs.items():
             v, t = learned_value(vf, inst)
-            rec[label] = {"value": v, "time_s": t,
-                          "per_player": per_player_values(vf, inst, solver, res) if per_player else {}}
+            rec[label] = {
+                "value": v,
+                "time_s": t,
+                "per_player": per_player_values(vf, inst, solver, res) if per_player else {},
+            }
         recs.append(rec)
         if (k + 1) % 50 == 0:
             log(f"[small] {k + 1}/{len(instances)} instances")
-    rows = [{"size": "small", "controller": "exact", "instances": len(instances), "gap_pct": 0.0,
-             "time_s": float(np.mean(exact_t)), "speedup_vs_exact": 1.0}]
+    rows = [
+        {
+            "size": "small",
+            "controller": "exact",
+            "instances": len(instances),
+            "gap_pct": 0.0,
+            "time_s": float(np.mean(exact_t)),
+            "speedup_vs_exact": 1.0,
+        }
+    ]
     for label in vfs:
         gaps = [_gap(r[label]["value"], r["exact"]) for r in recs]
         t = [r[label]["time_s"] for r in recs]
         per = {}
         for p in ("vaccinator", "attacker", "protector") if per_player else ():
             g = [_gap(r[label]["per_player"][p], r["exact"]) for r in recs if p in r[label]["per_player"]]
-            per[p] = {"gap_pct": 100 * float(np.mean(g)), "instances": len(g),
-                      "optimal_pct": 100 * float(np.mean(np.asarray(g) == 0))}
-        rows.append({"size": "small", "controller": label, "instances": len(instances),
-                     "gap_pct": 100 * float(np.mean(gaps)), "gap_max_pct": 100 * float(np.max(gaps)),
-                     "optimal_pct": 100 * float(np.mean(np.asarray(gaps) == 0)),
-                     "approx_ratio": float(np.mean([max(r[label]["value"] / r["exact"], r["exact"] / max(r[label]["value"], 1))
-                                                    if r["exact"] else 1.0 for r in recs])),
-                     "time_s": float(np.mean(t)), "speedup_vs_exact": float(np.sum(exact_t) / np.sum(t)),
-                     "per_player": per})
+            per[p] = {
+                "gap_pct": 100 * float(np.mean(g)),
+                "instances": len(g),
+                "optimal_pct": 100 * float(np.mean(np.asarray(g) == 0)),
+            }
+        rows.append(
+            {
+                "size": "small",
+                "controller": label,
+                "instances": len(instances),
+                "gap_pct": 100 * float(np.mean(gaps)),
+                "gap_max_pct": 100 * float(np.max(gaps)),
+                "optimal_pct": 100 * float(np.mean(np.asarray(gaps) == 0)),
+                "approx_ratio": float(
+                    np.mean(
+                        [
+                            max(r[label]["value"] / r["exact"], r["exact"] / max(r[label]["value"], 1))
+                            if r["exact"]
+                            else 1.0
+                            for r in recs
+                        ]
+                    )
+                ),
+                "time_s": float(np.mean(t)),
+                "speedup_vs_exact": float(np.sum(exact_t) / np.sum(t)),
+                "per_player": per,
+            }
+        )
     return rows, recs
 
 
@@ -168,8 +205,13 @@ def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print
     the test instances with :data:`TEST_SEED`, development instances with :data:`DEV_SEED`)."""
     rows, recs = [], []
     for n in sizes:
-        insts = [random_instance(n, 0.05, b, seed=seed_base + 100 * n + 10 * k + j, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{k}")
-                 for j, b in enumerate(PUBLIC_BUDGETS) for k in range(per_triple)]
+        insts = [
+            random_instance(
+                n, 0.05, b, seed=seed_base + 100 * n + 10 * k + j, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{k}"
+            )
+            for j, b in enumerate(PUBLIC_BUDGETS)
+            for k in range(per_triple)
+        ]
         size_recs = []
         for inst in insts:
             rec = {"name": inst.name, "n": n}
@@ -181,27 +223,45 @@ def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print
             for label, vf in vfs.items():
                 v, t = learned_value(vf, inst)
                 rec[label] = {"value": v, "time_s": t}
-            log(f"[n{n}] {inst.name}: exact {rec['exact']} ({rec['exact_s'] and round(rec['exact_s'], 1)}s) "
-                + " ".join(f"{lab} {rec[lab]['value']} ({rec[lab]['time_s']:.2f}s)" for lab in vfs))
+            log(
+                f"[n{n}] {inst.name}: exact {rec['exact']} ({rec['exact_s'] and round(rec['exact_s'], 1)}s) "
+                + " ".join(f"{lab} {rec[lab]['value']} ({rec[lab]['time_s']:.2f}s)" for lab in vfs)
+            )
             size_recs.append(rec)
         solved = [r for r in size_recs if r["exact"] is not None]
         ex_t = [r["exact_s"] for r in solved]
-        ex_all = [r["exact_s"] if r["exact"] is not None else time_cap for r in size_recs]   # at least the cap
-        rows.append({"size": f"n{n}", "controller": "exact", "instances": len(insts), "solved_within_cap": len(solved),
-                     "time_cap_s": time_cap, "gap_pct": 0.0 if solved else None,
-                     "time_s": float(np.mean(ex_t)) if solved else None, "speedup_vs_exact": 1.0 if solved else None,
-                     "time_s_all_min": float(np.mean(ex_all))})
+        ex_all = [r["exact_s"] if r["exact"] is not None else time_cap for r in size_recs]  # at least the cap
+        rows.append(
+            {
+                "size": f"n{n}",
+                "controller": "exact",
+                "instances": len(insts),
+                "solved_within_cap": len(solved),
+                "time_cap_s": time_cap,
+                "gap_pct": 0.0 if solved else None,
+                "time_s": float(np.mean(ex_t)) if solved else None,
+                "speedup_vs_exact": 1.0 if solved else None,
+                "time_s_all_min": float(np.mean(ex_all)),
+            }
+        )
         for label in vfs:
             t_all = [r[label]["time_s"] for r in size_recs]
             t_sol = [r[label]["time_s"] for r in solved]
             gaps = [_gap(r[label]["value"], r["exact"]) for r in solved]
-            rows.append({"size": f"n{n}", "controller": label, "instances": len(insts), "gap_instances": len(solved),
-                         "gap_pct": 100 * float(np.mean(gaps)) if solved else None,
-                         "gap_max_pct": 100 * float(np.max(gaps)) if solved else None,
-                         "time_s": float(np.mean(t_all)),
-                         "speedup_vs_exact": float(np.sum(ex_t) / np.sum(t_sol)) if solved else None,
-                         "speedup_vs_exact_all_min": float(np.sum(ex_all) / np.sum(t_all)),
-                         "saved_over_half": sum(r[label]["value"] > n / 2 for r in size_recs)})
+            rows.append(
+                {
+                    "size": f"n{n}",
+                    "controller": label,
+                    "instances": len(insts),
+                    "gap_instances": len(solved),
+                    "gap_pct": 100 * float(np.mean(gaps)) if solved else None,
+                    "gap_max_pct": 100 * float(np.max(gaps)) if solved else None,
+                    "time_s": float(np.mean(t_all)),
+                    "speedup_vs_exact": float(np.sum(ex_t) / np.sum(t_sol)) if solved else None,
+                    "speedup_vs_exact_all_min": float(np.sum(ex_all) / np.sum(t_all)),
+                    "saved_over_half": sum(r[label]["value"] > n / 2 for r in size_recs),
+                }
+            )
         recs += size_recs
     return rows, recs
 
@@ -220,7 +280,9 @@ def plot(rows, out: Path) -> None:
     for k, lab in enumerate(labels):
         g = [next((r["gap_pct"] for r in rows if r["size"] == s and r["controller"] == lab), None) for s in sizes]
         w = 0.8 / len(labels)
-        ax1.bar(x + (k - (len(labels) - 1) / 2) * w, [v if v is not None else 0 for v in g], w, label=lab, color=f"C{k}")
+        ax1.bar(
+            x + (k - (len(labels) - 1) / 2) * w, [v if v is not None else 0 for v in g], w, label=lab, color=f"C{k}"
+        )
     ax1.axhline(1.0, color="k", ls="--", lw=1, label="1 % bar")
     ax1.set_xticks(x, sizes)
     ax1.set_ylabel("optimality gap (%)")
@@ -244,9 +306,24 @@ def plot(rows, out: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- run
-def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False, retrain=False, command=None,
-        small_instances=300, large_sizes=(40, 60, 80, 100), per_triple=1, time_cap=60.0, seed=0, train_only=False,
-        ensemble_seeds=(), lookahead_width=LOOKAHEAD_WIDTH, dev=0, features=DEFAULT_FEATURES):
+def run(
+    out=Path("results"),
+    runs=Path("runs/bench"),
+    minutes=None,
+    quick=False,
+    retrain=False,
+    command=None,
+    small_instances=300,
+    large_sizes=(40, 60, 80, 100),
+    per_triple=1,
+    time_cap=60.0,
+    seed=0,
+    train_only=False,
+    ensemble_seeds=(),
+    lookahead_width=LOOKAHEAD_WIDTH,
+    dev=0,
+    features=DEFAULT_FEATURES,
+):
     """Train (or reuse) and evaluate; ``ensemble_seeds``: more curriculum seeds (``runs/.../seed<k>/``) whose
     experts are averaged with seed ``seed``'s into the controller ``multil-cur-ens<m>``; ``lookahead_width``:
     also play each controller with a two-ply look-ahead of this width (``<label>-la2``; 0: not);
@@ -262,8 +339,12 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     else:
         cur_cfg = CurriculumConfig(seed=seed, time_limit_s=None if minutes is None else 60 * minutes)
     cur, cur_info = train_or_load("multil-cur", runs, game, cur_cfg, retrain)
-    dqn_cfg = DQNConfig(seed=seed, updates=30 if quick else 1_000_000, target_every=10 if quick else 500,
-                        time_limit_s=cur_info["train_wall_s"])
+    dqn_cfg = DQNConfig(
+        seed=seed,
+        updates=30 if quick else 1_000_000,
+        target_every=10 if quick else 500,
+        time_limit_s=cur_info["train_wall_s"],
+    )
     dqn, dqn_info = train_or_load("multil-dqn", runs, game, dqn_cfg, retrain)
     members, ens_info = [cur], []
     for k in ensemble_seeds:
@@ -287,7 +368,7 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
     large_rows, large_recs = evaluate_large(vfs, large_sizes, per_triple, time_cap)
     rows += large_rows
     for r in rows:
-        base = r["controller"].removesuffix("-la2")        # the look-ahead plays the same checkpoints
+        base = r["controller"].removesuffix("-la2")  # the look-ahead plays the same checkpoints
         if base in ("multil-cur", "multil-dqn"):
             r["train_wall_s"] = (cur_info if base == "multil-cur" else dqn_info)["train_wall_s"]
         elif base.startswith("multil-cur-ens"):
@@ -303,16 +384,30 @@ def run(out=Path("results"), runs=Path("runs/bench"), minutes=None, quick=False,
                 speed[f"speedup_vs_exact_{r['size']}"] = r["speedup_vs_exact"]
             speed[f"speedup_vs_exact_all_min_{r['size']}"] = r["speedup_vs_exact_all_min"]
     out.mkdir(parents=True, exist_ok=True)
-    doc = write_results(out / "critical_node.json", "critical_node", rows, speed, command=command,
-                        seeds={"train": seed, "test": TEST_SEED}, quick=quick,
-                        features=features,
-                        setup={"small": "random G(n, m) graphs, n in 10..20, edge density 0.1..0.2, omega in 0..3, "
-                                         "phi in 1..3, lambda in 0..3 (test seed stream disjoint from training/validation)",
-                               "large": "random graphs of 5 % density, budgets " + ", ".join("-".join(map(str, b)) for b in PUBLIC_BUDGETS)
-                                        + f", {per_triple} instance(s) per triple, exact solver capped at {time_cap:g}s"},
-                        training={"multil-cur": {k: cur_info[k] for k in ("train_wall_s", "config", "history")},
-                                  "multil-dqn": {k: dqn_info[k] for k in ("train_wall_s", "config", "history")}})
-    (runs / "instances.json").write_text(json.dumps({"small": small_recs, "large": large_recs}, indent=1, default=float))
+    doc = write_results(
+        out / "critical_node.json",
+        "critical_node",
+        rows,
+        speed,
+        command=command,
+        seeds={"train": seed, "test": TEST_SEED},
+        quick=quick,
+        features=features,
+        setup={
+            "small": "random G(n, m) graphs, n in 10..20, edge density 0.1..0.2, omega in 0..3, "
+            "phi in 1..3, lambda in 0..3 (test seed stream disjoint from training/validation)",
+            "large": "random graphs of 5 % density, budgets "
+            + ", ".join("-".join(map(str, b)) for b in PUBLIC_BUDGETS)
+            + f", {per_triple} instance(s) per triple, exact solver capped at {time_cap:g}s",
+        },
+        training={
+            "multil-cur": {k: cur_info[k] for k in ("train_wall_s", "config", "history")},
+            "multil-dqn": {k: dqn_info[k] for k in ("train_wall_s", "config", "history")},
+        },
+    )
+    (runs / "instances.json").write_text(
+        json.dumps({"small": small_recs, "large": large_recs}, indent=1, default=float)
+    )
     plot(rows, out / "critical_node.png")
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "per_player"})
@@ -323,7 +418,7 @@ def evaluate_dev(vfs: dict, n: int) -> list[dict]:
     """Rows (``size="dev"``, overall gap only) of every controller on ``n`` development instances of the
     small-graph distribution (seed stream ``(DEV_SEED, 5)``, disjoint from the test and training streams)."""
     rng = np.random.default_rng(np.random.SeedSequence([DEV_SEED, 5]))
-    game = CriticalNodeGame()                    # instance sampling does not depend on the feature set
+    game = CriticalNodeGame()  # instance sampling does not depend on the feature set
     rows, _ = evaluate_small(vfs, [game.sample_instance(rng) for _ in range(n)], per_player=False)
     for r in rows:
         r["size"] = "dev"
@@ -345,8 +440,10 @@ def load_learned(path, features: str | None = None) -> tuple:
     if features is None or features == vf.game.features:
         return vf, ck
     if (vf.game.features, features) not in SAME_ON_TRAINING_GRAPHS:
-        raise ConfigError(f"{path} was trained with features {vf.game.features!r}; it can be played with "
-                          f"{features!r} only if they agree on the training graphs: {sorted(SAME_ON_TRAINING_GRAPHS)}")
+        raise ConfigError(
+            f"{path} was trained with features {vf.game.features!r}; it can be played with "
+            f"{features!r} only if they agree on the training graphs: {sorted(SAME_ON_TRAINING_GRAPHS)}"
+        )
     game = CriticalNodeGame(features=features)
     nets = vf.nets if isinstance(vf.nets, dict) else {None: vf.nets}
     for net in nets.values():
@@ -360,9 +457,16 @@ def run_dev(vfs: dict, n: int, out: Path, command, seed, ensemble_seeds, widths,
     instances; written to ``<out>/critical_node_dev.json``."""
     rows = evaluate_dev(vfs, n)
     Path(out).mkdir(parents=True, exist_ok=True)
-    doc = write_results(Path(out) / "critical_node_dev.json", "critical_node_dev", rows, {}, command=command,
-                        seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
-                        lookahead={"depth": 2, "widths": widths}, features=features)
+    doc = write_results(
+        Path(out) / "critical_node_dev.json",
+        "critical_node_dev",
+        rows,
+        {},
+        command=command,
+        seeds={"train": seed, "ensemble": list(ensemble_seeds), "dev": [DEV_SEED, 5]},
+        lookahead={"depth": 2, "widths": widths},
+        features=features,
+    )
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     return doc
@@ -379,22 +483,54 @@ if __name__ == "__main__":
     p.add_argument("--per-triple", type=int, default=1, help="instances per budget triple and larger size")
     p.add_argument("--time-cap", type=float, default=60.0, help="exact solver time cap per larger instance (s)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--ensemble-seeds", type=int, nargs="*", default=[],
-                   help="more curriculum seeds averaged with --seed into multil-cur-ens<m>")
-    p.add_argument("--lookahead-width", type=int, nargs="+", default=[5],
-                   help="also play each controller with a two-ply look-ahead of this width (<label>-la2; 0: not); "
-                        "with --dev, several widths may be compared")
-    p.add_argument("--dev", type=int, default=0,
-                   help="evaluate on this many development instances instead (results/critical_node_dev.json)")
-    p.add_argument("--features", choices=sorted(FEATURE_SETS), default=DEFAULT_FEATURES,
-                   help="feature set of the value networks (relative: size-invariant; hybrid: relative features, "
-                        "sum read-out capped at 20 nodes; clipped: hybrid without the fractions; needs --runs "
-                        "trained with it)")
+    p.add_argument(
+        "--ensemble-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="more curriculum seeds averaged with --seed into multil-cur-ens<m>",
+    )
+    p.add_argument(
+        "--lookahead-width",
+        type=int,
+        nargs="+",
+        default=[5],
+        help="also play each controller with a two-ply look-ahead of this width (<label>-la2; 0: not); "
+        "with --dev, several widths may be compared",
+    )
+    p.add_argument(
+        "--dev",
+        type=int,
+        default=0,
+        help="evaluate on this many development instances instead (results/critical_node_dev.json)",
+    )
+    p.add_argument(
+        "--features",
+        choices=sorted(FEATURE_SETS),
+        default=DEFAULT_FEATURES,
+        help="feature set of the value networks (relative: size-invariant; hybrid: relative features, "
+        "sum read-out capped at 20 nodes; clipped: hybrid without the fractions; needs --runs "
+        "trained with it)",
+    )
     p.add_argument("--train-only", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
     torch.set_num_threads(1)
-    run(out=a.out, runs=a.runs, minutes=a.minutes, quick=a.quick, retrain=a.retrain, command=command_line(),
-        small_instances=a.small, large_sizes=tuple(a.sizes), per_triple=a.per_triple, time_cap=a.time_cap,
-        seed=a.seed, train_only=a.train_only, ensemble_seeds=tuple(a.ensemble_seeds),
-        lookahead_width=a.lookahead_width if a.dev else a.lookahead_width[0], dev=a.dev, features=a.features)
+    run(
+        out=a.out,
+        runs=a.runs,
+        minutes=a.minutes,
+        quick=a.quick,
+        retrain=a.retrain,
+        command=command_line(),
+        small_instances=a.small,
+        large_sizes=tuple(a.sizes),
+        per_triple=a.per_triple,
+        time_cap=a.time_cap,
+        seed=a.seed,
+        train_only=a.train_only,
+        ensemble_seeds=tuple(a.ensemble_seeds),
+        lookahead_width=a.lookahead_width if a.dev else a.lookahead_width[0],
+        dev=a.dev,
+        features=a.features,
+    )

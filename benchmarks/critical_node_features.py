@@ -27,16 +27,19 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
-
-from common import command_line, write_results  # noqa: E402
-from critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev, evaluate_large, load_learned  # noqa: E402
+import torch
+from common import command_line, write_results
+from critical_node import DEV_SEED, LOOKAHEAD_WIDTH, evaluate_dev, evaluate_large, load_learned
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", action="append", required=True,
-                   help="LABEL=PATH or LABEL=PATH@FEATURES (repeatable; @FEATURES: play the checkpoint with another "
-                        "feature set that computes the same on the training graphs, e.g. an absolute one @clipped)")
+    p.add_argument(
+        "--checkpoint",
+        action="append",
+        required=True,
+        help="LABEL=PATH or LABEL=PATH@FEATURES (repeatable; @FEATURES: play the checkpoint with another "
+        "feature set that computes the same on the training graphs, e.g. an absolute one @clipped)",
+    )
     p.add_argument("--dev", type=int, default=1000, help="small development instances (0: none)")
     p.add_argument("--sizes", type=int, nargs="*", default=[40, 60, 80, 100])
     p.add_argument("--per-triple", type=int, default=2)
@@ -61,15 +64,28 @@ if __name__ == "__main__":
         large_rows, large_recs = evaluate_large(vfs, a.sizes, a.per_triple, a.time_cap, seed_base=DEV_SEED)
         rows += [{**r, "size": f"dev-{r['size']}"} for r in large_rows]
     # breakdowns: more than half of a graph of BREAKDOWN_FROM or more nodes saved, solved by the exact solver or not
-    breakdowns = {label: {f"n{n}": sum(r[label]["value"] > n / 2 for r in large_recs if r["n"] == n)
-                          for n in a.sizes if n >= BREAKDOWN_FROM} for label in vfs}
+    breakdowns = {
+        label: {
+            f"n{n}": sum(r[label]["value"] > n / 2 for r in large_recs if r["n"] == n)
+            for n in a.sizes
+            if n >= BREAKDOWN_FROM
+        }
+        for label in vfs
+    }
     a.out.mkdir(parents=True, exist_ok=True)
-    write_results(a.out / "critical_node_features_dev.json", "critical_node_features_dev", rows, {},
-                  command=command_line(), checkpoints=dict(item.split("=", 1) for item in a.checkpoint),
-                  encodings=encodings, seeds={"dev": [DEV_SEED, 5], "large_dev_base": DEV_SEED},
-                  lookahead={"depth": 2, "width": a.lookahead_width}, large=large_recs,
-                  breakdowns={"rule": f"more than n/2 of an n-node graph saved, n >= {BREAKDOWN_FROM}",
-                              "count": breakdowns})
+    write_results(
+        a.out / "critical_node_features_dev.json",
+        "critical_node_features_dev",
+        rows,
+        {},
+        command=command_line(),
+        checkpoints=dict(item.split("=", 1) for item in a.checkpoint),
+        encodings=encodings,
+        seeds={"dev": [DEV_SEED, 5], "large_dev_base": DEV_SEED},
+        lookahead={"depth": 2, "width": a.lookahead_width},
+        large=large_recs,
+        breakdowns={"rule": f"more than n/2 of an n-node graph saved, n >= {BREAKDOWN_FROM}", "count": breakdowns},
+    )
     for r in rows:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()})
     for label, counts in breakdowns.items():

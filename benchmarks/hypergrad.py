@@ -33,13 +33,28 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-from common import command_line, write_results  # noqa: E402
+import numpy as np
+from common import command_line, write_results
 
-from netctrl.algos.hypergrad import (OuterConfig, finite_difference_gradient, hypergradient, optimize,  # noqa: E402
-                                     spsa_gradient, stochastic_hypergradient, unrolled_gradient)
-from netctrl.problems.toll_design import (RoutingAgents, SocialCost, braess, braess_optimal_toll,  # noqa: E402
-                                          from_topology, marginal_cost_toll, pigou, pigou_optimal_toll)
+from netctrl.algos.hypergrad import (
+    OuterConfig,
+    finite_difference_gradient,
+    hypergradient,
+    optimize,
+    spsa_gradient,
+    stochastic_hypergradient,
+    unrolled_gradient,
+)
+from netctrl.problems.toll_design import (
+    RoutingAgents,
+    SocialCost,
+    braess,
+    braess_optimal_toll,
+    from_topology,
+    marginal_cost_toll,
+    pigou,
+    pigou_optimal_toll,
+)
 
 SEED = 0
 TEMPERATURE = 0.5
@@ -68,9 +83,16 @@ def _model_free(agents, obj, trips, rng, batches=10):
         eq = agents.solve(scen.arc_tolls(theta))
         weights, counts = agents.sample_counts(eq, trips, rng)
         tolls = scen.arc_tolls(theta)
-        est = stochastic_hypergradient(weights, counts, scen.temperature, scen.latency_slope,
-                                       lambda x: obj.flow_gradient(x, tolls), scen.toll_arcs,
-                                       obj.theta_gradient(theta), batches=batches)
+        est = stochastic_hypergradient(
+            weights,
+            counts,
+            scen.temperature,
+            scen.latency_slope,
+            lambda x: obj.flow_gradient(x, tolls),
+            scen.toll_arcs,
+            obj.theta_gradient(theta),
+            batches=batches,
+        )
         return None, est.mean
 
     return value_and_grad
@@ -92,10 +114,20 @@ def gradient_checks(rows: list) -> float:
         t_fd = time.perf_counter() - t0
         err = float(np.linalg.norm(h - fd) / np.linalg.norm(fd))
         worst = max(worst, err)
-        rows.append({"instance": scen.name, "experiment": "gradient_check", "method": "hypergrad-model-based",
-                     "nodes": scen.num_nodes, "arcs": scen.num_arcs, "tolls": len(scen.toll_arcs),
-                     "rel_error_vs_central_fd": err, "wall_s": round(t_hg, 4), "fd_wall_s": round(t_fd, 4),
-                     "fd_lower_solves": 2 * len(scen.toll_arcs)})
+        rows.append(
+            {
+                "instance": scen.name,
+                "experiment": "gradient_check",
+                "method": "hypergrad-model-based",
+                "nodes": scen.num_nodes,
+                "arcs": scen.num_arcs,
+                "tolls": len(scen.toll_arcs),
+                "rel_error_vs_central_fd": err,
+                "wall_s": round(t_hg, 4),
+                "fd_wall_s": round(t_fd, 4),
+                "fd_lower_solves": 2 * len(scen.toll_arcs),
+            }
+        )
     return worst
 
 
@@ -110,15 +142,31 @@ def model_free_checks(rows: list, trips: dict) -> None:
         t0 = time.perf_counter()
         weights, counts = agents.sample_counts(eq, trips[scen.name], rng)
         tolls = scen.arc_tolls(theta)
-        est = stochastic_hypergradient(weights, counts, scen.temperature, scen.latency_slope,
-                                       lambda x: obj.flow_gradient(x, tolls), scen.toll_arcs,
-                                       obj.theta_gradient(theta), batches=20, level=0.95)
-        rows.append({"instance": scen.name, "experiment": "model_free", "method": "hypergrad-model-free",
-                     "trips_per_origin": trips[scen.name], "batches": 20, "ci_level": 0.95,
-                     "ci_coverage": float(est.contains(h).mean()),
-                     "max_abs_error_over_half_width": float(np.max(np.abs(est.mean - h) / est.half_width)),
-                     "rel_error_vs_model_based": float(np.linalg.norm(est.mean - h) / np.linalg.norm(h)),
-                     "wall_s": round(time.perf_counter() - t0, 3)})
+        est = stochastic_hypergradient(
+            weights,
+            counts,
+            scen.temperature,
+            scen.latency_slope,
+            lambda x: obj.flow_gradient(x, tolls),
+            scen.toll_arcs,
+            obj.theta_gradient(theta),
+            batches=20,
+            level=0.95,
+        )
+        rows.append(
+            {
+                "instance": scen.name,
+                "experiment": "model_free",
+                "method": "hypergrad-model-free",
+                "trips_per_origin": trips[scen.name],
+                "batches": 20,
+                "ci_level": 0.95,
+                "ci_coverage": float(est.contains(h).mean()),
+                "max_abs_error_over_half_width": float(np.max(np.abs(est.mean - h) / est.half_width)),
+                "rel_error_vs_model_based": float(np.linalg.norm(est.mean - h) / np.linalg.norm(h)),
+                "wall_s": round(time.perf_counter() - t0, 3),
+            }
+        )
 
 
 def closed_form_tolls(rows: list, quick: bool) -> float:
@@ -128,17 +176,30 @@ def closed_form_tolls(rows: list, quick: bool) -> float:
         for method in ("hypergrad-model-based", "hypergrad-model-free"):
             agents = RoutingAgents(scen, tol=1e-12)
             obj = SocialCost(scen)
-            vg = (_model_based(agents, obj) if method.endswith("based")
-                  else _model_free(agents, obj, 2000, np.random.default_rng(SEED)))
+            vg = (
+                _model_based(agents, obj)
+                if method.endswith("based")
+                else _model_free(agents, obj, 2000, np.random.default_rng(SEED))
+            )
             t0 = time.perf_counter()
             res = optimize(vg, np.zeros(1), cfg)
             err = abs(float(res.theta[0]) - star) / star
             if scen.name == "braess" and method.endswith("based"):
                 braess_err = err
-            rows.append({"instance": scen.name, "experiment": "closed_form_toll", "method": method,
-                         "temperature": scen.temperature, "toll": float(res.theta[0]), "toll_closed_form": star,
-                         "toll_rel_error": err, "outer_iterations": res.iterations, "lower_solves": agents.solves,
-                         "wall_s": round(time.perf_counter() - t0, 3)})
+            rows.append(
+                {
+                    "instance": scen.name,
+                    "experiment": "closed_form_toll",
+                    "method": method,
+                    "temperature": scen.temperature,
+                    "toll": float(res.theta[0]),
+                    "toll_closed_form": star,
+                    "toll_rel_error": err,
+                    "outer_iterations": res.iterations,
+                    "lower_solves": agents.solves,
+                    "wall_s": round(time.perf_counter() - t0, 3),
+                }
+            )
     return braess_err
 
 
@@ -184,7 +245,7 @@ def race(name: str, rows: list, quick: bool, spsa_budget: int) -> dict:
             return value_and_grad(theta)
 
         def callback(k, theta, value):
-            clock["t"] += time.perf_counter() - clock["start"]     # gradient time; the update is added below
+            clock["t"] += time.perf_counter() - clock["start"]  # gradient time; the update is added below
             v = value if value is not None and method == "hypergrad-model-based" else exact(theta)
             solves = agents.solves if solves_per_call is None else solves_per_call * (k + 1)
             trace["solves"].append(solves), trace["wall"].append(clock["t"]), trace["value"].append(v)
@@ -206,8 +267,8 @@ def race(name: str, rows: list, quick: bool, spsa_budget: int) -> dict:
 
     def fd_vg(theta):
         base["x"] = fd_agents.solve(scen.arc_tolls(theta), x0=base.get("x")).x
-        fd_agents.solves -= 1                                     # the base solve only warm-starts; not counted
-        f = lambda t: obj.of(fd_agents.solve(scen.arc_tolls(t), x0=base["x"]), t)  # noqa: E731
+        fd_agents.solves -= 1  # the base solve only warm-starts; not counted
+        f = lambda t: obj.of(fd_agents.solve(scen.arc_tolls(t), x0=base["x"]), t)
         return None, finite_difference_gradient(f, theta, 1e-5)
 
     _, traces["zeroth-order-fd"] = run_method("zeroth-order-fd", fd_vg, fd_agents, cfg.iterations, target)
@@ -221,6 +282,7 @@ def race(name: str, rows: list, quick: bool, spsa_budget: int) -> dict:
             eq = sp_agents.solve(scen.arc_tolls(t), x0=sp_state.get("x"))
             sp_state["x"] = eq.x
             return obj.of(eq, t)
+
         return None, spsa_gradient(f, theta, 0.01, rng)
 
     _, traces["zeroth-order-spsa"] = run_method("zeroth-order-spsa", spsa_vg, sp_agents, spsa_budget // 2, target)
@@ -233,21 +295,33 @@ def race(name: str, rows: list, quick: bool, spsa_budget: int) -> dict:
             xbar, xd, logpi = un_agents.unrolled(th, iters, UNROLL_STEP)
             full = th.new_zeros(scen.num_arcs).index_put((_long(scen.toll_arcs),), th)
             return obj.value(xbar, xd, logpi, full, th)
+
         return unrolled_gradient(forward, theta)
 
-    _, traces["autograd-unrolled"] = run_method("autograd-unrolled", un_vg, un_agents, cfg.iterations, target,
-                                                solves_per_call=1)
+    _, traces["autograd-unrolled"] = run_method(
+        "autograd-unrolled", un_vg, un_agents, cfg.iterations, target, solves_per_call=1
+    )
 
     out = {}
     for method, tr in traces.items():
         hit = next((k for k, v in enumerate(tr["value"]) if v <= target), None)
-        row = {"instance": name, "experiment": "race", "method": method, "nodes": scen.num_nodes,
-               "arcs": scen.num_arcs, "tolls": P, "objective_start": w0, "objective_target": target,
-               "objective_best": min(tr["value"]), "reached_target": hit is not None,
-               "outer_iterations": len(tr["value"]) if hit is None else hit + 1,
-               "lower_solves_to_target": tr["solves"][hit] if hit is not None else None,
-               "wall_s_to_target": round(tr["wall"][hit], 3) if hit is not None else None,
-               "lower_solves_run": tr["solves"][-1], "wall_s_run": round(tr["wall"][-1], 3)}
+        row = {
+            "instance": name,
+            "experiment": "race",
+            "method": method,
+            "nodes": scen.num_nodes,
+            "arcs": scen.num_arcs,
+            "tolls": P,
+            "objective_start": w0,
+            "objective_target": target,
+            "objective_best": min(tr["value"]),
+            "reached_target": hit is not None,
+            "outer_iterations": len(tr["value"]) if hit is None else hit + 1,
+            "lower_solves_to_target": tr["solves"][hit] if hit is not None else None,
+            "wall_s_to_target": round(tr["wall"][hit], 3) if hit is not None else None,
+            "lower_solves_run": tr["solves"][-1],
+            "wall_s_run": round(tr["wall"][-1], 3),
+        }
         if method == "autograd-unrolled":
             row.update(unrolled_iterations=iters, unrolled_flow_rel_error_at_zero_toll=un_err)
         if method == "hypergrad-model-based":
@@ -277,8 +351,13 @@ def plot(races: dict, out: Path) -> None:
             row[0].plot(np.maximum(tr["solves"], 1), tr["value"], label=method, color=f"C{k}")
             row[1].plot(tr["wall"], tr["value"], label=method, color=f"C{k}")
         for ax, xl in zip(row, ("lower-level solves", "wall time (s, 1 thread)")):
-            ax.axhline(r["hypergrad-model-based"]["objective_target"], color="k", ls="--", lw=1,
-                       label="target (99 % of the improvement)")
+            ax.axhline(
+                r["hypergrad-model-based"]["objective_target"],
+                color="k",
+                ls="--",
+                lw=1,
+                label="target (99 % of the improvement)",
+            )
             ax.set_xscale("log")
             ax.set_xlabel(xl)
             ax.set_ylabel("social cost + toll cost")
@@ -295,8 +374,14 @@ def _spent(row: dict, key: str):
     return row[f"{key}_to_target"] if row["reached_target"] else row[f"{key}_run"]
 
 
-def run(out: Path = Path("results"), instances: tuple[str, ...] = ("att", "geant"), quick: bool = False,
-        spsa_budget: int = 4000, command: str | None = None, **_ignored) -> dict:
+def run(
+    out: Path = Path("results"),
+    instances: tuple[str, ...] = ("att", "geant"),
+    quick: bool = False,
+    spsa_budget: int = 4000,
+    command: str | None = None,
+    **_ignored,
+) -> dict:
     """Run the whole benchmark and write ``out/hypergrad.json`` (+ ``hypergrad.png``)."""
     import torch
 
@@ -318,18 +403,23 @@ def run(out: Path = Path("results"), instances: tuple[str, ...] = ("att", "geant
         r = races[name] = race(name, rows, quick, spsa_budget if not quick else 100)
         hg = r["hypergrad-model-based"]
         speed[f"solves_ratio_vs_zeroth_order_{name}"] = round(
-            min(_spent(r[m], "lower_solves") for m in ("zeroth-order-fd", "zeroth-order-spsa")) / hg["lower_solves_to_target"], 2)
-        speed[f"wall_ratio_vs_unrolled_{name}"] = round(_spent(r["autograd-unrolled"], "wall_s") / hg["wall_s_to_target"], 2)
+            min(_spent(r[m], "lower_solves") for m in ("zeroth-order-fd", "zeroth-order-spsa"))
+            / hg["lower_solves_to_target"],
+            2,
+        )
+        speed[f"wall_ratio_vs_unrolled_{name}"] = round(
+            _spent(r["autograd-unrolled"], "wall_s") / hg["wall_s_to_target"], 2
+        )
     speed["solves_ratio_vs_zeroth_order"] = min(speed[f"solves_ratio_vs_zeroth_order_{n}"] for n in instances)
     speed["wall_ratio_vs_unrolled"] = min(speed[f"wall_ratio_vs_unrolled_{n}"] for n in instances)
     notes = {
         "seeds": f"topology demand/capacities seed {SEED}; random tolls, SPSA directions and trajectory samples "
-                 f"from numpy default_rng({SEED})",
+        f"from numpy default_rng({SEED})",
         "race": f"{', '.join(instances)}: social cost + {LAM} |theta|^2, tau = {TEMPERATURE}; projected Adam lr "
-                f"{OUTER.lr} decaying to {OUTER.lr * OUTER.lr_final:g}, {OUTER.iterations} iterations for the "
-                "hyper-gradient; target = 99 % of its improvement; methods that did not reach the target are "
-                "credited with all the solves / time they spent (a lower bound on their ratio); the unsuffixed "
-                "speed ratios are the smallest over the race instances",
+        f"{OUTER.lr} decaying to {OUTER.lr * OUTER.lr_final:g}, {OUTER.iterations} iterations for the "
+        "hyper-gradient; target = 99 % of its improvement; methods that did not reach the target are "
+        "credited with all the solves / time they spent (a lower bound on their ratio); the unsuffixed "
+        "speed ratios are the smallest over the race instances",
         "total_wall_s": round(time.perf_counter() - t_start, 1),
     }
     doc = write_results(out / "hypergrad.json", "hypergrad", rows, speed, command=command, notes=notes)
@@ -341,8 +431,12 @@ def run(out: Path = Path("results"), instances: tuple[str, ...] = ("att", "geant
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--instances", nargs="+", default=["att", "geant"],
-                   help="topologies of the race (packaged names or topohub keys)")
+    p.add_argument(
+        "--instances",
+        nargs="+",
+        default=["att", "geant"],
+        help="topologies of the race (packaged names or topohub keys)",
+    )
     p.add_argument("--spsa-budget", type=int, default=4000, help="lower-level solves allowed to SPSA")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()

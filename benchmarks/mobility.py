@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import benchmark_parser, command_line, load_agent, parse_minutes, plot_curves, train_or_load, write_results
 
 from netctrl.bilevel import BilevelWrapper
@@ -38,6 +37,7 @@ from netctrl.train import configure_threads
 
 CITIES = ("nyc_brooklyn", "shenzhen_downtown_west")
 AGENTS = ("bilevel-ppo", "bilevel-a2c", "edge-ppo")
+
 
 def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
     """``step_ms_nyc`` and ``lp_hot_vs_rebuild_ratio`` (see the module docstring); ``agent_ckpt``: the bi-level
@@ -78,7 +78,7 @@ def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
         hot.append(t1 - t0), rebuild.append(t2 - t1)
         c = hot_lower.lp._cost[: env.E]
         assert abs(c @ f_hot - c @ f_cold) < 1e-6 * max(1.0, abs(c @ f_cold)), "hot and cold LP optima differ"
-    med = lambda x: 1000.0 * float(np.median(x))  # noqa: E731
+    med = lambda x: 1000.0 * float(np.median(x))
     return {
         "step_ms_nyc": round(med(step_s), 3),
         "step_policy_ms_nyc": round(med(policy_s), 3),
@@ -116,8 +116,10 @@ def run(
         minutes = BUDGETS
     budgets = minutes if isinstance(minutes, dict) else {label: float(minutes) for label in labels}
     configure_threads(1)
-    train_records = {c: {l: train_or_load(f"mobility/{c}", l, runs / c / l, budgets[l], seed, retrain, quick)
-                         for l in labels} for c in cities}
+    train_records = {
+        c: {l: train_or_load(f"mobility/{c}", l, runs / c / l, budgets[l], seed, retrain, quick) for l in labels}
+        for c in cities
+    }
     if train_only:
         return None
     rows, oracle_val = [], {}
@@ -128,31 +130,74 @@ def run(
             controllers[label] = load_agent(runs / city / label, label, prob)
         controllers.update(prob.baselines(seed))
         seeds = list(prob.test_seeds)[:episodes]
-        recs = rows_to_records(prob, compare(prob, controllers, seeds),
-                               extra={l: {"train_wall_s": train_records[city][l]["train_wall_s"],
-                                          "train_episodes": train_records[city][l]["episodes"]} for l in labels})
-        keys = ["controller", "reward_mean", "reward_std", "pct_of_oracle", "served_mean", "rebalancing_cost_mean",
-                "decision_ms", "train_wall_s"]
+        recs = rows_to_records(
+            prob,
+            compare(prob, controllers, seeds),
+            extra={
+                l: {
+                    "train_wall_s": train_records[city][l]["train_wall_s"],
+                    "train_episodes": train_records[city][l]["episodes"],
+                }
+                for l in labels
+            },
+        )
+        keys = [
+            "controller",
+            "reward_mean",
+            "reward_std",
+            "pct_of_oracle",
+            "served_mean",
+            "rebalancing_cost_mean",
+            "decision_ms",
+            "train_wall_s",
+        ]
         print_table(f"mobility / {city} ({len(seeds)} test episodes)", recs, keys)
         rows += recs
-        oracle_val[city] = float(compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean())
+        oracle_val[city] = float(
+            compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean()
+        )
     speed = measure_speed(runs / "nyc_brooklyn" / labels[0]) if "nyc_brooklyn" in cities else {}
     print("speed:", speed)
-    plot_curves({c: {l: runs / c / l for l in labels} for c in cities}, oracle_val, out / "mobility.png",
-                "validation reward, % of oracle")
+    plot_curves(
+        {c: {l: runs / c / l for l in labels} for c in cities},
+        oracle_val,
+        out / "mobility.png",
+        "validation reward, % of oracle",
+    )
     name = "mobility-quick" if quick else "mobility"
-    return write_results(out / f"{name}.json", "mobility", rows, speed, command=command,
-                         training={c: list(r.values()) for c, r in train_records.items()},
-                         notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds; "
-                               "agents trained from scratch, model selected on validation seeds 2000-2004; "
-                               "test seeds 1000-1009; train_wall_s is single-process wall time")
+    return write_results(
+        out / f"{name}.json",
+        "mobility",
+        rows,
+        speed,
+        command=command,
+        training={c: list(r.values()) for c, r in train_records.items()},
+        notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds; "
+        "agents trained from scratch, model selected on validation seeds 2000-2004; "
+        "test seeds 1000-1009; train_wall_s is single-process wall time",
+    )
 
 
 if __name__ == "__main__":
     p = benchmark_parser(__doc__, AGENTS, episodes=10)
-    p.add_argument("--minutes", type=str, default=None,
-                   help=f"training budget per agent in minutes, or JSON {{agent: minutes}} (default {BUDGETS})")
+    p.add_argument(
+        "--minutes",
+        type=str,
+        default=None,
+        help=f"training budget per agent in minutes, or JSON {{agent: minutes}} (default {BUDGETS})",
+    )
     p.add_argument("--cities", nargs="+", default=list(CITIES))
     a = p.parse_args()
-    run(out=a.out, runs=a.runs, cities=a.cities, labels=tuple(a.agents), minutes=parse_minutes(a.minutes), seed=a.seed,
-        episodes=a.episodes, retrain=a.retrain, quick=a.quick, train_only=a.train_only, command=command_line())
+    run(
+        out=a.out,
+        runs=a.runs,
+        cities=a.cities,
+        labels=tuple(a.agents),
+        minutes=parse_minutes(a.minutes),
+        seed=a.seed,
+        episodes=a.episodes,
+        retrain=a.retrain,
+        quick=a.quick,
+        train_only=a.train_only,
+        command=command_line(),
+    )

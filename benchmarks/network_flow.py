@@ -49,7 +49,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import benchmark_parser, command_line, load_agent, machine, train_or_load, write_results
 
 from netctrl.evaluate import compare, print_table, rows_to_records
@@ -83,9 +82,22 @@ def _split(source: str) -> str:
 
 
 #: (graph source, split)
-GRAPHS = tuple((g, _split(g)) for g in (
-    "gabriel/10/0", "gabriel/20/0", "gabriel/50/0", "gabriel/20/5", "gabriel/50/5", "gabriel/100/0",
-    "gabriel/200/0", "gabriel/500/0", "b4", "geant", "att"))
+GRAPHS = tuple(
+    (g, _split(g))
+    for g in (
+        "gabriel/10/0",
+        "gabriel/20/0",
+        "gabriel/50/0",
+        "gabriel/20/5",
+        "gabriel/50/5",
+        "gabriel/100/0",
+        "gabriel/200/0",
+        "gabriel/500/0",
+        "b4",
+        "geant",
+        "att",
+    )
+)
 #: fewer test episodes on the largest graphs: the oracle solves one LP of ~0.2M (200 nodes) and ~0.5M (500)
 #: variables per episode, minutes each on this machine
 EPISODES = {"gabriel/200/0": 5, "gabriel/500/0": 2}
@@ -111,7 +123,9 @@ def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -
     return 1e3 * float(np.median(times))
 
 
-def rollout_throughput(problem: str, workers: int, iterations: int = 5, seed: int = 0, num_envs: int | None = None) -> dict:
+def rollout_throughput(
+    problem: str, workers: int, iterations: int = 5, seed: int = 0, num_envs: int | None = None
+) -> dict:
     """Environment steps per second of the bi-level agent's PPO rollout collection (policy forward + lower level +
     simulator), in this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is
     not timed."""
@@ -124,8 +138,11 @@ def rollout_throughput(problem: str, workers: int, iterations: int = 5, seed: in
     cfg = rcfg.ppo
     make_env = make_training_env(prob, "lp")
     model = init_policy(make_env, rcfg.policy, seed)
-    collector = (RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed) if workers
-                 else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps))
+    collector = (
+        RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed)
+        if workers
+        else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps)
+    )
     try:
         seeds = list(range(cfg.num_envs))
         collector.collect(model, seeds, 0)
@@ -151,11 +168,13 @@ def ray_throughput(problem: str = "network_flow/gabriel-20", iterations: int = 4
     local = rollout_throughput(problem, 0, iterations)
     one = rollout_throughput(problem, 1, iterations)
     two = rollout_throughput(problem, 2, iterations)
-    return {"rollout_steps_per_s_local": round(local["steps_per_s"], 1),
-            "rollout_steps_per_s_1_worker": round(one["steps_per_s"], 1),
-            "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
-            "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
-            "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2)}
+    return {
+        "rollout_steps_per_s_local": round(local["steps_per_s"], 1),
+        "rollout_steps_per_s_1_worker": round(one["steps_per_s"], 1),
+        "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
+        "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
+        "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2),
+    }
 
 
 def update_ray(out: Path = Path("results"), command: str | None = None) -> dict:
@@ -184,8 +203,9 @@ def plot(rows: list[dict], out: Path) -> None:
 
     gab = [r for r in rows if r["scenario"].startswith("gabriel/") and r["scenario"].endswith("/0")]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, c in enumerate(("bilevel-ppo", "edge-ppo", "shortest-path", "random", "mpc-forecast",
-                           "shortest-path-deadline")):
+    for k, c in enumerate(
+        ("bilevel-ppo", "edge-ppo", "shortest-path", "random", "mpc-forecast", "shortest-path-deadline")
+    ):
         pts = sorted((r["nodes"], r["pct_of_oracle"]) for r in gab if r["controller"] == c)
         if pts:
             a1.plot(*zip(*pts), "o-", color=f"C{k}", label=c)
@@ -197,10 +217,19 @@ def plot(rows: list[dict], out: Path) -> None:
     for k, c in enumerate(("bilevel-ppo", "edge-ppo", "oracle")):
         pts = sorted((r["nodes"], r["decision_ms"]) for r in gab if r["controller"] == c)
         if pts:
-            a2.plot(*zip(*pts), "o-", color=f"C{k}" if c != "oracle" else "k",
-                    label=c if c != "oracle" else "oracle MPC (horizon 15)")
-    a2.set(xscale="log", yscale="log", xlabel="nodes (Gabriel graphs)", ylabel="decision time per step (ms)",
-           title="decision time vs graph size")
+            a2.plot(
+                *zip(*pts),
+                "o-",
+                color=f"C{k}" if c != "oracle" else "k",
+                label=c if c != "oracle" else "oracle MPC (horizon 15)",
+            )
+    a2.set(
+        xscale="log",
+        yscale="log",
+        xlabel="nodes (Gabriel graphs)",
+        ylabel="decision time per step (ms)",
+        title="decision time vs graph size",
+    )
     a2.legend(fontsize=8)
     for ax in (a1, a2):
         ax.grid(alpha=0.3)
@@ -209,9 +238,20 @@ def plot(rows: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: float | None = None, seed: int = 0,
-        episodes: int = 10, retrain: bool = False, quick: bool = False, train_only: bool = False,
-        labels=LABELS, graphs=GRAPHS, ray: bool = True, command: str | None = None) -> dict | None:
+def run(
+    out: Path = Path("results"),
+    runs: Path = Path("runs/bench"),
+    minutes: float | None = None,
+    seed: int = 0,
+    episodes: int = 10,
+    retrain: bool = False,
+    quick: bool = False,
+    train_only: bool = False,
+    labels=LABELS,
+    graphs=GRAPHS,
+    ray: bool = True,
+    command: str | None = None,
+) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
     configure_threads(1)
@@ -228,57 +268,90 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
         env = prob.make_env()
         nodes, T = env.N, env.T
         controllers = {l: load_agent(run_dirs[l], l, prob) for l in labels}
-        controllers.update({"oracle": OracleMPC(horizon=T, replan_every=T), "shortest-path": GreedyShortestPath(),
-                            "shortest-path-deadline": GreedyShortestPath(deadline=True),
-                            "random": RandomDistribution(seed)})
+        controllers.update(
+            {
+                "oracle": OracleMPC(horizon=T, replan_every=T),
+                "shortest-path": GreedyShortestPath(),
+                "shortest-path-deadline": GreedyShortestPath(deadline=True),
+                "random": RandomDistribution(seed),
+            }
+        )
         if nodes <= FORECAST_MAX_NODES:
             controllers["mpc-forecast"] = ForecastMPC(horizon=15)
         seeds = list(prob.test_seeds)[: (2 if quick else EPISODES.get(source, episodes))]
         t0 = time.perf_counter()
-        recs = rows_to_records(prob, compare(prob, controllers, seeds),
-                               extra={l: {"train_wall_s": records[l]["train_wall_s"],
-                                          "train_episodes": records[l]["episodes"]} for l in labels})
+        recs = rows_to_records(
+            prob,
+            compare(prob, controllers, seeds),
+            extra={
+                l: {"train_wall_s": records[l]["train_wall_s"], "train_episodes": records[l]["episodes"]}
+                for l in labels
+            },
+        )
         mpc_ms = mpc_step_ms(prob, seeds[0], steps=1 if quick else MPC_STEPS)
         for r in recs:
             r.update(scenario=source, nodes=nodes, arcs=env.E, split=split)
             if r["controller"] == "oracle":
-                r["plan_ms"] = r["decision_ms"] * T           # one solve per episode
+                r["plan_ms"] = r["decision_ms"] * T  # one solve per episode
                 r["decision_ms"] = round(mpc_ms, 2)
         by = {r["controller"]: r for r in recs}
         if "bilevel-ppo" in by:
-            speed[f"decision_speedup_vs_oracle_{nodes}" if source.startswith("gabriel/") and source.endswith("/0")
-                  else f"decision_speedup_vs_oracle_{source.replace('/', '_')}"] = round(mpc_ms / by["bilevel-ppo"]["decision_ms"], 1)
-        print_table(f"network flow / {source} ({nodes} nodes, {split}, {len(seeds)} test episodes, "
-                    f"{time.perf_counter() - t0:.0f} s)", recs,
-                    ["controller", "reward_mean", "reward_std", "pct_of_oracle", "delivered_mean", "decision_ms"])
+            speed[
+                f"decision_speedup_vs_oracle_{nodes}"
+                if source.startswith("gabriel/") and source.endswith("/0")
+                else f"decision_speedup_vs_oracle_{source.replace('/', '_')}"
+            ] = round(mpc_ms / by["bilevel-ppo"]["decision_ms"], 1)
+        print_table(
+            f"network flow / {source} ({nodes} nodes, {split}, {len(seeds)} test episodes, "
+            f"{time.perf_counter() - t0:.0f} s)",
+            recs,
+            ["controller", "reward_mean", "reward_std", "pct_of_oracle", "delivered_mean", "decision_ms"],
+        )
         rows += recs
     if ray:
         speed.update(ray_throughput(iterations=2 if quick else 4))
     print("speed:", speed)
     name = "network_flow-quick" if quick else "network_flow"
     plot(rows, out / f"{name}.png")
-    return write_results(out / f"{name}.json", "network_flow", rows, speed, command=command,
-                         training={TRAIN_PROBLEM: list(records.values())},
-                         notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds of each "
-                               "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
-                               "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
-                               "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
-                               f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, the bi-level agent "
-                               "pretrained by DAgger on the forecast MPC (no foresight) on Gabriel "
-                               f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
-                               f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+")
+    return write_results(
+        out / f"{name}.json",
+        "network_flow",
+        rows,
+        speed,
+        command=command,
+        training={TRAIN_PROBLEM: list(records.values())},
+        notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds of each "
+        "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
+        "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
+        "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
+        f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, the bi-level agent "
+        "pretrained by DAgger on the forecast MPC (no foresight) on Gabriel "
+        f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
+        f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+",
+    )
 
 
 if __name__ == "__main__":
     p = benchmark_parser(__doc__, LABELS, episodes=10)
     p.add_argument("--minutes", type=float, default=None, help=f"training budget per agent (default {BUDGET_MIN})")
     p.add_argument("--no-ray", action="store_true", help="skip the Ray throughput measurement")
-    p.add_argument("--ray-only", action="store_true",
-                   help="only measure the Ray throughput again, into the existing results file")
+    p.add_argument(
+        "--ray-only", action="store_true", help="only measure the Ray throughput again, into the existing results file"
+    )
     a = p.parse_args()
     if a.ray_only:
         update_ray(out=a.out, command=command_line())
     else:
-        run(out=a.out, runs=a.runs, minutes=a.minutes, seed=a.seed, episodes=a.episodes, retrain=a.retrain,
-            quick=a.quick, train_only=a.train_only, labels=tuple(a.agents), ray=not a.no_ray,
-            command=command_line())
+        run(
+            out=a.out,
+            runs=a.runs,
+            minutes=a.minutes,
+            seed=a.seed,
+            episodes=a.episodes,
+            retrain=a.retrain,
+            quick=a.quick,
+            train_only=a.train_only,
+            labels=tuple(a.agents),
+            ray=not a.no_ray,
+            command=command_line(),
+        )

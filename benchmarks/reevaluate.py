@@ -39,9 +39,9 @@ CITIES = ("nyc_brooklyn", "shenzhen_downtown_west")
 
 
 def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list[str]) -> None:
-    import netctrl
     from common import load_agent
 
+    import netctrl
     from netctrl.evaluate import compare
     from netctrl.registry import get_problem
     from netctrl.train import configure_threads
@@ -51,16 +51,25 @@ def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list
 
     def add(family, scenario, rows):
         for r in rows:
-            doc["rows"].append({"family": family, "scenario": scenario, "controller": r.controller,
-                                "seeds": [int(e.seed) for e in r.result.episodes],
-                                "rewards": [float(x) for x in r.result.rewards]})
+            doc["rows"].append(
+                {
+                    "family": family,
+                    "scenario": scenario,
+                    "controller": r.controller,
+                    "seeds": [int(e.seed) for e in r.result.episodes],
+                    "rewards": [float(x) for x in r.result.rewards],
+                }
+            )
             print(family, scenario, r.controller, round(float(r.result.rewards.mean()), 2), flush=True)
 
     if "supply_chain" in families:
         for s in SUPPLY:
             prob = get_problem(f"supply_chain/{s}")
-            ctrls = {lab: load_agent(supply_runs / s / lab, lab, prob) for lab in ("bilevel-ppo", "edge-ppo")
-                     if (supply_runs / s / lab / "best.pt").exists()}
+            ctrls = {
+                lab: load_agent(supply_runs / s / lab, lab, prob)
+                for lab in ("bilevel-ppo", "edge-ppo")
+                if (supply_runs / s / lab / "best.pt").exists()
+            }
             ctrls["random"] = prob.baselines(0)["random"]
             add("supply_chain", s, compare(prob, ctrls, list(prob.test_seeds)[:100], reference=None))
     if "network_flow" in families:
@@ -74,13 +83,19 @@ def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list
             ctrls = {"random": prob.baselines(0)["random"]}
             if network_agent is not None:
                 ctrls["bilevel-ppo"] = load_agent(network_agent, "bilevel-ppo", prob)
-            add("network_flow", source, compare(prob, ctrls, list(prob.test_seeds)[: EPISODES.get(source, 10)],
-                                                reference=None))
+            add(
+                "network_flow",
+                source,
+                compare(prob, ctrls, list(prob.test_seeds)[: EPISODES.get(source, 10)], reference=None),
+            )
     if "mobility" in families:
         for c in CITIES:
             prob = get_problem(f"mobility/{c}")
-            add("mobility", c, compare(prob, {"random": prob.baselines(0)["random"]}, list(prob.test_seeds)[:10],
-                                       reference=None))
+            add(
+                "mobility",
+                c,
+                compare(prob, {"random": prob.baselines(0)["random"]}, list(prob.test_seeds)[:10], reference=None),
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))
 
@@ -127,11 +142,19 @@ def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "
         old, new = np.asarray(index[key]["rewards"]), np.asarray(r["rewards"])
         assert index[key]["seeds"] == r["seeds"], key
         d = new - old
-        row = {"family": r["family"], "scenario": r["scenario"], "controller": r["controller"], "episodes": len(d),
-               "seeds": [r["seeds"][0], r["seeds"][-1]], "reward_mean_before": round(float(old.mean()), 4),
-               "reward_mean_after": round(float(new.mean()), 4), "diff_mean": round(float(d.mean()), 4),
-               "diff_se": round(float(d.std(ddof=1) / np.sqrt(d.size)), 4) if d.size > 1 else None,
-               "max_abs_episode_diff": float(np.abs(d).max()), "identical": bool(np.array_equal(old, new))}
+        row = {
+            "family": r["family"],
+            "scenario": r["scenario"],
+            "controller": r["controller"],
+            "episodes": len(d),
+            "seeds": [r["seeds"][0], r["seeds"][-1]],
+            "reward_mean_before": round(float(old.mean()), 4),
+            "reward_mean_after": round(float(new.mean()), 4),
+            "diff_mean": round(float(d.mean()), 4),
+            "diff_se": round(float(d.std(ddof=1) / np.sqrt(d.size)), 4) if d.size > 1 else None,
+            "max_abs_episode_diff": float(np.abs(d).max()),
+            "identical": bool(np.array_equal(old, new)),
+        }
         c = committed[r["family"]].get((r["scenario"], r["controller"]))
         o = committed[r["family"]].get((r["scenario"], "oracle"))
         if c is not None:
@@ -142,15 +165,24 @@ def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "
             row["pct_of_oracle_after"] = round(100 * float(new.mean()) / o["reward_mean"], 2)
         rows.append(row)
     speed = {"rows_identical": sum(r["identical"] for r in rows), "rows": len(rows)}
-    doc = write_results(out, "reevaluation", rows, speed, command=command_line(),
-                        before=a["netctrl"], after=b["netctrl"],
-                        notes="paired per-episode rewards of the LP-using controllers, before (0.2.0) and after the "
-                              "history-free lower levels and per-episode seeded random baselines, same checkpoints "
-                              "and seeds; pct_of_oracle_* use the committed oracle mean of the row's scenario"
-                              + (f"; {note}" if note else ""))
+    doc = write_results(
+        out,
+        "reevaluation",
+        rows,
+        speed,
+        command=command_line(),
+        before=a["netctrl"],
+        after=b["netctrl"],
+        notes="paired per-episode rewards of the LP-using controllers, before (0.2.0) and after the "
+        "history-free lower levels and per-episode seeded random baselines, same checkpoints "
+        "and seeds; pct_of_oracle_* use the committed oracle mean of the row's scenario"
+        + (f"; {note}" if note else ""),
+    )
     for row in rows:
-        print(f"{row['family']:13s} {row['scenario']:24s} {row['controller']:12s} {row['reward_mean_before']:14.2f} "
-              f"-> {row['reward_mean_after']:14.2f}  diff {row['diff_mean']:+.3f} (se {row['diff_se']})")
+        print(
+            f"{row['family']:13s} {row['scenario']:24s} {row['controller']:12s} {row['reward_mean_before']:14.2f} "
+            f"-> {row['reward_mean_after']:14.2f}  diff {row['diff_mean']:+.3f} (se {row['diff_se']})"
+        )
     return doc
 
 

@@ -46,17 +46,17 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from common import command_line, write_results  # noqa: E402
+import numpy as np
+import torch
+from common import command_line, write_results
 
-from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, clone_state, meta_train, train_online  # noqa: E402
-from netctrl.controllers import run_episode  # noqa: E402
-from netctrl.problems.routing import MAMRL_CONFIG, PacketSim, RoutingParallelEnv, load_topology, meta_tasks  # noqa: E402
-from netctrl.problems.routing.baselines import QRouting, ShortestPath  # noqa: E402
-from netctrl.recipes.routing import TeacherConfig, teacher_init  # noqa: E402
-from netctrl.registry import get_problem  # noqa: E402
-from netctrl.train import atomic_write_text  # noqa: E402
+from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, clone_state, meta_train, train_online
+from netctrl.controllers import run_episode
+from netctrl.problems.routing import MAMRL_CONFIG, PacketSim, RoutingParallelEnv, load_topology, meta_tasks
+from netctrl.problems.routing.baselines import QRouting, ShortestPath
+from netctrl.recipes.routing import TeacherConfig, teacher_init
+from netctrl.registry import get_problem
+from netctrl.train import atomic_write_text
 
 TOPOLOGIES = ("b4", "geant", "att")
 LOADS = (0.005, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
@@ -113,14 +113,23 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
 
     # 1. training --------------------------------------------------------------------------------------
     t0 = time.perf_counter()
+
     def make_env(task=(), load=0.3, horizon=cfg.horizon):
         return RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=task)
 
-    teacher = teacher_init(spec, cfg, TeacherConfig(**({"episodes": 2, "epochs": 2} if quick else {})),
-                           log=lambda s: log(f"[{name}] {s}"))
+    teacher = teacher_init(
+        spec, cfg, TeacherConfig(**({"episodes": 2, "epochs": 2} if quick else {})), log=lambda s: log(f"[{name}] {s}")
+    )
     teacher_wall = time.perf_counter() - t0
-    meta_policy, meta_hist = meta_train(make_env, tasks, cfg, meta_iters, time_limit_s=60 * minutes * 0.4,
-                                        log=lambda s: log(f"[{name}] {s}"), init=teacher)
+    meta_policy, meta_hist = meta_train(
+        make_env,
+        tasks,
+        cfg,
+        meta_iters,
+        time_limit_s=60 * minutes * 0.4,
+        log=lambda s: log(f"[{name}] {s}"),
+        init=teacher,
+    )
     meta_init = clone_state(meta_policy)
     meta_wall = time.perf_counter() - t0
     meta_episodes = 2 * cfg.meta_batch * len(meta_hist)
@@ -133,8 +142,10 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     t0 = time.perf_counter()
     pg, pg_hist = train_online(make_env, pg_cfg, pg_eps, seed_base=40_000, log=lambda s: log(f"[{name}] pg {s}"))
     pg_wall = time.perf_counter() - t0
-    log(f"[{name}] trained: meta {len(meta_hist)} iterations ({meta_episodes} episodes, {meta_wall:.0f}s), "
-        f"pg {len(pg_hist)} episodes ({pg_wall:.0f}s)")
+    log(
+        f"[{name}] trained: meta {len(meta_hist)} iterations ({meta_episodes} episodes, {meta_wall:.0f}s), "
+        f"pg {len(pg_hist)} episodes ({pg_wall:.0f}s)"
+    )
 
     # 2. load sweep ----------------------------------------------------------------------------------------
     load_rows = []
@@ -150,11 +161,23 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         spa_d = _mean(res["spa"], "delivery_time")
         for ctrl, ms in res.items():
             d = _mean(ms, "delivery_time")
-            load_rows.append({"topology": name, "controller": ctrl, "experiment": "load", "load": load,
-                              "delivery_time": round(d, 3), "delivery_time_vs_spa": round(d / spa_d, 4),
-                              "packets_lost": _mean(ms, "packets_lost"), "sojourn_time": round(_mean(ms, "sojourn_time"), 3),
-                              "delivered": _mean(ms, "delivered"), "generated": _mean(ms, "generated"),
-                              "episodes": len(seeds), "seeds": seeds, "horizon": EVAL_HORIZON})
+            load_rows.append(
+                {
+                    "topology": name,
+                    "controller": ctrl,
+                    "experiment": "load",
+                    "load": load,
+                    "delivery_time": round(d, 3),
+                    "delivery_time_vs_spa": round(d / spa_d, 4),
+                    "packets_lost": _mean(ms, "packets_lost"),
+                    "sojourn_time": round(_mean(ms, "sojourn_time"), 3),
+                    "delivered": _mean(ms, "delivered"),
+                    "generated": _mean(ms, "generated"),
+                    "episodes": len(seeds),
+                    "seeds": seeds,
+                    "horizon": EVAL_HORIZON,
+                }
+            )
         log(f"[{name}] load {load}: " + ", ".join(f"{c} {_mean(m, 'delivery_time'):.1f}" for c, m in res.items()))
 
     # 3. link failures ------------------------------------------------------------------------------------
@@ -171,8 +194,12 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
             episode(q, make_env((), FAIL_LOAD), 55_000 + k)
         q.topo = topo.with_failures(task)  # same table; the simulator now has the failed link
         runs["q-routing"] = [episode(q, make_env(task, FAIL_LOAD), s) for s in fail_seeds]
-        learners = {"mamrl": (cfg, meta_init), "teacher-init": (cfg, teacher), "random-init": (rand_cfg, None),
-                    "pg": (pg_cfg, clone_state(pg.policy))}
+        learners = {
+            "mamrl": (cfg, meta_init),
+            "teacher-init": (cfg, teacher),
+            "random-init": (rand_cfg, None),
+            "pg": (pg_cfg, clone_state(pg.policy)),
+        }
         for label, (c, init) in learners.items():
             lrn = RouterLearner(make_env(task, FAIL_LOAD), c)
             if init is not None:
@@ -182,36 +209,73 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         adapting = ("q-routing", "pg", "mamrl", "teacher-init", "random-init")
         d_ref = min(float(np.nanmean([m["delivery_time"] for m in runs[c][-10:]])) for c in adapting)
         for ctrl, ms in runs.items():
-            k = adapt_episodes([m["delivery_time"] for m in ms], [m["packets_lost"] for m in ms],
-                               [m["generated"] for m in ms], d_ref, loss_pre) if ctrl in adapting else None
-            per_ctrl[ctrl].append({"scenario": topo.link_names(task), "adapt_episodes": k, "d_ref": d_ref,
-                                   "final_delivery_time": _mean(ms[-10:], "delivery_time"),
-                                   "final_packets_lost": _mean(ms[-10:], "packets_lost"),
-                                   "first_packets_lost": ms[0]["packets_lost"]})
-            curves.setdefault(f"scenario{si}", {})[ctrl] = {"delivery_time": [m["delivery_time"] for m in ms],
-                                                            "packets_lost": [m["packets_lost"] for m in ms]}
-        log(f"[{name}] failure {topo.link_names(task)}: d_ref {d_ref:.1f}; " + ", ".join(
-            f"{c} {per_ctrl[c][-1]['adapt_episodes']}" for c in adapting))
+            k = (
+                adapt_episodes(
+                    [m["delivery_time"] for m in ms],
+                    [m["packets_lost"] for m in ms],
+                    [m["generated"] for m in ms],
+                    d_ref,
+                    loss_pre,
+                )
+                if ctrl in adapting
+                else None
+            )
+            per_ctrl[ctrl].append(
+                {
+                    "scenario": topo.link_names(task),
+                    "adapt_episodes": k,
+                    "d_ref": d_ref,
+                    "final_delivery_time": _mean(ms[-10:], "delivery_time"),
+                    "final_packets_lost": _mean(ms[-10:], "packets_lost"),
+                    "first_packets_lost": ms[0]["packets_lost"],
+                }
+            )
+            curves.setdefault(f"scenario{si}", {})[ctrl] = {
+                "delivery_time": [m["delivery_time"] for m in ms],
+                "packets_lost": [m["packets_lost"] for m in ms],
+            }
+        log(
+            f"[{name}] failure {topo.link_names(task)}: d_ref {d_ref:.1f}; "
+            + ", ".join(f"{c} {per_ctrl[c][-1]['adapt_episodes']}" for c in adapting)
+        )
     for ctrl, items in per_ctrl.items():
         ks = [it["adapt_episodes"] for it in items]
-        row = {"topology": name, "controller": ctrl, "experiment": "link_failure", "load": FAIL_LOAD,
-               "delivery_time": round(float(np.mean([it["final_delivery_time"] for it in items])), 3),
-               "packets_lost": float(np.mean([it["final_packets_lost"] for it in items])),
-               "packets_lost_first_episode": float(np.mean([it["first_packets_lost"] for it in items])),
-               "adapt_episodes": (float(np.mean(ks)) if ctrl != "spa" and all(k is not None for k in ks) else None),
-               "adapt_episodes_per_scenario": ks if ctrl != "spa" else None,
-               "scenarios": [it["scenario"] for it in items], "episodes": fail_eps, "horizon": cfg.horizon,
-               "loss_pre_failure_spa": loss_pre}
+        row = {
+            "topology": name,
+            "controller": ctrl,
+            "experiment": "link_failure",
+            "load": FAIL_LOAD,
+            "delivery_time": round(float(np.mean([it["final_delivery_time"] for it in items])), 3),
+            "packets_lost": float(np.mean([it["final_packets_lost"] for it in items])),
+            "packets_lost_first_episode": float(np.mean([it["first_packets_lost"] for it in items])),
+            "adapt_episodes": (float(np.mean(ks)) if ctrl != "spa" and all(k is not None for k in ks) else None),
+            "adapt_episodes_per_scenario": ks if ctrl != "spa" else None,
+            "scenarios": [it["scenario"] for it in items],
+            "episodes": fail_eps,
+            "horizon": cfg.horizon,
+            "loss_pre_failure_spa": loss_pre,
+        }
         if ctrl != "spa" and any(k is None for k in ks):
             row["adapt_censored_at"] = fail_eps
         fail_rows.append(row)
-    record = {"topology": name, "rows": load_rows + fail_rows, "curves": curves,
-              "training": {"teacher_wall_s": round(teacher_wall, 1),
-                           "meta_iterations": len(meta_hist), "meta_episodes": meta_episodes,
-                           "meta_tasks": len(tasks), "mamrl_online_episodes": adapt_eps,
-                           "mamrl_train_wall_s": round(mamrl_wall, 1), "pg_episodes": len(pg_hist),
-                           "pg_train_wall_s": round(pg_wall, 1), "config": cfg.__dict__ | {"loads": list(cfg.loads)}},
-               "wall_s": round(time.perf_counter() - t_start, 1), "quick": quick}
+    record = {
+        "topology": name,
+        "rows": load_rows + fail_rows,
+        "curves": curves,
+        "training": {
+            "teacher_wall_s": round(teacher_wall, 1),
+            "meta_iterations": len(meta_hist),
+            "meta_episodes": meta_episodes,
+            "meta_tasks": len(tasks),
+            "mamrl_online_episodes": adapt_eps,
+            "mamrl_train_wall_s": round(mamrl_wall, 1),
+            "pg_episodes": len(pg_hist),
+            "pg_train_wall_s": round(pg_wall, 1),
+            "config": cfg.__dict__ | {"loads": list(cfg.loads)},
+        },
+        "wall_s": round(time.perf_counter() - t_start, 1),
+        "quick": quick,
+    }
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(run_dir / "record.json", json.dumps(record, indent=1))
     return record
@@ -226,7 +290,7 @@ def loss_recovery(losses, expected_packets: float, loss_pre: float) -> int | Non
     """
     lo = np.asarray(losses, float)
     for k in range(len(lo) - WINDOW + 1):
-        if lo[k:k + WINDOW].mean() <= loss_pre + TOL_LOSS * expected_packets:
+        if lo[k : k + WINDOW].mean() <= loss_pre + TOL_LOSS * expected_packets:
             return k
     return None
 
@@ -239,8 +303,11 @@ def add_loss_recovery(rec: dict) -> None:
             continue
         expected = FAIL_LOAD * topo.num_nodes * r["horizon"]
         r["loss_recovery_episodes_per_scenario"] = [
-            loss_recovery(rec["curves"][f"scenario{i}"][r["controller"]]["packets_lost"], expected, r["loss_pre_failure_spa"])
-            for i in range(len(r["scenarios"]))]
+            loss_recovery(
+                rec["curves"][f"scenario{i}"][r["controller"]]["packets_lost"], expected, r["loss_pre_failure_spa"]
+            )
+            for i in range(len(r["scenarios"]))
+        ]
 
 
 def ticks_per_second(name: str = "att", load: float = 0.3, ticks: int = 500, repeats: int = 3) -> float:
@@ -295,8 +362,16 @@ def plot(records: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: float | None = None, quick: bool = False,
-        retrain: bool = False, command: str | None = None, topologies=TOPOLOGIES, train_only: bool = False) -> dict | None:
+def run(
+    out: Path = Path("results"),
+    runs: Path = Path("runs/bench"),
+    minutes: float | None = None,
+    quick: bool = False,
+    retrain: bool = False,
+    command: str | None = None,
+    topologies=TOPOLOGIES,
+    train_only: bool = False,
+) -> dict | None:
     """Run (or reuse) every topology's record, then write ``results/routing.json`` and ``results/routing.png``."""
     minutes = 10.0 if minutes is None else minutes  # meta-training is capped at 0.4 x minutes
     records = []
@@ -312,47 +387,74 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), minutes: f
         return None
     for rec in records:
         add_loss_recovery(rec)
-    speed = {"sim_ticks_per_s_att": round(ticks_per_second("att"), 1),
-             "sim_ticks_per_s_att_reference": 1500.0}
+    speed = {"sim_ticks_per_s_att": round(ticks_per_second("att"), 1), "sim_ticks_per_s_att_reference": 1500.0}
     rows = [r for rec in records for r in rec["rows"]]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     stem = "routing-quick" if quick else "routing"
-    doc = write_results(out / f"{stem}.json", "routing", rows, speed, command=command,
-                        training={rec["topology"]: rec["training"] for rec in records},
-                        wall_s={rec["topology"]: rec["wall_s"] for rec in records},
-                        adapted_rule=__doc__.split("**Adapted**")[1].split("\n\nUsage::")[0].strip(),
-                        note="delivery_time averages the packets delivered within the episode; sojourn_time "
-                             "counts every generated packet up to the episode's end")
+    doc = write_results(
+        out / f"{stem}.json",
+        "routing",
+        rows,
+        speed,
+        command=command,
+        training={rec["topology"]: rec["training"] for rec in records},
+        wall_s={rec["topology"]: rec["wall_s"] for rec in records},
+        adapted_rule=__doc__.split("**Adapted**")[1].split("\n\nUsage::")[0].strip(),
+        note="delivery_time averages the packets delivered within the episode; sojourn_time "
+        "counts every generated packet up to the episode's end",
+    )
     plot(records, out / f"{stem}.png")
     return doc
 
 
 def markdown(doc: dict, loads=(0.005, 0.1, 0.3, 0.5)) -> str:
     """The README's two tables from a ``results/routing.json`` document."""
+
     def f(v, nd=1):
         return "–" if v is None else f"{v:.{nd}f}" if isinstance(v, float) else str(v)
 
     rows = doc["rows"]
-    out = ["| topology | controller | " + " | ".join(f"λ = {x}" for x in loads) + " | lost at λ = 0.5 |",
-           "|---|---|" + "---:|" * (len(loads) + 1)]
+    out = [
+        "| topology | controller | " + " | ".join(f"λ = {x}" for x in loads) + " | lost at λ = 0.5 |",
+        "|---|---|" + "---:|" * (len(loads) + 1),
+    ]
     for topo in TOPOLOGIES:
         for ctrl in ("spa", "q-routing", "pg", "mamrl"):
-            sel = {r["load"]: r for r in rows if r["experiment"] == "load" and r["topology"] == topo and r["controller"] == ctrl}
+            sel = {
+                r["load"]: r
+                for r in rows
+                if r["experiment"] == "load" and r["topology"] == topo and r["controller"] == ctrl
+            }
             if not sel:
                 continue
-            cells = [f"{f(sel[x]['delivery_time'])} ({f(sel[x]['delivery_time_vs_spa'], 2)}x; {f(sel[x]['sojourn_time'])})"
-                     if x in sel else "–" for x in loads]
-            out.append(f"| {topo} | {ctrl} | " + " | ".join(cells) + f" | {f(sel.get(0.5, {}).get('packets_lost'), 0)} |")
-    out += ["", "| topology | controller | adapt episodes (per scenario) | lost, 1st episode | lost, last 10 | delivery time, last 10 |",
-            "|---|---|---|---:|---:|---:|"]
+            cells = [
+                f"{f(sel[x]['delivery_time'])} ({f(sel[x]['delivery_time_vs_spa'], 2)}x; {f(sel[x]['sojourn_time'])})"
+                if x in sel
+                else "–"
+                for x in loads
+            ]
+            out.append(
+                f"| {topo} | {ctrl} | " + " | ".join(cells) + f" | {f(sel.get(0.5, {}).get('packets_lost'), 0)} |"
+            )
+    out += [
+        "",
+        "| topology | controller | adapt episodes (per scenario) | lost, 1st episode | lost, last 10 | delivery time, last 10 |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for r in rows:
         if r["experiment"] != "link_failure":
             continue
         ks = r.get("adapt_episodes_per_scenario")
-        ad = "never (static)" if ks is None else ", ".join(f">{r['adapt_censored_at']}" if k is None else str(k) for k in ks)
-        out.append(f"| {r['topology']} | {r['controller']} | {ad} | {f(r['packets_lost_first_episode'], 0)} | "
-                   f"{f(r['packets_lost'])} | {f(r['delivery_time'])} |")
+        ad = (
+            "never (static)"
+            if ks is None
+            else ", ".join(f">{r['adapt_censored_at']}" if k is None else str(k) for k in ks)
+        )
+        out.append(
+            f"| {r['topology']} | {r['controller']} | {ad} | {f(r['packets_lost_first_episode'], 0)} | "
+            f"{f(r['packets_lost'])} | {f(r['delivery_time'])} |"
+        )
     return "\n".join(out)
 
 
@@ -367,5 +469,13 @@ if __name__ == "__main__":
     p.add_argument("--train-only", action="store_true", help="write the topologies' records, not the results")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
-    run(out=a.out, runs=a.runs, minutes=a.minutes, quick=a.quick, retrain=a.retrain, command=command_line(),
-        topologies=tuple(a.topologies), train_only=a.train_only)
+    run(
+        out=a.out,
+        runs=a.runs,
+        minutes=a.minutes,
+        quick=a.quick,
+        retrain=a.retrain,
+        command=command_line(),
+        topologies=tuple(a.topologies),
+        train_only=a.train_only,
+    )

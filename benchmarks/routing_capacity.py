@@ -23,9 +23,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
 from common import command_line, write_results
-from routing import EVAL_HORIZON, LOADS as SIM_LOADS
+from routing import EVAL_HORIZON
+from routing import LOADS as SIM_LOADS
 
 from netctrl.controllers import run_episode
 from netctrl.problems.routing import RoutingParallelEnv, load_topology
@@ -41,27 +41,52 @@ if __name__ == "__main__":
     rows = []
     for name in ("b4", "geant", "att"):
         base = load_topology(name)
-        spa, balanced = ShortestPath(base), BalancedRouting(base)    # static routes of the intact topology
+        spa, balanced = ShortestPath(base), BalancedRouting(base)  # static routes of the intact topology
         capacity = [([], "spa", float(unit_loads(base, spa.next_hop).max())), ([], "any-routing", balanced.unit_load)]
-        capacity += [(["-".join(pair) for pair in base.link_names(failed)], "any-routing",  # SPA ignores failures
-                      min_max_unit_load(base.with_failures(failed))) for failed in base.failure_scenarios]
+        capacity += [
+            (
+                ["-".join(pair) for pair in base.link_names(failed)],
+                "any-routing",  # SPA ignores failures
+                min_max_unit_load(base.with_failures(failed)),
+            )
+            for failed in base.failure_scenarios
+        ]
         for links, controller, w in capacity:
-            row = {"topology": name, "experiment": "capacity", "failed_links": links, "controller": controller,
-                   "max_unit_load": round(w, 4), "saturating_load": round(1 / w, 4),
-                   **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS}}
+            row = {
+                "topology": name,
+                "experiment": "capacity",
+                "failed_links": links,
+                "controller": controller,
+                "max_unit_load": round(w, 4),
+                "saturating_load": round(1 / w, 4),
+                **{f"utilisation_at_{lam}": round(lam * w, 3) for lam in LOADS},
+            }
             rows.append(row)
             print(row)
         seeds = range(1000, 1003)
         for lam in SIM_LOADS:
-            res = {c.name: [run_episode(c, RoutingParallelEnv(base, load=lam, horizon=EVAL_HORIZON), s).metrics
-                            for s in seeds] for c in (spa, balanced)}
+            res = {
+                c.name: [
+                    run_episode(c, RoutingParallelEnv(base, load=lam, horizon=EVAL_HORIZON), s).metrics for s in seeds
+                ]
+                for c in (spa, balanced)
+            }
             ref = {k: float(np.mean([m[k] for m in res["spa"]])) for k in ("delivery_time", "sojourn_time")}
             for controller, ms in res.items():
-                mean = {k: float(np.mean([m[k] for m in ms])) for k in ("delivery_time", "sojourn_time", "packets_lost")}
-                row = {"topology": name, "experiment": "simulated", "controller": controller, "load": lam,
-                       "episodes": len(ms), "seeds": list(seeds), "horizon": EVAL_HORIZON,
-                       **{k: round(v, 2) for k, v in mean.items()},
-                       **{f"{k}_vs_spa": round(mean[k] / ref[k], 3) for k in ref}}
+                mean = {
+                    k: float(np.mean([m[k] for m in ms])) for k in ("delivery_time", "sojourn_time", "packets_lost")
+                }
+                row = {
+                    "topology": name,
+                    "experiment": "simulated",
+                    "controller": controller,
+                    "load": lam,
+                    "episodes": len(ms),
+                    "seeds": list(seeds),
+                    "horizon": EVAL_HORIZON,
+                    **{k: round(v, 2) for k, v in mean.items()},
+                    **{f"{k}_vs_spa": round(mean[k] / ref[k], 3) for k in ref},
+                }
                 rows.append(row)
                 print(row)
     a.out.mkdir(parents=True, exist_ok=True)

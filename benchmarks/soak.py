@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import write_results
 
 from netctrl.controllers import run_episode
@@ -49,7 +48,7 @@ def rss_mb() -> float:
         pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # peak, where /proc is missing
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # peak, where /proc is missing
 
 
 def soak(problem: str, name: str, controller, env, episodes: int) -> dict:
@@ -59,18 +58,37 @@ def soak(problem: str, name: str, controller, env, episodes: int) -> dict:
     for ep in range(episodes):
         rewards.append(run_episode(controller, env, seed=ep).reward)
         if (ep + 1) % every == 0:
-            readings.append({"episode": ep + 1, "rss_mb": round(rss_mb(), 1),
-                             "objects": len(gc.get_objects()), "wall_s": round(time.perf_counter() - t0, 1)})
-            print(f"[{problem} {name}] episode {ep + 1}: {readings[-1]['rss_mb']} MB, {readings[-1]['objects']} objects")
+            readings.append(
+                {
+                    "episode": ep + 1,
+                    "rss_mb": round(rss_mb(), 1),
+                    "objects": len(gc.get_objects()),
+                    "wall_s": round(time.perf_counter() - t0, 1),
+                }
+            )
+            print(
+                f"[{problem} {name}] episode {ep + 1}: {readings[-1]['rss_mb']} MB, {readings[-1]['objects']} objects"
+            )
     env.close()
     first, last = readings[0], readings[-1]
     growth = 100.0 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"]
-    return {"scenario": problem, "controller": name, "episodes": episodes, "seeds": [0, episodes - 1],
-            "reward_mean": round(float(np.mean(rewards)), 4), "reward_std": round(float(np.std(rewards)), 4),
-            "rss_mb_start": first["rss_mb"], "rss_mb_end": last["rss_mb"], "rss_growth_pct": round(growth, 2),
-            "measured_from_episode": first["episode"], "objects_start": first["objects"],
-            "objects_end": last["objects"], "wall_s": last["wall_s"], "meets_bar": bool(growth <= BAR_PCT),
-            "readings": readings}
+    return {
+        "scenario": problem,
+        "controller": name,
+        "episodes": episodes,
+        "seeds": [0, episodes - 1],
+        "reward_mean": round(float(np.mean(rewards)), 4),
+        "reward_std": round(float(np.std(rewards)), 4),
+        "rss_mb_start": first["rss_mb"],
+        "rss_mb_end": last["rss_mb"],
+        "rss_growth_pct": round(growth, 2),
+        "measured_from_episode": first["episode"],
+        "objects_start": first["objects"],
+        "objects_end": last["objects"],
+        "wall_s": last["wall_s"],
+        "meets_bar": bool(growth <= BAR_PCT),
+        "readings": readings,
+    }
 
 
 def run(out: Path, quick: bool) -> dict:
@@ -81,8 +99,15 @@ def run(out: Path, quick: bool) -> dict:
     spec = get_problem("mobility/nyc_brooklyn")
     factory = make_training_env(spec, "lp")
     model = init_policy(factory, get_recipe("bilevel-ppo").make_config(spec).policy, seed=0)
-    rows.append(soak(spec.name, "bilevel (policy + LP)", PolicyController(model, lower="lp", deterministic=True),
-                     factory(), n_mob))
+    rows.append(
+        soak(
+            spec.name,
+            "bilevel (policy + LP)",
+            PolicyController(model, lower="lp", deterministic=True),
+            factory(),
+            n_mob,
+        )
+    )
     oracle = spec.baselines(0)["oracle"]
     rows.append(soak(spec.name, "oracle", oracle, spec.make_env(), n_mob))
 
@@ -90,15 +115,27 @@ def run(out: Path, quick: bool) -> dict:
     for name in ("spa", "q-routing"):
         rows.append(soak(spec.name, name, spec.baselines(0)[name], spec.make_env(), n_route))
 
-    speed = {f"episodes_per_s_{r['scenario'].split('/')[1]}_{r['controller'].split()[0]}":
-             round(r["episodes"] / max(r["wall_s"], 1e-9), 2) for r in rows}
-    doc = write_results(out / "soak.json", "soak", rows, speed, quick=quick,
-                        notes=f"rss_growth_pct = 100 (RSS at the last reading - RSS at the tenth of the run) / RSS "
-                              f"at the tenth; bar <= {BAR_PCT} %; one process, one torch thread; each run keeps one "
-                              "environment for all its episodes")
+    speed = {
+        f"episodes_per_s_{r['scenario'].split('/')[1]}_{r['controller'].split()[0]}": round(
+            r["episodes"] / max(r["wall_s"], 1e-9), 2
+        )
+        for r in rows
+    }
+    doc = write_results(
+        out / "soak.json",
+        "soak",
+        rows,
+        speed,
+        quick=quick,
+        notes=f"rss_growth_pct = 100 (RSS at the last reading - RSS at the tenth of the run) / RSS "
+        f"at the tenth; bar <= {BAR_PCT} %; one process, one torch thread; each run keeps one "
+        "environment for all its episodes",
+    )
     for r in rows:
-        print(f"{r['scenario']:24s} {r['controller']:22s} {r['episodes']:6d} episodes  "
-              f"{r['rss_mb_start']:.1f} -> {r['rss_mb_end']:.1f} MB ({r['rss_growth_pct']:+.2f} %)")
+        print(
+            f"{r['scenario']:24s} {r['controller']:22s} {r['episodes']:6d} episodes  "
+            f"{r['rss_mb_start']:.1f} -> {r['rss_mb_end']:.1f} MB ({r['rss_growth_pct']:+.2f} %)"
+        )
     return doc
 
 

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from common import benchmark_parser, command_line, load_agent, parse_minutes, plot_curves, train_or_load, write_results
 
 from netctrl.evaluate import compare, print_table, rows_to_records
@@ -50,20 +49,40 @@ def paired(compared, name: str, reference: str) -> dict:
     d = by[name] - by[reference]
     se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
     key = "vs_" + reference.replace("-", "_")
-    return {f"{key}_diff_mean": round(float(d.mean()), 2), f"{key}_diff_se": round(se, 2),
-            f"{key}_wins": int((d > 0).sum())}
+    return {
+        f"{key}_diff_mean": round(float(d.mean()), 2),
+        f"{key}_diff_se": round(se, 2),
+        f"{key}_wins": int((d > 0).sum()),
+    }
 
 
-def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=SCENARIOS, labels=LABELS,
-        minutes: dict | float | None = None, seed: int = 0, episodes: int = 100, retrain: bool = False,
-        quick: bool = False, train_only: bool = False, command: str | None = None) -> dict | None:
+def run(
+    out: Path = Path("results"),
+    runs: Path = Path("runs/bench"),
+    scenarios=SCENARIOS,
+    labels=LABELS,
+    minutes: dict | float | None = None,
+    seed: int = 0,
+    episodes: int = 100,
+    retrain: bool = False,
+    quick: bool = False,
+    train_only: bool = False,
+    command: str | None = None,
+) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
     minutes = 0.2 if quick else (BUDGETS if minutes is None else minutes)
     budgets = minutes if isinstance(minutes, dict) else {s: float(minutes) for s in scenarios}
     configure_threads(1)
-    records = {s: {l: train_or_load(f"supply_chain/{s}", l, runs / "supply_chain" / s / l, budgets.get(s, 20.0), seed,
-                                    retrain, quick) for l in labels} for s in scenarios}
+    records = {
+        s: {
+            l: train_or_load(
+                f"supply_chain/{s}", l, runs / "supply_chain" / s / l, budgets.get(s, 20.0), seed, retrain, quick
+            )
+            for l in labels
+        }
+        for s in scenarios
+    }
     if train_only:
         return None
     rows, speed, oracle_val, tuning = [], {}, {}, {}
@@ -76,32 +95,71 @@ def run(out: Path = Path("results"), runs: Path = Path("runs/bench"), scenarios=
         controllers.update(prob.baselines(seed))
         seeds = list(prob.test_seeds)[: (3 if quick else episodes)]
         compared = compare(prob, controllers, seeds)
-        extra = {l: {"train_wall_s": records[s][l]["train_wall_s"], "train_episodes": records[s][l]["episodes"],
-                     **paired(compared, l, "order-up-to")} for l in labels}
+        extra = {
+            l: {
+                "train_wall_s": records[s][l]["train_wall_s"],
+                "train_episodes": records[s][l]["episodes"],
+                **paired(compared, l, "order-up-to"),
+            }
+            for l in labels
+        }
         recs = rows_to_records(prob, compared, extra=extra)
-        print_table(f"supply chain / {s} ({len(seeds)} test episodes)", recs,
-                    ["controller", "reward_mean", "reward_std", "pct_of_oracle", "decision_ms", "train_wall_s"])
+        print_table(
+            f"supply chain / {s} ({len(seeds)} test episodes)",
+            recs,
+            ["controller", "reward_mean", "reward_std", "pct_of_oracle", "decision_ms", "train_wall_s"],
+        )
         by = {r["controller"]: r for r in recs}
         if "bilevel-ppo" in by:
-            speed[f"decision_speedup_vs_oracle_{s}"] = round(by["oracle"]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2)
+            speed[f"decision_speedup_vs_oracle_{s}"] = round(
+                by["oracle"]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
+            )
         rows += recs
-        oracle_val[s] = float(compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean())
+        oracle_val[s] = float(
+            compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean()
+        )
     print("speed:", speed)
-    plot_curves({s: {l: runs / "supply_chain" / s / l for l in labels} for s in scenarios}, oracle_val,
-                out / "supply_chain.png", "validation profit, % of oracle")
+    plot_curves(
+        {s: {l: runs / "supply_chain" / s / l for l in labels} for s in scenarios},
+        oracle_val,
+        out / "supply_chain.png",
+        "validation profit, % of oracle",
+    )
     name = "supply_chain-quick" if quick else "supply_chain"
-    return write_results(out / f"{name}.json", "supply_chain", rows, speed, command=command,
-                         training={s: list(r.values()) for s, r in records.items()}, heuristic_tuning_s=tuning,
-                         notes="pct_of_oracle = 100 * mean profit / mean oracle profit on the same test seeds; "
-                               "agents trained from scratch, model selected on validation seeds 2000-2009; "
-                               "order-up-to levels tuned per node on seeds 3000-3007; test seeds 1000-1099")
+    return write_results(
+        out / f"{name}.json",
+        "supply_chain",
+        rows,
+        speed,
+        command=command,
+        training={s: list(r.values()) for s, r in records.items()},
+        heuristic_tuning_s=tuning,
+        notes="pct_of_oracle = 100 * mean profit / mean oracle profit on the same test seeds; "
+        "agents trained from scratch, model selected on validation seeds 2000-2009; "
+        "order-up-to levels tuned per node on seeds 3000-3007; test seeds 1000-1099",
+    )
 
 
 if __name__ == "__main__":
     p = benchmark_parser(__doc__, LABELS, episodes=100)
-    p.add_argument("--minutes", type=str, default=None,
-                   help=f"training budget per agent in minutes, or JSON {{scenario: minutes}} (default {BUDGETS})")
+    p.add_argument(
+        "--minutes",
+        type=str,
+        default=None,
+        help=f"training budget per agent in minutes, or JSON {{scenario: minutes}} (default {BUDGETS})",
+    )
     p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     a = p.parse_args()
-    run(out=a.out, runs=a.runs, scenarios=a.scenarios, labels=tuple(a.agents), minutes=parse_minutes(a.minutes), seed=a.seed,
-        episodes=a.episodes, retrain=a.retrain, quick=a.quick, train_only=a.train_only, command=command_line())
+    run(
+        out=a.out,
+        runs=a.runs,
+        scenarios=a.scenarios,
+        labels=tuple(a.agents),
+        minutes=parse_minutes(a.minutes),
+        seed=a.seed,
+        episodes=a.episodes,
+        retrain=a.retrain,
+        quick=a.quick,
+        train_only=a.train_only,
+        command=command_line(),
+    )

@@ -53,11 +53,18 @@ def test_bad_input_gives_its_typed_error(case):
 
 # ------------------------------------------------------------------------------------- the probe's bugs
 def _supply(tmp_path, edges) -> Path:
-    nodes = [{"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 1},
-             {"id": "W1", "kind": "warehouse", "capacity": 30, "storage_cost": 0.5},
-             {"id": "W2", "kind": "warehouse", "capacity": 30, "storage_cost": 0.5},
-             {"id": "S1", "kind": "store", "capacity": 9, "storage_cost": 2,
-              "demand": {"mean": 2, "amplitude": 1, "period": 15, "shift": 0, "noise": 1}}]
+    nodes = [
+        {"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 1},
+        {"id": "W1", "kind": "warehouse", "capacity": 30, "storage_cost": 0.5},
+        {"id": "W2", "kind": "warehouse", "capacity": 30, "storage_cost": 0.5},
+        {
+            "id": "S1",
+            "kind": "store",
+            "capacity": 9,
+            "storage_cost": 2,
+            "demand": {"mean": 2, "amplitude": 1, "period": 15, "shift": 0, "noise": 1},
+        },
+    ]
     path = tmp_path / "net.json"
     path.write_text(json.dumps({"nodes": nodes, "edges": [{"from": u, "to": v} for u, v in edges]}))
     return path
@@ -68,7 +75,7 @@ def test_supply_network_with_a_warehouse_cycle_is_refused_and_a_chain_still_load
 
     chain = [("F", "W1"), ("W1", "W2"), ("W2", "S1")]
     protect, offset, _ = load_scenario(_supply(tmp_path, chain)).echelons()
-    assert protect.tolist() == [2, 2, 2, 2] and offset.tolist() == [3, 2, 1, 0]      # lead times 1-3, not 13-15
+    assert protect.tolist() == [2, 2, 2, 2] and offset.tolist() == [3, 2, 1, 0]  # lead times 1-3, not 13-15
     with pytest.raises(ScenarioError, match="'edges' form a cycle W1 -> W2 -> W1"):
         load_scenario(_supply(tmp_path, chain + [("W2", "W1")]))
 
@@ -104,11 +111,16 @@ def test_mobility_demand_outside_the_window_names_the_window(tmp_path):
     assert "'demand' has 2 entries but" in msg and "window [0, 4)" in msg and "600..601" in msg
 
 
-@pytest.mark.parametrize("value, match", [(float("nan"), "'cost_per_minute' must be a finite number"),
-                                          (float("inf"), "'cost_per_minute' must be a finite number"),
-                                          (-1.0, "0 <= 'cost_per_minute' <= 1e"),
-                                          (1e300, "0 <= 'cost_per_minute' <= 1e"),
-                                          (2.5, None)])
+@pytest.mark.parametrize(
+    "value, match",
+    [
+        (float("nan"), "'cost_per_minute' must be a finite number"),
+        (float("inf"), "'cost_per_minute' must be a finite number"),
+        (-1.0, "0 <= 'cost_per_minute' <= 1e"),
+        (1e300, "0 <= 'cost_per_minute' <= 1e"),
+        (2.5, None),
+    ],
+)
 def test_mobility_cost_per_minute(value, match):
     from netctrl.problems.mobility import CitySettings
 
@@ -122,10 +134,17 @@ def test_mobility_cost_per_minute(value, match):
 def test_toll_tollable_must_be_a_boolean():
     from netctrl.problems.toll_design import scenario_from_dict
 
-    links = [{"from": "s", "to": "t", "latency": {"a": 1}, "tollable": False}, {"from": "s", "to": "m", "latency": {"b": 1}},
-             {"from": "m", "to": "t", "latency": {}, "tollable": True}]
-    data = {"temperature": 0.5, "nodes": ["s", "m", "t"], "links": links,
-            "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]}
+    links = [
+        {"from": "s", "to": "t", "latency": {"a": 1}, "tollable": False},
+        {"from": "s", "to": "m", "latency": {"b": 1}},
+        {"from": "m", "to": "t", "latency": {}, "tollable": True},
+    ]
+    data = {
+        "temperature": 0.5,
+        "nodes": ["s", "m", "t"],
+        "links": links,
+        "demand": [{"origin": "s", "destination": "t", "rate": 1.0}],
+    }
     assert scenario_from_dict(data).toll_arcs.tolist() == [1, 2]
     links[0]["tollable"] = "false"
     with pytest.raises(ScenarioError, match=r"'links\[0\].tollable' to be true or false \(got 'false'\)"):
@@ -161,7 +180,7 @@ def test_a_node_with_two_suppliers_is_protected_over_the_longer_lead_time(tmp_pa
         path.write_text(json.dumps(doc))
         sc = load_scenario(path)
         protect.append(int(sc.echelons()[0][sc.stores][0]))
-    assert protect == [5, 5]                            # lead time 4, + 1, whatever the order
+    assert protect == [5, 5]  # lead time 4, + 1, whatever the order
 
 
 def test_a_supply_network_needs_a_positive_price_and_bounded_quantities(tmp_path):
@@ -171,8 +190,11 @@ def test_a_supply_network_needs_a_positive_price_and_bounded_quantities(tmp_path
 
     path = _supply(tmp_path, [("F", "W1"), ("W1", "S1")])
     doc = json.loads(path.read_text())
-    for change, match in (({"price": 0}, "'price' > 0"), ({"price": -3}, "'price' >= 0"),
-                          ({"nodes": [{**doc["nodes"][0], "capacity": 1e300}, *doc["nodes"][1:]]}, "<= 1e\\+12")):
+    for change, match in (
+        ({"price": 0}, "'price' > 0"),
+        ({"price": -3}, "'price' >= 0"),
+        ({"nodes": [{**doc["nodes"][0], "capacity": 1e300}, *doc["nodes"][1:]]}, "<= 1e\\+12"),
+    ):
         path.write_text(json.dumps({**doc, **change}))
         with pytest.raises(ScenarioError, match=match):
             load_scenario(path)

@@ -11,8 +11,18 @@ from typer.testing import CliRunner
 from netctrl.cli import app
 
 runner = CliRunner()
-TINY = ["--set", "num_envs=2", "--set", "group_size=2", "--set", "minibatch_size=20", "--set", "update_epochs=1",
-        "--set", "eval_every=1"]
+TINY = [
+    "--set",
+    "num_envs=2",
+    "--set",
+    "group_size=2",
+    "--set",
+    "minibatch_size=20",
+    "--set",
+    "update_epochs=1",
+    "--set",
+    "eval_every=1",
+]
 
 
 def ok(args):
@@ -37,9 +47,15 @@ def test_list_shows_every_family_with_instances_methods_and_files():
     out = ok(["list"])
     for family in ("mobility", "supply_chain", "network_flow", "routing", "critical_node", "toll_design"):
         assert re.search(rf"^{family}: .*\[(gymnasium|pettingzoo|instance)\]$", out, re.M), family
-    for expected in ("mobility/nyc_brooklyn  [netctrl/Mobility-NYCBrooklyn-v0]", "routing/att", "critical_node/d1",
-                     "toll_design/braess", "recipes (--algo, first = default): mamrl", "your own (--instance)",
-                     "settings (--set): start_hour=19"):
+    for expected in (
+        "mobility/nyc_brooklyn  [netctrl/Mobility-NYCBrooklyn-v0]",
+        "routing/att",
+        "critical_node/d1",
+        "toll_design/braess",
+        "recipes (--algo, first = default): mamrl",
+        "your own (--instance)",
+        "settings (--set): start_hour=19",
+    ):
         assert expected in out
     one = ok(["list", "toll-design"])
     assert one.startswith("toll_design:") and "mobility" not in one
@@ -56,14 +72,28 @@ def test_train_then_eval(tmp_path):
     ok(["train", "mobility/nyc_brooklyn", "--iterations", "2", "--run-dir", str(run), "--no-progress", *TINY])
     assert (run / "best.pt").exists() and (run / "last.pt").exists() and (run / "config.toml").exists()
     out = tmp_path / "rows.json"
-    ok(["eval", "mobility/nyc_brooklyn", "--checkpoint", str(run / "best.pt"), "--baselines", "uniform,no-rebalancing",
-        "--episodes", "2", "--json", str(out)])
+    ok(
+        [
+            "eval",
+            "mobility/nyc_brooklyn",
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--baselines",
+            "uniform,no-rebalancing",
+            "--episodes",
+            "2",
+            "--json",
+            str(out),
+        ]
+    )
     rows = json.loads(out.read_text())
     assert [row["controller"] for row in rows] == ["bilevel-ppo", "uniform", "no-rebalancing"]
     assert all(row["episodes"] == 2 and row["seeds"] == [1000, 1001] for row in rows)
     # the same run directory again without --resume would overwrite it: refused; its config names the run
-    refused(["train", "mobility/nyc_brooklyn", "--iterations", "2", "--run-dir", str(run), "--no-progress", *TINY],
-            "already holds a run")
+    refused(
+        ["train", "mobility/nyc_brooklyn", "--iterations", "2", "--run-dir", str(run), "--no-progress", *TINY],
+        "already holds a run",
+    )
     refused(["train", "--config", str(run / "config.toml")], "already holds a run")
     ok(["train", "--config", str(run / "config.toml"), "--resume", "--iterations", "3", "--no-progress"])
     assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["iteration"] == 3
@@ -71,22 +101,53 @@ def test_train_then_eval(tmp_path):
 
 def test_train_edge_agent_with_a2c(tmp_path):
     run = tmp_path / "edge"
-    ok(["train", "nyc_brooklyn", "--algo", "edge-a2c", "--iterations", "2", "--run-dir", str(run), "--no-progress",
-        "--set", "eval_every=1"])
-    assert "edge-a2c" in ok(["eval", "mobility/nyc_brooklyn", "--checkpoint", str(run / "best.pt"), "--baselines",
-                             "none", "--episodes", "1"])
+    ok(
+        [
+            "train",
+            "nyc_brooklyn",
+            "--algo",
+            "edge-a2c",
+            "--iterations",
+            "2",
+            "--run-dir",
+            str(run),
+            "--no-progress",
+            "--set",
+            "eval_every=1",
+        ]
+    )
+    assert "edge-a2c" in ok(
+        [
+            "eval",
+            "mobility/nyc_brooklyn",
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--baselines",
+            "none",
+            "--episodes",
+            "1",
+        ]
+    )
 
 
 def test_eval_rejects_unknown_baseline_foreign_and_corrupt_checkpoints(tmp_path):
     refused(["eval", "mobility/nyc_brooklyn", "--baselines", "psychic"], "unknown baseline(s) ['psychic']")
-    refused(["eval", "mobility/nyc_brooklyn", "--episodes", "0"], "Invalid value for '--episodes'", "greater than or equal to 1")
+    refused(
+        ["eval", "mobility/nyc_brooklyn", "--episodes", "0"],
+        "Invalid value for '--episodes'",
+        "greater than or equal to 1",
+    )
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage")
-    refused(["eval", "mobility/nyc_brooklyn", "--checkpoint", str(bad), "--baselines", "none"], "not a readable checkpoint")
+    refused(
+        ["eval", "mobility/nyc_brooklyn", "--checkpoint", str(bad), "--baselines", "none"], "not a readable checkpoint"
+    )
     run = tmp_path / "sc"
     ok(["train", "supply_chain/1f2s", "--iterations", "1", "--run-dir", str(run), "--no-progress", *TINY])
-    refused(["eval", "mobility/nyc_brooklyn", "--checkpoint", str(run / "best.pt")],
-            "this checkpoint is for supply_chain/1f2s (family supply_chain), not mobility/nyc_brooklyn")
+    refused(
+        ["eval", "mobility/nyc_brooklyn", "--checkpoint", str(run / "best.pt")],
+        "this checkpoint is for supply_chain/1f2s (family supply_chain), not mobility/nyc_brooklyn",
+    )
     refused(["eval", "mobility/atlantis"], "Unknown problem 'mobility/atlantis'")
 
 
@@ -102,13 +163,33 @@ def test_demo_end_to_end_on_tiny_budget(tmp_path):
 
 def test_sweep_in_process_writes_one_row_per_job(tmp_path):
     out = tmp_path / "sweep.json"
-    ok(["sweep", "supply_chain/1f2s", "--seeds", "0,1", "--grid", "actor_lr=0.0001,0.001", "--set", "iterations=1",
-        "--set", "eval_every=1", "--no-ray", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    ok(
+        [
+            "sweep",
+            "supply_chain/1f2s",
+            "--seeds",
+            "0,1",
+            "--grid",
+            "actor_lr=0.0001,0.001",
+            "--set",
+            "iterations=1",
+            "--set",
+            "eval_every=1",
+            "--no-ray",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--out",
+            str(out),
+        ]
+    )
     doc = json.loads(out.read_text())
     assert doc["benchmark"] == "sweep" and doc["backend"] == "local"
     assert [(row["controller"], row["seed"]) for row in doc["rows"]] == [
-        ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 0), ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 1),
-        ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 0), ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 1)]
+        ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 0),
+        ("bilevel-ppo[actor_lr=0.0001,eval_every=1,iterations=1]", 1),
+        ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 0),
+        ("bilevel-ppo[actor_lr=0.001,eval_every=1,iterations=1]", 1),
+    ]
     assert all(row["episodes"] == 10 and (tmp_path / "runs").exists() for row in doc["rows"])
     # seeds differ, so the runs differ; the same seed with a different learning rate gives another policy too
     assert len({row["reward_mean"] for row in doc["rows"]}) > 1
@@ -121,18 +202,55 @@ def test_sweep_in_process_writes_one_row_per_job(tmp_path):
 FAMILIES = {
     "mobility/nyc_brooklyn": (["--iterations", "1", *TINY], []),
     "supply_chain/1f2s": (["--iterations", "1", *TINY], []),
-    "network_flow/b4": (["--iterations", "1", *TINY, "--set", "rollout_steps=8", "--set", "minibatch_size=16",
-                         "--set", "pretrain.episodes=1", "--set", "pretrain.rounds=0", "--set", "pretrain.epochs=1"],
-                        ["--set", "steps=8"]),
-    "routing/b4": (["--iterations", "1", "--set", "meta_iterations=1", "--set", "mamrl.horizon=20",
-                    "--set", "mamrl.hidden=8", "--set", "teacher.episodes=1", "--set", "teacher.epochs=1"],
-                   ["--set", "settings.horizon=20"]),
-    "critical_node/d1": (["--set", "max_budget=2", "--set", "states_per_stage=20", "--set", "val_states=5",
-                          "--set", "epochs=1"], ["--set", "omega=1", "--set", "phi=1", "--set", "lam=0"]),
+    "network_flow/b4": (
+        [
+            "--iterations",
+            "1",
+            *TINY,
+            "--set",
+            "rollout_steps=8",
+            "--set",
+            "minibatch_size=16",
+            "--set",
+            "pretrain.episodes=1",
+            "--set",
+            "pretrain.rounds=0",
+            "--set",
+            "pretrain.epochs=1",
+        ],
+        ["--set", "steps=8"],
+    ),
+    "routing/b4": (
+        [
+            "--iterations",
+            "1",
+            "--set",
+            "meta_iterations=1",
+            "--set",
+            "mamrl.horizon=20",
+            "--set",
+            "mamrl.hidden=8",
+            "--set",
+            "teacher.episodes=1",
+            "--set",
+            "teacher.epochs=1",
+        ],
+        ["--set", "settings.horizon=20"],
+    ),
+    "critical_node/d1": (
+        ["--set", "max_budget=2", "--set", "states_per_stage=20", "--set", "val_states=5", "--set", "epochs=1"],
+        ["--set", "omega=1", "--set", "phi=1", "--set", "lam=0"],
+    ),
     "toll_design/braess": (["--iterations", "3"], []),
 }
-REFERENCE = {"mobility": "oracle", "supply_chain": "oracle", "network_flow": "oracle", "routing": "spa",
-             "critical_node": "exact", "toll_design": "closed-form"}
+REFERENCE = {
+    "mobility": "oracle",
+    "supply_chain": "oracle",
+    "network_flow": "oracle",
+    "routing": "spa",
+    "critical_node": "exact",
+    "toll_design": "closed-form",
+}
 
 
 @pytest.mark.parametrize("problem", sorted(FAMILIES))
@@ -147,9 +265,11 @@ def test_every_family_trains_and_evaluates_through_the_same_commands(tmp_path, p
     # the resolved config repeats the run: the same config file, a new run directory, the same trained controller
     again = tmp_path / "again"
     ok(["train", "--config", str(run / "config.toml"), "--run-dir", str(again), "--no-progress"])
-    strip = lambda text: re.sub(r"run_dir = .*", "", text)  # noqa: E731
+    strip = lambda text: re.sub(r"run_dir = .*", "", text)
     assert strip((again / "config.toml").read_text()) == strip((run / "config.toml").read_text())
-    assert same_tensors(torch.load(run / "best.pt", weights_only=True), torch.load(again / "best.pt", weights_only=True))
+    assert same_tensors(
+        torch.load(run / "best.pt", weights_only=True), torch.load(again / "best.pt", weights_only=True)
+    )
 
 
 def same_tensors(a, b) -> bool:
@@ -160,7 +280,7 @@ def same_tensors(a, b) -> bool:
         return len(a) == len(b) and all(same_tensors(x, y) for x, y in zip(a, b))
     if torch.is_tensor(a) or torch.is_tensor(b):
         return torch.is_tensor(a) and torch.is_tensor(b) and torch.equal(a, b)
-    return True                                      # numbers and strings: times, paths may differ
+    return True  # numbers and strings: times, paths may differ
 
 
 # ------------------------------------------------------------------------------------------------ users' files
@@ -171,12 +291,46 @@ def test_a_city_file_that_is_not_packaged_trains_and_evaluates(tmp_path):
     city = tmp_path / "my_city.json"
     city.write_bytes(src.read_bytes())
     run = tmp_path / "run"
-    ok(["train", "mobility", "--scenario", str(city), "--set", "demand_ratio=4", "--set", "steps=6", "--iterations",
-        "1", "--run-dir", str(run), "--no-progress", *TINY, "--set", "rollout_steps=6", "--set", "minibatch_size=12"])
+    ok(
+        [
+            "train",
+            "mobility",
+            "--scenario",
+            str(city),
+            "--set",
+            "demand_ratio=4",
+            "--set",
+            "steps=6",
+            "--iterations",
+            "1",
+            "--run-dir",
+            str(run),
+            "--no-progress",
+            *TINY,
+            "--set",
+            "rollout_steps=6",
+            "--set",
+            "minibatch_size=12",
+        ]
+    )
     cfg = (run / "config.toml").read_text()
     assert 'scenario = "my_city.json"' in cfg and "demand_ratio = 4.0" in cfg and (run / "my_city.json").exists()
-    out = ok(["eval", "mobility", "--scenario", str(city), "--set", "demand_ratio=4", "--set", "steps=6",
-              "--checkpoint", str(run / "best.pt"), "--episodes", "2"])
+    out = ok(
+        [
+            "eval",
+            "mobility",
+            "--scenario",
+            str(city),
+            "--set",
+            "demand_ratio=4",
+            "--set",
+            "steps=6",
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--episodes",
+            "2",
+        ]
+    )
     assert "mobility/my_city" in out and "oracle" in out and "uniform" in out and "100.0" in out
 
 
@@ -186,8 +340,24 @@ def test_a_supply_network_file_trains_and_evaluates(tmp_path):
     net = tmp_path / "net.json"
     net.write_text(json.dumps({**REFERENCE["1f2s"], "name": "mine", "steps": 12}))
     run = tmp_path / "run"
-    ok(["train", "supply_chain", "--scenario", str(net), "--iterations", "1", "--run-dir", str(run), "--no-progress",
-        *TINY, "--set", "rollout_steps=12", "--set", "minibatch_size=12"])
+    ok(
+        [
+            "train",
+            "supply_chain",
+            "--scenario",
+            str(net),
+            "--iterations",
+            "1",
+            "--run-dir",
+            str(run),
+            "--no-progress",
+            *TINY,
+            "--set",
+            "rollout_steps=12",
+            "--set",
+            "minibatch_size=12",
+        ]
+    )
     out = ok(["eval", "supply_chain", "--scenario", str(net), "--checkpoint", str(run / "best.pt"), "--episodes", "2"])
     assert "supply_chain/net" in out and "order-up-to" in out and "oracle" in out
 
@@ -195,16 +365,52 @@ def test_a_supply_network_file_trains_and_evaluates(tmp_path):
 def test_a_topology_file_trains_and_evaluates(tmp_path):
     topo = tmp_path / "ring.json"
     names = "ABCDEF"
-    topo.write_text(json.dumps({
-        "name": "ring", "nodes": [{"id": n, "pos": [k, k % 2]} for k, n in enumerate(names)],
-        "links": [{"u": names[k], "v": names[(k + 1) % 6], "capacity": 10, "latency": 1} for k in range(6)]
-        + [{"u": "A", "v": "D", "capacity": 10, "latency": 2}]}))
+    topo.write_text(
+        json.dumps(
+            {
+                "name": "ring",
+                "nodes": [{"id": n, "pos": [k, k % 2]} for k, n in enumerate(names)],
+                "links": [{"u": names[k], "v": names[(k + 1) % 6], "capacity": 10, "latency": 1} for k in range(6)]
+                + [{"u": "A", "v": "D", "capacity": 10, "latency": 2}],
+            }
+        )
+    )
     run = tmp_path / "run"
     args = ["--set", "steps=8", "--set", "commodities=2"]
-    ok(["train", "network_flow", "--topology", str(topo), *args, "--iterations", "1", "--run-dir", str(run),
-        "--no-progress", *TINY, "--set", "rollout_steps=8", "--set", "minibatch_size=16", "--set", "imitation=false"])
-    out = ok(["eval", "network_flow", "--topology", str(topo), *args, "--checkpoint", str(run / "best.pt"),
-              "--episodes", "2"])
+    ok(
+        [
+            "train",
+            "network_flow",
+            "--topology",
+            str(topo),
+            *args,
+            "--iterations",
+            "1",
+            "--run-dir",
+            str(run),
+            "--no-progress",
+            *TINY,
+            "--set",
+            "rollout_steps=8",
+            "--set",
+            "minibatch_size=16",
+            "--set",
+            "imitation=false",
+        ]
+    )
+    out = ok(
+        [
+            "eval",
+            "network_flow",
+            "--topology",
+            str(topo),
+            *args,
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--episodes",
+            "2",
+        ]
+    )
     assert "network_flow/ring" in out and "shortest-path" in out and "oracle" in out
     # the same file is a routing network too (its links have capacities and latencies)
     out = ok(["eval", "routing", "--topology", str(topo), "--set", "horizon=30", "--episodes", "2"])
@@ -223,18 +429,22 @@ def test_malformed_files_and_config_keys_name_the_field(tmp_path):
     topo.write_text(json.dumps({"nodes": [{"id": "a"}, {"id": "b"}], "links": [{"u": "a", "v": "z"}]}))
     refused(["eval", "network_flow", "--topology", str(topo)], "'links[0].v' = 'z' is not a node id")
     refused(["eval", "routing/b4", "--set", "horizon=abc"], "'settings.horizon' expects an integer (got 'abc')")
-    refused(["eval", "routing/b4", "--set", "failed_links=[\"A-Q\"]"], "'settings.failed_links[0]' = 'A-Q'")
+    refused(["eval", "routing/b4", "--set", 'failed_links=["A-Q"]'], "'settings.failed_links[0]' = 'A-Q'")
     refused(["train", "mobility/nyc_brooklyn", "--set", "colour=red"], "unknown key 'colour'")
     refused(["train", "mobility/nyc_brooklyn", "--set", "policy.depth=3"], "unknown key 'policy.depth'")
     refused(["train", "mobility/nyc_brooklyn", "--set", "seed=3"], "seeds are set once")
     refused(["train", "mobility/nyc_brooklyn", "--set", "ppo.seed=3"], "seeds are set once")
     refused(["train", "mobility/nyc_brooklyn", "--set", "gamma=2"], "'gamma' in [0, 1]")
-    for text, needle in (('problem = "mobility/nyc_brooklyn"\nalgo = "bilevel-ppo"\n[ppo]\nitterations = 3\n',
-                          "unknown key 'ppo.itterations'"),
-                         ('problem = "mobility/nyc_brooklyn"\n[ppo]\nseed = 3\n', "'ppo.seed' is set by the top-level"),
-                         ('problem = "mobility/nyc_brooklyn"\ncolour = "red"\n', "unknown key 'colour'"),
-                         ('problem = "mobility/nyc_brooklyn"\n[settings]\nsteps = "many"\n', "'settings.steps' expects"),
-                         ('problem = [1, 2\n', "not a valid TOML file")):
+    for text, needle in (
+        (
+            'problem = "mobility/nyc_brooklyn"\nalgo = "bilevel-ppo"\n[ppo]\nitterations = 3\n',
+            "unknown key 'ppo.itterations'",
+        ),
+        ('problem = "mobility/nyc_brooklyn"\n[ppo]\nseed = 3\n', "'ppo.seed' is set by the top-level"),
+        ('problem = "mobility/nyc_brooklyn"\ncolour = "red"\n', "unknown key 'colour'"),
+        ('problem = "mobility/nyc_brooklyn"\n[settings]\nsteps = "many"\n', "'settings.steps' expects"),
+        ("problem = [1, 2\n", "not a valid TOML file"),
+    ):
         cfg = tmp_path / "x.toml"
         cfg.write_text(text)
         refused(["train", "--config", str(cfg), "--run-dir", str(tmp_path / "never")], needle)
@@ -245,8 +455,10 @@ def test_malformed_files_and_config_keys_name_the_field(tmp_path):
 
 def test_a_yaml_experiment_runs_and_the_command_line_wins(tmp_path):
     cfg = tmp_path / "exp.yaml"
-    cfg.write_text("problem: supply_chain/1f2s\nalgo: bilevel-ppo\nseed: 3\nppo:\n  iterations: 5\n  num_envs: 2\n"
-                   "  group_size: 2\n  minibatch_size: 20\n  update_epochs: 1\n  eval_every: 1\n")
+    cfg.write_text(
+        "problem: supply_chain/1f2s\nalgo: bilevel-ppo\nseed: 3\nppo:\n  iterations: 5\n  num_envs: 2\n"
+        "  group_size: 2\n  minibatch_size: 20\n  update_epochs: 1\n  eval_every: 1\n"
+    )
     run = tmp_path / "run"
     ok(["train", "--config", str(cfg), "--iterations", "1", "--run-dir", str(run), "--no-progress"])
     toml = (run / "config.toml").read_text()

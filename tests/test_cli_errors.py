@@ -10,14 +10,24 @@ from netctrl.cli import app
 from netctrl.errors import EXIT_CODES, ConfigError, NetctrlError
 
 runner = CliRunner()
-TINY = ["--set", "num_envs=2", "--set", "group_size=2", "--set", "minibatch_size=20", "--set", "update_epochs=1",
-        "--set", "rollout_steps=20"]
+TINY = [
+    "--set",
+    "num_envs=2",
+    "--set",
+    "group_size=2",
+    "--set",
+    "minibatch_size=20",
+    "--set",
+    "update_epochs=1",
+    "--set",
+    "rollout_steps=20",
+]
 
 
 def _stderr(r) -> str:
     try:
         return r.stderr
-    except ValueError:                     # older click: stderr mixed into output
+    except ValueError:  # older click: stderr mixed into output
         return r.output
 
 
@@ -46,8 +56,26 @@ CASES = [
     (["eval", "mobility/nyc_brooklyn", "--baselines", "clairvoyant"], 2, "unknown baseline"),
     (["eval", "mobility/nyc_brooklyn", "--baselines", "none"], 2, "nothing to evaluate"),
     (["eval", "supply_chain/1f2s", "--checkpoint", "missing.pt"], 4, "checkpoint not found"),
-    (["eval", "critical_node/rnd05-60", "--baselines", "exact", "--episodes", "1", "--set", "omega=3", "--set",
-      "phi=3", "--set", "lam=3", "--set", "exact_time_limit=0.05"], 5, "exceeded its time limit"),
+    (
+        [
+            "eval",
+            "critical_node/rnd05-60",
+            "--baselines",
+            "exact",
+            "--episodes",
+            "1",
+            "--set",
+            "omega=3",
+            "--set",
+            "phi=3",
+            "--set",
+            "lam=3",
+            "--set",
+            "exact_time_limit=0.05",
+        ],
+        5,
+        "exceeded its time limit",
+    ),
     (["demo", "--minutes", "0"], 2, "--minutes must be > 0"),
     (["demo", "nosuch"], 2, "Unknown problem"),
     (["demo", "--episodes", "0"], 2, "'--episodes'"),
@@ -58,8 +86,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("args, code, needle", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
-def test_every_verb_on_bad_input_is_one_short_error_with_the_kind_s_exit_status(args, code, needle, tmp_path,
-                                                                                  monkeypatch):
+def test_every_verb_on_bad_input_is_one_short_error_with_the_kind_s_exit_status(
+    args, code, needle, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     r = runner.invoke(app, args)
     err = _stderr(r)
@@ -74,8 +103,9 @@ def test_every_verb_on_bad_input_is_one_short_error_with_the_kind_s_exit_status(
 
 def test_a_foreign_and_a_non_checkpoint_file_are_named(tmp_path):
     run = tmp_path / "mob"
-    r = runner.invoke(app, ["train", "mobility/nyc_brooklyn", "--iterations", "1", "--run-dir", str(run), "--no-progress",
-                            *TINY])
+    r = runner.invoke(
+        app, ["train", "mobility/nyc_brooklyn", "--iterations", "1", "--run-dir", str(run), "--no-progress", *TINY]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["eval", "supply_chain/1f2s", "--checkpoint", str(run / "best.pt")])
     assert r.exit_code == 4 and "is for mobility/nyc_brooklyn (family mobility), not supply_chain/1f2s" in _stderr(r)
@@ -101,7 +131,7 @@ def test_debug_shows_the_traceback_and_a_bug_keeps_its_own(monkeypatch):
 
     monkeypatch.setattr(config, "experiment", bug)
     r = runner.invoke(app, ["eval", "mobility/nyc_brooklyn"])
-    assert isinstance(r.exception, ZeroDivisionError) and r.exit_code == 1      # unexpected: not hidden
+    assert isinstance(r.exception, ZeroDivisionError) and r.exit_code == 1  # unexpected: not hidden
 
 
 def test_help_lists_the_exit_statuses():

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from netctrl.errors import ActionError, ScenarioError, SolverError
-from netctrl.problems.critical_node import (ExactSolver, MCNInstance, format_instance, parse_instance, random_instance,
-                                            random_tree, read_instance, solve)
+from netctrl.problems.critical_node import (
+    ExactSolver,
+    MCNInstance,
+    format_instance,
+    parse_instance,
+    random_instance,
+    random_tree,
+    read_instance,
+    solve,
+)
 
 
 # --------------------------------------------------------------------------- independent brute force
@@ -66,10 +74,14 @@ def _tiny_instances():
         else:
             out.append(random_instance(n, float(rng.uniform(0.15, 0.6)), budgets, seed=k))
     # larger budgets on small graphs, and degenerate shapes
-    out += [random_instance(7, 0.3, (3, 3, 3), seed=1), random_instance(6, 0.5, (3, 2, 3), seed=2),
-            random_instance(8, 0.25, (1, 3, 2), seed=3),
-            MCNInstance(5, [], 1, 2, 1), MCNInstance(4, [(0, 1), (1, 2), (2, 3), (3, 0)], 3, 3, 3),
-            MCNInstance(6, [(0, v) for v in range(1, 6)], 0, 1, 1)]
+    out += [
+        random_instance(7, 0.3, (3, 3, 3), seed=1),
+        random_instance(6, 0.5, (3, 2, 3), seed=2),
+        random_instance(8, 0.25, (1, 3, 2), seed=3),
+        MCNInstance(5, [], 1, 2, 1),
+        MCNInstance(4, [(0, 1), (1, 2), (2, 3), (3, 0)], 3, 3, 3),
+        MCNInstance(6, [(0, v) for v in range(1, 6)], 0, 1, 1),
+    ]
     return out
 
 
@@ -238,7 +250,7 @@ def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on
         xa, eia, ga, offa, sizea = encode_state(s, "absolute")
         xr, eir, gr, offr, sizer = encode_state(s, "relative")
         assert xr.shape[1] == FEATURE_SETS["relative"] and gr.shape == (GRAPH_FEATURES,)
-        assert np.array_equal(xa, xr[:, :xa.shape[1]]) and np.array_equal(ga, gr) and np.array_equal(eia, eir)
+        assert np.array_equal(xa, xr[:, : xa.shape[1]]) and np.array_equal(ga, gr) and np.array_equal(eia, eir)
         assert (offa, sizea) == (offr, sizer)
     # a 100-node graph: every relative feature stays in [0, 1] (the absolute component size reads about 5)
     s = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
@@ -258,14 +270,23 @@ def test_relative_features_match_absolute_on_training_graphs_and_stay_bounded_on
 def test_checkpoints_record_their_feature_set(tmp_path):
     import torch
 
-    from netctrl.algos.curriculum import (CurriculumConfig, MeanValueFunction, ValueFunction, checkpoint_encoding,
-                                          load_value_function, save_value_function, train_curriculum)
+    from netctrl.algos.curriculum import (
+        CurriculumConfig,
+        MeanValueFunction,
+        ValueFunction,
+        checkpoint_encoding,
+        load_value_function,
+        save_value_function,
+        train_curriculum,
+    )
     from netctrl.errors import CheckpointError, ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
     rel = CriticalNodeGame(n_range=(6, 9), features="relative")
     ab = CriticalNodeGame(n_range=(6, 9), features="absolute")
-    res = train_curriculum(rel, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    res = train_curriculum(
+        rel, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None
+    )
     assert res.nets[1].readout == "mean" and res.nets[1].node_features == 11
     save_value_function(tmp_path / "rel.pt", res, "multil-cur")
     assert checkpoint_encoding(tmp_path / "rel.pt") == {"features": "relative"}
@@ -276,10 +297,12 @@ def test_checkpoints_record_their_feature_set(tmp_path):
     with pytest.raises(CheckpointError, match="trained with encoding"):
         load_value_function(tmp_path / "rel.pt", ab)
     # a checkpoint without a recorded encoding (written before feature sets existed) is an absolute one
-    res_ab = train_curriculum(ab, CurriculumConfig(max_budget=1, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    res_ab = train_curriculum(
+        ab, CurriculumConfig(max_budget=1, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None
+    )
     save_value_function(tmp_path / "old.pt", res_ab, "multil-cur")
     old = torch.load(tmp_path / "old.pt", weights_only=True)
-    del old["encoding"], old["readout"], old["checksum"]          # as netctrl 0.2 wrote them (version 2)
+    del old["encoding"], old["readout"], old["checksum"]  # as netctrl 0.2 wrote them (version 2)
     old["version"] = 2
     torch.save(old, tmp_path / "old.pt")
     assert checkpoint_encoding(tmp_path / "old.pt", CriticalNodeGame.legacy_encoding) == {"features": "absolute"}
@@ -293,8 +316,8 @@ def test_checkpoints_record_their_feature_set(tmp_path):
 def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_nodes():
     import torch
 
-    from netctrl.policies.value import SUM_CAP, ValueNet
     from netctrl.errors import ConfigError
+    from netctrl.policies.value import SUM_CAP, ValueNet
     from netctrl.problems.critical_node.features import FEATURE_SETS, GRAPH_FEATURES, CriticalNodeGame, encode_state
 
     game = CriticalNodeGame(features="hybrid")
@@ -306,8 +329,13 @@ def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_
         xh, eih, gh, offh, sizeh = encode_state(s, "hybrid")
         xr, eir, gr, offr, sizer = encode_state(s, "relative")
         assert xh.shape == (sizeh, FEATURE_SETS["hybrid"]) and gh.shape == (GRAPH_FEATURES,)
-        assert np.array_equal(xh, xr) and np.array_equal(gh, gr) and np.array_equal(eih, eir) and (offh, sizeh) == (offr, sizer)
-        assert np.array_equal(xa, xh[:, :xa.shape[1]]) and np.array_equal(ga, gh)
+        assert (
+            np.array_equal(xh, xr)
+            and np.array_equal(gh, gr)
+            and np.array_equal(eih, eir)
+            and (offh, sizeh) == (offr, sizer)
+        )
+        assert np.array_equal(xa, xh[:, : xa.shape[1]]) and np.array_equal(ga, gh)
     large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
     xh, _, gh, _, _ = encode_state(large, "hybrid")
     assert xh.min() >= 0 and xh.max() <= 1 and gh.max() <= 1
@@ -318,20 +346,31 @@ def test_hybrid_features_are_the_relative_ones_with_a_sum_read_out_capped_at_20_
     batch, _, sizes = game.encode(small)
     assert sizes.max() <= SUM_CAP and torch.allclose(capped(batch), summed(batch))
     batch, _, _ = game.encode([large] + small[:2])
-    assert not torch.allclose(capped(batch)[:1], summed(batch)[:1]) and torch.allclose(capped(batch)[1:], summed(batch)[1:])
+    assert not torch.allclose(capped(batch)[:1], summed(batch)[:1]) and torch.allclose(
+        capped(batch)[1:], summed(batch)[1:]
+    )
     assert "readout=capsum" in repr(capped)
     with pytest.raises(ConfigError, match="readout"):
         ValueNet(11, GRAPH_FEATURES, readout="max")
 
 
 def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
-    from netctrl.algos.curriculum import CurriculumConfig, checkpoint_encoding, load_value_function, save_value_function, train_curriculum
-    from critical_node import load_learned       # benchmarks/critical_node.py
+    from critical_node import load_learned  # benchmarks/critical_node.py
+
+    from netctrl.algos.curriculum import (
+        CurriculumConfig,
+        checkpoint_encoding,
+        load_value_function,
+        save_value_function,
+        train_curriculum,
+    )
     from netctrl.errors import CheckpointError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
     hyb = CriticalNodeGame(n_range=(6, 9), features="hybrid")
-    res = train_curriculum(hyb, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    res = train_curriculum(
+        hyb, CurriculumConfig(max_budget=2, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None
+    )
     assert res.nets[1].readout == "capsum" and res.nets[1].node_features == 11
     save_value_function(tmp_path / "hyb.pt", res, "multil-cur")
     assert checkpoint_encoding(tmp_path / "hyb.pt") == {"features": "hybrid"}
@@ -344,8 +383,9 @@ def test_hybrid_checkpoints_record_their_feature_set(tmp_path):
 
 
 def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_graphs(tmp_path):
+    from critical_node import load_learned  # benchmarks/critical_node.py
+
     from netctrl.algos.curriculum import CurriculumConfig, save_value_function, train_curriculum
-    from critical_node import load_learned       # benchmarks/critical_node.py
     from netctrl.errors import ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame, encode_state
 
@@ -355,11 +395,18 @@ def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_gr
     for s in states:  # 10-20 nodes: the clipped features are the absolute ones
         xa, eia, ga, offa, sizea = encode_state(s, "absolute")
         xc, eic, gc, offc, sizec = encode_state(s, "clipped")
-        assert np.array_equal(xa, xc) and np.array_equal(ga, gc) and np.array_equal(eia, eic) and (offa, sizea) == (offc, sizec)
+        assert (
+            np.array_equal(xa, xc)
+            and np.array_equal(ga, gc)
+            and np.array_equal(eia, eic)
+            and (offa, sizea) == (offc, sizec)
+        )
     large = random_instance(100, 0.05, (1, 2, 1), seed=1).initial_state()
     xc, _, gc, _, _ = encode_state(large, "clipped")
     assert xc.shape[1] == 7 and xc.max() <= 1 and gc.max() <= 1 and encode_state(large, "absolute")[0][:, 3].max() > 2
-    res = train_curriculum(ab, CurriculumConfig(max_budget=4, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None)
+    res = train_curriculum(
+        ab, CurriculumConfig(max_budget=4, states_per_stage=20, val_states=5, epochs=1), log=lambda m: None
+    )
     save_value_function(tmp_path / "ab.pt", res, "multil-cur")
     vf_ab, _ = load_learned(tmp_path / "ab.pt")
     vf_cl, ck = load_learned(tmp_path / "ab.pt", "clipped")
@@ -372,13 +419,21 @@ def test_an_absolute_checkpoint_plays_the_same_with_clipped_features_on_small_gr
 
 
 def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
-    from netctrl.algos.curriculum import (CurriculumConfig, DQNConfig, load_value_function, save_value_function,
-                                          train_curriculum, train_dqn)
+    from netctrl.algos.curriculum import (
+        CurriculumConfig,
+        DQNConfig,
+        load_value_function,
+        save_value_function,
+        train_curriculum,
+        train_dqn,
+    )
     from netctrl.errors import CheckpointError, ConfigError
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
     game = CriticalNodeGame(n_range=(6, 9))
-    res = train_curriculum(game, CurriculumConfig(max_budget=3, states_per_stage=40, val_states=10, epochs=2), log=lambda m: None)
+    res = train_curriculum(
+        game, CurriculumConfig(max_budget=3, states_per_stage=40, val_states=10, epochs=2), log=lambda m: None
+    )
     assert sorted(res.nets) == [1, 2, 3] and len(res.history) == 3
     save_value_function(tmp_path / "cur.pt", res, "multil-cur")
     vf, ck = load_value_function(tmp_path / "cur.pt", game)
@@ -406,8 +461,9 @@ def test_two_ply_lookahead_and_shared_ensemble_encoding():
     from netctrl.problems.critical_node.features import CriticalNodeGame
 
     game = CriticalNodeGame(n_range=(6, 9))
-    res = train_curriculum(game, CurriculumConfig(max_budget=3, states_per_stage=30, val_states=10, epochs=1),
-                           log=lambda m: None)
+    res = train_curriculum(
+        game, CurriculumConfig(max_budget=3, states_per_stage=30, val_states=10, epochs=1), log=lambda m: None
+    )
     vf = ValueFunction(game, res.nets)
     rng = np.random.default_rng(5)
     # full width on budget-2 states: the afterstates' look-ahead reaches finished games, so the value is exact
@@ -440,15 +496,30 @@ def test_cli_eval_exact_on_an_instance_file(tmp_path):
     path.write_text(FIXTURE)
     out = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--baselines", "exact,degree"])
     assert out.exit_code == 0, out.output
-    assert "1 episodes" in out.output and "saved 6" in out.output          # the published #opt is 6
+    assert "1 episodes" in out.output and "saved 6" in out.output  # the published #opt is 6
     bad = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--set", "omega=-1"])
     assert bad.exit_code == 2 and "'omega' >= 0" in bad.output
     nobudget = tmp_path / "graph.txt"
     nobudget.write_text(FIXTURE)
     bad = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(nobudget)])
     assert bad.exit_code == 3 and "no budgets" in bad.output
-    ok = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(nobudget), "--set", "omega=1", "--set",
-                                  "phi=1", "--set", "lam=1", "--baselines", "exact"])
+    ok = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "critical_node",
+            "--instance",
+            str(nobudget),
+            "--set",
+            "omega=1",
+            "--set",
+            "phi=1",
+            "--set",
+            "lam=1",
+            "--baselines",
+            "exact",
+        ],
+    )
     assert ok.exit_code == 0 and "saved 6" in ok.output
 
 
@@ -458,24 +529,52 @@ def test_cli_train_and_eval_learned_with_lookahead(tmp_path):
     from netctrl.cli import app
 
     run = tmp_path / "run"
-    out = CliRunner().invoke(app, ["train", "critical_node/d1", "--run-dir", str(run), "--set", "max_budget=3",
-                                   "--set", "states_per_stage=20", "--set", "val_states=5", "--set", "epochs=1",
-                                   "--set", "lookahead_width=3"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "critical_node/d1",
+            "--run-dir",
+            str(run),
+            "--set",
+            "max_budget=3",
+            "--set",
+            "states_per_stage=20",
+            "--set",
+            "val_states=5",
+            "--set",
+            "epochs=1",
+            "--set",
+            "lookahead_width=3",
+        ],
+    )
     assert out.exit_code == 0, out.output
     path = tmp_path / "rndgraph30-8_1-1-1_001"
     path.write_text(FIXTURE)
-    out = CliRunner().invoke(app, ["eval", "critical_node", "--instance", str(path), "--checkpoint",
-                                   str(run / "best.pt"), "--baselines", "exact"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "critical_node",
+            "--instance",
+            str(path),
+            "--checkpoint",
+            str(run / "best.pt"),
+            "--baselines",
+            "exact",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert "multil-cur-la2" in out.output and "saved 6" in out.output
-    bad = CliRunner().invoke(app, ["train", "critical_node/d1", "--run-dir", str(tmp_path / "x"), "--set",
-                                   "lookahead_width=-1"])
+    bad = CliRunner().invoke(
+        app, ["train", "critical_node/d1", "--run-dir", str(tmp_path / "x"), "--set", "lookahead_width=-1"]
+    )
     assert bad.exit_code == 2 and "lookahead_width" in bad.output
 
 
 @pytest.mark.slow
 def test_bench_quick_run(tmp_path):
-    from critical_node import run                  # benchmarks/critical_node.py
+    from critical_node import run  # benchmarks/critical_node.py
 
     doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, command="test")
     keys = {(r["size"], r["controller"]) for r in doc["rows"]}
@@ -493,9 +592,26 @@ def test_cli_train_critical_node_smoke(tmp_path):
 
     from netctrl.cli import app
 
-    out = CliRunner().invoke(app, ["train", "critical-node/d1", "--run-dir", str(tmp_path), "--set", "max_budget=2",
-                                   "--set", "states_per_stage=30", "--set", "val_states=10", "--set", "epochs=1"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "critical-node/d1",
+            "--run-dir",
+            str(tmp_path),
+            "--set",
+            "max_budget=2",
+            "--set",
+            "states_per_stage=30",
+            "--set",
+            "val_states=10",
+            "--set",
+            "epochs=1",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists() and (tmp_path / "config.toml").exists()
-    bad = CliRunner().invoke(app, ["train", "critical-node/d1", "--run-dir", str(tmp_path / "b"), "--set", "nonsense=1"])
+    bad = CliRunner().invoke(
+        app, ["train", "critical-node/d1", "--run-dir", str(tmp_path / "b"), "--set", "nonsense=1"]
+    )
     assert bad.exit_code == 2 and "unknown key 'nonsense'" in bad.output

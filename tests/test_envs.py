@@ -10,13 +10,21 @@ import netctrl  # noqa: F401  (registers the ids)
 
 ALL_IDS = sorted(i for i in gym.registry if i.startswith("netctrl/"))
 # quantities (vehicles, units) are not normalised Boxes, and observations hold unbounded counts
-ALLOWED_WARNINGS = ("symmetric and normalized space", "observation space maximum value is infinity",
-                    "observation space minimum value is -infinity")
+ALLOWED_WARNINGS = (
+    "symmetric and normalized space",
+    "observation space maximum value is infinity",
+    "observation space minimum value is -infinity",
+)
 
 
 def test_ids_are_registered():
-    for expected in ("netctrl/Mobility-NYCBrooklyn-v0", "netctrl/Mobility-ShenzhenDowntownWest-v0",
-                     "netctrl/SupplyChain-1F2S-v0", "netctrl/SupplyChain-1F3S-v0", "netctrl/SupplyChain-1F10S-v0"):
+    for expected in (
+        "netctrl/Mobility-NYCBrooklyn-v0",
+        "netctrl/Mobility-ShenzhenDowntownWest-v0",
+        "netctrl/SupplyChain-1F2S-v0",
+        "netctrl/SupplyChain-1F3S-v0",
+        "netctrl/SupplyChain-1F10S-v0",
+    ):
         assert expected in ALL_IDS
 
 

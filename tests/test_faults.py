@@ -27,10 +27,20 @@ import torch
 from netctrl.errors import ActionError, CheckpointError
 from netctrl.train import load_checkpoint, save_checkpoint
 
-TINY = {"num_envs": 2, "group_size": 2, "rollout_steps": 20, "minibatch_size": 20, "update_epochs": 2,
-        "eval_every": 2, "checkpoint_every": 1}
-FAMILIES = {"mobility": "mobility/nyc_brooklyn", "supply_chain": "supply_chain/1f2s",
-            "network_flow": "network_flow/gabriel-10"}
+TINY = {
+    "num_envs": 2,
+    "group_size": 2,
+    "rollout_steps": 20,
+    "minibatch_size": 20,
+    "update_epochs": 2,
+    "eval_every": 2,
+    "checkpoint_every": 1,
+}
+FAMILIES = {
+    "mobility": "mobility/nyc_brooklyn",
+    "supply_chain": "supply_chain/1f2s",
+    "network_flow": "network_flow/gabriel-10",
+}
 
 
 def _timing(key) -> bool:
@@ -39,12 +49,23 @@ def _timing(key) -> bool:
 
 
 def _cli(problem: str, run: Path, iterations: int) -> list[str]:
-    args = [sys.executable, "-m", "netctrl.cli", "train", problem, "--run-dir", str(run), "--iterations",
-            str(iterations), "--no-progress", "--resume"]
+    args = [
+        sys.executable,
+        "-m",
+        "netctrl.cli",
+        "train",
+        problem,
+        "--run-dir",
+        str(run),
+        "--iterations",
+        str(iterations),
+        "--no-progress",
+        "--resume",
+    ]
     for k, v in TINY.items():
         args += ["--set", f"{k}={v}"]
     if problem.startswith("network_flow"):
-        args += ["--set", "imitation=false"]          # PPO from the start (DAgger pretraining takes minutes)
+        args += ["--set", "imitation=false"]  # PPO from the start (DAgger pretraining takes minutes)
     return args
 
 
@@ -81,8 +102,9 @@ def kill_and_resume(problem: str, tmp_path: Path, kills: int, iterations: int, s
     while True:
         starts += 1
         assert starts <= kills + 5, "the run did not finish"
-        proc = subprocess.Popen(_cli(problem, run, iterations), env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            _cli(problem, run, iterations), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         if killed < kills:
             # wait for training to start (config.toml is written first), then kill at a random moment of it
             deadline = time.monotonic() + 120
@@ -96,7 +118,7 @@ def kill_and_resume(problem: str, tmp_path: Path, kills: int, iterations: int, s
         if proc.returncode == 0:
             break
         assert proc.returncode == -signal.SIGKILL, err.decode()[-2000:]
-        if (run / "last.pt").exists():                 # never a corrupt last.pt, whenever the kill came
+        if (run / "last.pt").exists():  # never a corrupt last.pt, whenever the kill came
             load_checkpoint(run / "last.pt")
     assert killed == kills or starts > 1
     for name in ("last.pt", "best.pt"):
@@ -151,7 +173,7 @@ def test_a_failed_checkpoint_write_is_a_clear_error_and_keeps_the_previous_check
 def test_stale_temporary_files_are_removed_and_resume_continues(tmp_path):
     run = tmp_path / "run"
     _tiny_run(run, iterations=1)
-    (run / ".last.pt.k2j3h4").write_bytes(b"half a checkpoint")     # what a kill during a write leaves
+    (run / ".last.pt.k2j3h4").write_bytes(b"half a checkpoint")  # what a kill during a write leaves
     (run / ".best.pt.x9y8z7").write_bytes(b"")
     res = _tiny_run(run, iterations=2, resume=True)
     assert res.iterations == 2 and not [p for p in run.iterdir() if p.name.startswith(".")]
@@ -163,7 +185,9 @@ def test_best_is_written_before_last(tmp_path, monkeypatch):
 
     order = []
     real = tr.save_checkpoint
-    monkeypatch.setattr(tr, "save_checkpoint", lambda path, payload: (order.append(Path(path).name), real(path, payload)))
+    monkeypatch.setattr(
+        tr, "save_checkpoint", lambda path, payload: (order.append(Path(path).name), real(path, payload))
+    )
     _tiny_run(tmp_path / "run", iterations=2)
     firsts = [order[i] for i in range(len(order) - 1) if order[i] == "best.pt"]
     assert firsts and all(order[i + 1] == "last.pt" for i in range(len(order) - 1) if order[i] == "best.pt")
@@ -189,7 +213,7 @@ def test_a_run_directory_is_never_overwritten_without_overwrite(tmp_path):
     assert r.exit_code == 0, r.output
     assert load_checkpoint(run / "last.pt")["iteration"] == 1
     assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
-    assert json.loads((run / "config.json").read_text())["iterations"] == 1       # no stale config.json
+    assert json.loads((run / "config.json").read_text())["iterations"] == 1  # no stale config.json
 
 
 # ------------------------------------------------------------------------------------------------ damage
@@ -212,11 +236,11 @@ def test_overwritten_weight_bytes_are_detected_by_the_checksum(tmp_path):
     run = tmp_path / "run"
     _tiny_run(run)
     _flip_tensor_bytes(run / "best.pt", tmp_path / "rot.pt")
-    torch.load(tmp_path / "rot.pt", weights_only=True)              # torch itself reads it without complaint
+    torch.load(tmp_path / "rot.pt", weights_only=True)  # torch itself reads it without complaint
     with pytest.raises(CheckpointError, match="damaged checkpoint.*checksum"):
         load_checkpoint(tmp_path / "rot.pt")
     ck = load_checkpoint(run / "best.pt")
-    ck["config"]["iterations"] = 999                                # an edited entry shows too
+    ck["config"]["iterations"] = 999  # an edited entry shows too
     torch.save(ck, tmp_path / "edited.pt")
     with pytest.raises(CheckpointError, match="checksum"):
         load_checkpoint(tmp_path / "edited.pt")
@@ -251,8 +275,12 @@ def test_checkpoints_carry_their_identity_and_a_mismatch_is_named(tmp_path):
 
 
 def test_files_that_are_not_checkpoints_never_suggest_unsafe_loading(tmp_path):
-    cases = {"text.pt": b"hello", "empty.pt": b"", "zip.pt": b"PK\x03\x04" + b"\x00" * 40,
-             "passwd.pt": b"root:x:0:0:root:/root:/bin/bash\n"}
+    cases = {
+        "text.pt": b"hello",
+        "empty.pt": b"",
+        "zip.pt": b"PK\x03\x04" + b"\x00" * 40,
+        "passwd.pt": b"root:x:0:0:root:/root:/bin/bash\n",
+    }
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(CheckpointError, match="not a readable checkpoint") as err:
@@ -275,15 +303,17 @@ def test_nan_or_inf_from_a_policy_is_caught_before_the_lower_level(problem):
         env = BilevelWrapper(raw, spec.make_lower(lower, raw))
         env.reset(seed=1)
         state = raw.flow_state()
-        good = env.action_space.sample() if np.isfinite(env.action_space.high).all() else np.zeros(env.action_space.shape)
+        good = (
+            env.action_space.sample() if np.isfinite(env.action_space.high).all() else np.zeros(env.action_space.shape)
+        )
         for bad in (np.nan, np.inf, -np.inf):
             a = np.asarray(good, dtype=np.float64).copy()
             a[0] = bad
             with pytest.raises(ActionError, match="finite"):
                 env.step(a)
-            with pytest.raises(ActionError, match="finite|NaN"):          # the lower level checks on its own too
+            with pytest.raises(ActionError, match="finite|NaN"):  # the lower level checks on its own too
                 env.lower.solve(state, a)
-        assert raw.t == 0                                                 # nothing stepped
+        assert raw.t == 0  # nothing stepped
 
 
 def test_a_policy_with_nan_weights_is_an_action_error_not_a_nan_reward():
@@ -298,8 +328,9 @@ def test_a_policy_with_nan_weights_is_an_action_error_not_a_nan_reward():
         for p in model.parameters():
             p.fill_(float("nan"))
     with pytest.raises(ActionError, match="NaN"):
-        evaluate(PolicyController(model, lower="lp", deterministic=True), spec.make_env, [1000],
-                 make_lower=spec.make_lower)
+        evaluate(
+            PolicyController(model, lower="lp", deterministic=True), spec.make_env, [1000], make_lower=spec.make_lower
+        )
 
 
 @pytest.mark.parametrize("problem", sorted(FAMILIES.values()))
@@ -315,7 +346,7 @@ def test_actions_far_outside_the_declared_box_are_refused_and_change_nothing(pro
         with pytest.raises(ActionError, match="outside its bounds"):
             env.step(a)
     assert env.unwrapped.t == 0 and repr(env.unwrapped.flow_state()) == repr(before)
-    env.step(np.asarray(env.action_space.high, dtype=np.float64) * 0 + env.action_space.low)   # the bound itself is fine
+    env.step(np.asarray(env.action_space.high, dtype=np.float64) * 0 + env.action_space.low)  # the bound itself is fine
 
 
 def test_the_exact_critical_node_baseline_has_a_default_time_limit():
@@ -342,8 +373,15 @@ def test_a_demo_replaces_its_previous_run_whole(tmp_path, capsys):
     from netctrl.demo import run_demo
 
     for iterations in (2, 1):
-        run_demo("supply_chain/1f2s", minutes=1.0, episodes=1, out=tmp_path, seed=0, iterations=iterations,
-                 sets={"num_envs": 2, "group_size": 2, "minibatch_size": 20, "rollout_steps": 20})
+        run_demo(
+            "supply_chain/1f2s",
+            minutes=1.0,
+            episodes=1,
+            out=tmp_path,
+            seed=0,
+            iterations=iterations,
+            sets={"num_envs": 2, "group_size": 2, "minibatch_size": 20, "rollout_steps": 20},
+        )
     run = tmp_path / "run"
     assert json.loads((run / "config.json").read_text())["iterations"] == 1
     assert load_checkpoint(run / "last.pt")["iteration"] == 1

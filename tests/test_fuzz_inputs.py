@@ -26,13 +26,19 @@ from netctrl.registry import load_problem
 
 from .conftest import TINY_SETTINGS, tiny_city_dict
 
-TOLL = {"name": "braess", "temperature": 0.2, "nodes": ["s", "v", "w", "t"],
-        "links": [{"from": "s", "to": "v", "latency": {"type": "affine", "a": 0, "b": 1}, "tollable": False},
-                  {"from": "v", "to": "t", "latency": {"type": "affine", "a": 1, "b": 0}, "tollable": False},
-                  {"from": "s", "to": "w", "latency": {"type": "bpr", "free_flow": 1, "capacity": 2}},
-                  {"from": "w", "to": "t", "latency": {"type": "affine", "a": 0, "b": 1}, "tollable": False},
-                  {"from": "v", "to": "w", "latency": {"type": "affine", "a": 0, "b": 0}}],
-        "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]}
+TOLL = {
+    "name": "braess",
+    "temperature": 0.2,
+    "nodes": ["s", "v", "w", "t"],
+    "links": [
+        {"from": "s", "to": "v", "latency": {"type": "affine", "a": 0, "b": 1}, "tollable": False},
+        {"from": "v", "to": "t", "latency": {"type": "affine", "a": 1, "b": 0}, "tollable": False},
+        {"from": "s", "to": "w", "latency": {"type": "bpr", "free_flow": 1, "capacity": 2}},
+        {"from": "w", "to": "t", "latency": {"type": "affine", "a": 0, "b": 1}, "tollable": False},
+        {"from": "v", "to": "w", "latency": {"type": "affine", "a": 0, "b": 0}},
+    ],
+    "demand": [{"origin": "s", "destination": "t", "rate": 1.0}],
+}
 #: the MCN text format's fields as a document (written back as ``key = repr(value)`` lines)
 MCN = {"opt": 4, "V": [1, 2, 3, 4, 5, 6], "A": [(1, 2), (2, 1), (2, 3), (3, 2), (3, 4), (4, 3), (5, 6), (6, 5)]}
 
@@ -51,11 +57,36 @@ BASES = {
     "critical_node": (MCN, {}, "inst_1-1-1_001.txt"),
 }
 
-SCALARS = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats() | st.text(max_size=6)
-JSON_VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
-AWKWARD = st.sampled_from([float("nan"), float("inf"), -float("inf"), -1, 0, -0.5, 2.5, 10**12, 10**15, 1e300,
-                           10**400, "false", "1", "", True, False, None, [], {}, [[[]]]])
+SCALARS = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.floats() | st.text(max_size=6)
+JSON_VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+AWKWARD = st.sampled_from(
+    [
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        -1,
+        0,
+        -0.5,
+        2.5,
+        10**12,
+        10**15,
+        1e300,
+        10**400,
+        "false",
+        "1",
+        "",
+        True,
+        False,
+        None,
+        [],
+        {},
+        [[[]]],
+    ]
+)
 
 
 def _paths(node, path=()):
@@ -74,7 +105,7 @@ def _mutate(doc, draw):
     for _ in range(draw(st.integers(1, 3))):
         path = draw(st.sampled_from(list(_paths(doc))))
         op = draw(st.sampled_from(["delete", "replace", "awkward", "truncate", "duplicate", "nest"]))
-        if not path:                                    # the root: only replaced
+        if not path:  # the root: only replaced
             if op in ("replace", "awkward"):
                 doc = copy.deepcopy(draw(JSON_VALUES if op == "replace" else AWKWARD))
             continue
@@ -87,7 +118,7 @@ def _mutate(doc, draw):
         elif op == "replace":
             parent[key] = draw(JSON_VALUES)
         elif op == "awkward":
-            parent[key] = copy.deepcopy(draw(AWKWARD))         # a fresh copy: later mutations may change it
+            parent[key] = copy.deepcopy(draw(AWKWARD))  # a fresh copy: later mutations may change it
         elif op == "truncate" and isinstance(value, list):
             parent[key] = value[: draw(st.integers(0, max(len(value) - 1, 0)))]
         elif op == "duplicate" and isinstance(value, list) and value:
@@ -118,8 +149,8 @@ def _check(family: str, data) -> None:
         try:
             spec = load_problem(family, path, **kw)
         except NetctrlError:
-            return                                      # a typed error: what a bad file must give
-        if spec.kind == "gymnasium":                    # what loads must also run: finite rewards, no exception
+            return  # a typed error: what a bad file must give
+        if spec.kind == "gymnasium":  # what loads must also run: finite rewards, no exception
             env = spec.make_env()
             env.reset(seed=0)
             for _ in range(3):

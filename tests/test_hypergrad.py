@@ -10,22 +10,50 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from netctrl.algos.hypergrad import (OuterConfig, finite_difference_gradient, hypergradient, optimize, spsa_gradient,
-                                     stochastic_hypergradient, unrolled_gradient)
+from netctrl.algos.hypergrad import (
+    OuterConfig,
+    finite_difference_gradient,
+    hypergradient,
+    optimize,
+    spsa_gradient,
+    stochastic_hypergradient,
+    unrolled_gradient,
+)
 from netctrl.errors import ActionError, ConfigError, ScenarioError
-from netctrl.problems.toll_design import (RoutingAgents, SocialCost, TargetFlow, TravelTime, braess, braess_optimal_toll,
-                                          from_topology, marginal_cost_toll, pigou, pigou_optimal_toll, scenario_from_dict)
+from netctrl.problems.toll_design import (
+    RoutingAgents,
+    SocialCost,
+    TargetFlow,
+    TravelTime,
+    braess,
+    braess_optimal_toll,
+    from_topology,
+    marginal_cost_toll,
+    pigou,
+    pigou_optimal_toll,
+    scenario_from_dict,
+)
 
 # a small DAG with two origins, one destination and five routes (affine and BPR links)
 DAG = {
-    "name": "dag", "temperature": 0.7, "nodes": ["a", "b", "c", "d", "t"],
+    "name": "dag",
+    "temperature": 0.7,
+    "nodes": ["a", "b", "c", "d", "t"],
     "links": [
         {"from": "a", "to": "b", "latency": {"type": "affine", "a": 1.0, "b": 0.5}},
-        {"from": "a", "to": "c", "latency": {"type": "bpr", "free_flow": 1.5, "capacity": 1.0, "alpha": 0.3, "power": 4}},
+        {
+            "from": "a",
+            "to": "c",
+            "latency": {"type": "bpr", "free_flow": 1.5, "capacity": 1.0, "alpha": 0.3, "power": 4},
+        },
         {"from": "b", "to": "c", "latency": {"type": "affine", "a": 0.2, "b": 0.0}},
         {"from": "b", "to": "d", "latency": {"type": "affine", "a": 1.0, "b": 1.0}},
         {"from": "c", "to": "d", "latency": {"type": "affine", "a": 0.5, "b": 0.3}},
-        {"from": "c", "to": "t", "latency": {"type": "bpr", "free_flow": 2.0, "capacity": 1.5, "alpha": 0.15, "power": 4}},
+        {
+            "from": "c",
+            "to": "t",
+            "latency": {"type": "bpr", "free_flow": 2.0, "capacity": 1.5, "alpha": 0.15, "power": 4},
+        },
         {"from": "d", "to": "t", "latency": {"type": "affine", "a": 1.0, "b": 0.5}},
     ],
     "demand": [{"origin": "a", "destination": "t", "rate": 1.5}, {"origin": "b", "destination": "t", "rate": 0.5}],
@@ -64,17 +92,19 @@ def test_soft_bellman_matches_logit_over_enumerated_paths():
         prob /= prob.sum()
         for p, pr in zip(paths, prob):
             x[p] += scen.demand[0, o] * pr
-            assert np.exp(load.logpi[0, p].sum()) == pytest.approx(pr, rel=1e-10)   # route = product of choices
+            assert np.exp(load.logpi[0, p].sum()) == pytest.approx(pr, rel=1e-10)  # route = product of choices
     np.testing.assert_allclose(load.x, x, rtol=1e-11, atol=1e-14)
 
 
 def test_response_jacobian_is_symmetric_and_matches_finite_differences():
-    scen = from_topology("b4", temperature=0.5)          # 12 nodes, cycles (both directions of every link)
+    scen = from_topology("b4", temperature=0.5)  # 12 nodes, cycles (both directions of every link)
     agents = RoutingAgents(scen)
     c = scen.latency(np.ones(scen.num_arcs))
     J = agents.loading(c, jacobian=True).jac
     h = 1e-6
-    fd = np.stack([(agents.loading(c + h * e).x - agents.loading(c - h * e).x) / (2 * h) for e in np.eye(scen.num_arcs)], 1)
+    fd = np.stack(
+        [(agents.loading(c + h * e).x - agents.loading(c - h * e).x) / (2 * h) for e in np.eye(scen.num_arcs)], 1
+    )
     np.testing.assert_allclose(J, fd, atol=1e-6 * np.abs(fd).max())
     np.testing.assert_allclose(J, J.T, atol=1e-10 * np.abs(J).max())
     assert np.linalg.eigvalsh((J + J.T) / 2).max() <= 1e-9 * np.abs(J).max()
@@ -136,7 +166,7 @@ def test_hypergradient_matches_central_finite_differences(case):
         scen, make = scenario_from_dict(DAG), TravelTime
     elif case == "dag-target":
         scen = scenario_from_dict(DAG)
-        make = lambda s, lam: TargetFlow(s, lam, target=np.linspace(0.2, 1.0, s.num_arcs))  # noqa: E731
+        make = lambda s, lam: TargetFlow(s, lam, target=np.linspace(0.2, 1.0, s.num_arcs))
     else:
         scen, make = from_topology("b4", temperature=0.5), SocialCost
     obj = make(scen, lam=0.01)
@@ -162,7 +192,7 @@ def test_unrolled_autograd_converges_to_the_model_based_hypergradient():
     v_long, g_long = unrolled_gradient(lambda th: forward(th, 400), theta)
     assert v_long == pytest.approx(value, rel=1e-9)
     np.testing.assert_allclose(g_long, h, rtol=1e-6, atol=1e-9)
-    assert np.linalg.norm(g_short - h) > 1e-3 * np.linalg.norm(h)      # few iterations: a visibly wrong gradient
+    assert np.linalg.norm(g_short - h) > 1e-3 * np.linalg.norm(h)  # few iterations: a visibly wrong gradient
 
 
 def test_marginal_cost_toll_is_stationary_for_the_social_cost():
@@ -181,7 +211,7 @@ def test_braess_closed_form_toll_induces_the_social_optimum(tau):
     scen = braess(tau)
     theta = braess_optimal_toll(tau)
     eq = RoutingAgents(scen, tol=1e-13).solve(scen.arc_tolls([theta]))
-    f = eq.x[scen.network.edge_id()[(1, 3)]]                   # v -> t carries the route s-v-t only
+    f = eq.x[scen.network.edge_id()[(1, 3)]]  # v -> t carries the route s-v-t only
     assert 2 * f - 1 + tau * np.log(f / (1 - 2 * f)) == pytest.approx(0.0, abs=1e-9)
     # and the social cost is minimal there: a brute-force scan over the toll
     obj = SocialCost(scen)
@@ -191,14 +221,18 @@ def test_braess_closed_form_toll_induces_the_social_optimum(tau):
     assert int(np.argmin(values)) == 5
 
 
-@pytest.mark.parametrize("make, star", [(lambda: pigou(0.5), pigou_optimal_toll()),
-                                        (lambda: braess(0.2), braess_optimal_toll(0.2))])
+@pytest.mark.parametrize(
+    "make, star", [(lambda: pigou(0.5), pigou_optimal_toll()), (lambda: braess(0.2), braess_optimal_toll(0.2))]
+)
 def test_outer_loop_recovers_the_closed_form_toll(make, star):
     scen = make()
     obj = SocialCost(scen)
     agents = RoutingAgents(scen, tol=1e-12)
-    res = optimize(lambda t: _value_and_hypergrad(agents, obj, t)[1:], np.zeros(1),
-                   OuterConfig(iterations=300, lr=0.05, lr_final=0.01))
+    res = optimize(
+        lambda t: _value_and_hypergrad(agents, obj, t)[1:],
+        np.zeros(1),
+        OuterConfig(iterations=300, lr=0.05, lr_final=0.01),
+    )
     assert abs(res.theta[0] - star) <= 0.01 * star
 
 
@@ -206,7 +240,7 @@ def test_outer_loop_recovers_the_closed_form_toll(make, star):
 @pytest.mark.parametrize("congested", [False, True])
 def test_model_free_confidence_interval_contains_the_model_based_value(congested):
     scen = braess(0.3, toll_all=True)
-    if not congested:                                          # constant latencies: exactly unbiased estimator
+    if not congested:  # constant latencies: exactly unbiased estimator
         from netctrl.problems.toll_design.scenario import _replace_network
 
         scen = _replace_network(scen, t0=np.array([0.5, 1.0, 1.0, 0.5, 0.0]), k=np.zeros(5))
@@ -216,10 +250,18 @@ def test_model_free_confidence_interval_contains_the_model_based_value(congested
     eq, _, h = _value_and_hypergrad(agents, obj, theta)
     weights, counts = agents.sample_counts(eq, 20_000, np.random.default_rng(0))
     tolls = scen.arc_tolls(theta)
-    est = stochastic_hypergradient(weights, counts, scen.temperature, scen.latency_slope,
-                                   lambda x: obj.flow_gradient(x, tolls), scen.toll_arcs, batches=20, level=0.99)
+    est = stochastic_hypergradient(
+        weights,
+        counts,
+        scen.temperature,
+        scen.latency_slope,
+        lambda x: obj.flow_gradient(x, tolls),
+        scen.toll_arcs,
+        batches=20,
+        level=0.99,
+    )
     assert est.contains(h).all()
-    assert np.all(est.half_width < 0.05 * np.abs(h).max())     # and the interval is informative
+    assert np.all(est.half_width < 0.05 * np.abs(h).max())  # and the interval is informative
 
 
 def test_sampled_trajectories_follow_the_policy():
@@ -232,7 +274,7 @@ def test_sampled_trajectories_follow_the_policy():
 
 
 def test_zeroth_order_gradients_on_a_quadratic():
-    f = lambda t: float(np.sum((t - 1.0) ** 2) + t[0] * t[1])  # noqa: E731
+    f = lambda t: float(np.sum((t - 1.0) ** 2) + t[0] * t[1])
     theta = np.array([0.3, -0.2, 0.5])
     exact = 2 * (theta - 1.0) + np.array([theta[1], theta[0], 0.0])
     np.testing.assert_allclose(finite_difference_gradient(f, theta), exact, atol=1e-8)
@@ -243,8 +285,11 @@ def test_zeroth_order_gradients_on_a_quadratic():
 
 # -------------------------------------------------------------------------------------- errors
 def _with(path, value):
-    data = {**DAG, "links": [dict(link, latency=dict(link["latency"])) for link in DAG["links"]],
-            "demand": [dict(d) for d in DAG["demand"]]}
+    data = {
+        **DAG,
+        "links": [dict(link, latency=dict(link["latency"])) for link in DAG["links"]],
+        "demand": [dict(d) for d in DAG["demand"]],
+    }
     obj = data
     *keys, last = path
     for k in keys:
@@ -253,19 +298,22 @@ def _with(path, value):
     return data
 
 
-@pytest.mark.parametrize("path, value, message", [
-    (("links", 0, "latency", "b"), -1.0, "'links[0].latency.b' >= 0 (got -1.0)"),
-    (("links", 0, "latency", "a"), float("nan"), "'links[0].latency.a' to be finite"),
-    (("links", 1, "latency", "capacity"), 0.0, "'links[1].latency.capacity' > 0 (got 0.0)"),
-    (("links", 1, "latency", "capacity"), -2.0, "'links[1].latency.capacity' > 0 (got -2.0)"),
-    (("links", 1, "latency", "type"), "cubic", "'links[1].latency.type' in ('affine', 'bpr') (got 'cubic')"),
-    (("links", 2, "to"), "zz", "'links[2].to' = 'zz' is not a node"),
-    (("demand", 0, "origin"), "zz", "'demand[0].origin' = 'zz' is not a node"),
-    (("demand", 1, "destination"), "q", "'demand[1].destination' = 'q' is not a node"),
-    (("demand", 0, "rate"), -1.0, "'demand[0].rate' >= 0 (got -1.0)"),
-    (("demand", 1, "destination"), "a", "'demand[1]': destination 'a' cannot be reached from origin 'b'"),
-    (("temperature",), 0.0, "'temperature' > 0 (got 0.0)"),
-])
+@pytest.mark.parametrize(
+    "path, value, message",
+    [
+        (("links", 0, "latency", "b"), -1.0, "'links[0].latency.b' >= 0 (got -1.0)"),
+        (("links", 0, "latency", "a"), float("nan"), "'links[0].latency.a' to be finite"),
+        (("links", 1, "latency", "capacity"), 0.0, "'links[1].latency.capacity' > 0 (got 0.0)"),
+        (("links", 1, "latency", "capacity"), -2.0, "'links[1].latency.capacity' > 0 (got -2.0)"),
+        (("links", 1, "latency", "type"), "cubic", "'links[1].latency.type' in ('affine', 'bpr') (got 'cubic')"),
+        (("links", 2, "to"), "zz", "'links[2].to' = 'zz' is not a node"),
+        (("demand", 0, "origin"), "zz", "'demand[0].origin' = 'zz' is not a node"),
+        (("demand", 1, "destination"), "q", "'demand[1].destination' = 'q' is not a node"),
+        (("demand", 0, "rate"), -1.0, "'demand[0].rate' >= 0 (got -1.0)"),
+        (("demand", 1, "destination"), "a", "'demand[1]': destination 'a' cannot be reached from origin 'b'"),
+        (("temperature",), 0.0, "'temperature' > 0 (got 0.0)"),
+    ],
+)
 def test_malformed_scenarios_raise_typed_errors_naming_the_field(path, value, message):
     with pytest.raises(ScenarioError) as err:
         scenario_from_dict(_with(path, value))
@@ -299,18 +347,21 @@ def test_scenario_file_round_trip_and_unreadable_file(tmp_path):
 def test_topology_rules():
     scen = from_topology("geant", seed=3)
     assert scen.num_nodes == 22 and scen.num_arcs == 64 and len(scen.dests) == 22
-    assert np.all(np.diag(scen.demand) == 0) and np.all(scen.demand + np.eye(22) > 0)   # every pair has demand
-    np.testing.assert_allclose(scen.demand, scen.demand.T * 1.0)                      # gravity model: symmetric
+    assert np.all(np.diag(scen.demand) == 0) and np.all(scen.demand + np.eye(22) > 0)  # every pair has demand
+    np.testing.assert_allclose(scen.demand, scen.demand.T * 1.0)  # gravity model: symmetric
     eq = RoutingAgents(scen).solve(np.zeros(scen.num_arcs))
-    assert (eq.x > scen.network.edge_attr["capacity"]).any()                          # congested at equilibrium
-    hub = from_topology("gabriel/20/0")                                               # a topohub graph
+    assert (eq.x > scen.network.edge_attr["capacity"]).any()  # congested at equilibrium
+    hub = from_topology("gabriel/20/0")  # a topohub graph
     assert hub.num_nodes == 20 and np.isfinite(RoutingAgents(hub).solve(np.zeros(hub.num_arcs)).x).all()
 
 
 def test_zero_cost_cycle_is_rejected():
-    data = {"temperature": 0.5, "nodes": ["s", "u", "t"],
-            "links": [{"from": a, "to": b, "latency": {"a": 0.0}} for a, b in itertools.permutations("sut", 2)],
-            "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]}
+    data = {
+        "temperature": 0.5,
+        "nodes": ["s", "u", "t"],
+        "links": [{"from": a, "to": b, "latency": {"a": 0.0}} for a, b in itertools.permutations("sut", 2)],
+        "demand": [{"origin": "s", "destination": "t", "rate": 1.0}],
+    }
     with pytest.raises(ScenarioError, match="spectral radius"):
         scenario_from_dict(data)
 
@@ -319,10 +370,14 @@ def test_zero_cost_cycle_is_rejected():
 def test_bench_hypergrad_quick_smoke(tmp_path):
     import json
 
-    from hypergrad import run              # benchmarks/hypergrad.py (tests/conftest.py puts benchmarks/ on the path)
+    from hypergrad import run  # benchmarks/hypergrad.py (tests/conftest.py puts benchmarks/ on the path)
 
     run(out=tmp_path, quick=True, command="test")
     doc = json.loads((tmp_path / "hypergrad.json").read_text())
     assert doc["benchmark"] == "hypergrad" and set(doc["speed"]) >= {
-        "model_based_rel_error", "toll_rel_error_braess", "solves_ratio_vs_zeroth_order", "wall_ratio_vs_unrolled"}
+        "model_based_rel_error",
+        "toll_rel_error_braess",
+        "solves_ratio_vs_zeroth_order",
+        "wall_ratio_vs_unrolled",
+    }
     assert (tmp_path / "hypergrad.png").exists()

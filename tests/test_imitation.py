@@ -57,7 +57,7 @@ def test_expert_targets_are_the_forecast_mpc_next_state_and_drive_it_exactly():
     raw = env.unwrapped
     flows, _ = oracle_plan(raw, 5, foresight=False)
     target = expert.target(raw)
-    assert target.sum() == pytest.approx(raw.waiting.sum())             # units are conserved
+    assert target.sum() == pytest.approx(raw.waiting.sum())  # units are conserved
     np.testing.assert_allclose(target.reshape(raw.K, raw.N), raw.next_state(flows))
     # through the LP lower level the target is reached exactly: the expert drives the agent's own action path
     lp_flows = MultiCommodityLP(raw.scenario).solve(raw.flow_state(), target)
@@ -104,8 +104,17 @@ def test_pretraining_needs_an_expert(tmp_path):
 
 def test_ppo_starts_from_the_pretrained_policy_and_keeps_it_as_best(tmp_path):
     tiny = {"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1}
-    res = train(PROBLEM, "bilevel-ppo", tmp_path, **tiny, iterations=1, num_envs=4, rollout_steps=8,
-                minibatch_size=16, eval_every=1)
+    res = train(
+        PROBLEM,
+        "bilevel-ppo",
+        tmp_path,
+        **tiny,
+        iterations=1,
+        num_envs=4,
+        rollout_steps=8,
+        minibatch_size=16,
+        eval_every=1,
+    )
     record = json.loads((tmp_path / "pretrain.json").read_text())
     assert record["episodes"] == 1 and record["config"]["epochs"] == 1
     best = load_checkpoint(tmp_path / "best.pt")
@@ -119,9 +128,23 @@ def test_imitation_stage_runs_on_the_problems_pretrain_graphs(tmp_path):
     # one labelled episode per graph of the imitation stage: two graphs there (PPO's own graph is not used)
     steps = {"b4": 6, "geant": 7}
     base = get_problem(PROBLEM)
-    problem = dataclasses.replace(base, hooks={**base.hooks, "pretrain_envs": tuple(
-        (lambda name=name: NetworkFlowEnv(name, steps=steps[name])) for name in steps)})
-    train(problem, "bilevel-ppo", tmp_path, **{"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1},
-          iterations=1, num_envs=4, rollout_steps=4, minibatch_size=8, eval_every=1)
+    problem = dataclasses.replace(
+        base,
+        hooks={
+            **base.hooks,
+            "pretrain_envs": tuple((lambda name=name: NetworkFlowEnv(name, steps=steps[name])) for name in steps),
+        },
+    )
+    train(
+        problem,
+        "bilevel-ppo",
+        tmp_path,
+        **{"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1},
+        iterations=1,
+        num_envs=4,
+        rollout_steps=4,
+        minibatch_size=8,
+        eval_every=1,
+    )
     record = json.loads((tmp_path / "pretrain.json").read_text())
     assert record["episodes"] == 2 and record["states"] == sum(steps.values())

@@ -41,5 +41,8 @@ def test_oracle_bounds_every_baseline(seed):
 def test_reference_ordering_of_baselines():
     """The reference's ordering on NYC: oracle > uniform heuristic > random (digest section 3.2)."""
     prob = get_problem("mobility/nyc_brooklyn")
-    r = {n: evaluate(c, prob.make_env, [3, 4], make_lower=prob.make_lower).rewards.mean() for n, c in baselines(0).items()}
+    r = {
+        n: evaluate(c, prob.make_env, [3, 4], make_lower=prob.make_lower).rewards.mean()
+        for n, c in baselines(0).items()
+    }
     assert r["oracle"] > r["uniform"] > r["random"]

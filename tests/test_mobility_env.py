@@ -64,14 +64,21 @@ def test_vehicles_conserved_every_step(city):
 def test_oversubscribed_outflow_is_scaled():
     env = tiny_env()
     env.reset(seed=0, options={"demand": np.zeros_like(env.scenario.rate)})
-    action = np.full(env.E, 4.0, dtype=np.float32)               # the whole fleet on every edge: the Box's bound
+    action = np.full(env.E, 4.0, dtype=np.float32)  # the whole fleet on every edge: the Box's bound
     _, r, _, _, info = env.step(action)
     assert info["action_scaled"]
     assert info["rebalancing_cost"] == pytest.approx(4.0)  # all 4 vehicles moved one step
 
 
-@pytest.mark.parametrize("bad, match", [(np.array([np.nan, 0.0]), "finite"), (np.array([-1.0, 0.0]), "non-negative"),
-                                        (np.zeros(3), "shape"), (np.array([1e30, 0.0]), "outside its bounds")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([np.nan, 0.0]), "finite"),
+        (np.array([-1.0, 0.0]), "non-negative"),
+        (np.zeros(3), "shape"),
+        (np.array([1e30, 0.0]), "outside its bounds"),
+    ],
+)
 def test_invalid_action_raises_and_leaves_state_unchanged(bad, match):
     env = tiny_env()
     env.reset(seed=0)

@@ -1,9 +1,10 @@
 """The rebalancing LP against networkx's min-cost flow, hot vs cold, and its edge cases."""
 
+from types import SimpleNamespace
+
 import networkx as nx
 import numpy as np
 import pytest
-from types import SimpleNamespace
 
 from netctrl.errors import ActionError
 from netctrl.graph import FlowNetwork
@@ -54,7 +55,9 @@ def test_rebalancing_lp_equals_networkx_min_cost_flow(seed):
         shortfall = np.maximum(target - (idle + net.incidence() @ flows), 0.0)
         lp_obj = cost @ flows + lower.M * shortfall.sum()
         # the LP's tie-breaking perturbation moves its objective by at most 1e-4 per vehicle moved
-        assert lp_obj == pytest.approx(networkx_objective(net, idle, target, cost, lower.M), abs=1e-3 + 1e-4 * flows.sum())
+        assert lp_obj == pytest.approx(
+            networkx_objective(net, idle, target, cost, lower.M), abs=1e-3 + 1e-4 * flows.sum()
+        )
         # feasibility: integral, non-negative, never more out of a region than it has
         assert np.array_equal(flows, np.rint(flows)) and flows.min() >= 0
         out = np.bincount(net.sources, flows, net.num_nodes)
@@ -76,7 +79,7 @@ def test_hot_started_rebalancing_equals_cold():
 
 def test_desired_counts_sum_and_errors():
     c = desired_counts(np.array([0.5, 0.3, 0.2]), 11)
-    assert c.tolist() == [5.0, 3.0, 2.0]                      # floor, as the reference (a dead-band < 1 vehicle)
+    assert c.tolist() == [5.0, 3.0, 2.0]  # floor, as the reference (a dead-band < 1 vehicle)
     assert desired_counts(np.array([5.0, 3.0, 2.0]), 10).tolist() == [5.0, 3.0, 2.0]
     assert desired_counts(np.zeros(4), 8).tolist() == [2.0, 2.0, 2.0, 2.0]
     with pytest.raises(ActionError, match="finite"):

@@ -7,8 +7,16 @@ from netctrl.errors import ActionError, ConfigError, GraphError, ScenarioError
 from netctrl.evaluate import evaluate
 from netctrl.graph import FlowNetwork
 from netctrl.problems.network_flow import (
-    FEATURE_NEXT_HOP, GreedyShortestPath, MultiCommodityLP, NetworkFlowEnv, NetworkFlowScenario, OracleMPC, RandomDistribution,
-    from_graph, load_named, oracle_plan,
+    FEATURE_NEXT_HOP,
+    GreedyShortestPath,
+    MultiCommodityLP,
+    NetworkFlowEnv,
+    NetworkFlowScenario,
+    OracleMPC,
+    RandomDistribution,
+    from_graph,
+    load_named,
+    oracle_plan,
 )
 
 
@@ -18,10 +26,21 @@ def path_scenario(n: int, capacity=None, steps: int = 3):
     1 per step of travel: moving a unit one hop nets 0.5."""
     fwd = list(range(n - 1))
     arcs = 2 * n - 2
-    net = FlowNetwork(n, [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd], edge_attr={
-        "capacity": list(capacity or [2.0] * arcs), "travel_time": [1.0] * arcs, "cost": [0.5] * arcs})
-    return NetworkFlowScenario("path", net, np.array([n - 1]), np.zeros((10, n, 1)), steps=steps, reward=10.0,
-                               holding_cost=1.0, disruptions=0.0)
+    net = FlowNetwork(
+        n,
+        [fwd + [i + 1 for i in fwd], [i + 1 for i in fwd] + fwd],
+        edge_attr={"capacity": list(capacity or [2.0] * arcs), "travel_time": [1.0] * arcs, "cost": [0.5] * arcs},
+    )
+    return NetworkFlowScenario(
+        "path",
+        net,
+        np.array([n - 1]),
+        np.zeros((10, n, 1)),
+        steps=steps,
+        reward=10.0,
+        holding_cost=1.0,
+        disruptions=0.0,
+    )
 
 
 def line_scenario(capacity=(2.0, 2.0, 2.0, 2.0)):
@@ -34,10 +53,10 @@ def test_hand_computed_episode():
     arrivals = np.zeros_like(env.arrivals)
     env.reset(seed=0)
     env.arrivals = arrivals
-    env.waiting = np.array([[3.0, 0.0, 0.0]])          # 3 units at node 0
+    env.waiting = np.array([[3.0, 0.0, 0.0]])  # 3 units at node 0
     # t=0: send 3 along 0->1 (capacity 2 -> scaled to 2); 1 unit keeps waiting (holding 1)
     _, r, _, _, info = env.step(np.array([3.0, 0.0, 0.0, 0.0], dtype=np.float32))
-    assert info["action_scaled"] and r == pytest.approx(-2 * 0.5 - 1.0 * 3)   # 1 waits at 0, 2 wait at 1
+    assert info["action_scaled"] and r == pytest.approx(-2 * 0.5 - 1.0 * 3)  # 1 waits at 0, 2 wait at 1
     assert env.waiting.tolist() == [[1.0, 2.0, 0.0]]
     # t=1: 1->2 (2 units, delivered at t=2: +20) and 0->1 (1 unit)
     _, r, _, _, info = env.step(np.array([1.0, 2.0, 0.0, 0.0], dtype=np.float32))
@@ -126,7 +145,7 @@ def test_deadline_greedy_keeps_the_units_that_cannot_arrive_in_time():
     assert (plain.name, late.name) == ("shortest-path", "shortest-path-deadline")
     assert plain.act(None).tolist() == [3.0, 2.0, 0.0, 0.0]
     assert late.act(None).tolist() == [0.0, 2.0, 0.0, 0.0]
-    assert env.greedy_next().tolist() == [[3.0, 0.0, 2.0]]       # the prior: node 0's units stay
+    assert env.greedy_next().tolist() == [[3.0, 0.0, 2.0]]  # the prior: node 0's units stay
     # moving node 0's units now costs 2 x 0.5 transport and earns nothing; holding them costs 3 x 1 per step,
     # but the episode ends with this step: the deadline variant is better by the transport
     _, r_late, done, _, _ = env.step(late.act(None))
@@ -140,12 +159,12 @@ def test_lp_progress_bonus_counts_only_units_that_can_arrive_in_time():
     env.reset(seed=0)
     env.arrivals[:] = 0.0
     lower = MultiCommodityLP.for_env(env, soft_targets=1.5)
-    to_sink = np.array([0.0, 0.0, 1.0])                         # unreachable in one hop from node 0: free
+    to_sink = np.array([0.0, 0.0, 1.0])  # unreachable in one hop from node 0: free
     env.waiting = np.array([[4.0, 2.0, 0.0]])
     assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
     env.t = 2
     assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([0.0, 2.0, 0.0, 0.0])
-    env.t = 0                                                   # a new episode: the bonus is back
+    env.t = 0  # a new episode: the bonus is back
     assert lower.solve(env.flow_state(), to_sink).tolist() == pytest.approx([2.0, 2.0, 0.0, 0.0])
 
 
@@ -154,13 +173,13 @@ def test_slack_features_by_hand():
     # arc slack = the same after the arc's travel time and the distance from its head
     env = NetworkFlowEnv(line_scenario())
     obs, _ = env.reset(seed=0)
-    node, arc = FEATURE_NEXT_HOP - 5, -1                        # the slack columns (node features, arc features)
+    node, arc = FEATURE_NEXT_HOP - 5, -1  # the slack columns (node features, arc features)
     assert obs["x"][:, node].tolist() == pytest.approx([1 / 3, 2 / 3, 1.0])
     # arcs 0->1, 1->2, 1->0, 2->1: after them 2, 1, 3 and 2 steps to the sink
     assert obs["edge_attr"][:, arc].tolist() == pytest.approx([1 / 3, 2 / 3, 0.0, 1 / 3])
     env.step(np.zeros(4, dtype=np.float32))
     obs, *_ = env.step(np.zeros(4, dtype=np.float32))
-    assert obs["x"][:, node].tolist() == pytest.approx([-1 / 3, 0.0, 1 / 3])   # node 0's units can no longer arrive
+    assert obs["x"][:, node].tolist() == pytest.approx([-1 / 3, 0.0, 1 / 3])  # node 0's units can no longer arrive
 
 
 def test_lp_sends_no_unit_along_an_arc_after_which_it_cannot_arrive_in_time():
@@ -185,8 +204,8 @@ def test_lp_reaching_the_greedy_next_state_is_the_greedy_heuristic(name):
     # the Dirichlet's prior, through the LP, reproduces the deadline-aware greedy shortest paths step by step
     # (a 15-step episode, so units far from their sink stop moving before its end): an agent that starts at
     # its prior starts as that heuristic
-    make = lambda: NetworkFlowEnv(name, steps=15)  # noqa: E731
-    lower = lambda _n, e: MultiCommodityLP.for_env(e)  # noqa: E731
+    make = lambda: NetworkFlowEnv(name, steps=15)
+    lower = lambda _n, e: MultiCommodityLP.for_env(e)
 
     class AtPrior(GreedyShortestPath):
         lower = "lp"
@@ -204,12 +223,12 @@ def test_lp_reaching_the_greedy_next_state_is_the_greedy_heuristic(name):
 def test_forecast_plan_equals_the_oracle_when_the_future_is_as_expected():
     env = NetworkFlowEnv("b4", steps=12)
     env.reset(seed=0)
-    env.capacity_schedule[:] = env.base_capacity            # no disruption
-    env.arrivals = env.expected_arrivals.copy()             # every arrival exactly as forecast
+    env.capacity_schedule[:] = env.base_capacity  # no disruption
+    env.arrivals = env.expected_arrivals.copy()  # every arrival exactly as forecast
     env.waiting = env.arrivals[0].copy()
     env.step(env.greedy_flows().reshape(-1))
     assert oracle_plan(env, 8, foresight=False)[1] == pytest.approx(oracle_plan(env, 8)[1], rel=1e-9)
-    env.arrivals[env.t + 1] += 5.0                          # a surprise the forecast cannot know
+    env.arrivals[env.t + 1] += 5.0  # a surprise the forecast cannot know
     assert oracle_plan(env, 8)[1] > oracle_plan(env, 8, foresight=False)[1] + 1.0
 
 
@@ -220,8 +239,16 @@ def test_terminal_value_moves_units_the_horizon_cannot_deliver():
     src, dst = [0, 1, 2, 1, 2, 3], [1, 2, 3, 0, 1, 2]
     net = FlowNetwork(4, [src, dst], edge_attr={"capacity": [5.0] * 6, "travel_time": [1.0] * 6, "cost": [0.05] * 6})
     for steps, moves in ((6, True), (2, False)):
-        sc = NetworkFlowScenario("line4", net, np.array([3]), np.zeros((12, 4, 1)), steps=steps, reward=10.0,
-                                 holding_cost=0.1, disruptions=0.0)
+        sc = NetworkFlowScenario(
+            "line4",
+            net,
+            np.array([3]),
+            np.zeros((12, 4, 1)),
+            steps=steps,
+            reward=10.0,
+            holding_cost=0.1,
+            disruptions=0.0,
+        )
         env = NetworkFlowEnv(sc)
         env.reset(seed=0)
         env.waiting = np.array([[1.0, 0.0, 0.0, 0.0]])
@@ -229,7 +256,7 @@ def test_terminal_value_moves_units_the_horizon_cannot_deliver():
         moved, v_moved = oracle_plan(env, 2)
         assert held.tolist() == pytest.approx([0.0] * 6)
         assert moved.tolist() == pytest.approx([1.0 if moves else 0.0] + [0.0] * 5)
-        if moves:       # two hops (0.1 transport), one unit waiting at steps 1 and 2 (0.2), worth 9.9 at node 2
+        if moves:  # two hops (0.1 transport), one unit waiting at steps 1 and 2 (0.2), worth 9.9 at node 2
             assert v_moved == pytest.approx(-0.1 - 0.2 + 9.9)
         else:
             assert v_moved == pytest.approx(v_held) == pytest.approx(-0.2)
@@ -248,7 +275,7 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
     env = NetworkFlowEnv(line_scenario(capacity=(2.0, 1.0, 2.0, 2.0)))
     env.reset(seed=0)
     env.waiting = np.array([[2.0, 3.0, 0.0]])
-    target = np.array([0.0, 2.0, 3.0]) / 5.0                         # greedy's next state, uncut
+    target = np.array([0.0, 2.0, 3.0]) / 5.0  # greedy's next state, uncut
     flows = MultiCommodityLP.for_env(env).solve(env.flow_state(), target)
     assert flows.tolist() == pytest.approx([2.0, 1.0, 0.0, 0.0])
     stalled = MultiCommodityLP.for_env(env, progress_bonus=0.0).solve(env.flow_state(), target)
@@ -256,9 +283,9 @@ def test_lp_keeps_units_moving_behind_a_full_arc():
 
 
 def test_soft_targets_keep_a_deliberate_hold_and_stop_a_cascade():
-    env = NetworkFlowEnv(path_scenario(5, steps=8))          # every unit can reach the sink in time
+    env = NetworkFlowEnv(path_scenario(5, steps=8))  # every unit can reach the sink in time
     env.reset(seed=0)
-    env.waiting = np.array([[2.0, 2.0, 2.0, 2.0, 0.0]])      # greedy's next state: (0, 2, 2, 2, 2)
+    env.waiting = np.array([[2.0, 2.0, 2.0, 2.0, 0.0]])  # greedy's next state: (0, 2, 2, 2, 2)
     hard, soft = MultiCommodityLP.for_env(env), MultiCommodityLP.for_env(env, soft_targets=1.5)
     # one unit too many at node 0 (and one too few at the sink): to meet it exactly, node 0 holds one unit, so
     # node 1 holds one of its own to keep its 2, and so on: hard targets hold a unit at every node. Soft ones
@@ -277,13 +304,15 @@ def test_soft_targets_keep_a_deliberate_hold_and_stop_a_cascade():
 
 @pytest.mark.parametrize("name", ["b4", "gabriel/20/0"])
 def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
-    make = lambda: NetworkFlowEnv(name, steps=12)  # noqa: E731
+    make = lambda: NetworkFlowEnv(name, steps=12)
     env = make()
     env.reset(seed=5)
     _, planned = oracle_plan(env, env.T)
-    lower = lambda _n, e: MultiCommodityLP.for_env(e)  # noqa: E731
-    results = {c.name + str(getattr(c, "horizon", "")): evaluate(c, make, [5], make_lower=lower).rewards[0]
-               for c in (OracleMPC(horizon=12), OracleMPC(horizon=4), GreedyShortestPath(), RandomDistribution())}
+    lower = lambda _n, e: MultiCommodityLP.for_env(e)
+    results = {
+        c.name + str(getattr(c, "horizon", "")): evaluate(c, make, [5], make_lower=lower).rewards[0]
+        for c in (OracleMPC(horizon=12), OracleMPC(horizon=4), GreedyShortestPath(), RandomDistribution())
+    }
     assert results["oracle12"] == pytest.approx(planned, rel=1e-7)
     # one plan for the whole episode, executed open loop, is the same optimum (the model is exact)
     once = evaluate(OracleMPC(horizon=12, replan_every=12), make, [5], make_lower=lower).rewards[0]

@@ -94,7 +94,7 @@ def test_actor_critic_gradients_match_finite_differences():
     obs = {k: (v.double() if v.is_floating_point() else v) for k, v in random_obs(B=2).items()}
     a = SafeDirichlet(torch.full((2, 5), 2.0, dtype=torch.float64)).sample()
     p = model.head.net[0].weight
-    loss = lambda: model.evaluate_actions(obs, a)[0].sum()  # noqa: E731
+    loss = lambda: model.evaluate_actions(obs, a)[0].sum()
     loss().backward()
     g = p.grad[0, 0].item()
     eps = 1e-6
@@ -131,7 +131,7 @@ def test_gaussian_heads_log_prob_matches_torch_normal():
     torch.manual_seed(0)
     h = torch.rand(2 * 5, 8)
     head = GaussianHead(8, mask_feature=0, init_std=0.7)
-    flags = torch.tensor([1.0, 0, 0, 1, 0] * 2).unsqueeze(-1)   # nodes 0 and 3 of each graph act
+    flags = torch.tensor([1.0, 0, 0, 1, 0] * 2).unsqueeze(-1)  # nodes 0 and 3 of each graph act
     dist = head(h, flags, batch_size=2)
     a = dist.sample()
     assert a.shape == (2, 2)
@@ -164,10 +164,12 @@ def test_bidirectional_encoder_sees_upstream_nodes():
     obs = random_obs(B=1, N=3, E=2)
     obs["edge_index"] = torch.tensor([[[0, 0], [1, 2]]])
     for bidirectional, changes in ((False, False), (True, True)):
-        model = GraphActorCritic(4, 2, PolicyConfig(encoder="edgeconv", hidden=8, layers=1, bidirectional=bidirectional))
+        model = GraphActorCritic(
+            4, 2, PolicyConfig(encoder="edgeconv", hidden=8, layers=1, bidirectional=bidirectional)
+        )
         base = model.actor_encoder(*_graph(model, obs))[0]
         obs2 = {k: v.clone() for k, v in obs.items()}
-        obs2["x"][0, 1] += 1.0                       # change a downstream node
+        obs2["x"][0, 1] += 1.0  # change a downstream node
         new = model.actor_encoder(*_graph(model, obs2))[0]
         assert (not torch.allclose(base, new)) == changes
 
@@ -183,7 +185,7 @@ def test_gcn_normalisation_cache_follows_the_graph():
     enc = GCNEncoderRef = get_encoder("gcn", in_channels=3, hidden_channels=4, num_layers=2)
     x = torch.rand(4, 3)
     a = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 0]])
-    b = torch.tensor([[0, 1, 2, 3], [2, 3, 0, 1]])            # same shape, other edges
+    b = torch.tensor([[0, 1, 2, 3], [2, 3, 0, 1]])  # same shape, other edges
     out_a, out_b, out_a2 = enc(x, a), enc(x, b), enc(x, a)
     assert torch.equal(out_a, out_a2) and not torch.allclose(out_a, out_b)
     fresh = get_encoder("gcn", in_channels=3, hidden_channels=4, num_layers=2)
@@ -226,14 +228,17 @@ def test_symlog_inputs_transform_encoder_inputs_but_not_the_prior():
     raw = GraphActorCritic(4, 2, PolicyConfig(**cfg))
     logged = GraphActorCritic(4, 2, PolicyConfig(**cfg, symlog_inputs=True))
     logged.load_state_dict(raw.state_dict())
-    pre = {**obs, "x": torch.sign(obs["x"]) * torch.log1p(obs["x"].abs()),
-           "edge_attr": torch.sign(obs["edge_attr"]) * torch.log1p(obs["edge_attr"].abs())}
-    assert torch.allclose(logged.value(obs), raw.value(pre), atol=1e-5)        # the critic reads them too
+    pre = {
+        **obs,
+        "x": torch.sign(obs["x"]) * torch.log1p(obs["x"].abs()),
+        "edge_attr": torch.sign(obs["edge_attr"]) * torch.log1p(obs["edge_attr"].abs()),
+    }
+    assert torch.allclose(logged.value(obs), raw.value(pre), atol=1e-5)  # the critic reads them too
     x, ei, ea, _, B = to_graph_batch(obs)
     xs, _, eas, _, _ = to_graph_batch(pre)
     h_logged = logged.actor_encoder(*logged._inputs(x, ei, ea))
     assert torch.allclose(h_logged, raw.actor_encoder(xs, ei, eas), atol=1e-5)
     mean = logged.distribution(obs).mode()
-    expected = raw.head(h_logged, x, B).mode()               # the head with the raw features
+    expected = raw.head(h_logged, x, B).mode()  # the head with the raw features
     assert torch.allclose(mean, expected, atol=1e-6)
     assert not torch.allclose(mean, raw.distribution(obs).mode(), atol=1e-3)

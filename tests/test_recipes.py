@@ -39,8 +39,9 @@ def test_hypergrad_resumes_exactly_and_its_tolls_load_as_a_controller(tmp_path, 
         train("toll_design/braess", "hypergrad", tmp_path / "cut", iterations=8)
     monkeypatch.undo()
     resumed = train("toll_design/braess", "hypergrad", tmp_path / "cut", iterations=8, resume=True)
-    assert np.array_equal(resumed.model, full.model) and [h["objective"] for h in resumed.history] == \
-        [h["objective"] for h in full.history]
+    assert np.array_equal(resumed.model, full.model) and [h["objective"] for h in resumed.history] == [
+        h["objective"] for h in full.history
+    ]
     spec = get_problem("toll_design/braess")
     ctrl = load(tmp_path / "full" / "best.pt", spec)
     r = evaluate(ctrl, spec.make_env, spec.test_seeds)
@@ -54,7 +55,7 @@ def test_multil_cur_resumes_after_its_last_stage_exactly(tmp_path, monkeypatch):
 
     tiny = dict(max_budget=3, states_per_stage=16, val_states=4, epochs=2)
     full = train("critical_node/d1", "multil-cur", tmp_path / "full", **tiny)
-    interrupt_after(monkeypatch, curriculum, 2)                # cut after the budget-2 stage
+    interrupt_after(monkeypatch, curriculum, 2)  # cut after the budget-2 stage
     with pytest.raises(Interrupt):
         train("critical_node/d1", "multil-cur", tmp_path / "cut", **tiny)
     monkeypatch.undo()
@@ -71,10 +72,13 @@ def test_multil_cur_resumes_after_its_last_stage_exactly(tmp_path, monkeypatch):
 def test_mamrl_resumes_its_online_phase_exactly(tmp_path, monkeypatch):
     from netctrl.recipes import routing
 
-    tiny = dict(meta_iterations=2, episodes=4, **{"mamrl.horizon": 20, "mamrl.hidden": 8, "teacher.episodes": 1,
-                                                 "teacher.epochs": 1})
+    tiny = dict(
+        meta_iterations=2,
+        episodes=4,
+        **{"mamrl.horizon": 20, "mamrl.hidden": 8, "teacher.episodes": 1, "teacher.epochs": 1},
+    )
     full = train("routing/b4", "mamrl", tmp_path / "full", **tiny)
-    interrupt_after(monkeypatch, routing, 2)                   # cut after the second online episode
+    interrupt_after(monkeypatch, routing, 2)  # cut after the second online episode
     with pytest.raises(Interrupt):
         train("routing/b4", "mamrl", tmp_path / "cut", **tiny)
     monkeypatch.undo()
@@ -93,6 +97,6 @@ def test_q_routing_recipe_warms_up_a_table_that_keeps_learning(tmp_path):
     ctrl = load(tmp_path / "best.pt", spec)
     before = ctrl.q.copy()
     evaluate(ctrl, spec.make_env, [1000])
-    assert np.array_equal(before, res.model.q) and not np.array_equal(before, ctrl.q)   # it learned online
+    assert np.array_equal(before, res.model.q) and not np.array_equal(before, ctrl.q)  # it learned online
     with pytest.raises(CheckpointError, match="family routing"):
         load(tmp_path / "best.pt", get_problem("mobility/nyc_brooklyn"))

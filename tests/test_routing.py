@@ -6,8 +6,15 @@ import torch
 
 from netctrl.controllers import run_episode
 from netctrl.errors import ActionError, ConfigError, ScenarioError
-from netctrl.problems.routing import (PacketSim, RoutingParallelEnv, RoutingSettings, load_topology, meta_tasks,
-                                      problem, topology_from_dict)
+from netctrl.problems.routing import (
+    PacketSim,
+    RoutingParallelEnv,
+    RoutingSettings,
+    load_topology,
+    meta_tasks,
+    problem,
+    topology_from_dict,
+)
 from netctrl.problems.routing.baselines import QRouting, RandomRouting, ShortestPath
 
 
@@ -20,10 +27,14 @@ def episode(controller, topo, load, horizon, seed=None, failed=()):
 def tiny(links, failures=()):
     """Topology from ``[(u, v, capacity, latency), ...]`` over nodes named by the letters used."""
     names = sorted({x for u, v, *_ in links for x in (u, v)})
-    return topology_from_dict({
-        "name": "tiny", "nodes": [{"id": n} for n in names],
-        "links": [{"u": u, "v": v, "capacity": c, "latency": lat} for u, v, c, lat in links],
-        "failure_scenarios": [{"failed_links": [list(p) for p in f]} for f in failures]})
+    return topology_from_dict(
+        {
+            "name": "tiny",
+            "nodes": [{"id": n} for n in names],
+            "links": [{"u": u, "v": v, "capacity": c, "latency": lat} for u, v, c, lat in links],
+            "failure_scenarios": [{"failed_links": [list(p) for p in f]} for f in failures],
+        }
+    )
 
 
 def drive(sim, actions, ticks):
@@ -118,7 +129,7 @@ def test_traffic_does_not_depend_on_the_policy():
     run_episode(RandomRouting(), a, 2)
     run_episode(ShortestPath(topo), b, 2)
     a, b = a.sim, b.sim
-    assert a.generated == b.generated and np.array_equal(a.p_dst[:a.num_packets], b.p_dst[:b.num_packets])
+    assert a.generated == b.generated and np.array_equal(a.p_dst[: a.num_packets], b.p_dst[: b.num_packets])
 
 
 def test_invalid_input_is_rejected():
@@ -190,9 +201,9 @@ def test_env_infos_tell_each_router_what_became_of_its_packets():
     while env.agents:
         obs, _, _, _, infos = env.step(spa.act(obs))
         seen.append({a: (i["packet"], i["sent"], i["backlog"], list(i["acked"])) for a, i in infos.items()})
-    assert seen[0]["A"][:2] == (pid, True) and seen[0]["B"][2] == 1          # on its way to B
-    assert seen[1]["B"][:2] == (pid, True) and seen[1]["C"][3] == [pid]       # delivered at C after tick 1
-    assert all(v[0] == -1 for t in seen[2:] for v in t.values())            # nothing left to forward
+    assert seen[0]["A"][:2] == (pid, True) and seen[0]["B"][2] == 1  # on its way to B
+    assert seen[1]["B"][:2] == (pid, True) and seen[1]["C"][3] == [pid]  # delivered at C after tick 1
+    assert all(v[0] == -1 for t in seen[2:] for v in t.values())  # nothing left to forward
     assert env.episode_metrics()["delivered"] == 1 and env.episode_metrics()["delivery_time"] == 2
 
 
@@ -209,7 +220,13 @@ def test_q_routing_learns_to_avoid_a_failed_link():
 
 # ------------------------------------------------------------------------------------------- MAMRL parts
 from netctrl.algos.mamrl import (  # noqa: E402
-    ConsensusEstimator, MAMRLConfig, RouterLearner, collect, laplacian, meta_train)
+    ConsensusEstimator,
+    MAMRLConfig,
+    RouterLearner,
+    collect,
+    laplacian,
+    meta_train,
+)
 from netctrl.policies.router import RouterPolicies  # noqa: E402
 
 
@@ -305,9 +322,29 @@ def test_cli_train_routing_writes_loadable_checkpoints(tmp_path):
     from netctrl.cli import app
     from netctrl.recipes.routing import load_router_policy
 
-    res = CliRunner().invoke(app, ["train", "routing/b4", "--algo", "mamrl", "--iterations", "2", "--set",
-                                   "meta_iterations=1", "--set", "mamrl.horizon=20", "--set", "mamrl.hidden=8",
-                                   "--set", "teacher.episodes=1", "--set", "teacher.epochs=1", "--run-dir", str(tmp_path)])
+    res = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "routing/b4",
+            "--algo",
+            "mamrl",
+            "--iterations",
+            "2",
+            "--set",
+            "meta_iterations=1",
+            "--set",
+            "mamrl.horizon=20",
+            "--set",
+            "mamrl.hidden=8",
+            "--set",
+            "teacher.episodes=1",
+            "--set",
+            "teacher.epochs=1",
+            "--run-dir",
+            str(tmp_path),
+        ],
+    )
     assert res.exit_code == 0, res.output
     for name in ("meta_init.pt", "best.pt", "last.pt"):
         pol, ck = load_router_policy(tmp_path / name)
@@ -326,7 +363,7 @@ def test_meta_tasks_hold_out_the_test_failures_and_keep_connectivity():
 
 @pytest.mark.slow
 def test_benchmark_quick_smoke(tmp_path):
-    from routing import run               # benchmarks/routing.py (tests/conftest.py puts benchmarks/ on the path)
+    from routing import run  # benchmarks/routing.py (tests/conftest.py puts benchmarks/ on the path)
 
     doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, topologies=("b4",))
     keys = {"topology", "controller", "experiment", "load", "delivery_time", "delivery_time_vs_spa", "packets_lost"}
@@ -347,7 +384,7 @@ def test_router_loads_against_hand_computed_line_and_ring():
     # evenly, every router carries 1 + 4 * (1/3) / 4 = 4/3; shortest-path ties put more on some routers
     ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
     sp_w = unit_loads(ring, ShortestPath(ring).next_hop)
-    assert sp_w.sum() == pytest.approx(4 * (1 + 1 / 3))        # routers x mean hops (4/3)
+    assert sp_w.sum() == pytest.approx(4 * (1 + 1 / 3))  # routers x mean hops (4/3)
     assert min_max_unit_load(ring) == pytest.approx(4 / 3) and sp_w.max() > 4 / 3
     # link d-a failed: the line a-b-c-d, whose inner routers carry 1 + 2/3 + 1/3 + 1/3 = 7/3
     assert min_max_unit_load(ring.with_failures([3])) == pytest.approx(7 / 3)
@@ -357,16 +394,16 @@ def test_balanced_routing_splits_where_it_lowers_the_busiest_load_and_is_spa_on_
     from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath
     from netctrl.problems.routing.capacity import unit_loads
 
-    line = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1)])   # one path per pair: the same episode as SPA
+    line = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1)])  # one path per pair: the same episode as SPA
     m_sp = episode(ShortestPath(line), line, 0.3, 100, seed=5)
     m_bal = episode(BalancedRouting(line), line, 0.3, 100, seed=5)
     assert m_sp == m_bal
     ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
     bal = BalancedRouting(ring)
     assert bal.unit_load == pytest.approx(4 / 3)
-    split = np.diff(bal.cum, axis=2, prepend=0)               # (N, dest, D) shares
-    assert np.allclose(unit_loads(ring, split), 4 / 3)          # every router carries exactly the optimum
-    assert split[0, 1, 0] == pytest.approx(1.0)                 # a -> b: the direct link only (least latency)
+    split = np.diff(bal.cum, axis=2, prepend=0)  # (N, dest, D) shares
+    assert np.allclose(unit_loads(ring, split), 4 / 3)  # every router carries exactly the optimum
+    assert split[0, 1, 0] == pytest.approx(1.0)  # a -> b: the direct link only (least latency)
     assert unit_loads(ring, ShortestPath(ring).next_hop).max() > bal.unit_load
 
 
@@ -381,15 +418,15 @@ def test_imitation_reproduces_the_balanced_routing_and_its_smoothing():
     teacher = BalancedRouting(ring)
     cfg = MAMRLConfig(hidden=16, horizon=60, loads=(0.2, 0.2), seed=0)
     env = RoutingParallelEnv(ring, load=0.2, horizon=60)
-    obs, target, mask = teacher_episode(env, teacher.probs, seed=5)   # an episode not imitated
+    obs, target, mask = teacher_episode(env, teacher.probs, seed=5)  # an episode not imitated
     spec = problem("routing/ring", ring, RoutingSettings(load=0.2, horizon=60))
     for smooth in (0.0, 0.2):
         pol = RouterPolicies(4, ring.degree, 5, hidden=16)
         pol.load_state_dict(teacher_init(spec, cfg, TeacherConfig(episodes=6, epochs=60, smooth=smooth)))
         with torch.no_grad():
             probs = torch.softmax(pol.logits(torch.from_numpy(obs).transpose(0, 1)), -1).transpose(0, 1).numpy()
-        want = (1 - smooth) * target + smooth / 2                  # every router of the ring has 2 links
-        err = np.abs(probs - want)[mask]                           # observations of an episode not imitated
+        want = (1 - smooth) * target + smooth / 2  # every router of the ring has 2 links
+        err = np.abs(probs - want)[mask]  # observations of an episode not imitated
         assert err.mean() < 0.02 and err.max() < 0.1
 
 
@@ -397,8 +434,9 @@ def test_meta_train_starts_from_the_given_initialisation():
     topo = load_topology("b4")
     cfg = MAMRLConfig(hidden=8, horizon=20)
     init = RouterPolicies(12, topo.degree, 5, hidden=8).state_dict()
-    pol, hist = meta_train(lambda task: RoutingParallelEnv(topo, horizon=20, failed_links=task),
-                           [()], cfg, iterations=0, init=init)
+    pol, hist = meta_train(
+        lambda task: RoutingParallelEnv(topo, horizon=20, failed_links=task), [()], cfg, iterations=0, init=init
+    )
     assert hist == [] and all(torch.equal(v, pol.state_dict()[k]) for k, v in init.items())
     with pytest.raises(ConfigError, match="meta_lr"):
         MAMRLConfig(meta_lr=0.0)

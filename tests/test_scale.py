@@ -65,8 +65,9 @@ def test_ppo_trains_with_ray_workers(local_ray, tmp_path):
 def test_sweep_on_ray_equals_sweep_in_process(local_ray, tmp_path):
     grid = {"actor_lr": [1e-4, 1e-3]}
     fixed = {"iterations": 2, "eval_every": 2, "checkpoint_every": 2}
-    on_ray = run_sweep(sweep_jobs([PROBLEM], [0], grid, fixed=fixed, runs=tmp_path / "ray"), use_ray=True,
-                       out=tmp_path / "ray.json")
+    on_ray = run_sweep(
+        sweep_jobs([PROBLEM], [0], grid, fixed=fixed, runs=tmp_path / "ray"), use_ray=True, out=tmp_path / "ray.json"
+    )
     here = run_sweep(sweep_jobs([PROBLEM], [0], grid, fixed=fixed, runs=tmp_path / "local"), use_ray=False)
     assert on_ray["backend"] == "ray" and here["backend"] == "local"
     assert [r["controller"] for r in on_ray["rows"]] == [r["controller"] for r in here["rows"]]
@@ -97,9 +98,9 @@ def test_a_killed_rollout_worker_is_restarted_and_its_rollout_is_the_same(local_
         killer = threading.Timer(0.3, lambda: ray.kill(collector.actors[1], no_restart=False))
         killer.start()
         t0 = time.perf_counter()
-        got = collector.collect(model, seeds, iteration=1)              # worker 1 dies during this rollout
+        got = collector.collect(model, seeds, iteration=1)  # worker 1 dies during this rollout
         killer.join()
-        again = collector.collect(model, seeds, iteration=1)            # and serves the next one too
+        again = collector.collect(model, seeds, iteration=1)  # and serves the next one too
     finally:
         collector.close()
     for name in ("actions", "logps", "values", "rewards", "dones"):

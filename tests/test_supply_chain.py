@@ -9,23 +9,50 @@ from netctrl.bilevel import BilevelWrapper
 from netctrl.errors import ActionError, ScenarioError
 from netctrl.evaluate import evaluate
 from netctrl.policies.actor_critic import PolicyController
+from netctrl.problems.supply_chain import (
+    FEATURE_BASE_PRODUCTION,
+    FEATURE_BASE_STOCK,
+    REFERENCE,
+    OracleMPC,
+    OrderUpTo,
+    RandomDistribution,
+    SupplyChainEnv,
+    SupplyLP,
+    load_named,
+    load_scenario,
+    oracle_plan,
+    scenario_from_dict,
+    tune_order_up_to,
+)
 from netctrl.recipes.bilevel import init_policy
 from netctrl.registry import get_problem, get_recipe
-from netctrl.problems.supply_chain import (
-    FEATURE_BASE_PRODUCTION, FEATURE_BASE_STOCK, REFERENCE, OracleMPC, OrderUpTo, RandomDistribution, SupplyChainEnv, SupplyLP, load_named, load_scenario,
-    oracle_plan, scenario_from_dict, tune_order_up_to,
-)
 
 
 def tiny_dict():
     """Factory F (capacity 10, storage 1, production 5, lead 1) -> store S (capacity 4, storage 2), edge cost 1."""
     return {
-        "name": "tiny", "steps": 4, "price": 10.0, "backlog_penalty": 3.0, "overcapacity_penalty": 7.0,
+        "name": "tiny",
+        "steps": 4,
+        "price": 10.0,
+        "backlog_penalty": 3.0,
+        "overcapacity_penalty": 7.0,
         "advance_info": 1,
         "nodes": [
-            {"id": "F", "kind": "factory", "capacity": 10, "storage_cost": 1, "production_cost": 5, "production_time": 1},
-            {"id": "S", "kind": "store", "capacity": 4, "storage_cost": 2,
-             "demand": {"mean": 2, "amplitude": 0, "period": 15, "shift": 0, "noise": 0}},
+            {
+                "id": "F",
+                "kind": "factory",
+                "capacity": 10,
+                "storage_cost": 1,
+                "production_cost": 5,
+                "production_time": 1,
+            },
+            {
+                "id": "S",
+                "kind": "store",
+                "capacity": 4,
+                "storage_cost": 2,
+                "demand": {"mean": 2, "amplitude": 0, "period": 15, "shift": 0, "noise": 0},
+            },
         ],
         "edges": [{"from": "F", "to": "S", "lead_time": 1, "cost": 1.0}],
     }
@@ -57,7 +84,7 @@ def test_hand_computed_stock_and_backlog():
 def test_overcapacity_penalised_and_discarded():
     env = tiny_env()
     env.reset(seed=0, options={"demand": np.zeros((env.horizon, 2))})
-    env.step(np.array([15.0, 0.0]))           # 15 units finish at t=1 in a factory of capacity 10
+    env.step(np.array([15.0, 0.0]))  # 15 units finish at t=1 in a factory of capacity 10
     _, r, *_ = env.step(np.array([0.0, 0.0]))
     # storage is charged on the 15 units before the 5 above capacity are discarded (as the reference does)
     assert r == pytest.approx(-15 * 1 - 7 * 5) and env.stock[0] == 10.0
@@ -110,7 +137,7 @@ def test_lp_reaches_a_reachable_target_exactly():
     env.reset(seed=0, options={"demand": demand})
     env.stock[:] = [12.0, 0.0, 0.0]
     state = env.flow_state()
-    flows = lower.solve(state, np.array([0.0, 0.5, 0.25, 0.25]))   # no production; half of 12 to the stores
+    flows = lower.solve(state, np.array([0.0, 0.5, 0.25, 0.25]))  # no production; half of 12 to the stores
     assert flows.tolist() == pytest.approx([0.0, 3.0, 3.0])
 
 
@@ -125,7 +152,7 @@ def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
     for ctrl in (OracleMPC(horizon=env.T), OracleMPC(horizon=10), OrderUpTo(levels), RandomDistribution(seed=1)):
         r = evaluate(ctrl, lambda: SupplyChainEnv(name), [seed], make_lower=lambda _n, e: SupplyLP.for_env(e))
         returns[f"{ctrl.name}{getattr(ctrl, 'horizon', '')}"] = r.rewards[0]
-    assert returns[f"oracle{env.T}"] == pytest.approx(planned, rel=1e-7)   # the LP models the simulator exactly
+    assert returns[f"oracle{env.T}"] == pytest.approx(planned, rel=1e-7)  # the LP models the simulator exactly
     for k, v in returns.items():
         assert v <= planned + 1e-6, (k, v, planned)
 
@@ -133,7 +160,7 @@ def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
 def test_reference_configurations_have_reference_parameters():
     sc = load_named("1f3s")
     assert sc.capacity.tolist() == [30, 15, 15, 15] and sc.storage_cost.tolist() == [2, 1, 1, 1]
-    assert sc.demand_params[1:, 0].tolist() == [0.5, 2.5, 12.0]      # dmax / 2
+    assert sc.demand_params[1:, 0].tolist() == [0.5, 2.5, 12.0]  # dmax / 2
     assert sc.network.edge_attr["cost"].tolist() == [0.3, 0.3, 0.3] and sc.price == 15.0
     big = load_named("1f3w30s")
     assert len(big.stores) == 30 and (big.kind == 1).sum() == 3
@@ -143,7 +170,7 @@ def test_reference_demand_formula():
     sc = load_named("1f2s")
     d = sc.sample_demand(np.random.default_rng(0), 30)
     t = np.arange(30)
-    base = 8 + 8 * np.cos(4 * np.pi * (2 * 2 + t) / 30)       # store 2 of the reference: dmax 16, j = 2
+    base = 8 + 8 * np.cos(4 * np.pi * (2 * 2 + t) / 30)  # store 2 of the reference: dmax 16, j = 2
     assert np.all(d[:, 2] >= np.round(base) - 1) and np.all(d[:, 2] <= np.round(base + 2) + 1)
     assert np.all(d[:, 0] == 0)
 
@@ -159,21 +186,33 @@ def _bad(mutate, match, tmp_path):
         load_scenario(path)
 
 
-@pytest.mark.parametrize("mutate, match", [
-    (lambda d: d.pop("edges"), "missing key 'edges'"),
-    (lambda d: d["nodes"][1].pop("demand"), r"'nodes\[1\]' is a store: expected 'nodes\[1\].demand'"),
-    (lambda d: d["nodes"][0].update(capacity=-1), r"'nodes\[0\].capacity' >= 0"),
-    (lambda d: d["nodes"][1].update(kind="shop"), r"'nodes\[1\].kind'"),
-    (lambda d: d["edges"][0].update(to="X"), r"'edges\[0\].to' = 'X' is not a node id"),
-    (lambda d: d["edges"][0].update({"from": "S", "to": "F"}), "ships into factory"),
-    (lambda d: d["edges"][0].update(lead_time=0), r"'edges\[0\].lead_time' >= 1"),
-    (lambda d: d["nodes"][1]["demand"].update(period=0), "period' > 0"),
-    (lambda d: d["nodes"].append({"id": "S2", "kind": "store", "capacity": 1, "storage_cost": 1,
-                                  "demand": {"mean": 1, "amplitude": 0, "period": 5, "shift": 0, "noise": 0}}),
-     "not weakly connected|cannot be reached"),
-    (lambda d: d["nodes"][0].update(id="S"), "used twice"),
-    (lambda d: d["nodes"][0].update(kind="warehouse"), "no factory"),
-])
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (lambda d: d.pop("edges"), "missing key 'edges'"),
+        (lambda d: d["nodes"][1].pop("demand"), r"'nodes\[1\]' is a store: expected 'nodes\[1\].demand'"),
+        (lambda d: d["nodes"][0].update(capacity=-1), r"'nodes\[0\].capacity' >= 0"),
+        (lambda d: d["nodes"][1].update(kind="shop"), r"'nodes\[1\].kind'"),
+        (lambda d: d["edges"][0].update(to="X"), r"'edges\[0\].to' = 'X' is not a node id"),
+        (lambda d: d["edges"][0].update({"from": "S", "to": "F"}), "ships into factory"),
+        (lambda d: d["edges"][0].update(lead_time=0), r"'edges\[0\].lead_time' >= 1"),
+        (lambda d: d["nodes"][1]["demand"].update(period=0), "period' > 0"),
+        (
+            lambda d: d["nodes"].append(
+                {
+                    "id": "S2",
+                    "kind": "store",
+                    "capacity": 1,
+                    "storage_cost": 1,
+                    "demand": {"mean": 1, "amplitude": 0, "period": 5, "shift": 0, "noise": 0},
+                }
+            ),
+            "not weakly connected|cannot be reached",
+        ),
+        (lambda d: d["nodes"][0].update(id="S"), "used twice"),
+        (lambda d: d["nodes"][0].update(kind="warehouse"), "no factory"),
+    ],
+)
 def test_malformed_scenarios_name_the_field(mutate, match, tmp_path):
     _bad(mutate, match, tmp_path)
 
@@ -215,7 +254,7 @@ def test_lp_expresses_the_order_up_to_policy_exactly(name, rel):
     uses, and the priors of the bi-level agent are that policy. (On the 30-store network the heuristic orders
     fractions of a unit, from expected demand beyond the known horizon and from short warehouses splitting their
     stock; the LP's positions are whole units, hence the tolerance.)"""
-    make = lambda: SupplyChainEnv(name)  # noqa: E731
+    make = lambda: SupplyChainEnv(name)
     seeds = [1000, 1001, 1002]
     via_lp = evaluate(BaseStockColumns(), make, seeds, make_lower=lambda _n, e: SupplyLP.for_env(e)).rewards
     direct = evaluate(OrderUpTo(np.zeros(len(load_named(name).kind))), make, seeds).rewards
@@ -228,8 +267,9 @@ def test_untrained_bilevel_policy_is_the_base_stock_policy():
     prob = get_problem("supply_chain/1f3s")
     model = init_policy(prob.make_env, get_recipe("bilevel-ppo").make_config(prob).policy, seed=0)
     seeds = [1000, 1001]
-    agent = evaluate(PolicyController(model, "lp"), prob.make_env, seeds,
-                     make_lower=lambda _n, e: SupplyLP.for_env(e)).rewards
+    agent = evaluate(
+        PolicyController(model, "lp"), prob.make_env, seeds, make_lower=lambda _n, e: SupplyLP.for_env(e)
+    ).rewards
     heur = evaluate(OrderUpTo(np.zeros(4)), prob.make_env, seeds).rewards
     assert agent == pytest.approx(heur, rel=2e-3)
 
@@ -244,7 +284,9 @@ def test_horizon_aware_order_up_to_stops_ordering_for_demand_after_the_end():
     assert prod_plain.sum() > 0  # the textbook policy produces for steps that never come
     assert prod_aware.sum() == 0  # production takes a step: nothing produced now can be sold
     plain = evaluate(OrderUpTo(np.zeros(env.N)), lambda: SupplyChainEnv("1f2s"), [1000, 1001]).rewards
-    aware = evaluate(OrderUpTo(np.zeros(env.N), horizon_aware=True), lambda: SupplyChainEnv("1f2s"), [1000, 1001]).rewards
+    aware = evaluate(
+        OrderUpTo(np.zeros(env.N), horizon_aware=True), lambda: SupplyChainEnv("1f2s"), [1000, 1001]
+    ).rewards
     assert np.all(np.asarray(aware) > np.asarray(plain))
 
 
@@ -266,7 +308,7 @@ def test_lp_hot_start_gives_the_same_decisions_as_cold():
 def test_horizon_aware_base_stock_is_optimal_when_demand_is_known_over_the_lead_times():
     """On 1F2S demand is known over every lead time (advance_info = 3): the base-stock policy that counts no
     demand after the episode is then optimal, equal to the perfect-foresight optimum of the whole episode."""
-    make = lambda: SupplyChainEnv("1f2s")  # noqa: E731
+    make = lambda: SupplyChainEnv("1f2s")
     seeds = [1000, 1001]
     aware = evaluate(OrderUpTo(np.zeros(3), horizon_aware=True), make, seeds).rewards
     optimum = evaluate(OracleMPC(horizon=30), make, seeds).rewards

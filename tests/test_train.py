@@ -11,8 +11,9 @@ from netctrl.recipes.bilevel import load_policy, make_training_env
 from netctrl.registry import get_problem, get_recipe
 from netctrl.train import atomic_write_bytes, load_checkpoint, save_checkpoint
 
-TINY = dict(num_envs=2, group_size=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2,
-            checkpoint_every=1)
+TINY = dict(
+    num_envs=2, group_size=2, rollout_steps=20, minibatch_size=20, update_epochs=2, eval_every=2, checkpoint_every=1
+)
 
 
 class Interrupt(Exception):
@@ -29,8 +30,12 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.equal(_params(model), _params(res.model))
     assert ckpt["problem"]["name"] == "mobility/nyc_brooklyn" and ckpt["problem"]["family"] == "mobility"
     assert ckpt["recipe"] == "bilevel-ppo" and ckpt["version"] == 3 and ckpt["iteration"] == 2
-    assert ckpt["graph"] == {"nodes": 14, "edges": 56, "node_features": ckpt["policy_config"]["node_features"],
-                             "edge_features": ckpt["policy_config"]["edge_features"]}
+    assert ckpt["graph"] == {
+        "nodes": 14,
+        "edges": 56,
+        "node_features": ckpt["policy_config"]["node_features"],
+        "edge_features": ckpt["policy_config"]["edge_features"],
+    }
     assert json.loads((tmp_path / "config.json").read_text())["num_envs"] == 2
     assert (tmp_path / "metrics.csv").read_text().startswith("iteration,")
     assert (tmp_path / "config.toml").exists()
@@ -58,16 +63,23 @@ def test_checkpoint_refuses_code_execution(tmp_path):
     torch.save({"format": "netctrl-checkpoint-v1", "model": Evil(), "policy_config": {}}, path)
     with pytest.raises(CheckpointError, match="could run code") as err:
         load_checkpoint(path)
-    assert "weights_only=False" not in str(err.value)        # never the advice to turn the guard off
+    assert "weights_only=False" not in str(err.value)  # never the advice to turn the guard off
 
 
-@pytest.mark.parametrize("problem, algo", [("mobility/nyc_brooklyn", "bilevel-ppo"), ("mobility/nyc_brooklyn", "bilevel-a2c"),
-                                           ("supply_chain/1f2s", "bilevel-ppo"), ("network_flow/gabriel-10", "bilevel-ppo")])
+@pytest.mark.parametrize(
+    "problem, algo",
+    [
+        ("mobility/nyc_brooklyn", "bilevel-ppo"),
+        ("mobility/nyc_brooklyn", "bilevel-a2c"),
+        ("supply_chain/1f2s", "bilevel-ppo"),
+        ("network_flow/gabriel-10", "bilevel-ppo"),
+    ],
+)
 def test_resumed_run_reproduces_uninterrupted_run(tmp_path, problem, algo):
     prob = get_problem(problem)
     kw = dict(TINY) if algo.endswith("ppo") else dict(num_envs=2, eval_every=2, checkpoint_every=1)
     if prob.recipes[algo].get("imitation"):
-        kw["imitation"] = False                           # PPO from scratch: the interruption lands in PPO
+        kw["imitation"] = False  # PPO from scratch: the interruption lands in PPO
     length = {"iterations": 4} if algo.endswith("ppo") else {"episodes": 4}
     full = train(prob, algo, tmp_path / "full", **length, **kw)
 
@@ -181,10 +193,20 @@ def test_ppo_cycles_through_the_training_graphs(tmp_path):
 
     sources = ("gabriel/10/0", "gabriel/15/0", "b4")
     base = get_problem("network_flow/gabriel-mix")
-    prob = dataclasses.replace(base, hooks={**base.hooks, "train_envs": tuple(factory(s) for s in sources)},
-                               make_env=lambda **kw: NetworkFlowEnv("gabriel/10/1", steps=10, **kw), val_seeds=(1,))
-    res = train(prob, "bilevel-ppo", tmp_path, iterations=4, imitation=False,
-                **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4})
+    prob = dataclasses.replace(
+        base,
+        hooks={**base.hooks, "train_envs": tuple(factory(s) for s in sources)},
+        make_env=lambda **kw: NetworkFlowEnv("gabriel/10/1", steps=10, **kw),
+        val_seeds=(1,),
+    )
+    res = train(
+        prob,
+        "bilevel-ppo",
+        tmp_path,
+        iterations=4,
+        imitation=False,
+        **{**TINY, "rollout_steps": 10, "minibatch_size": 10, "eval_every": 4},
+    )
     assert res.iterations == 4 and res.best_eval is not None
     # iterations 0 and 3 on the first graph, 1 on the second, 2 on the third; per iteration each of the 2
     # environments is reset by the collector and once more by the vector env when its 10-step episode ends
@@ -197,8 +219,9 @@ def test_a_version_1_checkpoint_still_loads_and_a_foreign_recipe_is_named(tmp_pa
     train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path / "run", iterations=1, **TINY)
     ck = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
     old = {k: v for k, v in ck.items() if k not in ("recipe", "problem", "version", "netctrl")}
-    old.update(format="netctrl-checkpoint-v1", config={**ck["config"], "problem": "mobility/nyc_brooklyn",
-                                                       "agent": "bilevel"})
+    old.update(
+        format="netctrl-checkpoint-v1", config={**ck["config"], "problem": "mobility/nyc_brooklyn", "agent": "bilevel"}
+    )
     torch.save(old, tmp_path / "v1.pt")
     model, got = load_policy(tmp_path / "v1.pt", get_problem("mobility/shenzhen_downtown_west"))  # same family
     assert got["version"] == 1 and got["recipe"] == "bilevel-ppo" and got["problem"]["family"] == "mobility"

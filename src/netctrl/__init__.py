@@ -6,16 +6,22 @@ One interface for every problem family: :func:`get_problem` (a registered instan
 checkpoint into a controller.
 """
 
-from ._version import __version__  # noqa: E402,F401
-
-from .bilevel import BilevelWrapper  # noqa: E402
-from .controllers import Controller, InstanceProblem, run_episode  # noqa: E402
-from .errors import NetctrlError  # noqa: E402
-from .evaluate import compare, evaluate  # noqa: E402
-from .graph import FlowNetwork  # noqa: E402
-from .lp import LinearProgram  # noqa: E402
-from .registry import (get_family, get_problem, get_recipe, list_families, list_problems, list_recipes,  # noqa: E402
-                       load_problem)
+from ._version import __version__  # noqa: F401
+from .bilevel import BilevelWrapper
+from .controllers import Controller, InstanceProblem, run_episode
+from .errors import NetctrlError
+from .evaluate import compare, evaluate
+from .graph import FlowNetwork
+from .lp import LinearProgram
+from .registry import (
+    get_family,
+    get_problem,
+    get_recipe,
+    list_families,
+    list_problems,
+    list_recipes,
+    load_problem,
+)
 
 
 def load(checkpoint, spec=None, name=None):
@@ -31,6 +37,22 @@ def _register_envs() -> None:
 
 _register_envs()
 
-__all__ = ["BilevelWrapper", "Controller", "FlowNetwork", "InstanceProblem", "LinearProgram", "NetctrlError",
-           "compare", "evaluate", "get_family", "get_problem", "get_recipe", "list_families", "list_problems",
-           "list_recipes", "load", "load_problem", "run_episode"]
+__all__ = [
+    "BilevelWrapper",
+    "Controller",
+    "FlowNetwork",
+    "InstanceProblem",
+    "LinearProgram",
+    "NetctrlError",
+    "compare",
+    "evaluate",
+    "get_family",
+    "get_problem",
+    "get_recipe",
+    "list_families",
+    "list_problems",
+    "list_recipes",
+    "load",
+    "load_problem",
+    "run_episode",
+]

@@ -26,9 +26,9 @@ from typing import Annotated
 import typer
 from typer.core import TyperGroup
 
-try:                                    # typer >= 0.20 vendors click
+try:  # typer >= 0.20 vendors click
     from typer import _click as click
-except ImportError:                     # pragma: no cover
+except ImportError:  # pragma: no cover
     import click
 
 
@@ -52,7 +52,7 @@ class _Group(TyperGroup):
         try:
             rc = super().main(argv, "netctrl", complete_var, standalone_mode=False, **extra)
         except click.exceptions.UsageError as exc:
-            if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":     # bare `netctrl`: its help
+            if exc.ctx is not None and type(exc).__name__ == "NoArgsIsHelpError":  # bare `netctrl`: its help
                 click.echo(exc.ctx.get_help())
                 sys.exit(0)
             cmd = exc.ctx.command_path if exc.ctx is not None else "netctrl"
@@ -65,7 +65,7 @@ class _Group(TyperGroup):
             if _debug(argv):
                 raise
             _fail(str(exc), exc.exit_code)
-        except OSError as exc:                              # missing file, permission denied, disk full ...
+        except OSError as exc:  # missing file, permission denied, disk full ...
             if _debug(argv):
                 raise
             where = f" ({exc.filename})" if exc.filename and str(exc.filename) not in str(exc.strerror) else ""
@@ -75,31 +75,59 @@ class _Group(TyperGroup):
         sys.exit(rc if isinstance(rc, int) else 0)
 
 
-app = typer.Typer(cls=_Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Learn to control flows on networks. `netctrl list` shows the problems, their baselines and "
-                       "training recipes. Errors are one line; exit status 2 command line or config, 3 input "
-                       "file, 4 checkpoint, 5 solver, 6 action, 7 missing extra, 8 file system, 9 Ray worker; --debug shows "
-                       "tracebacks.")
+app = typer.Typer(
+    cls=_Group,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Learn to control flows on networks. `netctrl list` shows the problems, their baselines and "
+    "training recipes. Errors are one line; exit status 2 command line or config, 3 input "
+    "file, 4 checkpoint, 5 solver, 6 action, 7 missing extra, 8 file system, 9 Ray worker; --debug shows "
+    "tracebacks.",
+)
 
-ProblemArg = Annotated[str | None, typer.Argument(
-    help="problem: an instance (mobility/nyc_brooklyn, routing/b4, ...) or, with --scenario, a family (mobility, "
-         "supply_chain, network_flow, routing, critical_node, toll_design); see `netctrl list`")]
-SourceOpt = Annotated[str | None, typer.Option(
-    "--scenario", "--topology", "--instance",
-    help="your own file for the family (a city/supply-network/toll JSON file, a topology JSON file or topohub key, "
-         "an MCN instance file); see `netctrl list FAMILY` for its format")]
-ConfigOpt = Annotated[Path | None, typer.Option(
-    "--config", help="an experiment file (TOML or YAML: problem, scenario, settings, algo, seed, config sections); "
-                     "command-line options win over it")]
-SetOpt = Annotated[list[str] | None, typer.Option(
-    "--set", help="key=value: a family setting (demand_ratio=2) or a recipe option (iterations=100, "
-                  "policy.hidden=32); bare keys must be unambiguous (repeatable)")]
+ProblemArg = Annotated[
+    str | None,
+    typer.Argument(
+        help="problem: an instance (mobility/nyc_brooklyn, routing/b4, ...) or, with --scenario, a family (mobility, "
+        "supply_chain, network_flow, routing, critical_node, toll_design); see `netctrl list`"
+    ),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scenario",
+        "--topology",
+        "--instance",
+        help="your own file for the family (a city/supply-network/toll JSON file, a topology JSON file or topohub key, "
+        "an MCN instance file); see `netctrl list FAMILY` for its format",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="an experiment file (TOML or YAML: problem, scenario, settings, algo, seed, config sections); "
+        "command-line options win over it",
+    ),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="key=value: a family setting (demand_ratio=2) or a recipe option (iterations=100, "
+        "policy.hidden=32); bare keys must be unambiguous (repeatable)",
+    ),
+]
 
 
 @app.callback()
-def _setup(threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is fastest for these small graphs)")] = 1,
-           debug: Annotated[bool, typer.Option("--debug", help="show the full traceback of an error "
-                                                              "(also NETCTRL_DEBUG=1)")] = False) -> None:
+def _setup(
+    threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is fastest for these small graphs)")] = 1,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the full traceback of an error (also NETCTRL_DEBUG=1)")
+    ] = False,
+) -> None:
     from .train import configure_threads
 
     configure_threads(threads)
@@ -121,7 +149,7 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
 
     from .registry import get_family, get_problem, get_recipe, list_families, list_problems, list_recipes
 
-    for name in ([get_family(family).name] if family else list_families()):
+    for name in [get_family(family).name] if family else list_families():
         fam = get_family(name)
         typer.secho(f"{fam.name}: {fam.description} [{fam.kind}]", bold=True)
         instances = list_problems(fam.name)
@@ -130,8 +158,10 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
             env_id = f"  [{spec.env_id}]" if spec.env_id else ""
             typer.echo(f"    {inst}{env_id}  {spec.description}")
         spec = get_problem(instances[0])
-        typer.echo(f"  baselines: {', '.join(spec.baselines(0))}" + (f" (reference for %: {spec.reference})"
-                                                                    if spec.reference else ""))
+        typer.echo(
+            f"  baselines: {', '.join(spec.baselines(0))}"
+            + (f" (reference for %: {spec.reference})" if spec.reference else "")
+        )
         if spec.lowers:
             typer.echo(f"  lower levels: {', '.join(spec.lowers)}")
         typer.echo("  recipes (--algo, first = default): " + ", ".join(spec.recipes))
@@ -142,8 +172,14 @@ def list_cmd(family: Annotated[str | None, typer.Argument(help="one family (defa
     typer.secho("recipes:", bold=True)
     for r in shown:
         rec = get_recipe(r)
-        extra = ", ".join(x for x in (rec.budget and f"--iterations sets {rec.budget}",
-                                      rec.time_limit and f"--time-limit sets {rec.time_limit}") if x)
+        extra = ", ".join(
+            x
+            for x in (
+                rec.budget and f"--iterations sets {rec.budget}",
+                rec.time_limit and f"--time-limit sets {rec.time_limit}",
+            )
+            if x
+        )
         typer.echo(f"    {r}: {rec.description}" + (f" ({extra})" if extra else ""))
 
 
@@ -155,16 +191,27 @@ def train(
     config: ConfigOpt = None,
     algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first; see `netctrl list`)")] = None,
     seed: Annotated[int | None, typer.Option(min=0, help="the one seed of the run (default 0)")] = None,
-    iterations: Annotated[int | None, typer.Option(min=1, help="the recipe's budget: PPO iterations, A2C episodes, "
-                                                        "online episodes, DQN updates, outer iterations")] = None,
+    iterations: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="the recipe's budget: PPO iterations, A2C episodes, online episodes, DQN updates, outer iterations",
+        ),
+    ] = None,
     time_limit: Annotated[float | None, typer.Option(min=0, help="stop training after this many seconds (> 0)")] = None,
     run_dir: Annotated[Path | None, typer.Option(help="where checkpoints, metrics and config.toml go")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --run-dir from its last checkpoint")] = False,
-    overwrite: Annotated[bool, typer.Option(help="replace the run that --run-dir holds (its checkpoints, config "
-                                                 "and metrics are deleted first)")] = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            help="replace the run that --run-dir holds (its checkpoints, config and metrics are deleted first)"
+        ),
+    ] = False,
     set_: SetOpt = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
-    workers: Annotated[int, typer.Option(min=0, help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")] = 0,
+    workers: Annotated[
+        int, typer.Option(min=0, help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")
+    ] = 0,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster to use (e.g. auto, ray://host:10001)")] = None,
 ) -> None:
     """Train a controller; writes best.pt (the one to evaluate), last.pt, config.toml (the resolved experiment:
@@ -176,9 +223,17 @@ def train(
     sets = parse_sets(set_)
     if workers:
         sets["workers"] = workers
-    exp = experiment(config, problem=problem, scenario=scenario, algo=algo, seed=seed,
-                     run_dir=None if run_dir is None else str(run_dir), sets=sets, iterations=iterations,
-                     time_limit=time_limit)
+    exp = experiment(
+        config,
+        problem=problem,
+        scenario=scenario,
+        algo=algo,
+        seed=seed,
+        run_dir=None if run_dir is None else str(run_dir),
+        sets=sets,
+        iterations=iterations,
+        time_limit=time_limit,
+    )
     if workers:
         from .scale import init_ray
 
@@ -186,8 +241,10 @@ def train(
     res = train_experiment(exp, resume=resume, progress=progress, verbose=True, overwrite=overwrite)
     spec, recipe, rd = exp.spec, exp.recipe, exp.run_dir
     best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
-    typer.echo(f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
-               f"{res.wall_s:.1f}s{best}; run directory {rd}")
+    typer.echo(
+        f"trained {recipe.name} on {spec.name}: {res.iterations} iterations ({res.episodes} episodes) in "
+        f"{res.wall_s:.1f}s{best}; run directory {rd}"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ eval
@@ -196,9 +253,15 @@ def eval_cmd(
     problem: ProblemArg = None,
     scenario: SourceOpt = None,
     config: ConfigOpt = None,
-    checkpoint: Annotated[list[Path] | None, typer.Option(help="trained controller(s) (a run's best.pt; repeatable)")] = None,
-    baselines: Annotated[str | None, typer.Option(help="comma-separated baselines, 'all' or 'none' (default all)")] = None,
-    episodes: Annotated[int | None, typer.Option(min=1, help="episodes on the problem's test seeds (default 10)")] = None,
+    checkpoint: Annotated[
+        list[Path] | None, typer.Option(help="trained controller(s) (a run's best.pt; repeatable)")
+    ] = None,
+    baselines: Annotated[
+        str | None, typer.Option(help="comma-separated baselines, 'all' or 'none' (default all)")
+    ] = None,
+    episodes: Annotated[
+        int | None, typer.Option(min=1, help="episodes on the problem's test seeds (default 10)")
+    ] = None,
     set_: SetOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")] = None,
 ) -> None:
@@ -234,7 +297,7 @@ def eval_cmd(
     rows = compare(spec, controllers, seeds)
     records = rows_to_records(spec, rows)
     print_table(f"{spec.name}: {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}", records, table_keys(spec))
-    if spec.kind == "instance" and len(seeds) == 1:           # one instance: show each controller's solution
+    if spec.kind == "instance" and len(seeds) == 1:  # one instance: show each controller's solution
         for row in rows:
             info = row.result.episodes[0].last_info
             typer.echo(f"{row.controller}: " + "; ".join(f"{k} {_short(v)}" for k, v in info.items()))
@@ -268,14 +331,20 @@ def _test_seeds(spec, episodes: int) -> list[int]:
 # ------------------------------------------------------------------------------------------------ demo
 @app.command()
 def demo(
-    problem: Annotated[str, typer.Argument(help="problem to demo (default mobility/nyc_brooklyn)")] = "mobility/nyc_brooklyn",
+    problem: Annotated[
+        str, typer.Argument(help="problem to demo (default mobility/nyc_brooklyn)")
+    ] = "mobility/nyc_brooklyn",
     scenario: SourceOpt = None,
     algo: Annotated[str | None, typer.Option(help="recipe (default: the problem's first)")] = None,
     minutes: Annotated[float, typer.Option(min=0, help="training budget in minutes (> 0)")] = 4.0,
     episodes: Annotated[int, typer.Option(min=1, help="evaluation episodes (test seeds)")] = 10,
-    out: Annotated[Path, typer.Option(help="output directory (run, table, plot); a previous demo there is replaced")] = Path("runs/demo"),
+    out: Annotated[
+        Path, typer.Option(help="output directory (run, table, plot); a previous demo there is replaced")
+    ] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(min=0, help="seed")] = 0,
-    iterations: Annotated[int | None, typer.Option(min=1, help="cap on the recipe's budget (tests use a tiny one)")] = None,
+    iterations: Annotated[
+        int | None, typer.Option(min=1, help="cap on the recipe's budget (tests use a tiny one)")
+    ] = None,
     set_: SetOpt = None,
 ) -> None:
     """Train a controller briefly, then compare it with the oracle (or exact solver), heuristics and random."""
@@ -283,8 +352,17 @@ def demo(
     from .demo import run_demo
 
     _positive(minutes=minutes)
-    run_demo(problem, minutes=minutes, episodes=episodes, out=out, seed=seed, iterations=iterations, algo=algo,
-             scenario=scenario, sets=parse_sets(set_))
+    run_demo(
+        problem,
+        minutes=minutes,
+        episodes=episodes,
+        out=out,
+        seed=seed,
+        iterations=iterations,
+        algo=algo,
+        scenario=scenario,
+        sets=parse_sets(set_),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ sweep
@@ -316,8 +394,11 @@ def sweep(
     jobs = sweep_jobs(problems, seed_list, parse_grid(grid), algo=algo, fixed=parse_sets(set_), runs=runs)
     typer.echo(f"{len(jobs)} job(s) on {'Ray' if ray else 'this process'}")
     doc = run_sweep(jobs, minutes=minutes, use_ray=ray, ray_address=ray_address, out=out, command=command_line())
-    print_table(f"sweep ({doc['backend']}, validation seeds)", doc["rows"],
-                ["scenario", "controller", "seed", "reward_mean", "reward_std", "train_wall_s"])
+    print_table(
+        f"sweep ({doc['backend']}, validation seeds)",
+        doc["rows"],
+        ["scenario", "controller", "seed", "reward_mean", "reward_std", "train_wall_s"],
+    )
     typer.echo(f"wrote {out}")
 
 

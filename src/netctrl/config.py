@@ -40,9 +40,10 @@ import json
 import shutil
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ConfigError, NetctrlError
 from .files import MAX_NESTING, check_nesting, read_text
@@ -160,7 +161,9 @@ def build(cls: type, values: Mapping | Any = None, *, where: str = "", defaults:
     for source in (values, defaults):
         unknown = [k for k in source if k not in names]
         if unknown:
-            raise ConfigError(f"unknown key '{where}{unknown[0]}'; {where.rstrip('.') or cls.__name__} has: {', '.join(names)}")
+            raise ConfigError(
+                f"unknown key '{where}{unknown[0]}'; {where.rstrip('.') or cls.__name__} has: {', '.join(names)}"
+            )
     kwargs = {}
     for f in fields(cls):
         tp = hints[f.name]
@@ -168,7 +171,7 @@ def build(cls: type, values: Mapping | Any = None, *, where: str = "", defaults:
             sub = values.get(f.name)
             if sub is not None and not isinstance(sub, Mapping) and not is_dataclass(sub):
                 raise ConfigError(f"'{where}{f.name}' is a section: expected a table of settings (got {sub!r})")
-            base = {}                                   # the section's default in ``cls``, then the given defaults
+            base = {}  # the section's default in ``cls``, then the given defaults
             if f.default_factory is not dataclasses.MISSING:
                 base = to_dict(f.default_factory())
             elif f.default is not dataclasses.MISSING and is_dataclass(f.default):
@@ -183,7 +186,7 @@ def build(cls: type, values: Mapping | Any = None, *, where: str = "", defaults:
             kwargs[f.name] = coerce(defaults[f.name], tp, f"{where}{f.name}")
     try:
         return cls(**kwargs)
-    except (NetctrlError, ValueError, TypeError) as exc:     # the class's own checks (__post_init__)
+    except (NetctrlError, ValueError, TypeError) as exc:  # the class's own checks (__post_init__)
         raise ConfigError(f"{where.rstrip('.') or cls.__name__}: {exc}") from None
 
 
@@ -272,8 +275,10 @@ def route_sets(sets: Mapping[str, Any], settings_cls: type | None, recipe_cls: t
     eval_keys = [f.name for f in fields(EvalConfig)]
     for key, value in sets.items():
         if key == "seed" or (key.endswith(".seed") and not key.startswith("settings.")):
-            raise ConfigError(f"'{key}': seeds are set once, by --seed (the top-level 'seed'); a family setting "
-                              "named seed is 'settings.seed'")
+            raise ConfigError(
+                f"'{key}': seeds are set once, by --seed (the top-level 'seed'); a family setting "
+                "named seed is 'settings.seed'"
+            )
         head, _, rest = key.partition(".")
         if head == "settings" and rest:
             if rest not in setting_keys:
@@ -288,7 +293,9 @@ def route_sets(sets: Mapping[str, Any], settings_cls: type | None, recipe_cls: t
         if key in recipe_keys:
             _nest(tree, key, value)
             continue
-        places = ([f"settings.{key}"] if key in setting_keys else []) + [p for p in recipe_keys if p.split(".")[-1] == key]
+        places = ([f"settings.{key}"] if key in setting_keys else []) + [
+            p for p in recipe_keys if p.split(".")[-1] == key
+        ]
         if len(places) == 1:
             if places[0].startswith("settings."):
                 settings[key] = value
@@ -370,8 +377,12 @@ class Experiment:
         from .registry import get_problem, load_problem
 
         if self.scenario is None:
-            return get_problem(self.problem).with_settings(**_changed(self.settings, get_problem(self.problem).settings))
-        return load_problem(self.problem, self.scenario, **({} if self.settings is None else dataclasses.asdict(self.settings)))
+            return get_problem(self.problem).with_settings(
+                **_changed(self.settings, get_problem(self.problem).settings)
+            )
+        return load_problem(
+            self.problem, self.scenario, **({} if self.settings is None else dataclasses.asdict(self.settings))
+        )
 
     @property
     def recipe(self):
@@ -404,18 +415,22 @@ class Experiment:
 
         path = Path(path)
         tree = self.to_dict()
-        if self.run_dir is not None:          # absolute: the file names its run wherever it is read from
+        if self.run_dir is not None:  # absolute: the file names its run wherever it is read from
             tree["run_dir"] = str(Path(self.run_dir).resolve())
         if copy_scenario and self.scenario is not None and Path(self.scenario).is_file():
             src = Path(self.scenario)
             reserved = {path.name, "config.json", "metrics.jsonl", "metrics.csv", "summary.json", "pretrain.json"}
-            dst = path.parent / (src.name if src.name not in reserved and src.suffix != ".pt" else f"scenario-{src.name}")
+            dst = path.parent / (
+                src.name if src.name not in reserved and src.suffix != ".pt" else f"scenario-{src.name}"
+            )
             path.parent.mkdir(parents=True, exist_ok=True)
             if src.resolve() != dst.resolve():
                 shutil.copyfile(src, dst)
             tree["scenario"] = dst.name
-        header = ("# netctrl experiment, fully resolved. Repeat it with:\n"
-                  "#   netctrl train --config <this file> --run-dir <a new directory>\n")
+        header = (
+            "# netctrl experiment, fully resolved. Repeat it with:\n"
+            "#   netctrl train --config <this file> --run-dir <a new directory>\n"
+        )
         atomic_write_text(path, header + tomli_w.dumps(_tomlable(tree)))
         return path
 
@@ -442,8 +457,10 @@ def check_resume(exp: Experiment, path: str | Path) -> None:
         if key in skip or key.startswith("eval."):
             continue
         if before.get(key) != now.get(key):
-            raise ConfigError(f"{path.parent} was made with another config ('{key}' = {before.get(key)!r}, now "
-                              f"{now.get(key)!r}); resume it with --config {path} or choose another --run-dir")
+            raise ConfigError(
+                f"{path.parent} was made with another config ('{key}' = {before.get(key)!r}, now "
+                f"{now.get(key)!r}); resume it with --config {path} or choose another --run-dir"
+            )
 
 
 def _tomlable(value):
@@ -462,10 +479,19 @@ def _changed(settings, base) -> dict:
     return {k: v for k, v in a.items() if v != b.get(k)}
 
 
-def experiment(config: str | Path | Mapping | None = None, *, problem: str | None = None, scenario: str | None = None,
-               algo: str | None = None, seed: int | None = None, run_dir: str | None = None,
-               sets: Mapping[str, Any] | None = None, iterations: int | None = None,
-               time_limit: float | None = None, need_recipe: bool = True) -> Experiment:
+def experiment(
+    config: str | Path | Mapping | None = None,
+    *,
+    problem: str | None = None,
+    scenario: str | None = None,
+    algo: str | None = None,
+    seed: int | None = None,
+    run_dir: str | None = None,
+    sets: Mapping[str, Any] | None = None,
+    iterations: int | None = None,
+    time_limit: float | None = None,
+    need_recipe: bool = True,
+) -> Experiment:
     """Resolve an experiment from a config file (or dict) and command-line values, which win over the file.
 
     ``sets`` are ``--set`` overrides (see :func:`route_sets`); ``iterations`` / ``time_limit`` set the
@@ -500,8 +526,10 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
     if run_dir is None and file_run is not None:
         run_dir = str(base_dir / file_run) if not Path(str(file_run)).is_absolute() else str(file_run)
     if not problem:
-        raise ConfigError(f"{where}: no problem given (a family such as 'mobility' or an instance such as "
-                          "'mobility/nyc_brooklyn'; see `netctrl list`)")
+        raise ConfigError(
+            f"{where}: no problem given (a family such as 'mobility' or an instance such as "
+            "'mobility/nyc_brooklyn'; see `netctrl list`)"
+        )
     if scenario is None:
         base_spec = get_problem(problem)
         settings_cls = type(base_spec.settings) if base_spec.settings is not None else None
@@ -514,7 +542,7 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
     file_eval = tree.pop("eval", {}) or {}
     recipe = None
     if algo is not None or need_recipe:
-        if algo is None:          # the family's instances share their recipes: ask a registered one
+        if algo is None:  # the family's instances share their recipes: ask a registered one
             from .registry import list_problems
 
             spec0 = base_spec or get_problem(list_problems(problem)[0])
@@ -525,14 +553,18 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
         algo = recipe.name
     recipe_tree = tree
     if recipe is None and recipe_tree:
-        raise ConfigError(f"{where}: unknown key '{next(iter(recipe_tree))}'; without 'algo' a config has: "
-                          f"{', '.join(TOP_KEYS + ('settings', 'eval'))}")
+        raise ConfigError(
+            f"{where}: unknown key '{next(iter(recipe_tree))}'; without 'algo' a config has: "
+            f"{', '.join(TOP_KEYS + ('settings', 'eval'))}"
+        )
     if recipe is not None:
         allowed = set(f.name for f in fields(recipe.config))
         for k in recipe_tree:
             if k not in allowed:
-                raise ConfigError(f"{where}: unknown key '{k}'; a {recipe.name} experiment has: "
-                                  f"{', '.join(TOP_KEYS + ('settings', 'eval') + tuple(f.name for f in fields(recipe.config)))}")
+                raise ConfigError(
+                    f"{where}: unknown key '{k}'; a {recipe.name} experiment has: "
+                    f"{', '.join(TOP_KEYS + ('settings', 'eval') + tuple(f.name for f in fields(recipe.config)))}"
+                )
         for path in leaf_paths(recipe.config):
             if path.split(".")[-1] == "seed" and _get(recipe_tree, path) is not None:
                 raise ConfigError(f"{where}: '{path}' is set by the top-level 'seed'; set the seed once")
@@ -542,8 +574,10 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
             if value is None:
                 continue
             if path is None:
-                raise ConfigError(f"recipe {recipe.name} has no {'iteration budget' if value is iterations else 'time limit'}"
-                                  f"; set its fields with --set (see `netctrl list`)")
+                raise ConfigError(
+                    f"recipe {recipe.name} has no {'iteration budget' if value is iterations else 'time limit'}"
+                    f"; set its fields with --set (see `netctrl list`)"
+                )
             _nest(r_over, path, value)
     if not isinstance(file_settings, Mapping):
         raise ConfigError(f"{where}: 'settings' expects a table (got {file_settings!r})")
@@ -555,12 +589,22 @@ def experiment(config: str | Path | Mapping | None = None, *, problem: str | Non
     cfg = None
     if recipe is not None:
         if recipe.name not in spec.recipes:
-            raise ConfigError(f"recipe {recipe.name!r} does not apply to {spec.name}; its recipes: "
-                              f"{', '.join(spec.recipes) or 'none'}")
+            raise ConfigError(
+                f"recipe {recipe.name!r} does not apply to {spec.name}; its recipes: "
+                f"{', '.join(spec.recipes) or 'none'}"
+            )
         cfg = recipe.make_config(spec, _merge(recipe_tree, r_over), seed=seed)
     ev = build(EvalConfig, {**(file_eval if isinstance(file_eval, Mapping) else {}), **e_over}, where="eval.")
-    return Experiment(problem=spec.name if scenario is None else problem, algo=algo, seed=int(seed),
-                      settings=spec.settings, config=cfg, eval=ev, scenario=scenario, run_dir=run_dir)
+    return Experiment(
+        problem=spec.name if scenario is None else problem,
+        algo=algo,
+        seed=int(seed),
+        settings=spec.settings,
+        config=cfg,
+        eval=ev,
+        scenario=scenario,
+        run_dir=run_dir,
+    )
 
 
 def _get(tree: dict, path: str):

@@ -22,8 +22,9 @@ learners (Q-routing, a policy adapting after a link failure) learn inside the sa
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class InstanceProblem:
         self.current: Any = None
 
     @property
-    def unwrapped(self) -> "InstanceProblem":
+    def unwrapped(self) -> InstanceProblem:
         return self
 
     def instance(self, seed: int | None) -> Any:  # pragma: no cover - interface
@@ -151,19 +152,19 @@ def run_episode(controller: Controller, env: Any, seed: int, sum_keys: Iterable[
 
     sum_keys = tuple(sum_keys)
     parallel = is_parallel(env)
-    begin = getattr(controller, "begin_episode", None)      # duck-typed controllers may lack the hook
+    begin = getattr(controller, "begin_episode", None)  # duck-typed controllers may lack the hook
     if begin is not None:
         begin(int(seed))
     controller.bind(env)
     t0 = time.perf_counter()
     obs, info = env.reset(seed=seed)
-    sums = {k: 0.0 for k in sum_keys}
+    sums = dict.fromkeys(sum_keys, 0.0)
     if not parallel:
         for k in sum_keys:
             sums[k] += float(info.get(k, 0.0))
     total, steps, decide = 0.0, 0, controller.pop_hidden_time()
     bilevel = isinstance(env, BilevelWrapper)
-    observe = getattr(controller, "observe", None)          # duck-typed controllers may lack the hook
+    observe = getattr(controller, "observe", None)  # duck-typed controllers may lack the hook
     while True:
         d0 = time.perf_counter()
         action = controller.act(obs)
@@ -191,8 +192,16 @@ def run_episode(controller: Controller, env: Any, seed: int, sum_keys: Iterable[
         if done:
             break
     metrics = getattr(env.unwrapped if hasattr(env, "unwrapped") else env, "episode_metrics", None)
-    return EpisodeResult(seed, total, steps, sums, decide, time.perf_counter() - t0,
-                         dict(metrics()) if callable(metrics) else {}, info if isinstance(info, dict) else {})
+    return EpisodeResult(
+        seed,
+        total,
+        steps,
+        sums,
+        decide,
+        time.perf_counter() - t0,
+        dict(metrics()) if callable(metrics) else {},
+        info if isinstance(info, dict) else {},
+    )
 
 
 # ---------------------------------------------------------------------------------------------- generic baselines

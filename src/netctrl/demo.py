@@ -35,15 +35,25 @@ def plot_learning_curve(history: list[dict], baselines: dict[str, float], path: 
     plt.close(fig)
 
 
-def run_demo(problem: str, *, minutes: float, episodes: int, out: Path, seed: int = 0, iterations: int | None = None,
-             algo: str | None = None, scenario: str | None = None, sets: dict | None = None) -> list[dict]:
+def run_demo(
+    problem: str,
+    *,
+    minutes: float,
+    episodes: int,
+    out: Path,
+    seed: int = 0,
+    iterations: int | None = None,
+    algo: str | None = None,
+    scenario: str | None = None,
+    sets: dict | None = None,
+) -> list[dict]:
     """Train ``algo`` (default: the problem's first recipe) for up to ``minutes`` (and ``iterations``), then
     compare it with every baseline on ``episodes`` test seeds; writes ``out/table.json`` and, where training
     validates, ``out/learning_curve.png``."""
     sets = dict(sets or {})
     probe = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets)
     recipe = probe.recipe
-    if iterations is not None and recipe.budget and "." in recipe.budget:   # validate within the tiny budget too
+    if iterations is not None and recipe.budget and "." in recipe.budget:  # validate within the tiny budget too
         every = recipe.budget.rsplit(".", 1)[0] + ".eval_every"
         if every in leaf_paths(recipe.config):
             current = probe.config
@@ -51,15 +61,22 @@ def run_demo(problem: str, *, minutes: float, episodes: int, out: Path, seed: in
                 current = getattr(current, part)
             sets.setdefault(every, max(1, min(int(current), iterations)))
     time_limit = 60.0 * minutes if recipe.time_limit else None
-    exp = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets, iterations=iterations,
-                     time_limit=time_limit)
+    exp = experiment(
+        problem=problem,
+        scenario=scenario,
+        algo=algo,
+        seed=seed,
+        sets=sets,
+        iterations=iterations,
+        time_limit=time_limit,
+    )
     spec = exp.spec
     out = Path(out)
     run_dir = out / "run"
     limit = f" for up to {minutes:g} min" if time_limit else ""
     print(f"netctrl demo: training {recipe.name} on {spec.name}{limit} (seed {seed})")
     exp.run_dir = str(run_dir)
-    for name in RUN_FILES:                        # the demo's run directory is scratch: the previous demo run goes
+    for name in RUN_FILES:  # the demo's run directory is scratch: the previous demo run goes
         (run_dir / name).unlink(missing_ok=True)
     exp.write(run_dir / "config.toml")
     res = recipe.train(spec, exp.config, run_dir, resume=False, progress=True, verbose=False)
@@ -69,16 +86,32 @@ def run_demo(problem: str, *, minutes: float, episodes: int, out: Path, seed: in
     print(f"evaluating on {len(seeds)} test episodes (seeds {seeds[0]}..{seeds[-1]}, shared by every controller)")
     records = rows_to_records(spec, compare(spec, controllers, seeds))
     done = f"{res.episodes} training episodes" if res.episodes else f"{res.iterations} training iterations"
-    print_table(f"{spec.name} after {done} ({res.wall_s:.0f}s)", records,
-                [k for k in table_keys(spec) if k != "decision_ms"])
+    print_table(
+        f"{spec.name} after {done} ({res.wall_s:.0f}s)", records, [k for k in table_keys(spec) if k != "decision_ms"]
+    )
     written = [out / "table.json"]
     if any("eval_reward" in r for r in res.history):
         val = compare(spec, spec.baselines(seed), list(spec.val_seeds))
-        plot_learning_curve(res.history, {r.controller: float(r.result.rewards.mean()) for r in val},
-                            out / "learning_curve.png", f"{spec.name}: {recipe.name} vs baselines", recipe.name)
+        plot_learning_curve(
+            res.history,
+            {r.controller: float(r.result.rewards.mean()) for r in val},
+            out / "learning_curve.png",
+            f"{spec.name}: {recipe.name} vs baselines",
+            recipe.name,
+        )
         written.insert(0, out / "learning_curve.png")
-    atomic_write_text(out / "table.json", json.dumps({"problem": spec.name, "recipe": recipe.name,
-                                                      "train_episodes": res.episodes, "train_wall_s": res.wall_s,
-                                                      "rows": records}, indent=2))
+    atomic_write_text(
+        out / "table.json",
+        json.dumps(
+            {
+                "problem": spec.name,
+                "recipe": recipe.name,
+                "train_episodes": res.episodes,
+                "train_wall_s": res.wall_s,
+                "rows": records,
+            },
+            indent=2,
+        ),
+    )
     print("wrote " + " and ".join(map(str, written)))
     return records

@@ -105,13 +105,16 @@ def require_in_box(name: str, value, low, high, rtol: float = 1e-6) -> None:
     arr = np.asarray(value, dtype=float)
     lo, hi = (np.broadcast_to(np.asarray(b, dtype=float), arr.shape).reshape(-1) for b in (low, high))
     arr = arr.reshape(-1)
-    slack = rtol * np.maximum(1.0, np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)),
-                                              np.abs(np.where(np.isfinite(hi), hi, 0.0))))
+    slack = rtol * np.maximum(
+        1.0, np.maximum(np.abs(np.where(np.isfinite(lo), lo, 0.0)), np.abs(np.where(np.isfinite(hi), hi, 0.0)))
+    )
     bad = np.flatnonzero((arr < lo - slack) | (arr > hi + slack))
     if bad.size:
         i = int(bad[0])
-        raise ActionError(f"'{name}'[{i}] = {arr[i]:.6g} is outside its bounds [{lo[i]:.6g}, {hi[i]:.6g}] "
-                          f"({bad.size} of {arr.size} entries out of bounds)")
+        raise ActionError(
+            f"'{name}'[{i}] = {arr[i]:.6g} is outside its bounds [{lo[i]:.6g}, {hi[i]:.6g}] "
+            f"({bad.size} of {arr.size} entries out of bounds)"
+        )
 
 
 def require_integer(name: str, value, error: type[NetctrlError] = ConfigError) -> None:
@@ -146,7 +149,11 @@ def require_at_least(obj, least: float, *names: str, strict: bool = False) -> No
         v = getattr(obj, name)
         if v is None:
             continue
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v) and (
-            v > least if strict else v >= least)
+        ok = (
+            isinstance(v, (int, float))
+            and not isinstance(v, bool)
+            and not math.isnan(v)
+            and (v > least if strict else v >= least)
+        )
         if not ok:
             raise ConfigError(f"'{name}' must be {'>' if strict else '>='} {least:g} (got {v!r})")

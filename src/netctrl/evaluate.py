@@ -27,8 +27,9 @@ class EvalResult:
 
     def mean(self, key: str) -> float:
         """Mean over the episodes of an ``info`` sum or, failing that, of an episode metric."""
-        vals = np.asarray([e.info_sums[key] if key in e.info_sums else e.metrics.get(key, np.nan)
-                           for e in self.episodes], dtype=float)
+        vals = np.asarray(
+            [e.info_sums[key] if key in e.info_sums else e.metrics.get(key, np.nan) for e in self.episodes], dtype=float
+        )
         if vals.size == 0 or np.isnan(vals).all():
             return float("nan")
         return float(np.nanmean(vals) if np.isnan(vals).any() else np.mean(vals))
@@ -68,7 +69,9 @@ def evaluate(
     env = make_env()
     if controller.lower is not None:
         if make_lower is None:
-            raise ConfigError(f"controller {controller.name!r} acts through lower level {controller.lower!r}: give make_lower")
+            raise ConfigError(
+                f"controller {controller.name!r} acts through lower level {controller.lower!r}: give make_lower"
+            )
         env = BilevelWrapper(env, make_lower(controller.lower, env))
     out = EvalResult(controller.name)
     try:
@@ -93,7 +96,7 @@ class ComparisonRow:
 
 
 def compare(
-    problem: "str | ProblemSpec",
+    problem: str | ProblemSpec,
     controllers: dict[str, Controller],
     seeds: Sequence[int] | None = None,
     reference: str | None = None,
@@ -122,15 +125,21 @@ def compare(
     return rows
 
 
-def rows_to_records(problem: "ProblemSpec", rows: list[ComparisonRow], extra: dict[str, dict] | None = None) -> list[dict]:
+def rows_to_records(
+    problem: ProblemSpec, rows: list[ComparisonRow], extra: dict[str, dict] | None = None
+) -> list[dict]:
     """Rows in the results format of ``RESULTS.md`` (plus the problem's summed info keys and episode metrics)."""
     out = []
     scenario = problem.name.split("/", 1)[-1]
     for row in rows:
         s = row.result.summary()
         rec = {
-            "scenario": scenario, "controller": row.controller, "episodes": s["episodes"], "seeds": s["seeds"],
-            "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
+            "scenario": scenario,
+            "controller": row.controller,
+            "episodes": s["episodes"],
+            "seeds": s["seeds"],
+            "reward_mean": round(s["reward_mean"], 2),
+            "reward_std": round(s["reward_std"], 2),
             problem.pct_key: None if row.pct_of_reference is None else round(row.pct_of_reference, 2),
             **({"gap_pct": None if row.gap_pct is None else round(row.gap_pct, 2)} if problem.gap_to_reference else {}),
             "decision_ms": round(s["decision_ms"], 4),
@@ -143,12 +152,15 @@ def rows_to_records(problem: "ProblemSpec", rows: list[ComparisonRow], extra: di
     return out
 
 
-def table_keys(problem: "ProblemSpec") -> list[str]:
+def table_keys(problem: ProblemSpec) -> list[str]:
     """The columns :func:`print_table` shows for a problem's records."""
     pct = [problem.pct_key] if problem.reference else []
     pct += ["gap_pct"] if problem.reference and problem.gap_to_reference else []
-    return (["controller", "reward_mean", "reward_std", *pct]
-            + [f"{k}_mean" for k in (*problem.info_keys, *problem.metric_keys)] + ["decision_ms"])
+    return (
+        ["controller", "reward_mean", "reward_std", *pct]
+        + [f"{k}_mean" for k in (*problem.info_keys, *problem.metric_keys)]
+        + ["decision_ms"]
+    )
 
 
 def _cell(v: float) -> str:
@@ -161,7 +173,7 @@ def print_table(title: str, records: list[dict], keys: Sequence[str]) -> None:
     from rich.table import Table
 
     console = Console()
-    console.width = max(console.width, 150, sum(max(len(k), 9) + 3 for k in keys) + 4)   # no truncated headers
+    console.width = max(console.width, 150, sum(max(len(k), 9) + 3 for k in keys) + 4)  # no truncated headers
     table = Table(title=title)
     for k in keys:
         table.add_column(k, justify="right" if k != "controller" else "left")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from .errors import NetctrlError, ScenarioError
 
-
 # ------------------------------------------------------------------------------------- reading users' files
 #: the largest file a loader reads (the packaged scenarios are a few MB)
 MAX_FILE_BYTES = 256 * 2**20
@@ -31,7 +30,7 @@ def shown(value, limit: int = 80) -> str:
     """
     try:
         text = repr(value)
-    except (RecursionError, ValueError):                # a deeply nested value, an int too long to print
+    except (RecursionError, ValueError):  # a deeply nested value, an int too long to print
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -69,8 +68,10 @@ def read_text(path, *, what: str = "file", error: type[NetctrlError] = ScenarioE
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"{path}: the {what} must be UTF-8 text (byte {exc.start} is {raw[exc.start:exc.start + 1]!r}: "
-                    f"{exc.reason})") from None
+        raise error(
+            f"{path}: the {what} must be UTF-8 text (byte {exc.start} is {raw[exc.start : exc.start + 1]!r}: "
+            f"{exc.reason})"
+        ) from None
 
 
 def _containers(node) -> list:
@@ -84,7 +85,7 @@ def check_nesting(data, where: str, *, error: type[NetctrlError] = ScenarioError
     YAML alias). Checked without recursion, each shared object once, so any input is safe to check."""
     height: dict[int, int] = {}
     count: dict[int, int] = {}
-    active: set[int] = set()                            # the objects on the current path from the top
+    active: set[int] = set()  # the objects on the current path from the top
     stack = [(data, False)]
     while stack:
         node, leaving = stack.pop()
@@ -119,7 +120,7 @@ def parse_json(text: str, where: str, *, error: type[NetctrlError] = ScenarioErr
         raise error(f"{where}: not valid JSON ({exc})") from None
     except RecursionError:
         raise error(f"{where}: lists and objects nest deeper than {MAX_NESTING} levels") from None
-    except ValueError as exc:                            # e.g. an integer of more than 4300 digits
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise error(f"{where}: not valid JSON ({exc})") from None
     check_nesting(data, where, error=error)
     return data

@@ -16,7 +16,7 @@ FlowNetwork(num_nodes=3, num_edges=3, node_attr=[], edge_attr=['capacity'])
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,7 +83,9 @@ class FlowNetwork:
             raise GraphError(f"Expected {kind} attribute '{name}' to be finite (found NaN or inf)")
         if name in NON_NEGATIVE_ATTRS and (arr < 0).any():
             k = int(np.flatnonzero((arr < 0).reshape(n, -1).any(axis=1))[0])
-            raise GraphError(f"Expected {kind} attribute '{name}' to be non-negative (got {arr.reshape(n, -1)[k].tolist()} at {kind} {k})")
+            raise GraphError(
+                f"Expected {kind} attribute '{name}' to be non-negative (got {arr.reshape(n, -1)[k].tolist()} at {kind} {k})"
+            )
         return arr
 
     def _validate(self, allow_self_loops: bool, require_connected: str | None) -> None:
@@ -104,7 +106,9 @@ class FlowNetwork:
             raise GraphError(f"Duplicate edge ({self.name(src[k])}, {self.name(dst[k])})")
         if require_connected is not None:
             if require_connected not in ("strong", "weak"):
-                raise ValueError(f"Expected 'require_connected' in ('strong', 'weak', None) (got {require_connected!r})")
+                raise ValueError(
+                    f"Expected 'require_connected' in ('strong', 'weak', None) (got {require_connected!r})"
+                )
             n_comp, labels = sp.csgraph.connected_components(
                 self.adjacency(), directed=True, connection=require_connected
             )
@@ -159,7 +163,7 @@ class FlowNetwork:
         """Map ``(source, target) -> edge position``."""
         return {(int(u), int(v)): k for k, (u, v) in enumerate(self.edge_index.T)}
 
-    def symmetrized(self) -> "FlowNetwork":
+    def symmetrized(self) -> FlowNetwork:
         """Add the reverse of every edge that lacks one (reverse edges copy the attributes)."""
         have = set(map(tuple, self.edge_index.T.tolist()))
         extra = [k for k, (u, v) in enumerate(self.edge_index.T.tolist()) if (v, u) not in have]
@@ -182,7 +186,9 @@ class FlowNetwork:
         return g
 
     @classmethod
-    def from_networkx(cls, g, *, edge_attrs: Iterable[str] = (), node_attrs: Iterable[str] = (), **kwargs) -> "FlowNetwork":
+    def from_networkx(
+        cls, g, *, edge_attrs: Iterable[str] = (), node_attrs: Iterable[str] = (), **kwargs
+    ) -> FlowNetwork:
         """Build from a networkx graph (undirected graphs get both edge directions); nodes are relabelled 0..n-1."""
         nodes = list(g.nodes)
         pos = {u: i for i, u in enumerate(nodes)}

@@ -34,7 +34,7 @@ _Status = highspy.HighsModelStatus
 _BANNER_SILENCED = False
 
 
-def _new_highs() -> "highspy.Highs":
+def _new_highs() -> highspy.Highs:
     """A silent ``Highs`` instance (the first construction in a process prints a banner to fd 1)."""
     global _BANNER_SILENCED
     if _BANNER_SILENCED:
@@ -145,10 +145,13 @@ class LinearProgram:
         self._integer = None if integer is None else np.asarray(integer, dtype=bool)
         self._options = {"presolve": "on" if presolve else "off", "solver": method}
         if tolerance is not None:
-            self._options.update(primal_feasibility_tolerance=float(tolerance), dual_feasibility_tolerance=float(tolerance))
+            self._options.update(
+                primal_feasibility_tolerance=float(tolerance), dual_feasibility_tolerance=float(tolerance)
+            )
         self.unique_margin = float(unique_margin)
-        self._initial = tuple(a.copy() for a in (self._cost, self._col_lower, self._col_upper, self._row_lower,
-                                                 self._row_upper))
+        self._initial = tuple(
+            a.copy() for a in (self._cost, self._col_lower, self._col_upper, self._row_lower, self._row_upper)
+        )
         self._h = self._fresh_model()
         self._row_idx = np.arange(n_rows, dtype=np.int32)
         self._col_idx = np.arange(n_cols, dtype=np.int32)
@@ -162,7 +165,7 @@ class LinearProgram:
             raise ValueError(f"{self.name}: '{what}' contains NaN")
         return arr
 
-    def _highs_lp(self) -> "highspy.HighsLp":
+    def _highs_lp(self) -> highspy.HighsLp:
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n_cols, self.n_rows
         lp.col_cost_ = self._cost
@@ -180,12 +183,12 @@ class LinearProgram:
             ]
         return lp
 
-    def _fresh_model(self) -> "highspy.Highs":
+    def _fresh_model(self) -> highspy.Highs:
         h = _new_highs()
         for key, val in self._options.items():
             self._check(h.setOptionValue(key, val), f"setOptionValue({key!r})")
         self._check(h.passModel(self._highs_lp()), "passModel")
-        self._basis = False                     # no basis yet: the next run is a cold start
+        self._basis = False  # no basis yet: the next run is a cold start
         return h
 
     def _check(self, status, what: str) -> None:
@@ -221,8 +224,9 @@ class LinearProgram:
     def reset(self) -> None:
         """Back to the model as built: the construction's costs and bounds, no basis (the next solve is cold).
         After it the LP answers every sequence of changes and solves exactly as a newly built one does."""
-        for mine, first in zip((self._cost, self._col_lower, self._col_upper, self._row_lower, self._row_upper),
-                               self._initial):
+        for mine, first in zip(
+            (self._cost, self._col_lower, self._col_upper, self._row_lower, self._row_upper), self._initial
+        ):
             mine[:] = first
         self._h = self._fresh_model()
 

@@ -75,7 +75,7 @@ class ProblemSpec:
     """the family's settings (a dataclass) this instance was built with."""
     source: str | None = None
     """what the instance was built from when it is not packaged (a file path or a topohub key)."""
-    rebuild: Callable[[Any], "ProblemSpec"] | None = None
+    rebuild: Callable[[Any], ProblemSpec] | None = None
     """``rebuild(settings)`` -> the same instance with other settings (see :meth:`with_settings`)."""
 
     def __post_init__(self) -> None:
@@ -100,7 +100,7 @@ class ProblemSpec:
             raise ConfigError(f"{self.name}: unknown lower level {name!r}; choose one of {sorted(self.lowers)}")
         return self.lowers[name](env)
 
-    def with_settings(self, **overrides: Any) -> "ProblemSpec":
+    def with_settings(self, **overrides: Any) -> ProblemSpec:
         """The same instance with some of the family's settings changed (validated: an unknown key or a bad value
         raises :class:`~netctrl.errors.ConfigError` naming it)."""
         if not overrides:
@@ -114,8 +114,12 @@ class ProblemSpec:
 
     def identity(self) -> dict:
         """What a checkpoint records about the problem it was trained on."""
-        return {"name": self.name, "family": self.family, "source": self.source,
-                "settings": None if self.settings is None else _plain(dataclasses.asdict(self.settings))}
+        return {
+            "name": self.name,
+            "family": self.family,
+            "source": self.source,
+            "settings": None if self.settings is None else _plain(dataclasses.asdict(self.settings)),
+        }
 
 
 def _plain(value):
@@ -271,8 +275,9 @@ class Recipe:
         from .config import build, set_seeds
 
         if self.name not in spec.recipes:
-            raise ConfigError(f"recipe {self.name!r} does not apply to {spec.name}; its recipes: "
-                              f"{', '.join(spec.recipes) or 'none'}")
+            raise ConfigError(
+                f"recipe {self.name!r} does not apply to {spec.name}; its recipes: {', '.join(spec.recipes) or 'none'}"
+            )
         cfg = build(self.config, overrides or {}, defaults=spec.recipes[self.name])
         return cfg if seed is None else set_seeds(cfg, seed)
 

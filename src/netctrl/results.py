@@ -24,8 +24,10 @@ def machine() -> str:
         pass
     import torch
 
-    return (f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python "
-            f"{platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}, Python "
+        f"{platform.python_version()}, torch {torch.__version__}"
+    )
 
 
 def command_line() -> str:
@@ -38,7 +40,9 @@ def command_line() -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def write_results(path: Path, benchmark: str, rows: list[dict], speed: dict, command: str | None = None, **extra) -> dict:
+def write_results(
+    path: Path, benchmark: str, rows: list[dict], speed: dict, command: str | None = None, **extra
+) -> dict:
     """Write ``{"benchmark", "command", "machine", "date", "rows", "speed", **extra}`` atomically; return it."""
     from .train import atomic_write_text
 

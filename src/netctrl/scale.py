@@ -43,8 +43,9 @@ def require_ray():
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - exercised only without the extra
-        raise DependencyNotInstalled("Ray is not installed: pip install 'netctrl[ray]' (or run with workers=0 / "
-                                     "without --ray)") from exc
+        raise DependencyNotInstalled(
+            "Ray is not installed: pip install 'netctrl[ray]' (or run with workers=0 / without --ray)"
+        ) from exc
     return ray
 
 
@@ -95,15 +96,26 @@ class RayCollector:
     A dead actor is restarted and its rollout retried (``max_restarts`` times per actor); a rollout slower than
     ``timeout_s`` seconds raises :class:`~netctrl.errors.WorkerError`."""
 
-    def __init__(self, make_env: Callable, model, num_envs: int, steps: int, workers: int, seed: int = 0,
-                 cpus_per_worker: float = 1.0, max_restarts: int = 3, timeout_s: float = 900.0) -> None:
+    def __init__(
+        self,
+        make_env: Callable,
+        model,
+        num_envs: int,
+        steps: int,
+        workers: int,
+        seed: int = 0,
+        cpus_per_worker: float = 1.0,
+        max_restarts: int = 3,
+        timeout_s: float = 900.0,
+    ) -> None:
         ray = require_ray()
         init_ray()
         if num_envs % workers:
             raise ValueError(f"num_envs ({num_envs}) must be a multiple of workers ({workers})")
         self.ray, self.per, self.timeout_s = ray, num_envs // workers, timeout_s
-        actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=max_restarts,
-                           max_task_retries=max_restarts)(RolloutWorker)
+        actor = ray.remote(num_cpus=cpus_per_worker, max_restarts=max_restarts, max_task_retries=max_restarts)(
+            RolloutWorker
+        )
         # the constructor's arguments stay in Ray's object store while the collector lives: a restarted actor
         # runs its constructor again with them
         self._init_args = (ray.put(make_env), ray.put(copy.deepcopy(model).cpu()))
@@ -116,18 +128,26 @@ class RayCollector:
         try:
             return self.ray.get(future, timeout=self.timeout_s)
         except GetTimeoutError:
-            raise WorkerError(f"{what}: no answer within {self.timeout_s:g} s (a hung worker or a lost node); "
-                              "the last checkpoint is kept, continue with --resume") from None
+            raise WorkerError(
+                f"{what}: no answer within {self.timeout_s:g} s (a hung worker or a lost node); "
+                "the last checkpoint is kept, continue with --resume"
+            ) from None
         except RayActorError as exc:
-            raise WorkerError(f"{what}: the worker died and could not be restarted ({str(exc).splitlines()[0][:160]}); "
-                              "the last checkpoint is kept, continue with --resume") from None
+            raise WorkerError(
+                f"{what}: the worker died and could not be restarted ({str(exc).splitlines()[0][:160]}); "
+                "the last checkpoint is kept, continue with --resume"
+            ) from None
 
     def collect(self, model, seeds: Sequence[int], iteration: int) -> Rollout:
         weights = self.ray.put({k: v.detach().cpu() for k, v in model.state_dict().items()})
         seeds = list(seeds)
-        futures = [a.collect.remote(weights, seeds[i * self.per : (i + 1) * self.per], iteration)
-                   for i, a in enumerate(self.actors)]
-        return Rollout.concat([self._get(f, f"rollout worker {i}, iteration {iteration}") for i, f in enumerate(futures)])
+        futures = [
+            a.collect.remote(weights, seeds[i * self.per : (i + 1) * self.per], iteration)
+            for i, a in enumerate(self.actors)
+        ]
+        return Rollout.concat(
+            [self._get(f, f"rollout worker {i}, iteration {iteration}") for i, f in enumerate(futures)]
+        )
 
     def close(self) -> None:
         for a in self.actors:

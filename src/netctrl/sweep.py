@@ -37,8 +37,15 @@ class SweepJob:
         return self.algo + (f"[{p}]" if p else "")
 
 
-def sweep_jobs(problems: Sequence[str], seeds: Sequence[int], grid: dict[str, Sequence] | None = None, *,
-               algo: str = "bilevel-ppo", fixed: dict | None = None, runs: str | Path = "runs/sweep") -> list[SweepJob]:
+def sweep_jobs(
+    problems: Sequence[str],
+    seeds: Sequence[int],
+    grid: dict[str, Sequence] | None = None,
+    *,
+    algo: str = "bilevel-ppo",
+    fixed: dict | None = None,
+    runs: str | Path = "runs/sweep",
+) -> list[SweepJob]:
     """The Cartesian product problems x hyper-parameter grid x seeds, each job with its own run directory
     (every job's options are checked here, before anything runs)."""
     grid = dict(grid or {})
@@ -49,7 +56,7 @@ def sweep_jobs(problems: Sequence[str], seeds: Sequence[int], grid: dict[str, Se
             params = {**(fixed or {}), **dict(zip(keys, values))}
             for seed in seeds:
                 job = SweepJob(problem, int(seed), params, algo)
-                experiment(problem=problem, algo=algo, seed=int(seed), sets=params)      # validate
+                experiment(problem=problem, algo=algo, seed=int(seed), sets=params)  # validate
                 safe = job.tag.replace("/", "_").replace(",", "_").replace("=", "").replace("[", "_").replace("]", "")
                 job.run_dir = str(Path(runs) / problem.replace("/", "_") / safe / f"seed{seed}")
                 jobs.append(job)
@@ -62,22 +69,44 @@ def run_job(job: SweepJob, minutes: float | None = None) -> dict:
     from .train import configure_threads
 
     configure_threads(1)
-    exp = experiment(problem=job.problem, algo=job.algo, seed=job.seed, sets=job.params,
-                     time_limit=None if minutes is None else 60.0 * minutes)
+    exp = experiment(
+        problem=job.problem,
+        algo=job.algo,
+        seed=job.seed,
+        sets=job.params,
+        time_limit=None if minutes is None else 60.0 * minutes,
+    )
     spec, recipe = exp.spec, exp.recipe
     res = recipe.train(spec, exp.config, job.run_dir, progress=False, verbose=False)
     ctrl = recipe.load(Path(job.run_dir) / "best.pt", spec, name=job.tag)
     ev = evaluate(ctrl, spec.make_env, spec.val_seeds, make_lower=spec.make_lower)
     s = ev.summary()
-    return {"scenario": job.problem, "controller": job.tag, "seed": job.seed, "params": job.params,
-            "episodes": s["episodes"], "seeds": s["seeds"], "split": "validation",
-            "reward_mean": round(s["reward_mean"], 2), "reward_std": round(s["reward_std"], 2),
-            "train_wall_s": round(res.wall_s, 1), "train_episodes": res.episodes, "run_dir": job.run_dir,
-            "host": os.uname().nodename}
+    return {
+        "scenario": job.problem,
+        "controller": job.tag,
+        "seed": job.seed,
+        "params": job.params,
+        "episodes": s["episodes"],
+        "seeds": s["seeds"],
+        "split": "validation",
+        "reward_mean": round(s["reward_mean"], 2),
+        "reward_std": round(s["reward_std"], 2),
+        "train_wall_s": round(res.wall_s, 1),
+        "train_episodes": res.episodes,
+        "run_dir": job.run_dir,
+        "host": os.uname().nodename,
+    }
 
 
-def run_sweep(jobs: Sequence[SweepJob], *, minutes: float | None = None, use_ray: bool = True,
-              ray_address: str | None = None, out: str | Path | None = None, command: str | None = None) -> dict:
+def run_sweep(
+    jobs: Sequence[SweepJob],
+    *,
+    minutes: float | None = None,
+    use_ray: bool = True,
+    ray_address: str | None = None,
+    out: str | Path | None = None,
+    command: str | None = None,
+) -> dict:
     """Run every job (as Ray tasks, one CPU each, or one after the other here) and write the rows in job order."""
     t0 = time.perf_counter()
     if use_ray:
@@ -89,8 +118,11 @@ def run_sweep(jobs: Sequence[SweepJob], *, minutes: float | None = None, use_ray
         rows = ray.get([task.remote(j, minutes) for j in jobs])
     else:
         rows = [run_job(j, minutes) for j in jobs]
-    doc_extra = {"jobs": [asdict(j) for j in jobs], "backend": "ray" if use_ray else "local",
-                 "wall_s": round(time.perf_counter() - t0, 1)}
+    doc_extra = {
+        "jobs": [asdict(j) for j in jobs],
+        "backend": "ray" if use_ray else "local",
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
     if out is None:
         return {"rows": rows, **doc_extra}
     from .results import write_results

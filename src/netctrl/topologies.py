@@ -143,8 +143,10 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
     """Validate a topology in the JSON format of the module docstring (strict: duplicate links, self-loops
     and unknown nodes are errors)."""
     if not isinstance(data, dict):
-        raise ScenarioError(f"{name or source or 'topology'}: expected a JSON object with 'nodes' and 'links' "
-                            f"(got {type(data).__name__})")
+        raise ScenarioError(
+            f"{name or source or 'topology'}: expected a JSON object with 'nodes' and 'links' "
+            f"(got {type(data).__name__})"
+        )
     name = str(name or data.get("name") or "topology")
     for key in ("nodes", "links"):
         if not isinstance(data.get(key), list) or not data[key]:
@@ -184,7 +186,9 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
             raise ScenarioError(f"{name}: 'links[{k}]' duplicates link {ids[u]}-{ids[v]}")
         pairs[(min(u, v), max(u, v))] = k
         links.append((u, v))
-        cap.append(None if link.get("capacity") is None else _number(link["capacity"], f"links[{k}].capacity", positive=True))
+        cap.append(
+            None if link.get("capacity") is None else _number(link["capacity"], f"links[{k}].capacity", positive=True)
+        )
         lat.append(None if link.get("latency") is None else _number(link["latency"], f"links[{k}].latency"))
     scenarios = []
     failures = data.get("failure_scenarios")
@@ -195,10 +199,14 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
             raise ScenarioError(f"{name}: 'failure_scenarios[{k}]' must be an object with a list 'failed_links'")
         failed = []
         for j, pair in enumerate(sc.get("failed_links", [])):
-            if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                    or any(isinstance(p, bool) or not isinstance(p, (str, int)) or str(p) not in index for p in pair)):
-                raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {shown(pair)} is not a pair "
-                                    "of node ids")
+            if (
+                not isinstance(pair, (list, tuple))
+                or len(pair) != 2
+                or any(isinstance(p, bool) or not isinstance(p, (str, int)) or str(p) not in index for p in pair)
+            ):
+                raise ScenarioError(
+                    f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {shown(pair)} is not a pair of node ids"
+                )
             key = tuple(sorted(index[str(p)] for p in pair))
             if key not in pairs:
                 raise ScenarioError(f"{name}: 'failure_scenarios[{k}].failed_links[{j}]' = {shown(pair)} is not a link")
@@ -208,10 +216,17 @@ def topology_from_dict(data, name: str | None = None, *, source: str = "") -> To
     pos = np.asarray(positions, dtype=float) if has_pos else None
     arr = np.asarray(links, dtype=np.int64)
     length = np.hypot(*(pos[arr[:, 0]] - pos[arr[:, 1]]).T) if has_pos else None
-    return Topology(name, tuple(ids), arr,
-                    capacity=np.asarray(cap, dtype=float) if all(c is not None for c in cap) else None,
-                    latency=np.asarray(lat, dtype=float) if all(t is not None for t in lat) else None,
-                    length=length, positions=pos, failure_scenarios=tuple(scenarios), source=source or name)
+    return Topology(
+        name,
+        tuple(ids),
+        arr,
+        capacity=np.asarray(cap, dtype=float) if all(c is not None for c in cap) else None,
+        latency=np.asarray(lat, dtype=float) if all(t is not None for t in lat) else None,
+        length=length,
+        positions=pos,
+        failure_scenarios=tuple(scenarios),
+        source=source or name,
+    )
 
 
 @lru_cache(maxsize=64)
@@ -223,8 +238,10 @@ def _topohub_graph(key: str) -> dict:
             warnings.simplefilter("ignore", ResourceWarning)
             return topohub.get(key)
     except Exception as exc:
-        raise ScenarioError(f"topohub has no topology {key!r} ({exc}); packaged ones: {', '.join(PACKAGED)}, "
-                            "or give the path of a JSON topology file") from None
+        raise ScenarioError(
+            f"topohub has no topology {key!r} ({exc}); packaged ones: {', '.join(PACKAGED)}, "
+            "or give the path of a JSON topology file"
+        ) from None
 
 
 def _from_topohub(key: str) -> Topology:
@@ -239,13 +256,23 @@ def _from_topohub(key: str) -> Topology:
         seen.add((min(u, v), max(u, v)))
         links.append((u, v))
         lengths.append(e.get("dist"))
-    length = (np.asarray(lengths, dtype=float) if all(d is not None for d in lengths) else
-              np.asarray([1.0 if d is None else float(d) for d in lengths]) if any(d is not None for d in lengths) else None)
+    length = (
+        np.asarray(lengths, dtype=float)
+        if all(d is not None for d in lengths)
+        else np.asarray([1.0 if d is None else float(d) for d in lengths])
+        if any(d is not None for d in lengths)
+        else None
+    )
     if length is not None and (~np.isfinite(length) | (length < 0)).any():
         k = int(np.flatnonzero(~np.isfinite(length) | (length < 0))[0])
         raise ScenarioError(f"topohub {key!r}: link {k} has an invalid length {length[k]!r}")
-    return Topology(key, tuple(str(n.get("name", n["id"])) for n in g["nodes"]), np.asarray(links, dtype=np.int64).reshape(-1, 2),
-                    length=length, source=key)
+    return Topology(
+        key,
+        tuple(str(n.get("name", n["id"])) for n in g["nodes"]),
+        np.asarray(links, dtype=np.int64).reshape(-1, 2),
+        length=length,
+        source=key,
+    )
 
 
 def read_topology(source: str | Path) -> Topology:

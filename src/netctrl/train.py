@@ -27,9 +27,10 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -124,8 +125,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-RUN_FILES = ("last.pt", "best.pt", "meta_init.pt", "config.toml", "config.json", "metrics.jsonl", "metrics.csv",
-             "pretrain.json")
+RUN_FILES = (
+    "last.pt",
+    "best.pt",
+    "meta_init.pt",
+    "config.toml",
+    "config.json",
+    "metrics.jsonl",
+    "metrics.csv",
+    "pretrain.json",
+)
 """The files a run writes in its directory (a copy of the user's scenario file may sit beside them)."""
 
 
@@ -200,9 +209,18 @@ def _upgrade_v1(ckpt: dict) -> dict:
     recipe = ckpt["kind"] if ckpt.get("kind") in ("multil-cur", "multil-dqn") else f"{agent}-{algo}"
     if recipe.startswith("multil"):
         problem = "critical_node/d1"
-    return {**ckpt, "format": CHECKPOINT_FORMAT, "version": 1, "recipe": recipe,
-            "problem": {"name": problem, "family": str(problem).split("/", 1)[0] if problem else None,
-                        "source": None, "settings": None}}
+    return {
+        **ckpt,
+        "format": CHECKPOINT_FORMAT,
+        "version": 1,
+        "recipe": recipe,
+        "problem": {
+            "name": problem,
+            "family": str(problem).split("/", 1)[0] if problem else None,
+            "source": None,
+            "settings": None,
+        },
+    }
 
 
 def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, problem: Any = None) -> dict:
@@ -223,8 +241,10 @@ def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, 
         raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except Exception as exc:  # torch raises many types for damaged or foreign files
         if "Unsupported global" in str(exc):
-            reason = ("it holds Python objects other than tensors and plain data; loading them could run code, "
-                      "so netctrl refuses it")
+            reason = (
+                "it holds Python objects other than tensors and plain data; loading them could run code, "
+                "so netctrl refuses it"
+            )
         else:
             reason = "not a file written by torch.save, or a damaged one"
         raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
@@ -236,13 +256,17 @@ def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, 
     if not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{path}: checkpoint has no valid format version (got {version!r})")
     if version > CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {version} is newer than this netctrl reads "
-                              f"({CHECKPOINT_VERSION}); upgrade netctrl")
+        raise CheckpointError(
+            f"{path}: checkpoint version {version} is newer than this netctrl reads "
+            f"({CHECKPOINT_VERSION}); upgrade netctrl"
+        )
     if version >= 3:
         stored = ckpt.get("checksum")
         if not isinstance(stored, str) or payload_digest(ckpt) != stored:
-            raise CheckpointError(f"{path}: damaged checkpoint (its contents do not match the checksum written with "
-                                  "it); use another copy, e.g. last.pt instead of best.pt, or retrain")
+            raise CheckpointError(
+                f"{path}: damaged checkpoint (its contents do not match the checksum written with "
+                "it); use another copy, e.g. last.pt instead of best.pt, or retrain"
+            )
     made_by = ckpt.get("recipe")
     allowed = (recipe,) if isinstance(recipe, str) else tuple(recipe or ())
     if allowed and made_by not in allowed:
@@ -250,8 +274,10 @@ def load_checkpoint(path: Path, *, recipe: str | tuple[str, ...] | None = None, 
     if problem is not None:
         trained = ckpt.get("problem") or {}
         if trained.get("family") and trained["family"] != problem.family:
-            raise CheckpointError(f"{path}: this checkpoint is for {trained.get('name') or trained['family']} "
-                                  f"(family {trained['family']}), not {problem.name}")
+            raise CheckpointError(
+                f"{path}: this checkpoint is for {trained.get('name') or trained['family']} "
+                f"(family {trained['family']}), not {problem.name}"
+            )
     return ckpt
 
 
@@ -266,7 +292,7 @@ class Checkpointer:
         self.meta = dict(meta or {})
         """what every checkpoint records besides the config: the ``recipe`` and the ``problem``."""
         cfg_path = self.run_dir / "config.json"
-        if fresh or not cfg_path.exists():          # a resumed run keeps the config.json it started with
+        if fresh or not cfg_path.exists():  # a resumed run keeps the config.json it started with
             atomic_write_text(cfg_path, json.dumps({**self.meta, **config}, indent=2, default=str))
 
     @property
@@ -359,8 +385,13 @@ class Progress:
             from rich.progress import Progress as RichProgress
 
             self._bar = RichProgress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                TimeRemainingColumn(), TextColumn("{task.fields[status]}"), transient=False,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"),
+                transient=False,
             )
             self._bar.start()
             self._task = self._bar.add_task(description, total=total, completed=start, status="")
@@ -405,10 +436,26 @@ class RunTracker:
         meta: recorded in every checkpoint besides the config (the recipe and the problem).
     """
 
-    def __init__(self, run_dir: Path, config: dict, *, total: int, eval_fn: EvalFn | None, eval_every: int,
-                 checkpoint_every: int, time_limit_s: float | None, resume: bool, resume_keys: tuple[str, ...],
-                 progress: bool, verbose: bool, title: str, meta: dict | None = None) -> None:
-        self.ckpt = Checkpointer(Path(run_dir), config, meta, fresh=not (resume and (Path(run_dir) / "last.pt").exists()))
+    def __init__(
+        self,
+        run_dir: Path,
+        config: dict,
+        *,
+        total: int,
+        eval_fn: EvalFn | None,
+        eval_every: int,
+        checkpoint_every: int,
+        time_limit_s: float | None,
+        resume: bool,
+        resume_keys: tuple[str, ...],
+        progress: bool,
+        verbose: bool,
+        title: str,
+        meta: dict | None = None,
+    ) -> None:
+        self.ckpt = Checkpointer(
+            Path(run_dir), config, meta, fresh=not (resume and (Path(run_dir) / "last.pt").exists())
+        )
         self.total, self.eval_fn = total, eval_fn
         self.eval_every, self.checkpoint_every, self.time_limit_s = eval_every, checkpoint_every, time_limit_s
         self.state = self.ckpt.resume_state(resume_keys) if resume else None
@@ -437,8 +484,12 @@ class RunTracker:
     @staticmethod
     def snapshot(model: Any, **optimizers: Any) -> dict:
         """The checkpoint entries every algorithm writes: weights, policy config, optimisers, torch's RNG."""
-        return {"model": model.state_dict(), "policy_config": model.config_dict(), "torch_rng": torch.get_rng_state(),
-                **{name: opt.state_dict() for name, opt in optimizers.items()}}
+        return {
+            "model": model.state_dict(),
+            "policy_config": model.config_dict(),
+            "torch_rng": torch.get_rng_state(),
+            **{name: opt.state_dict() for name, opt in optimizers.items()},
+        }
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -466,8 +517,10 @@ class RunTracker:
         self.bar.close()
         self.logger.flush()
 
-    def result(self, model: Any, episodes: int) -> "TrainResult":
-        return TrainResult(self.run_dir, model, self.iterations, episodes, self.elapsed(), self.best_eval, self.logger.rows)
+    def result(self, model: Any, episodes: int) -> TrainResult:
+        return TrainResult(
+            self.run_dir, model, self.iterations, episodes, self.elapsed(), self.best_eval, self.logger.rows
+        )
 
 
 # ---------------------------------------------------------------------------------------------- results

@@ -17,9 +17,9 @@ run reproduces the uninterrupted one; the Dirichlet head is numerically safe (se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -94,10 +94,21 @@ def train(
     actor_opt = torch.optim.Adam(actor_params, lr=cfg.actor_lr)
     critic_opt = torch.optim.Adam(critic_params, lr=cfg.critic_lr)
     config = {"algo": "a2c", **asdict(cfg), "policy": model.config_dict()}
-    run = RunTracker(Path(run_dir), config, total=cfg.episodes, eval_fn=eval_fn, eval_every=cfg.eval_every,
-                     checkpoint_every=cfg.checkpoint_every, time_limit_s=cfg.time_limit_s, resume=resume,
-                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="A2C (reference actor-critic)",
-                     meta=metadata)
+    run = RunTracker(
+        Path(run_dir),
+        config,
+        total=cfg.episodes,
+        eval_fn=eval_fn,
+        eval_every=cfg.eval_every,
+        checkpoint_every=cfg.checkpoint_every,
+        time_limit_s=cfg.time_limit_s,
+        resume=resume,
+        resume_keys=RESUMABLE_KEYS,
+        progress=progress,
+        verbose=verbose,
+        title="A2C (reference actor-critic)",
+        meta=metadata,
+    )
     run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     n = cfg.num_envs
     envs = SyncVectorEnv([make_env for _ in range(n)], autoreset_mode=AutoresetMode.SAME_STEP)
@@ -122,7 +133,7 @@ def train(
                 alive.append(running.copy())
                 running &= ~np.logical_or(term, trunc)
             T = len(rewards)
-            mask = torch.as_tensor(np.array(alive), dtype=torch.float32)          # (T, n)
+            mask = torch.as_tensor(np.array(alive), dtype=torch.float32)  # (T, n)
             R = np.zeros((T, n))
             acc = np.zeros(n)
             for t in reversed(range(T)):
@@ -134,7 +145,7 @@ def train(
                 m = mask.bool()
                 mu, sd = R_t[m].mean(), R_t[m].std() if m.sum() > 1 else torch.tensor(1.0)
                 R_t = (R_t - mu) / (sd + 1e-8)
-            logp = torch.stack(logps)                                            # (T, n)
+            logp = torch.stack(logps)  # (T, n)
             V = torch.stack(values)
             adv = (R_t - V.detach()) * mask
             actor_loss = -(logp * adv).sum() / n
@@ -149,8 +160,14 @@ def train(
             critic_opt.step()
 
             # ---------------------------------------------------------- logging, evaluation, checkpoints
-            row = {"iteration": it + 1, "episodes": (it + 1) * n, "wall_s": round(run.elapsed(), 3),
-                   "train_reward": ep_reward, "actor_loss": float(actor_loss.detach()), "critic_loss": float(critic_loss.detach())}
+            row = {
+                "iteration": it + 1,
+                "episodes": (it + 1) * n,
+                "wall_s": round(run.elapsed(), 3),
+                "train_reward": ep_reward,
+                "actor_loss": float(actor_loss.detach()),
+                "critic_loss": float(critic_loss.detach()),
+            }
             if run.end_iteration(it, row, model, payload):
                 break
     finally:

@@ -53,7 +53,7 @@ def _predict(net: ValueNet | list[ValueNet], game, states, chunk: int = 512) -> 
     out = []
     with torch.no_grad():
         for k in range(0, len(states), chunk):
-            batch, off, size = game.encode(states[k:k + chunk])
+            batch, off, size = game.encode(states[k : k + chunk])
             out.append(np.mean([(off + size * m(batch)).numpy().astype(np.float64) for m in nets], axis=0))
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -84,7 +84,7 @@ class ValueFunction:
             raise ConfigError(f"Expected 'width' >= 1 or None (got {width})")
         self.depth, self.width = depth, width
 
-    def searching(self, depth: int, width: int | None = None) -> "ValueFunction":
+    def searching(self, depth: int, width: int | None = None) -> ValueFunction:
         """A copy of this value function that plays with ``depth``-ply look-ahead (see the class docstring)."""
         out = copy.copy(self)
         out._set_search(depth, width)
@@ -122,7 +122,7 @@ class ValueFunction:
         vals = self.values([a for _, a in after])
         sign = 1.0 if game.maximizing(s) else -1.0
         if self.depth == 2:
-            order = np.argsort(-sign * vals, kind="stable")[:self.width]
+            order = np.argsort(-sign * vals, kind="stable")[: self.width]
             deep = [int(k) for k in order if game.budget(after[k][1]) > 0]
             if deep:
                 vals = vals.copy()
@@ -156,8 +156,10 @@ class MeanValueFunction(ValueFunction):
         if not members:
             raise ConfigError("Expected at least one value function to average")
         if any(_encoding(m.game) != _encoding(members[0].game) for m in members):
-            raise ConfigError("Expected value functions over the same game encoding (feature set) to average: "
-                              + ", ".join(str(_encoding(m.game)) for m in members))
+            raise ConfigError(
+                "Expected value functions over the same game encoding (feature set) to average: "
+                + ", ".join(str(_encoding(m.game)) for m in members)
+            )
         super().__init__(members[0].game, members[0].nets, depth=depth, width=width)
         self.members = list(members)
 
@@ -227,7 +229,9 @@ class CurriculumConfig:
     """stop adding stages after this many seconds (the experts so far are kept)"""
 
     def __post_init__(self):
-        _require_positive(self, ("max_budget", "states_per_stage", "val_states", "epochs", "batch_size", "hidden", "layers"))
+        _require_positive(
+            self, ("max_budget", "states_per_stage", "val_states", "epochs", "batch_size", "hidden", "layers")
+        )
         if not self.lr > 0:
             raise ConfigError(f"Expected 'lr' > 0 (got {self.lr})")
         require_at_least(self, 0, "time_limit_s", strict=True)
@@ -259,7 +263,7 @@ def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, ba
         net.train()
         perm = torch.randperm(len(items), generator=gen)
         for k in range(0, len(items), batch_size):
-            idx = perm[k:k + batch_size]
+            idx = perm[k : k + batch_size]
             batch, _, _ = game.collate([items[i] for i in idx])
             pred = off[idx] + size[idx] * net(batch)
             loss = torch.mean((pred - y[idx]) ** 2)
@@ -298,8 +302,9 @@ def _feature_sizes(game, rng):
 
 
 # ------------------------------------------------------------------------------------------ MultiL-Cur
-def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | None = None,
-                     on_stage: Callable[[dict], None] | None = None) -> ValueFunctionResult:
+def train_curriculum(
+    game, cfg: CurriculumConfig, log=print, *, state: dict | None = None, on_stage: Callable[[dict], None] | None = None
+) -> ValueFunctionResult:
     """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring).
 
     ``on_stage(state)`` is called after every stage with everything needed to continue (the experts so far,
@@ -342,22 +347,37 @@ def train_curriculum(game, cfg: CurriculumConfig, log=print, *, state: dict | No
             net.load_state_dict(nets[b - 1].state_dict())
         best, hist = _fit(net, game, states, labels, val_states, val_labels, cfg.epochs, cfg.batch_size, cfg.lr, gen)
         nets[b] = net
-        rec = {"budget": b, "val_mse": best, "val_mae": min(h[2] for h in hist), "label_s": round(t_label, 1),
-               "stage_s": round(time.perf_counter() - ts, 1), "wall_s": round(time.perf_counter() - t0, 1)}
+        rec = {
+            "budget": b,
+            "val_mse": best,
+            "val_mae": min(h[2] for h in hist),
+            "label_s": round(t_label, 1),
+            "stage_s": round(time.perf_counter() - ts, 1),
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
         history.append(rec)
-        log(f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
-            f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)")
+        log(
+            f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
+            f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)"
+        )
         stop = deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget
         if on_stage is not None:
-            on_stage({"nets": {str(k): n.state_dict() for k, n in nets.items()}, "history": list(history),
-                      "train_rng": train_rng.bit_generator.state, "val_rng": val_rng.bit_generator.state,
-                      "gen": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                      "wall_s": time.perf_counter() - t0, "stopped": stop or b == cfg.max_budget})
+            on_stage(
+                {
+                    "nets": {str(k): n.state_dict() for k, n in nets.items()},
+                    "history": list(history),
+                    "train_rng": train_rng.bit_generator.state,
+                    "val_rng": val_rng.bit_generator.state,
+                    "gen": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "wall_s": time.perf_counter() - t0,
+                    "stopped": stop or b == cfg.max_budget,
+                }
+            )
         if stop:
             log(f"[multil-cur] time limit reached after budget {b}")
             break
     return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
-
 
 
 # ------------------------------------------------------------------------------------------- MultiL-DQN
@@ -444,15 +464,25 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> ValueFunctionResult:
         opt.step()
         if step % cfg.target_every == 0:
             target.load_state_dict(net.state_dict())
-            rec = {"update": step, "episodes": episodes, "loss": loss.item(), "wall_s": round(time.perf_counter() - t0, 1)}
+            rec = {
+                "update": step,
+                "episodes": episodes,
+                "loss": loss.item(),
+                "wall_s": round(time.perf_counter() - t0, 1),
+            }
             history.append(rec)
             log(f"[multil-dqn] update {step}: loss {loss.item():.4f}, {episodes} episodes, {rec['wall_s']:.0f}s")
         if deadline is not None and time.perf_counter() > deadline:
             log(f"[multil-dqn] time limit reached after {step} updates")
             break
     net.eval()
-    return ValueFunctionResult(net, {**asdict(cfg), "updates_done": step, "episodes_done": episodes}, time.perf_counter() - t0,
-                       history, _encoding(game))
+    return ValueFunctionResult(
+        net,
+        {**asdict(cfg), "updates_done": step, "episodes_done": episodes},
+        time.perf_counter() - t0,
+        history,
+        _encoding(game),
+    )
 
 
 # ------------------------------------------------------------------------------------------ checkpoints
@@ -462,12 +492,27 @@ def save_value_function(path, result: ValueFunctionResult, kind: str, meta: dict
     from ..train import save_checkpoint
 
     nets = result.nets
-    sds = {"shared": nets.state_dict()} if isinstance(nets, ValueNet) else {str(b): n.state_dict() for b, n in nets.items()}
+    sds = (
+        {"shared": nets.state_dict()}
+        if isinstance(nets, ValueNet)
+        else {str(b): n.state_dict() for b, n in nets.items()}
+    )
     any_net = nets if isinstance(nets, ValueNet) else next(iter(nets.values()))
-    save_checkpoint(path, {"recipe": kind, **(meta or {}), "kind": kind, "config": result.config, "nets": sds,
-                           "wall_s": result.wall_s, "history": result.history, "encoding": result.encoding,
-                           "readout": any_net.readout,
-                           "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers]})
+    save_checkpoint(
+        path,
+        {
+            "recipe": kind,
+            **(meta or {}),
+            "kind": kind,
+            "config": result.config,
+            "nets": sds,
+            "wall_s": result.wall_s,
+            "history": result.history,
+            "encoding": result.encoding,
+            "readout": any_net.readout,
+            "shape": [any_net.node_features, any_net.graph_features, any_net.hidden, any_net.num_layers],
+        },
+    )
 
 
 def _not_a_checkpoint(path, exc: Exception) -> CheckpointError:
@@ -517,6 +562,8 @@ def load_value_function(path, game) -> tuple[ValueFunction, dict]:
         raise _not_a_checkpoint(path, exc) from exc
     want = _encoding(game)
     if want and trained != want:
-        raise CheckpointError(f"{path} was trained with encoding {trained} but the game encodes {want}; build the "
-                              "game with the checkpoint's encoding")
+        raise CheckpointError(
+            f"{path} was trained with encoding {trained} but the game encodes {want}; build the "
+            "game with the checkpoint's encoding"
+        )
     return ValueFunction(game, nets), ck

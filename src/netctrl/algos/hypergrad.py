@@ -35,8 +35,8 @@ Adam, identical for every gradient source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -73,8 +73,9 @@ class OuterConfig:
 
 
 # ------------------------------------------------------------------------------- hyper-gradient
-def hypergradient(jac: np.ndarray, slope: np.ndarray, g: np.ndarray, toll_arcs: np.ndarray,
-                  explicit: np.ndarray | None = None) -> np.ndarray:
+def hypergradient(
+    jac: np.ndarray, slope: np.ndarray, g: np.ndarray, toll_arcs: np.ndarray, explicit: np.ndarray | None = None
+) -> np.ndarray:
     """``T^T J^T (I - J D)^{-T} g + explicit`` (see module docstring); ``jac`` (E, E), ``slope`` (E,) = diag D."""
     E = len(g)
     u = np.linalg.solve((np.eye(E) - jac * slope[None, :]).T, g)
@@ -97,11 +98,18 @@ class StochasticEstimate:
         return np.abs(np.asarray(value) - self.mean) <= self.half_width
 
 
-def stochastic_hypergradient(weights: np.ndarray, counts: np.ndarray, tau: float,
-                             slope: Callable[[np.ndarray], np.ndarray],
-                             flow_gradient: Callable[[np.ndarray], np.ndarray], toll_arcs: np.ndarray,
-                             explicit: np.ndarray | None = None, *, batches: int = 10,
-                             level: float = 0.95) -> StochasticEstimate:
+def stochastic_hypergradient(
+    weights: np.ndarray,
+    counts: np.ndarray,
+    tau: float,
+    slope: Callable[[np.ndarray], np.ndarray],
+    flow_gradient: Callable[[np.ndarray], np.ndarray],
+    toll_arcs: np.ndarray,
+    explicit: np.ndarray | None = None,
+    *,
+    batches: int = 10,
+    level: float = 0.95,
+) -> StochasticEstimate:
     """Model-free hyper-gradient from sampled trajectories.
 
     Args:
@@ -124,11 +132,11 @@ def stochastic_hypergradient(weights: np.ndarray, counts: np.ndarray, tau: float
     est = []
     for b in range(batches):
         cnt = counts[:, b * m : (b + 1) * m, :].astype(float)
-        mean = cnt.mean(axis=1)                                              # (G, E)
+        mean = cnt.mean(axis=1)  # (G, E)
         x = weights @ mean
         centred = (cnt - mean[:, None, :]) * np.sqrt(weights / (m - 1))[:, None, None]
         flat = centred.reshape(G * m, E)
-        jac = -(flat.T @ flat) / tau                                        # -sum_g q_g Cov_g(N) / tau
+        jac = -(flat.T @ flat) / tau  # -sum_g q_g Cov_g(N) / tau
         est.append(hypergradient(jac, slope(x), flow_gradient(x), toll_arcs, explicit))
     est = np.asarray(est)
     half = student_t.ppf(0.5 + level / 2, batches - 1) * est.std(axis=0, ddof=1) / np.sqrt(batches)
@@ -147,7 +155,9 @@ def finite_difference_gradient(f: Callable[[np.ndarray], float], theta: np.ndarr
     return grad
 
 
-def spsa_gradient(f: Callable[[np.ndarray], float], theta: np.ndarray, c: float, rng: np.random.Generator) -> np.ndarray:
+def spsa_gradient(
+    f: Callable[[np.ndarray], float], theta: np.ndarray, c: float, rng: np.random.Generator
+) -> np.ndarray:
     """Simultaneous-perturbation estimate (Spall): 2 evaluations, Rademacher directions."""
     delta = rng.choice([-1.0, 1.0], size=np.shape(theta))
     return (f(theta + c * delta) - f(theta - c * delta)) / (2 * c) * delta
@@ -172,9 +182,15 @@ class OuterResult:
     iterations: int = 0
 
 
-def optimize(value_and_grad: Callable[[np.ndarray], tuple[float | None, np.ndarray]], theta0: np.ndarray,
-             cfg: OuterConfig, callback: Callable[[int, np.ndarray, float | None], bool] | None = None, *,
-             state: dict | None = None, on_step: Callable[[dict], None] | None = None) -> OuterResult:
+def optimize(
+    value_and_grad: Callable[[np.ndarray], tuple[float | None, np.ndarray]],
+    theta0: np.ndarray,
+    cfg: OuterConfig,
+    callback: Callable[[int, np.ndarray, float | None], bool] | None = None,
+    *,
+    state: dict | None = None,
+    on_step: Callable[[dict], None] | None = None,
+) -> OuterResult:
     """Projected Adam: ``theta <- clip(theta - lr_k m_hat / (sqrt(v_hat) + eps))``; ``callback(k, theta, value)``
     after each gradient evaluation may return True to stop.
 

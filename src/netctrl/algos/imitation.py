@@ -127,15 +127,23 @@ def imitation_loss(model: GraphActorCritic, batch: Sequence[tuple]) -> torch.Ten
     """Mean cross-entropy (minus the target's entropy: a KL divergence, 0 at a perfect fit) between the
     expert's distributions and the policy's Dirichlet means over the labelled groups of ``batch``."""
     obs = {k: torch.as_tensor(np.stack([b[0][k] for b in batch])) for k in batch[0][0]}
-    target = torch.as_tensor(np.stack([b[1] for b in batch]))                    # (B, G, n)
+    target = torch.as_tensor(np.stack([b[1] for b in batch]))  # (B, G, n)
     mask = torch.as_tensor(np.stack([b[2] for b in batch]), dtype=torch.float32)  # (B, G)
     mean = model.distribution(obs).mode().view(target.shape)
     kl = (target * (torch.log(target.clamp_min(1e-12)) - torch.log(mean.clamp_min(1e-12)))).sum(-1)
     return (kl * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-def fit(model: GraphActorCritic, data: dict[int, list[tuple]], opt: torch.optim.Optimizer, epochs: int,
-        batch_size: int, max_grad_norm: float, rng: np.random.Generator, lr: float) -> float:
+def fit(
+    model: GraphActorCritic,
+    data: dict[int, list[tuple]],
+    opt: torch.optim.Optimizer,
+    epochs: int,
+    batch_size: int,
+    max_grad_norm: float,
+    rng: np.random.Generator,
+    lr: float,
+) -> float:
     """``epochs`` passes over ``data`` (lists of labelled states keyed by graph), the learning rate decaying
     linearly from ``lr`` to ``lr / 10``; return the last pass's mean loss."""
     params = model.actor_parameters()
@@ -144,8 +152,12 @@ def fit(model: GraphActorCritic, data: dict[int, list[tuple]], opt: torch.optim.
     for epoch in range(epochs):
         for group in opt.param_groups:
             group["lr"] = lr * (1.0 - 0.9 * epoch / max(epochs - 1, 1))
-        batches = [(g, idx[i : i + batch_size]) for g, states in data.items()
-                   for idx in [rng.permutation(len(states))] for i in range(0, len(states), batch_size)]
+        batches = [
+            (g, idx[i : i + batch_size])
+            for g, states in data.items()
+            for idx in [rng.permutation(len(states))]
+            for i in range(0, len(states), batch_size)
+        ]
         order = rng.permutation(len(batches))
         losses, weights = [], []
         for b in order:
@@ -162,9 +174,15 @@ def fit(model: GraphActorCritic, data: dict[int, list[tuple]], opt: torch.optim.
     return mean_loss
 
 
-def pretrain(cfg: ImitationConfig, make_env: Callable | Sequence[Callable], model: GraphActorCritic,
-             expert_factory: Callable[[], Expert], *, eval_fn: EvalFn | None = None,
-             verbose: bool = True) -> ImitationResult:
+def pretrain(
+    cfg: ImitationConfig,
+    make_env: Callable | Sequence[Callable],
+    model: GraphActorCritic,
+    expert_factory: Callable[[], Expert],
+    *,
+    eval_fn: EvalFn | None = None,
+    verbose: bool = True,
+) -> ImitationResult:
     """Fit ``model``'s desired next state to the expert's by DAgger (see the module docstring).
 
     ``make_env`` returns environments wrapped with the agent's lower level (a list: one per training graph).
@@ -190,10 +208,17 @@ def pretrain(cfg: ImitationConfig, make_env: Callable | Sequence[Callable], mode
                 seed = cfg.seed * 100_000 + rnd * 1000 + e
                 data[g] += collect_episode(env, expert, None if rnd == 0 else model, seed, groups)
                 episodes += 1
-        loss = fit(model, data, opt, cfg.epochs if rnd == 0 else cfg.round_epochs, cfg.batch_size,
-                   cfg.max_grad_norm, rng, cfg.lr)
-        row = {"round": rnd, "states": sum(map(len, data.values())), "loss": loss,
-               "wall_s": time.perf_counter() - t0}
+        loss = fit(
+            model,
+            data,
+            opt,
+            cfg.epochs if rnd == 0 else cfg.round_epochs,
+            cfg.batch_size,
+            cfg.max_grad_norm,
+            rng,
+            cfg.lr,
+        )
+        row = {"round": rnd, "states": sum(map(len, data.values())), "loss": loss, "wall_s": time.perf_counter() - t0}
         if eval_fn is not None:
             row.update(eval_fn(model))
             if best_eval is None or row["eval_reward"] >= best_eval:
@@ -201,8 +226,11 @@ def pretrain(cfg: ImitationConfig, make_env: Callable | Sequence[Callable], mode
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         history.append(row)
         if verbose:
-            print("imitation " + " | ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                            for k, v in row.items()), flush=True)
+            print(
+                "imitation "
+                + " | ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                flush=True,
+            )
     for env in envs:
         env.close()
     if best_state is not None:

@@ -224,7 +224,9 @@ class Recorder:
         p_end = np.full(max(max(self.fates, default=0), int(packet.max(initial=0))) + 1, -1, np.int64)
         for pid, end in self.fates.items():
             p_end[pid] = end
-        return Episode(O.astype(np.int64), A.astype(np.int64), acted, packet, lost, r_hat, x, p_end, dict(metrics or {}))
+        return Episode(
+            O.astype(np.int64), A.astype(np.int64), acted, packet, lost, r_hat, x, p_end, dict(metrics or {})
+        )
 
 
 def _metrics(env) -> dict:
@@ -233,8 +235,16 @@ def _metrics(env) -> dict:
 
 
 @torch.no_grad()
-def collect(env, policy: RouterPolicies, seed: int, rng: np.random.Generator, params=None,
-            consensus: ConsensusEstimator | None = None, greedy: bool = False, options: dict | None = None) -> Episode:
+def collect(
+    env,
+    policy: RouterPolicies,
+    seed: int,
+    rng: np.random.Generator,
+    params=None,
+    consensus: ConsensusEstimator | None = None,
+    greedy: bool = False,
+    options: dict | None = None,
+) -> Episode:
     """Run one episode of ``env`` with the policy (sampled actions); record what the gradient needs."""
     obs, _ = env.reset(seed=seed, options=options)
     agents = list(env.possible_agents)
@@ -252,7 +262,7 @@ def collect(env, policy: RouterPolicies, seed: int, rng: np.random.Generator, pa
 def _time_baseline(g: np.ndarray) -> np.ndarray:
     """Per-router least-squares fit of ``g`` (T, N) on ``1, s, s^2, s^3`` (``s = t / T``)."""
     s = np.linspace(0.0, 1.0, len(g))
-    X = np.stack([np.ones_like(s), s, s ** 2, s ** 3], 1)
+    X = np.stack([np.ones_like(s), s, s**2, s**3], 1)
     coef, *_ = np.linalg.lstsq(X, g, rcond=None)
     return X @ coef
 
@@ -369,15 +379,18 @@ class RouterLearner:
 
     def state_dict(self) -> dict:
         """Everything a resumed learner needs: weights, optimiser, episodes, the sampling generator's state."""
-        return {"model": self.policy.state_dict(), "opt": self.opt.state_dict(), "episodes": self.episodes,
-                "rng": self.rng.bit_generator.state}
+        return {
+            "model": self.policy.state_dict(),
+            "opt": self.opt.state_dict(),
+            "episodes": self.episodes,
+            "rng": self.rng.bit_generator.state,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         self.policy.load_state_dict(state["model"])
         self.opt.load_state_dict(state["opt"])
         self.episodes = int(state["episodes"])
         self.rng.bit_generator.state = state["rng"]
-
 
 
 class RouterPolicyController(Controller):
@@ -389,8 +402,16 @@ class RouterPolicyController(Controller):
     :meth:`bind`).
     """
 
-    def __init__(self, learner: RouterLearner | None = None, *, policy: RouterPolicies | None = None,
-                 cfg: MAMRLConfig | None = None, learn: bool = False, greedy: bool = False, name: str = "mamrl"):
+    def __init__(
+        self,
+        learner: RouterLearner | None = None,
+        *,
+        policy: RouterPolicies | None = None,
+        cfg: MAMRLConfig | None = None,
+        learn: bool = False,
+        greedy: bool = False,
+        name: str = "mamrl",
+    ):
         if learner is None and (policy is None or cfg is None):
             raise ConfigError("give a learner, or a policy and its config")
         self.learner, self._policy, self._cfg = learner, policy, cfg
@@ -398,15 +419,17 @@ class RouterPolicyController(Controller):
         self._env = None
 
     def bind(self, env) -> None:
-        if self.learner is None:          # the learner is built for the first environment it acts in
+        if self.learner is None:  # the learner is built for the first environment it acts in
             self.learner = RouterLearner(env, self._cfg, self._policy)
         n, degree, history = policy_shape(env)
         pol = self.learner.policy
         if n != pol.n or max(degree) > pol.d or history != pol.h:
             from ..errors import CheckpointError
 
-            raise CheckpointError(f"policy {self.name!r} is for {pol.n} routers of degree <= {pol.d} with "
-                                  f"history {pol.h}; this network has {n} of degree <= {max(degree)}, history {history}")
+            raise CheckpointError(
+                f"policy {self.name!r} is for {pol.n} routers of degree <= {pol.d} with "
+                f"history {pol.h}; this network has {n} of degree <= {max(degree)}, history {history}"
+            )
         self._env, self._agents = env, list(env.possible_agents)
         self._rec = Recorder(n, self.learner.consensus)
 
@@ -426,10 +449,19 @@ class RouterPolicyController(Controller):
                 self.learner.update(ep)
 
 
-def train_online(make_env: Callable, cfg: MAMRLConfig, episodes: int, task=(), learner: RouterLearner | None = None,
-                 seed_base: int = 10_000, time_limit_s: float | None = None, log: Callable | None = None,
-                 start: int = 0, rng_state: dict | None = None,
-                 checkpoint: Callable[[int, RouterLearner, dict, dict], None] | None = None) -> tuple[RouterLearner, list[dict]]:
+def train_online(
+    make_env: Callable,
+    cfg: MAMRLConfig,
+    episodes: int,
+    task=(),
+    learner: RouterLearner | None = None,
+    seed_base: int = 10_000,
+    time_limit_s: float | None = None,
+    log: Callable | None = None,
+    start: int = 0,
+    rng_state: dict | None = None,
+    checkpoint: Callable[[int, RouterLearner, dict, dict], None] | None = None,
+) -> tuple[RouterLearner, list[dict]]:
     """Train a learner for ``episodes`` episodes on ``task`` with loads drawn from ``cfg.loads``.
 
     ``start`` / ``rng_state`` resume a run after episode ``start`` (the load generator's state then);
@@ -456,9 +488,16 @@ def train_online(make_env: Callable, cfg: MAMRLConfig, episodes: int, task=(), l
 
 
 # ---------------------------------------------------------------------------------------------------- MAML
-def meta_train(make_env: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, iterations: int,
-               seed_base: int = 20_000, time_limit_s: float | None = None, log: Callable | None = None,
-               init: dict | None = None) -> tuple[RouterPolicies, list[dict]]:
+def meta_train(
+    make_env: Callable,
+    tasks: Sequence[tuple],
+    cfg: MAMRLConfig,
+    iterations: int,
+    seed_base: int = 20_000,
+    time_limit_s: float | None = None,
+    log: Callable | None = None,
+    init: dict | None = None,
+) -> tuple[RouterPolicies, list[dict]]:
     """First-order MAML over link-failure tasks (the paper's Algorithm 1).
 
     Each iteration samples ``meta_batch`` tasks; for each, one episode with ``theta`` gives the inner step
@@ -505,10 +544,17 @@ def meta_train(make_env: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
         for p, o in zip(policy.params(), outer):
             p.grad = o
         opt.step()
-        hist.append({"iteration": it, "delivery_time": float(np.nanmean([m["delivery_time"] for m in post])),
-                     "packets_lost": float(np.mean([m["packets_lost"] for m in post]))})
+        hist.append(
+            {
+                "iteration": it,
+                "delivery_time": float(np.nanmean([m["delivery_time"] for m in post])),
+                "packets_lost": float(np.mean([m["packets_lost"] for m in post])),
+            }
+        )
         if log and (it + 1) % 25 == 0:
-            log(f"meta-iteration {it + 1}: post-adaptation delivery {hist[-1]['delivery_time']:.1f} lost {hist[-1]['packets_lost']:.1f}")
+            log(
+                f"meta-iteration {it + 1}: post-adaptation delivery {hist[-1]['delivery_time']:.1f} lost {hist[-1]['packets_lost']:.1f}"
+            )
         if time_limit_s and time.perf_counter() - t0 > time_limit_s:
             break
     return policy, hist
@@ -516,7 +562,9 @@ def meta_train(make_env: Callable, tasks: Sequence[tuple], cfg: MAMRLConfig, ite
 
 # ---------------------------------------------------------------------------------------------------- imitation
 @torch.no_grad()
-def teacher_episode(env, teacher: Callable, seed: int, options: dict | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def teacher_episode(
+    env, teacher: Callable, seed: int, options: dict | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Run one episode with ``teacher(obs) -> (N, D)`` next-hop distributions for the routers' observations
     ``(N, F)`` (actions drawn with the environment's ``np_random``); returns the observations ``(T, N, F)``, the
     teacher's distributions ``(T, N, D)`` and which routers had a packet ``(T, N)``."""
@@ -534,29 +582,37 @@ def teacher_episode(env, teacher: Callable, seed: int, options: dict | None = No
     return np.stack(O), np.stack(P), np.stack(M)
 
 
-def imitate(policy: RouterPolicies, obs: np.ndarray, target: np.ndarray, mask: np.ndarray, epochs: int = 30,
-            lr: float = 1e-2, batch: int = 256, seed: int = 0) -> list[float]:
+def imitate(
+    policy: RouterPolicies,
+    obs: np.ndarray,
+    target: np.ndarray,
+    mask: np.ndarray,
+    epochs: int = 30,
+    lr: float = 1e-2,
+    batch: int = 256,
+    seed: int = 0,
+) -> list[float]:
     """Fit every router's policy to a teacher's next-hop distributions by cross-entropy (soft labels).
 
     ``obs`` (S, N, F) observations, ``target`` (S, N, D) the teacher's distribution over each router's links
     (zero on padding), ``mask`` (S, N) the decisions that count (the router had a packet). Returns the mean
     loss of each epoch (cross-entropy minus the teacher's entropy: the KL divergence to the teacher, 0 when
     matched)."""
-    o = torch.from_numpy(np.asarray(obs, dtype=np.int64)).transpose(0, 1)        # (N, S, F)
-    p = torch.from_numpy(np.asarray(target, dtype=np.float32)).transpose(0, 1)   # (N, S, D)
-    m = torch.from_numpy(np.asarray(mask, dtype=bool)).T                         # (N, S)
+    o = torch.from_numpy(np.asarray(obs, dtype=np.int64)).transpose(0, 1)  # (N, S, F)
+    p = torch.from_numpy(np.asarray(target, dtype=np.float32)).transpose(0, 1)  # (N, S, D)
+    m = torch.from_numpy(np.asarray(mask, dtype=bool)).T  # (N, S)
     if o.shape[1] == 0 or not bool(m.any()):
         raise ConfigError("imitation needs at least one decision with a packet")
-    ent = torch.where(p > 0, p * torch.log(p.clamp(min=1e-12)), torch.zeros(())).sum(-1)      # (N, S)
+    ent = torch.where(p > 0, p * torch.log(p.clamp(min=1e-12)), torch.zeros(())).sum(-1)  # (N, S)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     hist = []
     for _ in range(epochs):
         perm, total, count = torch.randperm(o.shape[1], generator=gen), 0.0, 0
         for b in range(0, len(perm), batch):
-            idx = perm[b:b + batch]
+            idx = perm[b : b + batch]
             logp = torch.log_softmax(policy.logits(o[:, idx]).clamp(min=-1e9), -1)
-            kl = ent[:, idx] - (p[:, idx] * logp).sum(-1)                            # (N, B)
+            kl = ent[:, idx] - (p[:, idx] * logp).sum(-1)  # (N, B)
             mb = m[:, idx]
             loss = torch.where(mb, kl, torch.zeros(())).sum() / mb.sum().clamp(min=1)
             opt.zero_grad()

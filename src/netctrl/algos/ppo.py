@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -106,8 +106,10 @@ class PPOConfig:
         if self.advantage == "group" and self.group_size < 2:
             raise ConfigError("advantage='group' needs 'group_size' >= 2")
         if self.workers < 0 or (self.workers and (self.num_envs // self.group_size) % self.workers):
-            raise ConfigError(f"'workers' ({self.workers}) must divide the number of environment groups "
-                              f"(num_envs / group_size = {self.num_envs // self.group_size})")
+            raise ConfigError(
+                f"'workers' ({self.workers}) must divide the number of environment groups "
+                f"(num_envs / group_size = {self.num_envs // self.group_size})"
+            )
         if self.minibatch_size > self.num_envs * self.rollout_steps:
             raise ConfigError(
                 f"'minibatch_size' ({self.minibatch_size}) exceeds the batch num_envs * rollout_steps "
@@ -179,9 +181,12 @@ class Rollout:
         cat = lambda xs: np.concatenate(xs, axis=1)
         return Rollout(
             obs={k: cat([p.obs[k] for p in parts]) for k in parts[0].obs},
-            actions=cat([p.actions for p in parts]), logps=cat([p.logps for p in parts]),
-            values=cat([p.values for p in parts]), rewards=cat([p.rewards for p in parts]),
-            bootstrap=cat([p.bootstrap for p in parts]), dones=cat([p.dones for p in parts]),
+            actions=cat([p.actions for p in parts]),
+            logps=cat([p.logps for p in parts]),
+            values=cat([p.values for p in parts]),
+            rewards=cat([p.rewards for p in parts]),
+            bootstrap=cat([p.bootstrap for p in parts]),
+            dones=cat([p.dones for p in parts]),
             next_value=np.concatenate([p.next_value for p in parts]),
             episode_returns=[r for p in parts for r in p.episode_returns],
         )
@@ -274,9 +279,21 @@ def train(
     critic_opt = torch.optim.Adam(critic_params, lr=cfg.critic_lr, eps=1e-5)
     rms = RunningMeanStd()
     config = {"algo": "ppo", **asdict(cfg), "policy": model.config_dict()}
-    run = RunTracker(Path(run_dir), config, total=cfg.iterations, eval_fn=eval_fn, eval_every=cfg.eval_every,
-                     checkpoint_every=cfg.checkpoint_every, time_limit_s=cfg.time_limit_s, resume=resume,
-                     resume_keys=RESUMABLE_KEYS, progress=progress, verbose=verbose, title="PPO", meta=metadata)
+    run = RunTracker(
+        Path(run_dir),
+        config,
+        total=cfg.iterations,
+        eval_fn=eval_fn,
+        eval_every=cfg.eval_every,
+        checkpoint_every=cfg.checkpoint_every,
+        time_limit_s=cfg.time_limit_s,
+        resume=resume,
+        resume_keys=RESUMABLE_KEYS,
+        progress=progress,
+        verbose=verbose,
+        title="PPO",
+        meta=metadata,
+    )
     state = run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     if state:
         rms.load_state_dict(state["reward_rms"])
@@ -285,8 +302,10 @@ def train(
     factories = list(make_env) if isinstance(make_env, (list, tuple)) else [make_env]
     if cfg.workers > 0 and make_collector is None:
         run.close()
-        raise ConfigError(f"'workers' = {cfg.workers} needs a distributed rollout collector: give make_collector "
-                          "(the bi-level recipes pass Ray's, netctrl.scale.RayCollector)")
+        raise ConfigError(
+            f"'workers' = {cfg.workers} needs a distributed rollout collector: give make_collector "
+            "(the bi-level recipes pass Ray's, netctrl.scale.RayCollector)"
+        )
     if make_collector is not None:
         collectors = [make_collector(f, model, cfg, 1.0 / len(factories)) for f in factories]
     else:
@@ -357,7 +376,9 @@ def train(
                     mb_adv = b_adv[mb]
                     if cfg.norm_adv:
                         mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-                    pg_loss = torch.max(-mb_adv * ratio, -mb_adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)).mean()
+                    pg_loss = torch.max(
+                        -mb_adv * ratio, -mb_adv * ratio.clamp(1 - cfg.clip_coef, 1 + cfg.clip_coef)
+                    ).mean()
                     ent = entropy.mean()
                     v_loss = 0.5 * F.mse_loss(new_v, b_ret[mb])
                     actor_opt.zero_grad()
@@ -370,17 +391,22 @@ def train(
                     pg_losses.append(float(pg_loss.detach()))
                     v_losses.append(float(v_loss.detach()))
                     ents.append(float(ent.detach()))
-                if cfg.target_kl is not None and np.mean(kls[-max(1, B // cfg.minibatch_size):]) > cfg.target_kl:
+                if cfg.target_kl is not None and np.mean(kls[-max(1, B // cfg.minibatch_size) :]) > cfg.target_kl:
                     break
             model.eval()
 
             # ---------------------------------------------------------- logging, evaluation, checkpoints
             row = {
-                "iteration": it + 1, "episodes": episodes_done, "wall_s": round(run.elapsed(), 3),
+                "iteration": it + 1,
+                "episodes": episodes_done,
+                "wall_s": round(run.elapsed(), 3),
                 "iter_s": round(time.perf_counter() - t_iter, 4),
                 "train_reward": float(np.mean(ep_returns)) if ep_returns else float("nan"),
-                "pg_loss": float(np.mean(pg_losses)), "v_loss": float(np.mean(v_losses)),
-                "entropy": float(np.mean(ents)), "approx_kl": float(np.mean(kls)), "clipfrac": float(np.mean(clipfracs)),
+                "pg_loss": float(np.mean(pg_losses)),
+                "v_loss": float(np.mean(v_losses)),
+                "entropy": float(np.mean(ents)),
+                "approx_kl": float(np.mean(kls)),
+                "clipfrac": float(np.mean(clipfracs)),
             }
             if run.end_iteration(it, row, model, payload):
                 break

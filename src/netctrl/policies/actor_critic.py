@@ -20,7 +20,6 @@ from ..errors import ActionError
 from .encoders import get_encoder, mlp
 from .heads import CompositeHead, DirichletHead, EdgeGaussianHead, GaussianHead
 
-
 HEADS = ("dirichlet", "gaussian", "edge-gaussian", "gaussian+dirichlet", "gaussian+edge-gaussian")
 
 
@@ -131,12 +130,26 @@ class GraphActorCritic(nn.Module):
         self.critic_encoder = get_encoder(cfg.encoder, **enc)
         c = self.actor_encoder.out_channels
         make = {
-            "dirichlet": lambda: DirichletHead(c, cfg.head_hidden, cfg.parameterization, cfg.prior_feature,
-                                               cfg.init_precision, groups=cfg.dirichlet_groups,
-                                               prior_eps=cfg.prior_eps, exact_prior=cfg.exact_prior,
-                                               prior_eps_per_graph=cfg.prior_eps_per_graph),
-            "gaussian": lambda: GaussianHead(c, cfg.head_hidden, cfg.gaussian_mask_feature, cfg.init_std, cfg.gaussian_init_mean,
-                                             cfg.gaussian_prior_feature, cfg.exact_prior),
+            "dirichlet": lambda: DirichletHead(
+                c,
+                cfg.head_hidden,
+                cfg.parameterization,
+                cfg.prior_feature,
+                cfg.init_precision,
+                groups=cfg.dirichlet_groups,
+                prior_eps=cfg.prior_eps,
+                exact_prior=cfg.exact_prior,
+                prior_eps_per_graph=cfg.prior_eps_per_graph,
+            ),
+            "gaussian": lambda: GaussianHead(
+                c,
+                cfg.head_hidden,
+                cfg.gaussian_mask_feature,
+                cfg.init_std,
+                cfg.gaussian_init_mean,
+                cfg.gaussian_prior_feature,
+                cfg.exact_prior,
+            ),
             "edge-gaussian": lambda: EdgeGaussianHead(c, edge_features, cfg.head_hidden, cfg.init_std),
         }
         parts = [make[name]() for name in cfg.head.split("+")]
@@ -146,7 +159,7 @@ class GraphActorCritic(nn.Module):
         self._pool = {"sum": global_add_pool, "mean": global_mean_pool, "max": global_max_pool}[cfg.critic_pool]
 
     @classmethod
-    def for_space(cls, observation_space, cfg: PolicyConfig = PolicyConfig()) -> "GraphActorCritic":
+    def for_space(cls, observation_space, cfg: PolicyConfig = PolicyConfig()) -> GraphActorCritic:
         """Build for a netctrl graph observation space (``Dict`` with ``x`` and ``edge_attr``)."""
         F = observation_space["x"].shape[-1]
         D = observation_space["edge_attr"].shape[-1] if "edge_attr" in observation_space.spaces else 0
@@ -203,7 +216,7 @@ class GraphActorCritic(nn.Module):
         return {"node_features": self.node_features, "edge_features": self.edge_features, **asdict(self.cfg)}
 
     @classmethod
-    def from_config_dict(cls, d: dict) -> "GraphActorCritic":
+    def from_config_dict(cls, d: dict) -> GraphActorCritic:
         d = dict(d)
         return cls(d.pop("node_features"), d.pop("edge_features"), PolicyConfig(**d))
 
@@ -219,7 +232,9 @@ class PolicyController(Controller):
         name: label in tables.
     """
 
-    def __init__(self, model: GraphActorCritic, lower: str | None = "lp", deterministic: bool = True, name: str = "bilevel") -> None:
+    def __init__(
+        self, model: GraphActorCritic, lower: str | None = "lp", deterministic: bool = True, name: str = "bilevel"
+    ) -> None:
         self.model = model.eval()
         self.lower = lower
         self.deterministic = deterministic
@@ -233,9 +248,11 @@ class PolicyController(Controller):
             if key in spaces and spaces[key].shape[-1] != want:
                 from ..errors import CheckpointError
 
-                raise CheckpointError(f"policy {self.name!r} reads {want} features per {'node' if key == 'x' else 'edge'}, "
-                                      f"but this environment's '{key}' has {spaces[key].shape[-1]}: it was trained "
-                                      "on another kind of network or observation")
+                raise CheckpointError(
+                    f"policy {self.name!r} reads {want} features per {'node' if key == 'x' else 'edge'}, "
+                    f"but this environment's '{key}' has {spaces[key].shape[-1]}: it was trained "
+                    "on another kind of network or observation"
+                )
 
     @torch.no_grad()
     def act(self, observation) -> np.ndarray:

@@ -44,7 +44,9 @@ class GCNEncoder(nn.Module):
         - output: ``(|V|, H + F)``
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2, edge_dim: int | None = None) -> None:
+    def __init__(
+        self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2, edge_dim: int | None = None
+    ) -> None:
         super().__init__()
         self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
         self.convs = nn.ModuleList()
@@ -143,7 +145,9 @@ class EdgeConvEncoder(nn.Module):
         - output: ``(|V|, H + F)``
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2, edge_dim: int = 0, aggr: str = "add") -> None:
+    def __init__(
+        self, in_channels: int, hidden_channels: int = 64, num_layers: int = 2, edge_dim: int = 0, aggr: str = "add"
+    ) -> None:
         super().__init__()
         self.in_channels, self.hidden_channels, self.num_layers = in_channels, hidden_channels, num_layers
         self.convs = nn.ModuleList()

@@ -233,9 +233,16 @@ class GaussianHead(nn.Module):
         - output: distribution with batch shape ``(B,)`` and event shape ``(#selected nodes per graph,)``
     """
 
-    def __init__(self, in_channels: int, hidden_channels: int = 32, mask_feature: int | None = None,
-                 init_std: float = 0.5, init_mean: float = 0.0, prior_feature: int | None = None,
-                 exact_prior: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int = 32,
+        mask_feature: int | None = None,
+        init_std: float = 0.5,
+        init_mean: float = 0.0,
+        prior_feature: int | None = None,
+        exact_prior: bool = False,
+    ) -> None:
         super().__init__()
         self.exact_prior = exact_prior
         self.mask_feature = mask_feature
@@ -281,7 +288,9 @@ class EdgeGaussianHead(nn.Module):
         reset_linears(self.net)
         nn.init.constant_(self.log_std, math.log(self.init_std))
 
-    def forward(self, h: Tensor, x: Tensor, batch_size: int, edge_index: Tensor, edge_attr: Tensor | None) -> DiagGaussian:
+    def forward(
+        self, h: Tensor, x: Tensor, batch_size: int, edge_index: Tensor, edge_attr: Tensor | None
+    ) -> DiagGaussian:
         parts = [h[edge_index[0]], h[edge_index[1]]]
         if edge_attr is not None:
             parts.append(edge_attr)

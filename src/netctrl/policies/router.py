@@ -31,13 +31,16 @@ class RouterPolicies(nn.Module):
         self.d = int(degree.max())
         self.register_buffer("mask", torch.arange(self.d)[None, :] < degree[:, None])  # (N, D)
         # feature offsets: dest+1 in [0, N], longest in N+1+[0, D), hist_k+1 in N+1+D+k(D+1)+[0, D]
-        self.register_buffer("offset", torch.tensor([0, self.n + 1] + [self.n + 1 + self.d + k * (self.d + 1)
-                                                                       for k in range(self.h)]))
+        self.register_buffer(
+            "offset", torch.tensor([0, self.n + 1] + [self.n + 1 + self.d + k * (self.d + 1) for k in range(self.h)])
+        )
         self.register_buffer("shift", torch.tensor([1, 0] + [1] * self.h))
         self.num_features = self.n + 1 + self.d + self.h * (self.d + 1)
         sizes = [hidden] * layers + [self.d]
         self.embed = nn.Parameter(torch.empty(self.n, self.num_features, hidden))
-        self.weights = nn.ParameterList([nn.Parameter(torch.empty(self.n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.empty(self.n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+        )
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(self.n, 1, s)) for s in sizes])
         self.reset_parameters()
 

@@ -40,20 +40,33 @@ class ValueNet(nn.Module):
         output: ``(G,)``
     """
 
-    def __init__(self, node_features: int, graph_features: int, hidden: int = 64, layers: int = 4, readout: str = "sum"):
+    def __init__(
+        self, node_features: int, graph_features: int, hidden: int = 64, layers: int = 4, readout: str = "sum"
+    ):
         super().__init__()
         from torch_geometric.nn import GINConv
 
         if readout not in READOUTS:
             raise ConfigError(f"Expected 'readout' in {READOUTS} (got {readout!r})")
-        self.node_features, self.graph_features, self.hidden, self.num_layers = node_features, graph_features, hidden, layers
+        self.node_features, self.graph_features, self.hidden, self.num_layers = (
+            node_features,
+            graph_features,
+            hidden,
+            layers,
+        )
         self.readout = readout
         self.inp = nn.Linear(node_features + graph_features, hidden)
         self.convs = nn.ModuleList(
             GINConv(nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, hidden)), train_eps=True)
-            for _ in range(layers))
-        self.out = nn.Sequential(nn.Linear(3 * hidden + 2 * node_features + graph_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
-                                 nn.ReLU(), nn.Linear(hidden, 1))
+            for _ in range(layers)
+        )
+        self.out = nn.Sequential(
+            nn.Linear(3 * hidden + 2 * node_features + graph_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def reset_parameters(self) -> None:
         for m in self.modules():
@@ -80,5 +93,7 @@ class ValueNet(nn.Module):
         return torch.sigmoid(self.out(pooled)).squeeze(-1)
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, "
-                f"layers={self.num_layers}, readout={self.readout})")
+        return (
+            f"{type(self).__name__}({self.node_features}+{self.graph_features}, hidden={self.hidden}, "
+            f"layers={self.num_layers}, readout={self.readout})"
+        )

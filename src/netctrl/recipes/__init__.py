@@ -44,17 +44,29 @@ def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: 
         for f in held:
             (run_dir / f).unlink()
     elif held:
-        raise ConfigError(f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume, replace "
-                          "it with --overwrite, or choose another --run-dir")
-    if run_dir.is_dir():                      # recipes that write without a Checkpointer (routing, curriculum ...)
+        raise ConfigError(
+            f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume, replace "
+            "it with --overwrite, or choose another --run-dir"
+        )
+    if run_dir.is_dir():  # recipes that write without a Checkpointer (routing, curriculum ...)
         clean_stale_temporaries(run_dir)
     exp.write(run_dir / "config.toml")
     return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose)
 
 
-def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *, scenario: str | None = None,
-          seed: int = 0, resume: bool = False, overwrite: bool = False, progress: bool = False, verbose: bool = False,
-          **sets):
+def train(
+    problem,
+    algo: str | None = None,
+    run_dir: str | Path | None = None,
+    *,
+    scenario: str | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: bool = False,
+    verbose: bool = False,
+    **sets,
+):
     """Train ``algo`` (default: the problem's first recipe) on ``problem`` (a name, a spec, or with ``scenario`` a
     family) -- what ``netctrl train`` does, from Python; ``sets`` are config options by (bare or qualified)
     name, as ``--set`` takes them: ``train("supply_chain/1f2s", "bilevel-ppo", "runs/x", iterations=50)``.
@@ -70,8 +82,14 @@ def train(problem, algo: str | None = None, run_dir: str | Path | None = None, *
         cfg = recipe.make_config(problem, tree, seed=seed)
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / run_name(problem.name, recipe.name, seed)
         return recipe.train(problem, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
-    exp = experiment(problem=problem, scenario=scenario, algo=algo, seed=seed, sets=sets,
-                     run_dir=None if run_dir is None else str(run_dir))
+    exp = experiment(
+        problem=problem,
+        scenario=scenario,
+        algo=algo,
+        seed=seed,
+        sets=sets,
+        run_dir=None if run_dir is None else str(run_dir),
+    )
     return train_experiment(exp, resume=resume, progress=progress, verbose=verbose, overwrite=overwrite)
 
 

@@ -74,7 +74,9 @@ def make_training_env(problem: ProblemSpec, lower: str, make_raw: Callable | Non
 def training_envs(problem: ProblemSpec, lower: str, raw: Sequence[Callable] = ()) -> list[Callable]:
     """The wrapped environment factories an agent trains on (several for a problem with ``train_envs``), or
     the wrapped ``raw`` factories if given."""
-    return [make_training_env(problem, lower, f) for f in (raw or problem.hooks.get("train_envs") or (problem.make_env,))]
+    return [
+        make_training_env(problem, lower, f) for f in (raw or problem.hooks.get("train_envs") or (problem.make_env,))
+    ]
 
 
 def init_policy(make_env: Callable, cfg: PolicyConfig, seed: int) -> GraphActorCritic:
@@ -114,18 +116,29 @@ def validation_fn(problem: ProblemSpec, lower: str, label: str = "agent") -> Cal
 def _ray_collector(make_env, model, cfg: PPOConfig, share: float):
     from ..scale import RayCollector
 
-    return RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, cfg.workers, seed=cfg.seed, cpus_per_worker=share)
+    return RayCollector(
+        make_env, model, cfg.num_envs, cfg.rollout_steps, cfg.workers, seed=cfg.seed, cpus_per_worker=share
+    )
 
 
 def _check_kind(spec: ProblemSpec, recipe: str) -> None:
     if spec.kind != "gymnasium" or not spec.lowers:
-        raise ConfigError(f"recipe {recipe!r} trains graph agents of Gymnasium flow problems with a lower level; "
-                          f"{spec.name} is a {spec.kind} problem (its recipes: {', '.join(spec.recipes) or 'none'})")
+        raise ConfigError(
+            f"recipe {recipe!r} trains graph agents of Gymnasium flow problems with a lower level; "
+            f"{spec.name} is a {spec.kind} problem (its recipes: {', '.join(spec.recipes) or 'none'})"
+        )
 
 
 # ------------------------------------------------------------------------------------------------ train
-def train_ppo(agent: str, spec: ProblemSpec, cfg: PPORecipeConfig, run_dir: str | Path, resume: bool = False,
-              progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_ppo(
+    agent: str,
+    spec: ProblemSpec,
+    cfg: PPORecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     """Train a ``bilevel`` or ``edge`` agent with PPO; checkpoints and metrics go to ``run_dir``.
 
     With ``cfg.imitation``, DAgger from the problem's expert comes first (skipped when a resumed run already
@@ -146,27 +159,63 @@ def train_ppo(agent: str, spec: ProblemSpec, cfg: PPORecipeConfig, run_dir: str 
     if cfg.imitation and not (resume and (Path(run_dir) / "last.pt").exists()):
         expert = spec.hooks.get("expert")
         if expert is None or agent != "bilevel":
-            raise ConfigError(f"'imitation' needs a bi-level agent of a problem with an expert ({spec.name}: "
-                              f"expert={'yes' if expert else 'none'}, agent={agent})")
-        imitation = imitate(cfg.pretrain, training_envs(spec, lower, spec.hooks.get("pretrain_envs", ())), model,
-                            expert, eval_fn=eval_fn, verbose=verbose)
+            raise ConfigError(
+                f"'imitation' needs a bi-level agent of a problem with an expert ({spec.name}: "
+                f"expert={'yes' if expert else 'none'}, agent={agent})"
+            )
+        imitation = imitate(
+            cfg.pretrain,
+            training_envs(spec, lower, spec.hooks.get("pretrain_envs", ())),
+            model,
+            expert,
+            eval_fn=eval_fn,
+            verbose=verbose,
+        )
         Path(run_dir).mkdir(parents=True, exist_ok=True)
-        atomic_write_text(Path(run_dir) / "pretrain.json", json.dumps({
-            "config": asdict(cfg.pretrain), "wall_s": round(imitation.wall_s, 1), "episodes": imitation.episodes,
-            "states": imitation.states, "best_eval": imitation.best_eval, "history": imitation.history}, indent=2))
+        atomic_write_text(
+            Path(run_dir) / "pretrain.json",
+            json.dumps(
+                {
+                    "config": asdict(cfg.pretrain),
+                    "wall_s": round(imitation.wall_s, 1),
+                    "episodes": imitation.episodes,
+                    "states": imitation.states,
+                    "best_eval": imitation.best_eval,
+                    "history": imitation.history,
+                },
+                indent=2,
+            ),
+        )
         meta["pretrain"] = asdict(cfg.pretrain)
     extra = {} if imitation is None else {"initial_eval": imitation.best_eval}
-    result = ppo.train(cfg.ppo, make_env, model, run_dir=run_dir, eval_fn=eval_fn, resume=resume, progress=progress,
-                       verbose=verbose, metadata=meta, make_collector=_ray_collector if cfg.ppo.workers else None,
-                       **extra)
-    if imitation is not None:          # the training cost includes the pretraining
+    result = ppo.train(
+        cfg.ppo,
+        make_env,
+        model,
+        run_dir=run_dir,
+        eval_fn=eval_fn,
+        resume=resume,
+        progress=progress,
+        verbose=verbose,
+        metadata=meta,
+        make_collector=_ray_collector if cfg.ppo.workers else None,
+        **extra,
+    )
+    if imitation is not None:  # the training cost includes the pretraining
         result.wall_s += imitation.wall_s
         result.episodes += imitation.episodes
     return result
 
 
-def train_a2c(agent: str, spec: ProblemSpec, cfg: A2CRecipeConfig, run_dir: str | Path, resume: bool = False,
-              progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_a2c(
+    agent: str,
+    spec: ProblemSpec,
+    cfg: A2CRecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     """Train a ``bilevel`` or ``edge`` agent with the reference actor-critic (one environment)."""
     from ..algos import a2c
 
@@ -177,9 +226,17 @@ def train_a2c(agent: str, spec: ProblemSpec, cfg: A2CRecipeConfig, run_dir: str 
     if len(factories) > 1:
         raise ConfigError(f"{spec.name} trains on several graphs, which only PPO supports (got {name})")
     model = init_policy(factories[0], cfg.policy, cfg.a2c.seed)
-    return a2c.train(cfg.a2c, factories[0], model, run_dir=run_dir, eval_fn=validation_fn(spec, lower, name),
-                     resume=resume, progress=progress, verbose=verbose,
-                     metadata={"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)})
+    return a2c.train(
+        cfg.a2c,
+        factories[0],
+        model,
+        run_dir=run_dir,
+        eval_fn=validation_fn(spec, lower, name),
+        resume=resume,
+        progress=progress,
+        verbose=verbose,
+        metadata={"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)},
+    )
 
 
 # ------------------------------------------------------------------------------------------------ load
@@ -197,13 +254,17 @@ def load_policy(checkpoint: str | Path, spec: ProblemSpec | None = None) -> tupl
         for key in ("node_features", "edge_features"):
             if key in have and have[key] != want[key]:
                 trained = (ckpt.get("problem") or {}).get("name") or "another problem"
-                raise CheckpointError(f"{checkpoint}: its policy reads {have[key]} {key.replace('_', ' ')} "
-                                      f"(trained on {trained}), but {spec.name} has {want[key]}")
+                raise CheckpointError(
+                    f"{checkpoint}: its policy reads {have[key]} {key.replace('_', ' ')} "
+                    f"(trained on {trained}), but {spec.name} has {want[key]}"
+                )
     try:
         model = GraphActorCritic.from_config_dict(ckpt["policy_config"])
         model.load_state_dict(ckpt["model"])
     except (TypeError, KeyError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{checkpoint}: weights do not match the stored policy config ({str(exc)[:200]})") from None
+        raise CheckpointError(
+            f"{checkpoint}: weights do not match the stored policy config ({str(exc)[:200]})"
+        ) from None
     return model.eval(), ckpt
 
 
@@ -220,16 +281,36 @@ def _register() -> None:
     from ..algos.a2c import RESUMABLE_KEYS as A2C_RESUMABLE
     from ..algos.ppo import RESUMABLE_KEYS as PPO_RESUMABLE
 
-    for agent, what in (("bilevel", "bi-level agent: graph policy -> desired next state -> LP lower level"),
-                        ("edge", "edge-level agent: a Gaussian per edge, flows straight from the policy")):
-        register_recipe(Recipe(f"{agent}-ppo", f"{what}; PPO", PPORecipeConfig, partial(train_ppo, agent), load,
-                               budget="ppo.iterations", time_limit="ppo.time_limit_s",
-                               aliases=("ppo",) if agent == "bilevel" else (),
-                               resumable=tuple(f"ppo.{k}" for k in PPO_RESUMABLE)))
-        register_recipe(Recipe(f"{agent}-a2c", f"{what}; the reference actor-critic", A2CRecipeConfig,
-                               partial(train_a2c, agent), load, budget="a2c.episodes", time_limit="a2c.time_limit_s",
-                               aliases=("a2c",) if agent == "bilevel" else (),
-                               resumable=tuple(f"a2c.{k}" for k in A2C_RESUMABLE)))
+    for agent, what in (
+        ("bilevel", "bi-level agent: graph policy -> desired next state -> LP lower level"),
+        ("edge", "edge-level agent: a Gaussian per edge, flows straight from the policy"),
+    ):
+        register_recipe(
+            Recipe(
+                f"{agent}-ppo",
+                f"{what}; PPO",
+                PPORecipeConfig,
+                partial(train_ppo, agent),
+                load,
+                budget="ppo.iterations",
+                time_limit="ppo.time_limit_s",
+                aliases=("ppo",) if agent == "bilevel" else (),
+                resumable=tuple(f"ppo.{k}" for k in PPO_RESUMABLE),
+            )
+        )
+        register_recipe(
+            Recipe(
+                f"{agent}-a2c",
+                f"{what}; the reference actor-critic",
+                A2CRecipeConfig,
+                partial(train_a2c, agent),
+                load,
+                budget="a2c.episodes",
+                time_limit="a2c.time_limit_s",
+                aliases=("a2c",) if agent == "bilevel" else (),
+                resumable=tuple(f"a2c.{k}" for k in A2C_RESUMABLE),
+            )
+        )
 
 
 _register()

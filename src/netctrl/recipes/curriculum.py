@@ -16,9 +16,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..algos.curriculum import (CurriculumConfig, DQNConfig, ValueFunctionResult, ValueFunctionController,
-                                load_value_function, save_value_function, train_curriculum,
-                                train_dqn)
+from ..algos.curriculum import (
+    CurriculumConfig,
+    DQNConfig,
+    ValueFunctionController,
+    ValueFunctionResult,
+    load_value_function,
+    save_value_function,
+    train_curriculum,
+    train_dqn,
+)
 from ..config import to_dict
 from ..errors import CheckpointError, ConfigError
 from ..registry import ProblemSpec, Recipe, register_recipe
@@ -64,8 +71,10 @@ def _check_play(cfg) -> None:
 
 def _game(spec: ProblemSpec, recipe: str, features: str):
     if "game" not in spec.hooks:
-        raise ConfigError(f"recipe {recipe!r} learns the value function of a game; {spec.name} has none "
-                          f"(its recipes: {', '.join(spec.recipes) or 'none'})")
+        raise ConfigError(
+            f"recipe {recipe!r} learns the value function of a game; {spec.name} has none "
+            f"(its recipes: {', '.join(spec.recipes) or 'none'})"
+        )
     return spec.hooks["game"](features)
 
 
@@ -74,12 +83,19 @@ def _finish(kind: str, spec: ProblemSpec, cfg, res: ValueFunctionResult, run_dir
     save_value_function(run_dir / "best.pt", res, kind, meta)
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in res.history))
     atomic_write_text(run_dir / "config.json", json.dumps({**meta, "config": res.config}, indent=2, default=str))
-    return TrainResult(run_dir, res.nets, len(res.history), 0, res.wall_s, None, res.history,
-                       extra={"encoding": res.encoding})
+    return TrainResult(
+        run_dir, res.nets, len(res.history), 0, res.wall_s, None, res.history, extra={"encoding": res.encoding}
+    )
 
 
-def train_cur(spec: ProblemSpec, cfg: CurRecipeConfig, run_dir: str | Path, resume: bool = False,
-              progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_cur(
+    spec: ProblemSpec,
+    cfg: CurRecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     game = _game(spec, "multil-cur", cfg.features)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -91,13 +107,24 @@ def train_cur(spec: ProblemSpec, cfg: CurRecipeConfig, run_dir: str | Path, resu
         if ck.get("recipe_config") != meta["recipe_config"]:
             raise CheckpointError(f"{last}: made with another config; use another run directory")
         state = ck["stage"]
-    res = train_curriculum(game, cfg.curriculum, log=print if verbose else (lambda *_: None), state=state,
-                           on_stage=lambda st: save_checkpoint(last, {**meta, "stage": st}))
+    res = train_curriculum(
+        game,
+        cfg.curriculum,
+        log=print if verbose else (lambda *_: None),
+        state=state,
+        on_stage=lambda st: save_checkpoint(last, {**meta, "stage": st}),
+    )
     return _finish("multil-cur", spec, cfg, res, run_dir)
 
 
-def train_dqn_recipe(spec: ProblemSpec, cfg: DQNRecipeConfig, run_dir: str | Path, resume: bool = False,
-                     progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_dqn_recipe(
+    spec: ProblemSpec,
+    cfg: DQNRecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     game = _game(spec, "multil-dqn", cfg.features)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -105,12 +132,13 @@ def train_dqn_recipe(spec: ProblemSpec, cfg: DQNRecipeConfig, run_dir: str | Pat
     return _finish("multil-dqn", spec, cfg, res, run_dir)
 
 
-def load_value(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None,
-               features: str | None = None):
+def load_value(
+    checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None, features: str | None = None
+):
     """``(value function, checkpoint)``, on a game with the encoding it was trained with (from the problem's
     ``game`` hook, or the critical-node game when no problem is given)."""
     ck = load_checkpoint(Path(checkpoint), recipe=("multil-cur", "multil-dqn"), problem=spec)
-    trained = ck.get("encoding") or {"features": "absolute"}      # checkpoints without one: the absolute features
+    trained = ck.get("encoding") or {"features": "absolute"}  # checkpoints without one: the absolute features
     make_game = spec.hooks["game"] if spec is not None and "game" in spec.hooks else None
     if make_game is None:
         from ..registry import problem_of
@@ -130,12 +158,29 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
 
 
 def _register() -> None:
-    register_recipe(Recipe("multil-cur", "MultiL-Cur: value-function experts learned budget by budget (curriculum)",
-                           CurRecipeConfig, train_cur, load,
-                           time_limit="curriculum.time_limit_s", aliases=("cur",)))
-    register_recipe(Recipe("multil-dqn", "MultiL-DQN: one value network, Q-learning on afterstates", DQNRecipeConfig,
-                           train_dqn_recipe, load, budget="dqn.updates",
-                           time_limit="dqn.time_limit_s", aliases=("dqn",)))
+    register_recipe(
+        Recipe(
+            "multil-cur",
+            "MultiL-Cur: value-function experts learned budget by budget (curriculum)",
+            CurRecipeConfig,
+            train_cur,
+            load,
+            time_limit="curriculum.time_limit_s",
+            aliases=("cur",),
+        )
+    )
+    register_recipe(
+        Recipe(
+            "multil-dqn",
+            "MultiL-DQN: one value network, Q-learning on afterstates",
+            DQNRecipeConfig,
+            train_dqn_recipe,
+            load,
+            budget="dqn.updates",
+            time_limit="dqn.time_limit_s",
+            aliases=("dqn",),
+        )
+    )
 
 
 _register()

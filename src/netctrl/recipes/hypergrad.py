@@ -46,11 +46,19 @@ class HypergradConfig:
             raise ConfigError(f"'trips' and 'batches' >= 2 expected (got {self.trips}, {self.batches})")
 
 
-def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: bool = False,
-          progress: bool = True, verbose: bool = True) -> TrainResult:
+def train(
+    spec: ProblemSpec,
+    cfg: HypergradConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     if spec.kind != "instance" or "scenario" not in spec.hooks:
-        raise ConfigError(f"recipe 'hypergrad' designs tolls of a toll-design scenario; {spec.name} has none "
-                          f"(its recipes: {', '.join(spec.recipes) or 'none'})")
+        raise ConfigError(
+            f"recipe 'hypergrad' designs tolls of a toll-design scenario; {spec.name} has none "
+            f"(its recipes: {', '.join(spec.recipes) or 'none'})"
+        )
     import time
 
     t0 = time.perf_counter()
@@ -87,9 +95,16 @@ def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: 
         warm["x"] = eq.x
         weights, counts = agents.sample_counts(eq, cfg.trips, rng)
         tolls = scen.arc_tolls(theta)
-        est = stochastic_hypergradient(weights, counts, scen.temperature, scen.latency_slope,
-                                       lambda x: obj.flow_gradient(x, tolls), scen.toll_arcs,
-                                       obj.theta_gradient(theta), batches=cfg.batches)
+        est = stochastic_hypergradient(
+            weights,
+            counts,
+            scen.temperature,
+            scen.latency_slope,
+            lambda x: obj.flow_gradient(x, tolls),
+            scen.toll_arcs,
+            obj.theta_gradient(theta),
+            batches=cfg.batches,
+        )
         return obj.of(eq, theta), est.mean
 
     best = {"value": None, "theta": None}
@@ -104,31 +119,44 @@ def train(spec: ProblemSpec, cfg: HypergradConfig, run_dir: str | Path, resume: 
         return False
 
     def on_step(st):
-        save_checkpoint(last, {**meta, "state": {**{k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v
-                                                  for k, v in st.items()},
-                                                 "best_value": best["value"], "best_theta": torch.as_tensor(best["theta"])},
-                               "warm": None if "x" not in warm else torch.as_tensor(warm["x"]),
-                               "rng": rng.bit_generator.state})
+        save_checkpoint(
+            last,
+            {
+                **meta,
+                "state": {
+                    **{k: torch.as_tensor(v) if isinstance(v, np.ndarray) else v for k, v in st.items()},
+                    "best_value": best["value"],
+                    "best_theta": torch.as_tensor(best["theta"]),
+                },
+                "warm": None if "x" not in warm else torch.as_tensor(warm["x"]),
+                "rng": rng.bit_generator.state,
+            },
+        )
 
     vg = model_based if cfg.method == "model-based" else model_free
     res = optimize(vg, np.zeros(len(scen.toll_arcs)), cfg.outer, callback, state=state, on_step=on_step)
-    value, _ = problem.value(res.theta)                     # the last iterate, exactly
+    value, _ = problem.value(res.theta)  # the last iterate, exactly
     if best["value"] is None or value < best["value"]:
         best.update(value=float(value), theta=res.theta.copy())
-    save_checkpoint(run_dir / "best.pt", {**meta, "theta": torch.as_tensor(best["theta"]), "objective": best["value"],
-                                          "values": [v for v in res.values if v is not None]})
+    save_checkpoint(
+        run_dir / "best.pt",
+        {
+            **meta,
+            "theta": torch.as_tensor(best["theta"]),
+            "objective": best["value"],
+            "values": [v for v in res.values if v is not None],
+        },
+    )
     history = [{"iteration": k + 1, "objective": v} for k, v in enumerate(res.values)]
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     return TrainResult(run_dir, best["theta"], res.iterations, 0, time.perf_counter() - t0, -best["value"], history)
 
 
-
 def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | None = None):
     """The designed tolls of a ``hypergrad`` checkpoint as a controller (the problem's ``tolls`` hook: a
     controller that answers with given tolls and refuses a network with other tollable arcs)."""
-    from ..registry import problem_of
-
     from ..errors import CheckpointError
+    from ..registry import problem_of
 
     ck = load_checkpoint(Path(checkpoint), recipe="hypergrad", problem=spec)
     if "theta" not in ck:
@@ -136,9 +164,10 @@ def load(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | No
     trained = ck.get("problem") or {}
     if spec is not None and (trained.get("name"), _where(trained.get("source"))) != (spec.name, _where(spec.source)):
         made = trained.get("name") + (f" ({trained['source']})" if trained.get("source") else "")
-        raise CheckpointError(f"{checkpoint}: tolls designed for {made}; a design holds one toll per tollable "
-                              f"arc of that network, so it does not apply to {spec.name}"
-                              + (f" ({spec.source})" if spec.source else ""))
+        raise CheckpointError(
+            f"{checkpoint}: tolls designed for {made}; a design holds one toll per tollable "
+            f"arc of that network, so it does not apply to {spec.name}" + (f" ({spec.source})" if spec.source else "")
+        )
     spec = spec or problem_of(ck["problem"])
     return spec.hooks["tolls"](ck["theta"].numpy(), name or "hypergrad")
 
@@ -152,8 +181,16 @@ def _where(source: str | None) -> str | None:
 
 
 def _register() -> None:
-    register_recipe(Recipe("hypergrad", "toll design by hyper-gradient: projected Adam through the agents' equilibrium",
-                           HypergradConfig, train, load, budget="outer.iterations"))
+    register_recipe(
+        Recipe(
+            "hypergrad",
+            "toll design by hyper-gradient: projected Adam through the agents' equilibrium",
+            HypergradConfig,
+            train,
+            load,
+            budget="outer.iterations",
+        )
+    )
 
 
 _register()

@@ -25,8 +25,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..algos.mamrl import (MAMRLConfig, RouterLearner, RouterPolicyController, clone_state, imitate, make_policy,
-                           meta_train, teacher_episode, train_online)
+from ..algos.mamrl import (
+    MAMRLConfig,
+    RouterLearner,
+    RouterPolicyController,
+    clone_state,
+    imitate,
+    make_policy,
+    meta_train,
+    teacher_episode,
+    train_online,
+)
 from ..config import to_dict
 from ..controllers import run_episode
 from ..errors import CheckpointError, ConfigError, require_at_least
@@ -71,7 +80,9 @@ class MAMRLRecipeConfig:
         if not self.mamrl.consensus:
             raise ConfigError("'mamrl.consensus' must be true for MAMRL (the pg recipe is the learner without it)")
         if self.meta_iterations < 0 or self.episodes < 0:
-            raise ConfigError(f"'meta_iterations' and 'episodes' >= 0 expected (got {self.meta_iterations}, {self.episodes})")
+            raise ConfigError(
+                f"'meta_iterations' and 'episodes' >= 0 expected (got {self.meta_iterations}, {self.episodes})"
+            )
         require_at_least(self, 0, "time_limit_s", strict=True)
 
 
@@ -111,16 +122,19 @@ class QRoutingConfig:
 
 def _need(spec: ProblemSpec, recipe: str, *hooks: str) -> None:
     if spec.kind != "pettingzoo":
-        raise ConfigError(f"recipe {recipe!r} trains multi-agent routing policies; {spec.name} is a {spec.kind} "
-                          f"problem (its recipes: {', '.join(spec.recipes) or 'none'})")
+        raise ConfigError(
+            f"recipe {recipe!r} trains multi-agent routing policies; {spec.name} is a {spec.kind} "
+            f"problem (its recipes: {', '.join(spec.recipes) or 'none'})"
+        )
     missing = [h for h in hooks if h not in spec.hooks]
     if missing:
         raise ConfigError(f"recipe {recipe!r} needs the problem hook(s) {missing}, which {spec.name} does not have")
 
 
 # ------------------------------------------------------------------------------------------------ pieces
-def teacher_init(spec: ProblemSpec, cfg: MAMRLConfig, teacher: TeacherConfig = TeacherConfig(), seed_base: int = 70_000,
-                 log=None) -> dict:
+def teacher_init(
+    spec: ProblemSpec, cfg: MAMRLConfig, teacher: TeacherConfig = TeacherConfig(), seed_base: int = 70_000, log=None
+) -> dict:
     """Initial weights of the per-router policies imitating the problem's teacher (hook ``teacher``) on the
     intact network: ``teacher.episodes`` episodes at loads drawn from ``cfg.loads``, every decision labelled
     with the teacher's next-hop distribution mixed with a uniform one (weight ``teacher.smooth``), fitted by
@@ -133,7 +147,7 @@ def teacher_init(spec: ProblemSpec, cfg: MAMRLConfig, teacher: TeacherConfig = T
         data.append(teacher_episode(env, spec.hooks["teacher"], seed_base + k, options={"load": load}))
     degree = np.asarray([env.action_space(a).n for a in env.possible_agents])
     D = int(degree.max())
-    valid = (np.arange(D)[None, :] < degree[:, None]) / degree[:, None]   # (N, D) uniform over the links
+    valid = (np.arange(D)[None, :] < degree[:, None]) / degree[:, None]  # (N, D) uniform over the links
     obs, target, mask = (np.concatenate(parts) for parts in zip(*data))
     torch.manual_seed(cfg.seed)
     policy = make_policy(env, cfg)
@@ -147,20 +161,47 @@ def teacher_init(spec: ProblemSpec, cfg: MAMRLConfig, teacher: TeacherConfig = T
 
 def _policy_config(policy: RouterPolicies, cfg: MAMRLConfig) -> dict:
     deg = policy.mask.sum(1).tolist()
-    return {"num_nodes": policy.n, "degree": [int(d) for d in deg], "history": policy.h, "hidden": cfg.hidden,
-            "layers": cfg.layers}
+    return {
+        "num_nodes": policy.n,
+        "degree": [int(d) for d in deg],
+        "history": policy.h,
+        "hidden": cfg.hidden,
+        "layers": cfg.layers,
+    }
 
 
-def _save_policy(path: Path, recipe: str, spec: ProblemSpec, cfg, learner_cfg: MAMRLConfig, policy: RouterPolicies,
-                 **extra) -> None:
-    save_checkpoint(path, {"recipe": recipe, "problem": spec.identity(), "config": to_dict(cfg),
-                           "learner": to_dict(learner_cfg), "model": policy.state_dict(),
-                           "policy_config": _policy_config(policy, learner_cfg), **extra})
+def _save_policy(
+    path: Path, recipe: str, spec: ProblemSpec, cfg, learner_cfg: MAMRLConfig, policy: RouterPolicies, **extra
+) -> None:
+    save_checkpoint(
+        path,
+        {
+            "recipe": recipe,
+            "problem": spec.identity(),
+            "config": to_dict(cfg),
+            "learner": to_dict(learner_cfg),
+            "model": policy.state_dict(),
+            "policy_config": _policy_config(policy, learner_cfg),
+            **extra,
+        },
+    )
 
 
-def _online(recipe: str, spec: ProblemSpec, cfg, lcfg: MAMRLConfig, run_dir: Path, resume: bool, episodes: int,
-            time_limit_s: float | None, learner_init: dict | None, history: list[dict], log) -> tuple[RouterLearner, list]:
+def _online(
+    recipe: str,
+    spec: ProblemSpec,
+    cfg,
+    lcfg: MAMRLConfig,
+    run_dir: Path,
+    resume: bool,
+    episodes: int,
+    time_limit_s: float | None,
+    learner_init: dict | None,
+    history: list[dict],
+    log,
+) -> tuple[RouterLearner, list]:
     """The online phase, with a ``last.pt`` after every episode (resumed from it if asked)."""
+
     def make_env(task):
         return spec.hooks["task_env"](task, lcfg.horizon)
 
@@ -175,15 +216,36 @@ def _online(recipe: str, spec: ProblemSpec, cfg, lcfg: MAMRLConfig, run_dir: Pat
             learner.load_state_dict(ck["state"])
             start, rng_state, online = int(ck["episode"]), ck["rng"], list(ck["history"])
     with open(run_dir / "metrics.jsonl", "a") as metrics:
+
         def checkpoint(k, lrn, rng, row):
             online.append({"phase": "online", "episode": k, **row})
             metrics.write(json.dumps(online[-1]) + "\n")
             metrics.flush()
-            _save_policy(last, recipe, spec, cfg, lcfg, lrn.policy, phase="online", episode=k, state=lrn.state_dict(),
-                         rng=rng, history=online)
+            _save_policy(
+                last,
+                recipe,
+                spec,
+                cfg,
+                lcfg,
+                lrn.policy,
+                phase="online",
+                episode=k,
+                state=lrn.state_dict(),
+                rng=rng,
+                history=online,
+            )
 
-        learner, _ = train_online(make_env, lcfg, episodes, learner=learner, time_limit_s=time_limit_s, log=log,
-                                  start=start, rng_state=rng_state, checkpoint=checkpoint)
+        learner, _ = train_online(
+            make_env,
+            lcfg,
+            episodes,
+            learner=learner,
+            time_limit_s=time_limit_s,
+            log=log,
+            start=start,
+            rng_state=rng_state,
+            checkpoint=checkpoint,
+        )
     return learner, history + online
 
 
@@ -192,8 +254,10 @@ def _start(recipe: str, spec: ProblemSpec, cfg, run_dir: str | Path, *hooks: str
     _need(spec, recipe, *hooks)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.json", json.dumps({"recipe": recipe, "problem": spec.identity(),
-                                                           **to_dict(cfg)}, indent=2, default=str))
+    atomic_write_text(
+        run_dir / "config.json",
+        json.dumps({"recipe": recipe, "problem": spec.identity(), **to_dict(cfg)}, indent=2, default=str),
+    )
     return run_dir
 
 
@@ -202,8 +266,14 @@ def _summary(run_dir: Path, **fields_) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ train
-def train_mamrl(spec: ProblemSpec, cfg: MAMRLRecipeConfig, run_dir: str | Path, resume: bool = False,
-                progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_mamrl(
+    spec: ProblemSpec,
+    cfg: MAMRLRecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     """Teacher initialisation, MAML over the failure tasks, online episodes (see the module docstring)."""
     run_dir = _start("mamrl", spec, cfg, run_dir, "task_env", "tasks", "teacher")
     t0 = time.perf_counter()
@@ -222,41 +292,72 @@ def train_mamrl(spec: ProblemSpec, cfg: MAMRLRecipeConfig, run_dir: str | Path, 
         def make_env(task):
             return spec.hooks["task_env"](task, lcfg.horizon)
 
-        policy, meta_hist = meta_train(make_env, spec.hooks["tasks"](), lcfg, cfg.meta_iterations,
-                                       time_limit_s=limit, log=log, init=init)
+        policy, meta_hist = meta_train(
+            make_env, spec.hooks["tasks"](), lcfg, cfg.meta_iterations, time_limit_s=limit, log=log, init=init
+        )
         meta_state = policy.state_dict()
         _save_policy(meta_path, "mamrl", spec, cfg, lcfg, policy, phase="meta", history=meta_hist)
         with open(run_dir / "metrics.jsonl", "a") as fh:
             fh.writelines(json.dumps({"phase": "meta", **h}) + "\n" for h in meta_hist)
     limit = None if cfg.time_limit_s is None else 0.3 * cfg.time_limit_s
-    learner, history = _online("mamrl", spec, cfg, lcfg, run_dir, resume, cfg.episodes, limit, meta_state,
-                               [{"phase": "meta", **h} for h in meta_hist], log)
+    learner, history = _online(
+        "mamrl",
+        spec,
+        cfg,
+        lcfg,
+        run_dir,
+        resume,
+        cfg.episodes,
+        limit,
+        meta_state,
+        [{"phase": "meta", **h} for h in meta_hist],
+        log,
+    )
     _save_policy(run_dir / "best.pt", "mamrl", spec, cfg, lcfg, learner.policy, phase="done")
     wall = time.perf_counter() - t0
     online = [h for h in history if h.get("phase") == "online"]
-    _summary(run_dir, recipe="mamrl", problem=spec.name, meta_iterations=len(meta_hist), online_episodes=len(online),
-             wall_s=round(wall, 1))
+    _summary(
+        run_dir,
+        recipe="mamrl",
+        problem=spec.name,
+        meta_iterations=len(meta_hist),
+        online_episodes=len(online),
+        wall_s=round(wall, 1),
+    )
     episodes = 2 * lcfg.meta_batch * len(meta_hist) + len(online) + cfg.teacher.episodes
     return TrainResult(run_dir, learner.policy, len(meta_hist) + len(online), episodes, wall, None, history)
 
 
-def train_pg(spec: ProblemSpec, cfg: PGRecipeConfig, run_dir: str | Path, resume: bool = False,
-             progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_pg(
+    spec: ProblemSpec,
+    cfg: PGRecipeConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     """The independent per-router learner from random weights (see the module docstring)."""
     run_dir = _start("pg", spec, cfg, run_dir, "task_env")
     t0 = time.perf_counter()
     if not resume:
         (run_dir / "metrics.jsonl").write_text("")
-    learner, history = _online("pg", spec, cfg, cfg.pg, run_dir, resume, cfg.episodes, cfg.time_limit_s, None, [],
-                               print if verbose else None)
+    learner, history = _online(
+        "pg", spec, cfg, cfg.pg, run_dir, resume, cfg.episodes, cfg.time_limit_s, None, [], print if verbose else None
+    )
     _save_policy(run_dir / "best.pt", "pg", spec, cfg, cfg.pg, learner.policy, phase="done")
     wall = time.perf_counter() - t0
     _summary(run_dir, recipe="pg", problem=spec.name, online_episodes=len(history), wall_s=round(wall, 1))
     return TrainResult(run_dir, learner.policy, len(history), len(history), wall, None, history)
 
 
-def train_q(spec: ProblemSpec, cfg: QRoutingConfig, run_dir: str | Path, resume: bool = False,
-            progress: bool = True, verbose: bool = True) -> TrainResult:
+def train_q(
+    spec: ProblemSpec,
+    cfg: QRoutingConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+) -> TrainResult:
     """Q-routing's warm-up episodes on the problem's network (its table keeps learning when evaluated)."""
     run_dir = _start("q-routing", spec, cfg, run_dir, "q_routing")
     t0 = time.perf_counter()
@@ -274,7 +375,9 @@ def train_q(spec: ProblemSpec, cfg: QRoutingConfig, run_dir: str | Path, resume:
         res = run_episode(q, env, 50_000 + 1000 * cfg.seed + k)
         history.append({"episode": k + 1, **res.metrics})
         save_checkpoint(last, {**meta, "q": torch.as_tensor(q.q), "episode": k + 1, "history": history})
-    save_checkpoint(run_dir / "best.pt", {**meta, "q": torch.as_tensor(q.q), "episode": cfg.episodes, "history": history})
+    save_checkpoint(
+        run_dir / "best.pt", {**meta, "q": torch.as_tensor(q.q), "episode": cfg.episodes, "history": history}
+    )
     atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     return TrainResult(run_dir, q, cfg.episodes, cfg.episodes, time.perf_counter() - t0, None, history)
 
@@ -287,12 +390,15 @@ def load_router_policy(checkpoint: str | Path, spec: ProblemSpec | None = None) 
         pol = RouterPolicies(**ckpt["policy_config"])
         pol.load_state_dict(ckpt["model"])
     except (TypeError, KeyError, RuntimeError) as exc:
-        raise CheckpointError(f"{checkpoint}: weights do not match the stored policy config ({str(exc)[:200]})") from None
+        raise CheckpointError(
+            f"{checkpoint}: weights do not match the stored policy config ({str(exc)[:200]})"
+        ) from None
     return pol, ckpt
 
 
-def load_learner(checkpoint: str | Path, spec: ProblemSpec | None = None, *, learn: bool = False,
-                 name: str | None = None) -> RouterPolicyController:
+def load_learner(
+    checkpoint: str | Path, spec: ProblemSpec | None = None, *, learn: bool = False, name: str | None = None
+) -> RouterPolicyController:
     """A trained MAMRL / PG policy as a controller (sampling its actions; ``learn``: keeps learning online)."""
     from ..config import build
 
@@ -319,14 +425,40 @@ def load_q(checkpoint: str | Path, spec: ProblemSpec | None = None, name: str | 
 
 
 def _register() -> None:
-    register_recipe(Recipe("mamrl", "MAMRL: teacher initialisation, first-order MAML over link failures, online "
-                           "policy gradient with consensus", MAMRLRecipeConfig, train_mamrl, load_learner,
-                           budget="episodes", time_limit="time_limit_s"))
-    register_recipe(Recipe("pg", "independent per-router policy gradient (no consensus, no meta-learning)",
-                           PGRecipeConfig, train_pg, load_learner, budget="episodes",
-                           time_limit="time_limit_s", resumable=("episodes", "time_limit_s")))
-    register_recipe(Recipe("q-routing", "Q-routing (Boyan and Littman 1994), online", QRoutingConfig, train_q, load_q,
-                           budget="episodes", resumable=("episodes",)))
+    register_recipe(
+        Recipe(
+            "mamrl",
+            "MAMRL: teacher initialisation, first-order MAML over link failures, online policy gradient with consensus",
+            MAMRLRecipeConfig,
+            train_mamrl,
+            load_learner,
+            budget="episodes",
+            time_limit="time_limit_s",
+        )
+    )
+    register_recipe(
+        Recipe(
+            "pg",
+            "independent per-router policy gradient (no consensus, no meta-learning)",
+            PGRecipeConfig,
+            train_pg,
+            load_learner,
+            budget="episodes",
+            time_limit="time_limit_s",
+            resumable=("episodes", "time_limit_s"),
+        )
+    )
+    register_recipe(
+        Recipe(
+            "q-routing",
+            "Q-routing (Boyan and Littman 1994), online",
+            QRoutingConfig,
+            train_q,
+            load_q,
+            budget="episodes",
+            resumable=("episodes",),
+        )
+    )
 
 
 _register()

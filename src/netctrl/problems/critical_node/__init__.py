@@ -24,13 +24,41 @@ from .env import MCNProblem, MCNSolution, play_solution
 from .exact import ExactResult, ExactSolver, solve
 from .features import DEFAULT_FEATURES, CriticalNodeGame
 from .game import PLAYERS, MCNInstance, MCNState, bits, spread
-from .instances import (budgets_from_name, format_instance, parse_instance, random_instance, random_tree,
-                        read_instance, sample_instance)
+from .instances import (
+    budgets_from_name,
+    format_instance,
+    parse_instance,
+    random_instance,
+    random_tree,
+    read_instance,
+    sample_instance,
+)
 
-__all__ = ["MCNInstance", "MCNState", "MCNSolution", "MCNProblem", "MCNSettings", "PLAYERS", "bits", "spread",
-           "ExactSolver", "ExactResult", "solve", "ExactController", "DegreeHeuristic", "RandomPlay", "play_solution",
-           "random_instance", "random_tree", "sample_instance", "parse_instance", "read_instance", "format_instance",
-           "budgets_from_name", "PUBLIC_BUDGETS"]
+__all__ = [
+    "PLAYERS",
+    "PUBLIC_BUDGETS",
+    "DegreeHeuristic",
+    "ExactController",
+    "ExactResult",
+    "ExactSolver",
+    "MCNInstance",
+    "MCNProblem",
+    "MCNSettings",
+    "MCNSolution",
+    "MCNState",
+    "RandomPlay",
+    "bits",
+    "budgets_from_name",
+    "format_instance",
+    "parse_instance",
+    "play_solution",
+    "random_instance",
+    "random_tree",
+    "read_instance",
+    "sample_instance",
+    "solve",
+    "spread",
+]
 
 PUBLIC_BUDGETS = ((1, 1, 1), (2, 2, 2), (3, 1, 3), (1, 3, 3), (3, 3, 1), (3, 3, 3))
 """the budget triples ``omega-phi-lambda`` of the public random-graph instances."""
@@ -62,8 +90,11 @@ class MCNSettings:
     def apply(self, inst: MCNInstance) -> MCNInstance:
         if self.omega is None and self.phi is None and self.lam is None:
             return inst
-        b = [inst.omega if self.omega is None else self.omega, inst.phi if self.phi is None else self.phi,
-             inst.lam if self.lam is None else self.lam]
+        b = [
+            inst.omega if self.omega is None else self.omega,
+            inst.phi if self.phi is None else self.phi,
+            inst.lam if self.lam is None else self.lam,
+        ]
         return inst.with_budgets(*b)
 
 
@@ -71,24 +102,49 @@ class MCNSettings:
 RECIPES = {"multil-cur": {}, "multil-dqn": {}}
 
 
-def problem(name: str, instance, settings: MCNSettings, *, source: str | None = None, description: str = "",
-            rebuild=None, test_seeds=tuple(range(1000, 1100)), val_seeds=tuple(range(2000, 2050))) -> ProblemSpec:
+def problem(
+    name: str,
+    instance,
+    settings: MCNSettings,
+    *,
+    source: str | None = None,
+    description: str = "",
+    rebuild=None,
+    test_seeds=tuple(range(1000, 1100)),
+    val_seeds=tuple(range(2000, 2050)),
+) -> ProblemSpec:
     """The problem spec of MCN instances ``instance(seed) -> MCNInstance`` (with ``settings``' budgets)."""
+
     def make_env():
         return MCNProblem(lambda seed: settings.apply(instance(seed)))
 
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=baselines_for(settings.exact_time_limit), kind="instance",
-        test_seeds=tuple(test_seeds), val_seeds=tuple(val_seeds), reference="exact", gap_to_reference=True,
+        name=name,
+        make_env=make_env,
+        baselines=baselines_for(settings.exact_time_limit),
+        kind="instance",
+        test_seeds=tuple(test_seeds),
+        val_seeds=tuple(val_seeds),
+        reference="exact",
+        gap_to_reference=True,
         description=description,
-        recipes={k: dict(v) for k, v in RECIPES.items()}, hooks={"game": lambda features=DEFAULT_FEATURES: CriticalNodeGame(features=features)},
-        settings=settings, source=source, rebuild=rebuild)
+        recipes={k: dict(v) for k, v in RECIPES.items()},
+        hooks={"game": lambda features=DEFAULT_FEATURES: CriticalNodeGame(features=features)},
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _d1(settings: MCNSettings) -> ProblemSpec:
     game = CriticalNodeGame()
-    return problem("critical_node/d1", lambda seed: game.sample_instance(np.random.default_rng(seed)), settings,
-                   description="MCN on random graphs of 10-20 nodes (the reference D1 distribution)", rebuild=_d1)
+    return problem(
+        "critical_node/d1",
+        lambda seed: game.sample_instance(np.random.default_rng(seed)),
+        settings,
+        description="MCN on random graphs of 10-20 nodes (the reference D1 distribution)",
+        rebuild=_d1,
+    )
 
 
 def _rnd05(n: int, settings: MCNSettings) -> ProblemSpec:
@@ -97,28 +153,50 @@ def _rnd05(n: int, settings: MCNSettings) -> ProblemSpec:
         b = PUBLIC_BUDGETS[s % len(PUBLIC_BUDGETS)]
         return random_instance(n, 0.05, b, seed=s, name=f"rnd05-{n}_{b[0]}-{b[1]}-{b[2]}_{s}")
 
-    return problem(f"critical_node/rnd05-{n}", instance, settings, test_seeds=range(1000, 1006),
-                   val_seeds=range(2000, 2006), rebuild=lambda s: _rnd05(n, s),
-                   description=f"MCN on {n}-node random graphs of 5 % density, the public budget triples by seed")
+    return problem(
+        f"critical_node/rnd05-{n}",
+        instance,
+        settings,
+        test_seeds=range(1000, 1006),
+        val_seeds=range(2000, 2006),
+        rebuild=lambda s: _rnd05(n, s),
+        description=f"MCN on {n}-node random graphs of 5 % density, the public budget triples by seed",
+    )
 
 
 def _user(source: str, settings: MCNSettings) -> ProblemSpec:
     given = (settings.omega, settings.phi, settings.lam)
     if None in given and budgets_from_name(source) is None:
-        raise ScenarioError(f"{source}: no budgets in the file name (expected '..._O-F-L_...'); give all three with "
-                            "--set omega=.. --set phi=.. --set lam=..")
-    inst = read_instance(source, budgets=None if None in given else given)   # read and validated now
-    return problem(f"critical_node/{Path(source).stem}", lambda seed: inst, settings, source=source,
-                   test_seeds=(0,), val_seeds=(0,), rebuild=lambda s: _user(source, s),
-                   description=f"MCN on the instance {source}")
+        raise ScenarioError(
+            f"{source}: no budgets in the file name (expected '..._O-F-L_...'); give all three with "
+            "--set omega=.. --set phi=.. --set lam=.."
+        )
+    inst = read_instance(source, budgets=None if None in given else given)  # read and validated now
+    return problem(
+        f"critical_node/{Path(source).stem}",
+        lambda seed: inst,
+        settings,
+        source=source,
+        test_seeds=(0,),
+        val_seeds=(0,),
+        rebuild=lambda s: _user(source, s),
+        description=f"MCN on the instance {source}",
+    )
 
 
 def _register() -> None:
-    register_family(Family(
-        "critical_node", "multilevel critical node game: vaccinate, infect, protect nodes of a graph (trilevel)",
-        kind="instance", settings=MCNSettings, loader=_user, source_option="instance",
-        source_help="an instance in the public MCN text format (V = [...], A = [...]); budgets from its name "
-                    "(..._1-2-3_...) or --set omega=.. phi=.. lam=.."))
+    register_family(
+        Family(
+            "critical_node",
+            "multilevel critical node game: vaccinate, infect, protect nodes of a graph (trilevel)",
+            kind="instance",
+            settings=MCNSettings,
+            loader=_user,
+            source_option="instance",
+            source_help="an instance in the public MCN text format (V = [...], A = [...]); budgets from its name "
+            "(..._1-2-3_...) or --set omega=.. phi=.. lam=..",
+        )
+    )
     register_problem(_d1(MCNSettings()))
     for n in LARGE_SIZES:
         register_problem(_rnd05(n, MCNSettings()))

@@ -5,7 +5,6 @@ Each acts on an instance and returns a line of play (:class:`~netctrl.problems.c
 
 from __future__ import annotations
 
-
 from ...controllers import Controller, SeededController
 from .env import MCNSolution
 from .exact import ExactSolver
@@ -46,9 +45,11 @@ class DegreeHeuristic(Controller):
         def choose(s, moves):
             free = instance.full & ~(s.D | s.I | s.P)
             infected = s.infected_now()
+
             def key(v):
                 nb = instance.adj[v]
                 return ((nb & infected).bit_count() if s.stage == 2 else 0, (nb & free).bit_count(), -v)
+
             return max(moves, key=key)
 
         return _play(instance, choose)
@@ -68,10 +69,11 @@ class RandomPlay(SeededController):
 
 def baselines_for(time_limit: float | None = None):
     """``baselines(seed)``: fresh exact, degree and random controllers (the exact one capped at ``time_limit``)."""
+
     def baselines(seed: int = 0) -> dict:
         return {"exact": ExactController(time_limit), "degree": DegreeHeuristic(), "random": RandomPlay(seed)}
 
     return baselines
 
 
-__all__ = ["ExactController", "DegreeHeuristic", "RandomPlay", "baselines_for"]
+__all__ = ["DegreeHeuristic", "ExactController", "RandomPlay", "baselines_for"]

@@ -41,21 +41,23 @@ class MCNSolution:
     protected: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, solution) -> "MCNSolution":
+    def of(cls, solution) -> MCNSolution:
         """An :class:`MCNSolution` from itself, a dict with the three keys or a triple of node lists."""
         if isinstance(solution, MCNSolution):
             return solution
         if isinstance(solution, dict):
             unknown = set(solution) - {"vaccinated", "infected", "protected"}
             if unknown:
-                raise ActionError(f"unknown key {sorted(unknown)[0]!r} in the solution; expected vaccinated, infected, protected")
+                raise ActionError(
+                    f"unknown key {sorted(unknown)[0]!r} in the solution; expected vaccinated, infected, protected"
+                )
             return cls(*(tuple(solution.get(k, ())) for k in ("vaccinated", "infected", "protected")))
         if isinstance(solution, (tuple, list)) and len(solution) == 3:
             return cls(*(tuple(s) for s in solution))
         raise ActionError(f"expected an MCNSolution, a dict or a triple of node lists (got {type(solution).__name__})")
 
     @classmethod
-    def of_state(cls, state) -> "MCNSolution":
+    def of_state(cls, state) -> MCNSolution:
         """The line of play that reached a finished :class:`MCNState`."""
         return cls(tuple(bits(state.D)), tuple(bits(state.I)), tuple(bits(state.P)))
 
@@ -67,12 +69,16 @@ def play_solution(inst: MCNInstance, solution) -> tuple[int, MCNSolution]:
     for player, nodes in (("vaccinator", sol.vaccinated), ("attacker", sol.infected), ("protector", sol.protected)):
         for v in nodes:
             if s.player != player:
-                raise ActionError(f"the solution's {player} places node {v!r} but it is the "
-                                  f"{s.player or 'end of the game'}'s turn (budgets {inst.omega}-{inst.phi}-{inst.lam})")
+                raise ActionError(
+                    f"the solution's {player} places node {v!r} but it is the "
+                    f"{s.player or 'end of the game'}'s turn (budgets {inst.omega}-{inst.phi}-{inst.lam})"
+                )
             s = s.play(v)
     if s.stage is not None:
-        raise ActionError(f"the solution leaves the {s.player} budget it could spend (a player spends its whole "
-                          f"budget while it has a legal node; budgets {inst.omega}-{inst.phi}-{inst.lam})")
+        raise ActionError(
+            f"the solution leaves the {s.player} budget it could spend (a player spends its whole "
+            f"budget while it has a legal node; budgets {inst.omega}-{inst.phi}-{inst.lam})"
+        )
     return s.value_if_over(), sol
 
 
@@ -88,6 +94,10 @@ class MCNProblem(InstanceProblem):
 
     def score(self, instance: MCNInstance, solution) -> tuple[float, dict]:
         saved, sol = play_solution(instance, solution)
-        label = instance.label_of                    # the file's own node labels (0..n-1 for a generated instance)
-        return float(saved), {"saved": saved, "vaccinated": [label(v) for v in sol.vaccinated],
-                              "infected": [label(v) for v in sol.infected], "protected": [label(v) for v in sol.protected]}
+        label = instance.label_of  # the file's own node labels (0..n-1 for a generated instance)
+        return float(saved), {
+            "saved": saved,
+            "vaccinated": [label(v) for v in sol.vaccinated],
+            "infected": [label(v) for v in sol.infected],
+            "protected": [label(v) for v in sol.protected],
+        }

@@ -132,8 +132,7 @@ class ExactSolver:
             left &= ~c
         return comps
 
-    def attack(self, blocked: int, infected: int, phi: int, lam: int, alpha: float = -float("inf"),
-               hint: tuple = ()):
+    def attack(self, blocked: int, infected: int, phi: int, lam: int, alpha: float = -float("inf"), hint: tuple = ()):
         """``min`` over attacks of ``min(phi, candidates)`` more nodes of the protection value. Stops as soon as
         a value ``<= alpha`` is found. Returns ``(value, attack_mask, protect_mask)``."""
         cand = self.inst.full & ~blocked & ~infected
@@ -218,12 +217,16 @@ class ExactSolver:
                 val, p = self.protect(state.D | state.P, state.I, state.lam)
                 d = i = 0
         except _Timeout:
-            raise SolverError(f"exact MCN search on {self.inst.name or 'instance'} (n={self.n}, budgets "
-                              f"{state.omega}-{state.phi}-{state.lam}) exceeded its time limit of {self.time_limit:g} s; "
-                              "allow more with --set exact_time_limit=SECONDS (or none)") from None
+            raise SolverError(
+                f"exact MCN search on {self.inst.name or 'instance'} (n={self.n}, budgets "
+                f"{state.omega}-{state.phi}-{state.lam}) exceeded its time limit of {self.time_limit:g} s; "
+                "allow more with --set exact_time_limit=SECONDS (or none)"
+            ) from None
         finally:
             self._deadline = None
-        return ExactResult(int(val), tuple(bits(d)), tuple(bits(i)), tuple(bits(p)), time.perf_counter() - t0, self.calls)
+        return ExactResult(
+            int(val), tuple(bits(d)), tuple(bits(i)), tuple(bits(p)), time.perf_counter() - t0, self.calls
+        )
 
     def value(self, state: MCNState) -> int:
         return self.solve_state(state).value

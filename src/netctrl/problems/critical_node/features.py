@@ -88,8 +88,12 @@ NODE_FEATURES = 7
 GRAPH_FEATURES = 8
 DEFAULT_FEATURES = "hybrid"
 """feature set of ``CriticalNodeGame()``, ``netctrl train critical-node`` and the benchmark"""
-FEATURE_SETS = {"absolute": NODE_FEATURES, "relative": NODE_FEATURES + 4, "hybrid": NODE_FEATURES + 4,
-                "clipped": NODE_FEATURES}
+FEATURE_SETS = {
+    "absolute": NODE_FEATURES,
+    "relative": NODE_FEATURES + 4,
+    "hybrid": NODE_FEATURES + 4,
+    "clipped": NODE_FEATURES,
+}
 """node features per feature set (``CriticalNodeGame(features=...)``); all have :data:`GRAPH_FEATURES`"""
 READOUT = {"absolute": "sum", "relative": "mean", "hybrid": "capsum", "clipped": "capsum"}
 """read-out of the value network per feature set (:class:`netctrl.policies.value.ValueNet`)"""
@@ -191,8 +195,13 @@ class CriticalNodeGame:
             as :attr:`encoding` and checked when they are loaded.
     """
 
-    def __init__(self, n_range=(10, 20), density_range=(0.1, 0.2), budget_ranges=((0, 3), (1, 3), (0, 3)),
-                 features: str = DEFAULT_FEATURES):
+    def __init__(
+        self,
+        n_range=(10, 20),
+        density_range=(0.1, 0.2),
+        budget_ranges=((0, 3), (1, 3), (0, 3)),
+        features: str = DEFAULT_FEATURES,
+    ):
         if features not in FEATURE_SETS:
             raise ConfigError(f"Expected 'features' in {sorted(FEATURE_SETS)} (got {features!r})")
         self.n_range = tuple(n_range)
@@ -288,8 +297,12 @@ class CriticalNodeGame:
             offsets.append(off)
             sizes.append(size)
             shift += size
-        b = Batch(x=torch.from_numpy(np.concatenate(xs)), edge_index=torch.from_numpy(np.concatenate(eis, axis=1)),
-                  u=torch.from_numpy(np.stack(us)), batch=torch.from_numpy(np.concatenate(batch)))
+        b = Batch(
+            x=torch.from_numpy(np.concatenate(xs)),
+            edge_index=torch.from_numpy(np.concatenate(eis, axis=1)),
+            u=torch.from_numpy(np.stack(us)),
+            batch=torch.from_numpy(np.concatenate(batch)),
+        )
         return b, torch.tensor(offsets, dtype=torch.float32), torch.tensor(sizes, dtype=torch.float32)
 
     def encode(self, states):

@@ -105,10 +105,20 @@ class MCNInstance:
         if labels is not None:
             labels = tuple(labels)
             if len(labels) != n or len(set(labels)) != n:
-                raise ScenarioError(f"Expected 'labels' to be {n} distinct node labels (got {len(labels)}, "
-                                    f"{len(set(labels))} distinct)")
-        for name_, val in (("n", n), ("edges", tuple(sorted(canon))), ("omega", omega), ("phi", phi), ("lam", lam),
-                           ("name", name), ("opt", opt), ("labels", labels), ("adj", tuple(adj))):
+                raise ScenarioError(
+                    f"Expected 'labels' to be {n} distinct node labels (got {len(labels)}, {len(set(labels))} distinct)"
+                )
+        for name_, val in (
+            ("n", n),
+            ("edges", tuple(sorted(canon))),
+            ("omega", omega),
+            ("phi", phi),
+            ("lam", lam),
+            ("name", name),
+            ("opt", opt),
+            ("labels", labels),
+            ("adj", tuple(adj)),
+        ):
             object.__setattr__(self, name_, val)
 
     def label_of(self, v: int):
@@ -123,7 +133,7 @@ class MCNInstance:
     def budgets(self) -> tuple[int, int, int]:
         return (self.omega, self.phi, self.lam)
 
-    def with_budgets(self, omega: int, phi: int, lam: int) -> "MCNInstance":
+    def with_budgets(self, omega: int, phi: int, lam: int) -> MCNInstance:
         return MCNInstance(self.n, self.edges, omega, phi, lam, name=self.name, labels=self.labels)
 
     def to_networkx(self):
@@ -138,7 +148,7 @@ class MCNInstance:
         """Saved nodes once the infection from ``infected`` has spread (sets as bit masks)."""
         return self.n - spread(list(self.adj), infected, vaccinated | protected).bit_count()
 
-    def initial_state(self) -> "MCNState":
+    def initial_state(self) -> MCNState:
         return MCNState(self, 0, 0, 0, self.omega, self.phi, self.lam)
 
 
@@ -205,7 +215,7 @@ class MCNState:
     def legal_moves(self) -> list[int]:
         return list(bits(self.legal_mask()))
 
-    def play(self, v: int) -> "MCNState":
+    def play(self, v: int) -> MCNState:
         """The state after the player to move places node ``v``."""
         s = self.stage
         if s is None:
@@ -214,7 +224,9 @@ class MCNState:
             raise ActionError(f"Expected a node in 0..{self.inst.n - 1} (got {v!r})")
         v = int(v)
         if not (self.legal_mask() >> v) & 1:
-            raise ActionError(f"Node {v} cannot be chosen by the {PLAYERS[s]}: it is already vaccinated, infected or protected")
+            raise ActionError(
+                f"Node {v} cannot be chosen by the {PLAYERS[s]}: it is already vaccinated, infected or protected"
+            )
         b = 1 << v
         if s == 0:
             return MCNState(self.inst, self.D | b, self.I, self.P, self.omega - 1, self.phi, self.lam)
@@ -222,7 +234,7 @@ class MCNState:
             return MCNState(self.inst, self.D, self.I | b, self.P, 0, self.phi - 1, self.lam)
         return MCNState(self.inst, self.D, self.I, self.P | b, 0, 0, self.lam - 1)
 
-    def afterstates(self) -> list[tuple[int, "MCNState"]]:
+    def afterstates(self) -> list[tuple[int, MCNState]]:
         return [(v, self.play(v)) for v in self.legal_moves()]
 
     def infected_now(self) -> int:

@@ -65,8 +65,15 @@ def random_tree(n: int, budgets: tuple[int, int, int], seed=None, name: str = ""
     return MCNInstance(n, list(g.edges()), *map(int, budgets), name=name or f"tree-{n}-{seed}")
 
 
-def sample_instance(rng: np.random.Generator, n_range=(10, 20), density_range=(0.1, 0.2), budget_max=3,
-                    omega_range=(0, 3), phi_range=(1, 3), lam_range=(0, 3)) -> MCNInstance:
+def sample_instance(
+    rng: np.random.Generator,
+    n_range=(10, 20),
+    density_range=(0.1, 0.2),
+    budget_max=3,
+    omega_range=(0, 3),
+    phi_range=(1, 3),
+    lam_range=(0, 3),
+) -> MCNInstance:
     """One instance of the distribution used for training and testing: ``n`` and the edge density uniform in
     their ranges, each budget uniform in its range (capped by ``budget_max``)."""
     n = int(rng.integers(n_range[0], n_range[1] + 1))
@@ -88,7 +95,7 @@ def budgets_from_name(name: str) -> tuple[int, int, int] | None:
 
 def _literal(text: str, key: str):
     depth = deepest = 0
-    for ch in text:                                      # literal_eval recurses: refuse deep nesting up front
+    for ch in text:  # literal_eval recurses: refuse deep nesting up front
         depth += ch in "([{"
         depth -= ch in ")]}"
         deepest = max(deepest, depth)
@@ -147,8 +154,9 @@ def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name:
     edges = []
     for k, arc in enumerate(arcs):
         if not (isinstance(arc, tuple) and len(arc) == 2 and all(_is_label(x) and x in index for x in arc)):
-            raise ScenarioError(f"Expected each arc in 'A' to be a pair of labels from 'V' (got {shown(arc)} at "
-                                f"position {k})")
+            raise ScenarioError(
+                f"Expected each arc in 'A' to be a pair of labels from 'V' (got {shown(arc)} at position {k})"
+            )
         if arc[0] == arc[1]:
             raise ScenarioError(f"Expected no self-loop in 'A' (got {arc!r} at position {k})")
         edges.append((index[arc[0]], index[arc[1]]))
@@ -174,8 +182,9 @@ def read_instance(path, budgets: tuple[int, int, int] | None = None) -> MCNInsta
         raise ScenarioError(exc if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
 
 
-def format_instance(inst: MCNInstance, opt: int | None = None, solution: tuple | None = None,
-                    stats: dict | None = None) -> str:
+def format_instance(
+    inst: MCNInstance, opt: int | None = None, solution: tuple | None = None, stats: dict | None = None
+) -> str:
     """Write ``inst`` in the public text format, with its own node labels (``1..n`` for a generated instance);
     ``solution = (D, I, P)`` node lists (node indices ``0..n-1``)."""
     label = (lambda v: v + 1) if inst.labels is None else inst.label_of

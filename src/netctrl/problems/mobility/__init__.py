@@ -22,9 +22,22 @@ from .lower import EdgeShareMap, RebalancingLP, desired_counts
 from .scenario import CITIES, CitySettings, MobilityScenario, list_cities, load_city, load_scenario, scenario_from_dict
 
 __all__ = [
-    "MobilityEnv", "MobilityState", "MobilityScenario", "CitySettings", "RebalancingLP", "EdgeShareMap", "OracleMPC",
-    "baselines", "desired_counts", "greedy_matching", "load_city", "load_scenario", "scenario_from_dict", "list_cities",
-    "CITIES", "ENV_IDS",
+    "CITIES",
+    "ENV_IDS",
+    "CitySettings",
+    "EdgeShareMap",
+    "MobilityEnv",
+    "MobilityScenario",
+    "MobilityState",
+    "OracleMPC",
+    "RebalancingLP",
+    "baselines",
+    "desired_counts",
+    "greedy_matching",
+    "list_cities",
+    "load_city",
+    "load_scenario",
+    "scenario_from_dict",
 ]
 
 ENV_IDS = {
@@ -33,60 +46,123 @@ ENV_IDS = {
 }
 
 #: node feature 0 of MobilityEnv is the idle vehicles now: the prior of the desired distribution
-POLICY = dict(encoder="gcn", hidden=64, layers=2, head="dirichlet", parameterization="mean-precision",
-              prior_feature=0, init_precision=1000.0, critic_pool="sum")
+POLICY = dict(
+    encoder="gcn",
+    hidden=64,
+    layers=2,
+    head="dirichlet",
+    parameterization="mean-precision",
+    prior_feature=0,
+    init_precision=1000.0,
+    critic_pool="sum",
+)
 #: PPO with a group baseline: 8 environments in 2 groups of 4 sharing a demand draw (common random numbers),
 #: so advantages compare actions under the same demand; 3500 iterations (28,000 episodes) take ~20-25 min
-TRAIN = dict(num_envs=8, rollout_steps=20, iterations=3500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
-             update_epochs=4, minibatch_size=64, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
+TRAIN = dict(
+    num_envs=8,
+    rollout_steps=20,
+    iterations=3500,
+    gamma=0.97,
+    actor_lr=3e-4,
+    critic_lr=1e-3,
+    update_epochs=4,
+    minibatch_size=64,
+    advantage="group",
+    group_size=4,
+    eval_every=50,
+    checkpoint_every=50,
+)
 EDGE_POLICY = dict(encoder="gcn", hidden=64, layers=2, head="edge-gaussian", init_std=0.5, critic_pool="sum")
 
 
 #: the reference actor-critic's settings: its own defaults (one episode per update, its learning rates), the
 #: PPO agents' discount and validation period
 A2C = dict(gamma=TRAIN["gamma"], eval_every=TRAIN["eval_every"], checkpoint_every=TRAIN["checkpoint_every"])
-RECIPES = {"bilevel-ppo": {"ppo": TRAIN, "policy": POLICY}, "bilevel-a2c": {"a2c": A2C, "policy": POLICY},
-           "edge-ppo": {"ppo": TRAIN, "policy": EDGE_POLICY}, "edge-a2c": {"a2c": A2C, "policy": EDGE_POLICY}}
+RECIPES = {
+    "bilevel-ppo": {"ppo": TRAIN, "policy": POLICY},
+    "bilevel-a2c": {"a2c": A2C, "policy": POLICY},
+    "edge-ppo": {"ppo": TRAIN, "policy": EDGE_POLICY},
+    "edge-a2c": {"a2c": A2C, "policy": EDGE_POLICY},
+}
 
 
-def problem(name: str, scenario: Callable[[], MobilityScenario], settings: CitySettings, *, env_id: str | None = None,
-            source: str | None = None, description: str = "", rebuild=None) -> ProblemSpec:
+def problem(
+    name: str,
+    scenario: Callable[[], MobilityScenario],
+    settings: CitySettings,
+    *,
+    env_id: str | None = None,
+    source: str | None = None,
+    description: str = "",
+    rebuild=None,
+) -> ProblemSpec:
     """The problem spec of a city scenario (the packaged cities and users' files alike); ``scenario()`` returns
     the (cached) scenario, so a packaged city is read only when an environment is first made."""
+
     def make_env():
         return MobilityEnv(scenario())
 
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=baselines, kind="gymnasium", env_id=env_id,
+        name=name,
+        make_env=make_env,
+        baselines=baselines,
+        kind="gymnasium",
+        env_id=env_id,
         lowers={"lp": RebalancingLP.for_env, "edge-share": EdgeShareMap.for_env},
-        info_keys=("served", "requests", "rebalancing_cost"), reference="oracle", description=description,
+        info_keys=("served", "requests", "rebalancing_cost"),
+        reference="oracle",
+        description=description,
         recipes={k: {s: dict(v) for s, v in d.items()} for k, d in RECIPES.items()},
-        settings=settings, source=source, rebuild=rebuild)
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
-    return problem(f"mobility/{city}", lambda: load_city(city, **settings.__dict__), settings, env_id=env_id,
-                   description=f"mobility-on-demand, {city.replace('_', ' ')} (reference setting)",
-                   rebuild=lambda s: _packaged(city, env_id, s))
+    return problem(
+        f"mobility/{city}",
+        lambda: load_city(city, **settings.__dict__),
+        settings,
+        env_id=env_id,
+        description=f"mobility-on-demand, {city.replace('_', ' ')} (reference setting)",
+        rebuild=lambda s: _packaged(city, env_id, s),
+    )
 
 
 def _user(source: str, settings: CitySettings) -> ProblemSpec:
-    scenario = load_scenario(source, settings)          # read and validated now: a bad file fails here
-    return problem(f"mobility/{Path(source).stem}", lambda: scenario, settings, source=source,
-                   description=f"mobility-on-demand, {source}", rebuild=lambda s: _user(source, s))
+    scenario = load_scenario(source, settings)  # read and validated now: a bad file fails here
+    return problem(
+        f"mobility/{Path(source).stem}",
+        lambda: scenario,
+        settings,
+        source=source,
+        description=f"mobility-on-demand, {source}",
+        rebuild=lambda s: _user(source, s),
+    )
 
 
 def _register() -> None:
-    register_family(Family(
-        "mobility", "mobility-on-demand: serve trip requests, rebalance idle vehicles between regions",
-        kind="gymnasium", settings=CitySettings, loader=_user, source_option="scenario",
-        source_help="a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph)"))
+    register_family(
+        Family(
+            "mobility",
+            "mobility-on-demand: serve trip requests, rebalance idle vehicles between regions",
+            kind="gymnasium",
+            settings=CitySettings,
+            loader=_user,
+            source_option="scenario",
+            source_help="a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph)",
+        )
+    )
     for city, env_id in ENV_IDS.items():
         for suffix, overrides in (("", {}), ("-AllPairs", {"demand_pairs": "all"})):
             gid = env_id.replace("-v0", f"{suffix}-v0")
             if gid not in gym.registry:
-                gym.register(id=gid, entry_point="netctrl.problems.mobility.env:MobilityEnv",
-                             kwargs={"scenario": city, **overrides})
+                gym.register(
+                    id=gid,
+                    entry_point="netctrl.problems.mobility.env:MobilityEnv",
+                    kwargs={"scenario": city, **overrides},
+                )
         register_problem(_packaged(city, env_id, CITIES[city][1]))
 
 

@@ -42,23 +42,21 @@ def oracle_plan(env: MobilityEnv, horizon: int) -> OraclePlan:
     t0 = env.t
     S = min(horizon, env.T - t0)
     N, E, P = env.N, env.E, len(sc.pairs)
-    demand = env.demand[t0 : t0 + S]                       # (S, P) realised requests
-    act_s, act_p = np.nonzero(demand > 0)                  # matching columns: only pairs with requests
+    demand = env.demand[t0 : t0 + S]  # (S, P) realised requests
+    act_s, act_p = np.nonzero(demand > 0)  # matching columns: only pairs with requests
     nm, ny, nh = act_s.size, S * E, S * N
     # column layout: [m (nm) | y (S*E) | h (S*N)]; h[s, i] = idle vehicles carried from step s to s+1
     y_s, y_e = np.divmod(np.arange(ny), E)
     h_s, h_i = np.divmod(np.arange(nh), N)
     tt = sc.trip_time[t0 + act_s, act_p]
     rt = sc.reb_time[t0 + y_s, y_e]
-    cost = np.concatenate(
-        [sc.price[t0 + act_s, act_p] - env.beta * tt, -env.beta * rt, np.zeros(nh)]
-    )
+    cost = np.concatenate([sc.price[t0 + act_s, act_p] - env.beta * tt, -env.beta * rt, np.zeros(nh)])
     rows, cols, vals = [], [], []
 
     def add(r, c, v):
         rows.append(r), cols.append(c), vals.append(np.broadcast_to(v, np.shape(r)).astype(float))
 
-    node = lambda s, i: s * N + i  # noqa: E731  (row of region i at step s)
+    node = lambda s, i: s * N + i
     m_cols = np.arange(nm)
     y_cols = nm + np.arange(ny)
     h_cols = nm + ny + np.arange(nh)
@@ -75,11 +73,9 @@ def oracle_plan(env: MobilityEnv, horizon: int) -> OraclePlan:
     arr = y_s + rt + 1
     keep = arr < S
     add(node(arr[keep], env.dst[y_e[keep]]), y_cols[keep], -1.0)
-    A = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(S * N, nm + ny + nh)
-    )
-    rhs = env.arrivals[t0 : t0 + S].copy()                 # vehicles already on their way
-    rhs[0] = env.idle                                      # step t0: everything idle before matching
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(S * N, nm + ny + nh))
+    rhs = env.arrivals[t0 : t0 + S].copy()  # vehicles already on their way
+    rhs[0] = env.idle  # step t0: everything idle before matching
     rhs = rhs.reshape(-1)
     upper = np.concatenate([demand[act_s, act_p], np.full(ny + nh, np.inf)])
     sol = solve_lp(cost, A, rhs, rhs, 0.0, upper, maximize=True, name="mobility oracle MPC")

@@ -6,8 +6,9 @@ NumPy and without any external solver in the loop.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -41,7 +42,7 @@ def greedy_matching(idle: np.ndarray, origin: np.ndarray, requests: np.ndarray, 
     return served
 
 
-def default_matcher(env: "MobilityEnv") -> np.ndarray:
+def default_matcher(env: MobilityEnv) -> np.ndarray:
     t = env.t
     return greedy_matching(env.idle, env.pair_origin, env.demand[t], env.scenario.price[t])
 
@@ -136,7 +137,7 @@ class MobilityEnv(gym.Env):
         self.matcher: Matcher = matcher or default_matcher
         self.render_mode = render_mode
         self.K = int(forecast_steps)
-        if self.K < 1 or self.K > sc.settings.lookahead:
+        if self.K < 1 or sc.settings.lookahead < self.K:
             raise ValueError(f"Expected 'forecast_steps' in [1, {sc.settings.lookahead}] (got {forecast_steps})")
         net = sc.network
         self.N, self.E, self.T = net.num_nodes, net.num_edges, sc.steps
@@ -158,13 +159,18 @@ class MobilityEnv(gym.Env):
         self._revenue_by_origin = (sc.rate * sc.price) @ onehot
         land = np.zeros((self.horizon + int(sc.trip_time.max()) + 2, self.N))
         steps = np.repeat(np.arange(self.horizon), len(sc.pairs))
-        np.add.at(land, (steps + sc.trip_time.reshape(-1) + 1, np.tile(self.pair_dest, self.horizon)), sc.rate.reshape(-1))
+        np.add.at(
+            land, (steps + sc.trip_time.reshape(-1) + 1, np.tile(self.pair_dest, self.horizon)), sc.rate.reshape(-1)
+        )
         self._trip_landings = land
         max_delay = int(max(sc.trip_time.max(), sc.reb_time.max())) + 2
         self._buffer_len = self.horizon + max_delay + self.K + 1
         self.edge_attr = np.stack(
-            [net.edge_attr["reb_time"] / max(net.edge_attr["reb_time"].mean(), 1e-9),
-             self.beta * net.edge_attr["reb_time"] / self.price_scale], axis=1,
+            [
+                net.edge_attr["reb_time"] / max(net.edge_attr["reb_time"].mean(), 1e-9),
+                self.beta * net.edge_attr["reb_time"] / self.price_scale,
+            ],
+            axis=1,
         ).astype(np.float32)
         self.num_node_features = 5 * self.K + 3
         self.observation_space = spaces.Dict(
@@ -202,9 +208,9 @@ class MobilityEnv(gym.Env):
             out[: rows.shape[0]] = rows
             return out
 
-        projected = self.idle + np.cumsum(self.arrivals[t + 1 : t + K + 1], axis=0)    # (K, N) known supply
-        departures = window(self._rate_by_origin, t + 1)                                  # expected demand
-        landings = window(self._trip_landings, t + 1)                                     # from future trips
+        projected = self.idle + np.cumsum(self.arrivals[t + 1 : t + K + 1], axis=0)  # (K, N) known supply
+        departures = window(self._rate_by_origin, t + 1)  # expected demand
+        landings = window(self._trip_landings, t + 1)  # from future trips
         balance = projected + np.cumsum(landings, axis=0) - np.cumsum(departures, axis=0)
         revenue = window(self._revenue_by_origin, t + 1)
         if t < self.T:
@@ -290,7 +296,9 @@ class MobilityEnv(gym.Env):
         if (a < -1e-6).any():
             k = int(np.argmin(a))
             raise ActionError(f"Expected non-negative rebalancing flows (got {a[k]:.4g} on edge {k})")
-        require_in_box("rebalancing flows (bounded by the fleet size)", a, self.action_space.low, self.action_space.high)
+        require_in_box(
+            "rebalancing flows (bounded by the fleet size)", a, self.action_space.low, self.action_space.high
+        )
         if self.t >= self.T:
             raise RuntimeError("step() called after the episode terminated; call reset()")
         a = np.maximum(a, 0.0)
@@ -316,7 +324,9 @@ class MobilityEnv(gym.Env):
         return self._observation(), match_reward - reb_cost, terminated, False, info
 
     def _info(self, match_reward: float, reb_cost: float, scaled: bool, match_info: dict | None = None) -> dict:
-        mi = match_info if match_info is not None else {"requests": 0.0, "served": 0.0, "revenue": 0.0, "trip_cost": 0.0}
+        mi = (
+            match_info if match_info is not None else {"requests": 0.0, "served": 0.0, "revenue": 0.0, "trip_cost": 0.0}
+        )
         return {
             "t": self.t,
             "matching_reward": match_reward,

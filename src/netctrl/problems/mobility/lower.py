@@ -56,8 +56,16 @@ class RebalancingLP:
         tie_break: size of the fixed cost perturbation that makes the optimum unique (0 disables it).
     """
 
-    def __init__(self, network: FlowNetwork, reb_time: np.ndarray, beta: float, *,
-                 shortfall_penalty: float | None = None, tie_break: float = 1e-4, verify_every: int = 0) -> None:
+    def __init__(
+        self,
+        network: FlowNetwork,
+        reb_time: np.ndarray,
+        beta: float,
+        *,
+        shortfall_penalty: float | None = None,
+        tie_break: float = 1e-4,
+        verify_every: int = 0,
+    ) -> None:
         self.network = network
         self.beta = float(beta)
         self.action_space = spaces.Box(0.0, 1.0, (network.num_nodes,), np.float32)
@@ -73,8 +81,12 @@ class RebalancingLP:
         cost = np.concatenate([edge_cost + self._edge_jitter, self.M * (1.0 + tie_break * 1e-3 * jitter[E:])])
         self._edge_cost = edge_cost.copy()
         self.lp = LinearProgram(
-            cost, A, row_lower=np.zeros(2 * N), row_upper=np.concatenate([np.full(N, INF), np.zeros(N)]),
-            name="mobility rebalancing LP", verify_every=verify_every,
+            cost,
+            A,
+            row_lower=np.zeros(2 * N),
+            row_upper=np.concatenate([np.full(N, INF), np.zeros(N)]),
+            name="mobility rebalancing LP",
+            verify_every=verify_every,
         )
         self._upper = np.concatenate([np.full(N, INF), np.zeros(N)])
         self._lower = np.concatenate([np.zeros(N), np.full(N, -INF)])
@@ -112,7 +124,7 @@ class RebalancingLP:
         return self.solve_counts(state.idle, target, cold=cold)
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "RebalancingLP":
+    def for_env(cls, env, **kwargs) -> RebalancingLP:
         """The lower level of a :class:`MobilityEnv` (costs ``beta * reb_time``)."""
         env = env.unwrapped
         return cls(env.scenario.network, env.scenario.reb_time[0], env.beta, **kwargs)
@@ -143,5 +155,5 @@ class EdgeShareMap:
         return np.asarray(state.idle, dtype=np.float64)[self.network.sources] * share
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "EdgeShareMap":
+    def for_env(cls, env, **kwargs) -> EdgeShareMap:
         return cls(env.unwrapped.scenario.network, **kwargs)

@@ -70,8 +70,12 @@ class CitySettings:
     """steps of demand data kept beyond the episode end (for forecasts and the oracle's horizon)."""
 
     def __post_init__(self) -> None:
-        for name, low, high in (("start_hour", 0, MAX_HOUR), ("step_minutes", 1, MAX_MINUTES),
-                                ("steps", 1, MAX_STEPS), ("lookahead", 0, MAX_STEPS)):
+        for name, low, high in (
+            ("start_hour", 0, MAX_HOUR),
+            ("step_minutes", 1, MAX_MINUTES),
+            ("steps", 1, MAX_STEPS),
+            ("lookahead", 0, MAX_STEPS),
+        ):
             _check_int(name, getattr(self, name), low, high)
         if self.fleet is not None:
             _check_int("fleet", self.fleet, 1, MAX_FLEET)
@@ -191,7 +195,9 @@ def _load_packaged(key: str, fname: str, settings: CitySettings) -> MobilityScen
         return load_scenario(p, settings, name=key)
 
 
-def load_scenario(path: str | Path, settings: CitySettings | None = None, *, name: str | None = None, **overrides: Any) -> MobilityScenario:
+def load_scenario(
+    path: str | Path, settings: CitySettings | None = None, *, name: str | None = None, **overrides: Any
+) -> MobilityScenario:
     """Load and validate a scenario JSON file (any city in the format above)."""
     path = Path(path)
     data = read_json(path, what="scenario file")
@@ -254,9 +260,18 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         reg = data["region"]
         if isinstance(reg, int) and not isinstance(reg, bool) and reg > MAX_REGIONS:
             raise ScenarioError(f"Expected 'region' to be a count of at most {MAX_REGIONS} regions (got {reg})")
-        region_ids = (list(range(reg)) if isinstance(reg, int) and not isinstance(reg, bool) else
-                      list(reg) if isinstance(reg, list) else None)
-        if region_ids is None or not region_ids or not all(isinstance(r, int) and not isinstance(r, bool) for r in region_ids):
+        region_ids = (
+            list(range(reg))
+            if isinstance(reg, int) and not isinstance(reg, bool)
+            else list(reg)
+            if isinstance(reg, list)
+            else None
+        )
+        if (
+            region_ids is None
+            or not region_ids
+            or not all(isinstance(r, int) and not isinstance(r, bool) for r in region_ids)
+        ):
             raise ScenarioError(f"Expected 'region' to be a positive count or a list of integer ids (got {shown(reg)})")
     else:
         for key in ("nlat", "nlon"):
@@ -265,7 +280,9 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
             if isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] <= 0:
                 raise ScenarioError(f"Expected '{key}' to be a positive integer (got {shown(data[key])})")
         if data["nlat"] * data["nlon"] > MAX_REGIONS:
-            raise ScenarioError(f"Expected 'nlat' * 'nlon' <= {MAX_REGIONS} regions (got {data['nlat']} * {data['nlon']})")
+            raise ScenarioError(
+                f"Expected 'nlat' * 'nlon' <= {MAX_REGIONS} regions (got {data['nlat']} * {data['nlon']})"
+            )
         region_ids = list(range(data["nlat"] * data["nlon"]))
     if len(set(region_ids)) != len(region_ids):
         raise ScenarioError("'region' lists an id twice")
@@ -280,7 +297,9 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
             bad = np.flatnonzero(idx < 0)
             if bad.size:
                 k = int(bad[0])
-                raise ScenarioError(f"'{key}[{k}].{f}' = {int(vals[k])} is not a region id (regions: {region_ids[0]}..{region_ids[-1]})")
+                raise ScenarioError(
+                    f"'{key}[{k}].{f}' = {int(vals[k])} is not a region id (regions: {region_ids[0]}..{region_ids[-1]})"
+                )
             out.append(idx)
         return out[0], out[1]
 
@@ -321,7 +340,10 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
             reb_time[rows, e] = steps_needed
     try:
         network = FlowNetwork(
-            N, edge_index, edge_attr={"reb_time": reb_time[0].astype(float)}, node_names=region_ids,
+            N,
+            edge_index,
+            edge_attr={"reb_time": reb_time[0].astype(float)},
+            node_names=region_ids,
             require_connected="strong",
         )
     except GraphError as exc:
@@ -329,8 +351,16 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
 
     # demand
     dm = _records(
-        data, "demand",
-        {"time_stamp": "int", "origin": "int", "destination": "int", "demand": "num", "travel_time": "num", "price": "num"},
+        data,
+        "demand",
+        {
+            "time_stamp": "int",
+            "origin": "int",
+            "destination": "int",
+            "demand": "num",
+            "travel_time": "num",
+            "price": "num",
+        },
     )
     if dm["demand"].size == 0:
         raise ScenarioError("'demand' is empty")
@@ -349,9 +379,12 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         start, end = s.start_hour * 60, s.start_hour * 60 + s.steps * s.step_minutes
         timed = (dm["time_stamp"] >= start) & (dm["time_stamp"] < end)
         pairs = "every pair of the file" if s.demand_pairs == "all" else "the adjacent and intra-region pairs"
-        found = (f"holds {int(timed.sum())} of them, none with a positive rate for {pairs}" if timed.any() else
-                 f"holds none of them (their time stamps are {int(dm['time_stamp'].min())}.."
-                 f"{int(dm['time_stamp'].max())})")
+        found = (
+            f"holds {int(timed.sum())} of them, none with a positive rate for {pairs}"
+            if timed.any()
+            else f"holds none of them (their time stamps are {int(dm['time_stamp'].min())}.."
+            f"{int(dm['time_stamp'].max())})"
+        )
         raise ScenarioError(
             f"'demand' has {timed.size} entries but no request for the simulated pairs during the episode: its "
             f"window [{start}, {end}) of 'time_stamp' minutes (hour {s.start_hour}, {s.steps} steps of "

@@ -41,6 +41,8 @@ from .scenario import (
 
 __all__ = [
     "FEATURE_NEXT_HOP",
+    "PRETRAIN_SIZES",
+    "SHORT_EPISODES",
     "EdgeShareMap",
     "FlowState",
     "ForecastMPC",
@@ -51,8 +53,6 @@ __all__ = [
     "NetworkFlowScenario",
     "NetworkFlowSettings",
     "OracleMPC",
-    "PRETRAIN_SIZES",
-    "SHORT_EPISODES",
     "RandomDistribution",
     "baselines",
     "env_factory",
@@ -67,7 +67,9 @@ COMMODITIES = 4
 MAX_COMMODITIES = 64
 MAX_STEPS = 10_000
 INSTANCES = {
-    "b4": ("b4", "B4"), "geant": ("geant", "GEANT"), "att": ("att", "ATT"),
+    "b4": ("b4", "B4"),
+    "geant": ("geant", "GEANT"),
+    "att": ("att", "ATT"),
     **{f"gabriel-{n}": (f"gabriel/{n}/0", f"Gabriel{n}") for n in (10, 20, 50, 100, 200, 500)},
 }
 
@@ -76,11 +78,34 @@ INSTANCES = {
 #: heuristic made capacity-feasible by the LP and learns where to deviate); its smoothing is spread over the graph
 #: (``prior_eps / N`` per node: the same leak to empty nodes on every size); encoders read symlog features, so
 #: the queues and capacities of a 500-node graph (up to ten times those of 20 nodes) stay near the training range
-POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="dirichlet", parameterization="mean-precision",
-              prior_feature=FEATURE_NEXT_HOP, prior_eps=2e-4, prior_eps_per_graph=True, symlog_inputs=True,
-              init_precision=100.0, dirichlet_groups=COMMODITIES, critic_pool="mean")
-TRAIN = dict(num_envs=8, rollout_steps=40, iterations=1500, gamma=0.97, actor_lr=3e-4, critic_lr=1e-3,
-             update_epochs=4, minibatch_size=80, advantage="group", group_size=4, eval_every=50, checkpoint_every=50)
+POLICY = dict(
+    encoder="edgeconv",
+    hidden=64,
+    layers=2,
+    head="dirichlet",
+    parameterization="mean-precision",
+    prior_feature=FEATURE_NEXT_HOP,
+    prior_eps=2e-4,
+    prior_eps_per_graph=True,
+    symlog_inputs=True,
+    init_precision=100.0,
+    dirichlet_groups=COMMODITIES,
+    critic_pool="mean",
+)
+TRAIN = dict(
+    num_envs=8,
+    rollout_steps=40,
+    iterations=1500,
+    gamma=0.97,
+    actor_lr=3e-4,
+    critic_lr=1e-3,
+    update_epochs=4,
+    minibatch_size=80,
+    advantage="group",
+    group_size=4,
+    eval_every=50,
+    checkpoint_every=50,
+)
 #: imitation pretraining of the bi-level agent (DAgger) from the forecast MPC (no foresight), then PPO
 PRETRAIN = dict(episodes=8, rounds=2, round_episodes=3, epochs=20, round_epochs=8, lr=3e-3)
 #: the bi-level LP's shortfall penalty, in steps of progress toward the sink (:class:`MultiCommodityLP`): with
@@ -139,6 +164,7 @@ class NetworkFlowSettings:
 def env_factory(source: str, **defaults):
     """``make_env(**overrides)`` for the network-flow environment on graph ``source`` (see :func:`load_named`),
     with scenario settings ``defaults`` (``steps=12``...) unless overridden."""
+
     def make_env(**kw):
         return NetworkFlowEnv(source, **{**defaults, **kw})
 
@@ -149,18 +175,39 @@ def _lp(env) -> MultiCommodityLP:
     return MultiCommodityLP.for_env(env, soft_targets=LP_SOFT_TARGETS)
 
 
-def problem(name: str, make_env, settings: NetworkFlowSettings, *, env_id: str | None = None, source: str | None = None,
-            description: str = "", rebuild=None, **hooks) -> ProblemSpec:
+def problem(
+    name: str,
+    make_env,
+    settings: NetworkFlowSettings,
+    *,
+    env_id: str | None = None,
+    source: str | None = None,
+    description: str = "",
+    rebuild=None,
+    **hooks,
+) -> ProblemSpec:
     """The problem spec of a network-flow graph (packaged, topohub and users' files alike)."""
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=baselines, kind="gymnasium", env_id=env_id,
-        lowers={"lp": _lp, "edge-share": EdgeShareMap.for_env}, info_keys=("delivered",), reference="oracle",
+        name=name,
+        make_env=make_env,
+        baselines=baselines,
+        kind="gymnasium",
+        env_id=env_id,
+        lowers={"lp": _lp, "edge-share": EdgeShareMap.for_env},
+        info_keys=("delivered",),
+        reference="oracle",
         description=description,
-        recipes={"bilevel-ppo": {"ppo": dict(TRAIN), "policy": dict(POLICY), "imitation": True, "pretrain": dict(PRETRAIN)},
-                 "bilevel-a2c": {"a2c": _a2c(TRAIN), "policy": dict(POLICY)},
-                 "edge-ppo": {"ppo": dict(TRAIN), "policy": dict(EDGE_POLICY)},
-                 "edge-a2c": {"a2c": _a2c(TRAIN), "policy": dict(EDGE_POLICY)}},
-        hooks={"expert": ForecastMPCExpert, **hooks}, settings=settings, source=source, rebuild=rebuild)
+        recipes={
+            "bilevel-ppo": {"ppo": dict(TRAIN), "policy": dict(POLICY), "imitation": True, "pretrain": dict(PRETRAIN)},
+            "bilevel-a2c": {"a2c": _a2c(TRAIN), "policy": dict(POLICY)},
+            "edge-ppo": {"ppo": dict(TRAIN), "policy": dict(EDGE_POLICY)},
+            "edge-a2c": {"a2c": _a2c(TRAIN), "policy": dict(EDGE_POLICY)},
+        },
+        hooks={"expert": ForecastMPCExpert, **hooks},
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _a2c(train: dict) -> dict:
@@ -171,22 +218,32 @@ def _graph(key: str, source: str, tag: str | None, settings: NetworkFlowSettings
     """A registered graph (``network_flow/<key>``, topology ``source``) or a user's one (``tag`` None)."""
     kw = asdict(settings)
     if tag is None:
-        load_named(source, **kw)                        # read and validated now: a bad file fails here
-    return problem(f"network_flow/{key}", env_factory(source, **kw), settings,
-                   env_id=None if tag is None else f"netctrl/NetworkFlow-{tag}-v0",
-                   source=None if tag else source,
-                   description=f"dynamic {settings.commodities}-commodity network flow on {source}",
-                   rebuild=lambda s: _graph(key, source, tag, s))
+        load_named(source, **kw)  # read and validated now: a bad file fails here
+    return problem(
+        f"network_flow/{key}",
+        env_factory(source, **kw),
+        settings,
+        env_id=None if tag is None else f"netctrl/NetworkFlow-{tag}-v0",
+        source=None if tag else source,
+        description=f"dynamic {settings.commodities}-commodity network flow on {source}",
+        rebuild=lambda s: _graph(key, source, tag, s),
+    )
 
 
 def _mix(settings: NetworkFlowSettings) -> ProblemSpec:
     kw = asdict(settings)
     mix = tuple(env_factory(f"gabriel/{n}/0", **kw) for n in MIX_SIZES)
     short = tuple(env_factory(f"gabriel/{n}/0", **{**kw, "steps": steps}) for n, steps in SHORT_EPISODES)
-    return problem("network_flow/gabriel-mix", mix[1], settings, env_id="netctrl/NetworkFlow-Gabriel20-v0",
-                   description=f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20",
-                   rebuild=_mix, train_envs=mix + short,
-                   pretrain_envs=tuple(env_factory(f"gabriel/{n}/0", **kw) for n in PRETRAIN_SIZES) + short)
+    return problem(
+        "network_flow/gabriel-mix",
+        mix[1],
+        settings,
+        env_id="netctrl/NetworkFlow-Gabriel20-v0",
+        description=f"trains on Gabriel graphs of {', '.join(map(str, MIX_SIZES))} nodes, validates on 20",
+        rebuild=_mix,
+        train_envs=mix + short,
+        pretrain_envs=tuple(env_factory(f"gabriel/{n}/0", **kw) for n in PRETRAIN_SIZES) + short,
+    )
 
 
 def _user(source: str, settings: NetworkFlowSettings) -> ProblemSpec:
@@ -197,15 +254,23 @@ def _user(source: str, settings: NetworkFlowSettings) -> ProblemSpec:
 
 
 def _register() -> None:
-    register_family(Family(
-        "network_flow", "dynamic multi-commodity network flow: route units of several commodities to their sinks",
-        kind="gymnasium", settings=NetworkFlowSettings, loader=_user, source_option="topology",
-        source_help="a topology JSON file (nodes with id/pos, links u/v) or a topohub key (gabriel/200/0, sndlib/abilene)"))
+    register_family(
+        Family(
+            "network_flow",
+            "dynamic multi-commodity network flow: route units of several commodities to their sinks",
+            kind="gymnasium",
+            settings=NetworkFlowSettings,
+            loader=_user,
+            source_option="topology",
+            source_help="a topology JSON file (nodes with id/pos, links u/v) or a topohub key (gabriel/200/0, sndlib/abilene)",
+        )
+    )
     for key, (source, tag) in INSTANCES.items():
         env_id = f"netctrl/NetworkFlow-{tag}-v0"
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv",
-                         kwargs={"scenario": source})
+            gym.register(
+                id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv", kwargs={"scenario": source}
+            )
         register_problem(_graph(key, source, tag, NetworkFlowSettings()))
     register_problem(_mix(NetworkFlowSettings()))
 

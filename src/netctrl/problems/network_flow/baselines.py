@@ -26,8 +26,9 @@ from ...lp import solve_lp
 from .env import NetworkFlowEnv
 
 
-def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
-                foresight: bool = True, terminal: bool = True) -> tuple[np.ndarray, float]:
+def oracle_plan(
+    env: NetworkFlowEnv, horizon: int, all_steps: bool = False, foresight: bool = True, terminal: bool = True
+) -> tuple[np.ndarray, float]:
     """First-step flows (K*E,) (``all_steps``: the whole plan, (S, K*E)) and the plan's value over ``horizon``
     steps from the state of ``env.t``.
 
@@ -48,16 +49,19 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
     K, N, E = env.K, env.N, env.E
     tau = env.travel
     nx_, nh, nw = S * K * E, S * K * N, S * K * N
-    X = lambda s, k, e: (s * K + k) * E + e                      # noqa: E731
-    Hh = lambda s, k, i: nx_ + (s * K + k) * N + i              # noqa: E731
-    W = lambda s, k, i: nx_ + nh + ((s - 1) * K + k) * N + i     # noqa: E731  (s = 1..S)
+    X = lambda s, k, e: (s * K + k) * E + e
+    Hh = lambda s, k, i: nx_ + (s * K + k) * N + i
+    W = lambda s, k, i: nx_ + nh + ((s - 1) * K + k) * N + i
     rows, cols, vals, lo, hi = [], [], [], [], []
     r = [0]
 
     def block(n_rows, lo_v, hi_v):
         base = r[0]
         r[0] += n_rows
-        lo.append(np.broadcast_to(lo_v, (n_rows,)).astype(float)), hi.append(np.broadcast_to(hi_v, (n_rows,)).astype(float))
+        (
+            lo.append(np.broadcast_to(lo_v, (n_rows,)).astype(float)),
+            hi.append(np.broadcast_to(hi_v, (n_rows,)).astype(float)),
+        )
         return base
 
     def add(rr, cc, v):
@@ -65,11 +69,11 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
         rows.append(np.broadcast_to(rr, cc.shape).ravel()), cols.append(cc.ravel())
         vals.append(np.full(cc.size, float(v)))
 
-    kk, ee = np.meshgrid(np.arange(K), np.arange(E), indexing="ij")       # (K, E)
-    ki, ii = np.meshgrid(np.arange(K), np.arange(N), indexing="ij")       # (K, N)
+    kk, ee = np.meshgrid(np.arange(K), np.arange(E), indexing="ij")  # (K, E)
+    ki, ii = np.meshgrid(np.arange(K), np.arange(N), indexing="ij")  # (K, N)
     is_sink = np.zeros((K, N), dtype=bool)
     is_sink[np.arange(K), env.sinks] = True
-    node_row = lambda base, k, i: base + k * N + i                        # noqa: E731
+    node_row = lambda base, k, i: base + k * N + i
     for s in range(S):
         # decision: outflow + hold = waiting (s = 0: the known state; later: the W variables)
         if s == 0:
@@ -82,7 +86,7 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
         # capacity
         base = block(E, -np.inf, env.capacity(t0 + s if foresight else t0))
         add(base + ee, X(s, kk, ee), 1.0)
-    known = env.pipeline[t0 + 1 : t0 + S + 1].copy()                      # (S, K, N) already in transit
+    known = env.pipeline[t0 + 1 : t0 + S + 1].copy()  # (S, K, N) already in transit
     new = np.zeros((S, K, N))
     rows_new = (env.arrivals if foresight else env.expected_arrivals)[t0 + 1 : t0 + S + 1]
     new[: rows_new.shape[0]] = rows_new
@@ -92,7 +96,7 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
         base = block(K * N, rhs.reshape(-1), rhs.reshape(-1))
         add(node_row(base, ki, ii), W(s, ki, ii), 1.0)
         add(node_row(base, ki, ii)[~is_sink], Hh(s - 1, ki, ii)[~is_sink], -1.0)
-        sent = s - tau                                                     # departure step of arrivals at s
+        sent = s - tau  # departure step of arrivals at s
         ok = (sent >= 0)[None, :] & ~is_sink[kk, env.dst[ee]]
         if ok.any():
             add(node_row(base, kk, env.dst[ee])[ok], X(np.broadcast_to(sent, (K, E)), kk, ee)[ok], -1.0)
@@ -100,26 +104,35 @@ def oracle_plan(env: NetworkFlowEnv, horizon: int, all_steps: bool = False,
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r[0], n_cols))
     # objective (maximise): reward on flows that reach their sink within the horizon - transport - holding
     reach = np.zeros((S, K, E))
-    into_sink = env.dst[None, :] == env.sinks[:, None]                    # (K, E)
+    into_sink = env.dst[None, :] == env.sinks[:, None]  # (K, E)
     for s in range(S):
         reach[s] = into_sink & (s + tau <= S)[None, :]
     c_x = sc.reward * reach - env.cost[None, None, :]
     c_w = np.full((S, K, N), -sc.holding_cost)
     if terminal and t0 + S < env.T:
-        dist = env.sink_dist                                              # (K, N) travel time to the sink
-        left = env.T - (t0 + S)                                           # steps after the horizon
+        dist = env.sink_dist  # (K, N) travel time to the sink
+        left = env.T - (t0 + S)  # steps after the horizon
 
         def value(d):
             return np.where(d <= left, sc.reward - sc.holding_cost * d, 0.0)
 
-        c_w[S - 1] += np.where(is_sink, 0.0, value(dist))                 # waiting at the horizon's end
-        for s in range(S):                                                # in transit at the horizon's end
-            rest = (s + tau - S)[None, :] + dist[kk, env.dst[ee]]          # (K, E) steps after the horizon
+        c_w[S - 1] += np.where(is_sink, 0.0, value(dist))  # waiting at the horizon's end
+        for s in range(S):  # in transit at the horizon's end
+            rest = (s + tau - S)[None, :] + dist[kk, env.dst[ee]]  # (K, E) steps after the horizon
             c_x[s] += np.where((s + tau > S)[None, :], value(rest), 0.0)
     c = np.concatenate([c_x.reshape(-1), np.zeros(nh), c_w.reshape(-1)])
     # interior point (with crossover to a vertex): 13x faster than dual simplex on the 100-node episode LP
-    sol = solve_lp(c, A, np.concatenate(lo), np.concatenate(hi), 0.0, None, maximize=True, method="ipm",
-                   name="network-flow oracle MPC")
+    sol = solve_lp(
+        c,
+        A,
+        np.concatenate(lo),
+        np.concatenate(hi),
+        0.0,
+        None,
+        maximize=True,
+        method="ipm",
+        name="network-flow oracle MPC",
+    )
     committed = sc.reward * float(known[:, np.arange(K), env.sinks].sum())
     flows = np.maximum(sol.x[:nx_].reshape(S, K * E), 0.0)
     return (flows if all_steps else flows[0]), float(sol.objective + committed)
@@ -220,5 +233,9 @@ class RandomDistribution(SeededController):
 
 
 def baselines(seed: int = 0) -> dict[str, Controller]:
-    return {"oracle": OracleMPC(), "shortest-path": GreedyShortestPath(),
-            "shortest-path-deadline": GreedyShortestPath(deadline=True), "random": RandomDistribution(seed)}
+    return {
+        "oracle": OracleMPC(),
+        "shortest-path": GreedyShortestPath(),
+        "shortest-path-deadline": GreedyShortestPath(deadline=True),
+        "random": RandomDistribution(seed),
+    }

@@ -11,8 +11,8 @@ from gymnasium import spaces
 from ...errors import ActionError, require_in_box
 from .scenario import NetworkFlowScenario, arrives_in_time, load_named
 
-PIPE = 3       # in-transit columns in the observation (arrivals at t+1..t+3)
-AHEAD = 3      # expected-arrival columns (t+1..t+3)
+PIPE = 3  # in-transit columns in the observation (arrivals at t+1..t+3)
+AHEAD = 3  # expected-arrival columns (t+1..t+3)
 NUM_FEATURES = 1 + PIPE + AHEAD + 7
 FEATURE_NEXT_HOP = NUM_FEATURES - 1  # column of the shortest-path next-hop distribution (a Dirichlet prior)
 EDGE_FEATURES = 5
@@ -86,23 +86,25 @@ class NetworkFlowEnv(gym.Env):
         self.sinks = sc.sinks
         self.horizon = sc.rate.shape[0]
         self._buffer = self.horizon + int(self.travel.max()) + PIPE + 2
-        self.scale = float(max(sc.rate[: self.T].mean() , 1e-6))
+        self.scale = float(max(sc.rate[: self.T].mean(), 1e-6))
         self.cap_scale = float(np.median(self.base_capacity))
-        self.sink_dist = sc.sink_distance().T                            # (K, N) travel time to each sink
-        dist = self.sink_dist.T                                           # (N, K)
+        self.sink_dist = sc.sink_distance().T  # (K, N) travel time to each sink
+        dist = self.sink_dist.T  # (N, K)
         self._dist = dist / max(float(dist[np.isfinite(dist)].max()), 1.0)
-        self.next_hop = sc.next_hop_arcs()                                # (K, N) arc, -1 at the sink
-        self._closer = sc.arc_progress()                                 # (K, E)
-        self._via = sc.arc_sink_distance()                               # (K, E) to the sink through each arc
+        self.next_hop = sc.next_hop_arcs()  # (K, N) arc, -1 at the sink
+        self._closer = sc.arc_progress()  # (K, E)
+        self._via = sc.arc_sink_distance()  # (K, E) to the sink through each arc
         ei = net.edge_index
         self._edge_index = np.concatenate([ei + k * self.N for k in range(self.K)], axis=1).astype(np.int64)
         high = float(max(1e4, 10 * self.base_capacity.sum()))
         self.action_space = spaces.Box(0.0, high, (self.K * self.E,), np.float32)
-        self.observation_space = spaces.Dict({
-            "x": spaces.Box(-np.inf, np.inf, (self.K * self.N, NUM_FEATURES), np.float32),
-            "edge_index": spaces.Box(0, self.K * self.N - 1, (2, self.K * self.E), np.int64),
-            "edge_attr": spaces.Box(-np.inf, np.inf, (self.K * self.E, EDGE_FEATURES), np.float32),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "x": spaces.Box(-np.inf, np.inf, (self.K * self.N, NUM_FEATURES), np.float32),
+                "edge_index": spaces.Box(0, self.K * self.N - 1, (2, self.K * self.E), np.int64),
+                "edge_attr": spaces.Box(-np.inf, np.inf, (self.K * self.E, EDGE_FEATURES), np.float32),
+            }
+        )
         self.t = 0
         self.waiting = np.zeros((self.K, self.N))
         self.pipeline = np.zeros((self._buffer, self.K, self.N))
@@ -131,7 +133,7 @@ class NetworkFlowEnv(gym.Env):
         (``deadline``: only the units that can still arrive by the episode's end; the others stay)."""
         flows = np.zeros((self.K, self.E))
         k, i = np.nonzero(self.next_hop >= 0)
-        flows[k, self.next_hop[k, i]] = self.waiting[k, i]          # one next arc per (commodity, node)
+        flows[k, self.next_hop[k, i]] = self.waiting[k, i]  # one next arc per (commodity, node)
         if deadline:
             flows *= self.can_arrive()[:, self.src]
         return flows
@@ -151,7 +153,7 @@ class NetworkFlowEnv(gym.Env):
 
     def _observation(self) -> dict[str, np.ndarray]:
         t, K, N, s = self.t, self.K, self.N, self.scale
-        pipe = self.pipeline[t + 1 : t + 1 + PIPE]                         # (PIPE, K, N)
+        pipe = self.pipeline[t + 1 : t + 1 + PIPE]  # (PIPE, K, N)
         rows = self.scenario.rate[t + 1 : t + 1 + AHEAD].transpose(0, 2, 1)  # (<=AHEAD, K, N)
         ahead = np.zeros((AHEAD, K, N))
         ahead[: rows.shape[0]] = rows
@@ -160,25 +162,31 @@ class NetworkFlowEnv(gym.Env):
         total = self.waiting.sum(axis=0) / (s * K)
         sink_flag = np.zeros((K, N))
         sink_flag[np.arange(K), self.sinks] = 1.0
-        x = np.concatenate([
-            self.waiting[..., None] / s,
-            pipe.transpose(1, 2, 0) / s,
-            ahead.transpose(1, 2, 0) / s,
-            self._dist.T[..., None],
-            self._slack(self.sink_dist)[..., None],
-            sink_flag[..., None],
-            np.broadcast_to(total, (K, N))[..., None],
-            np.broadcast_to(out_cap, (K, N))[..., None],
-            np.full((K, N, 1), t / self.T),
-            self.greedy_next()[..., None] / s,
-        ], axis=2).reshape(K * N, NUM_FEATURES)
-        ea = np.concatenate([
-            np.tile(cap / self.cap_scale, K)[:, None],
-            np.tile(self.travel, K)[:, None].astype(np.float64),
-            np.tile(self.cost, K)[:, None],
-            self._closer.reshape(-1, 1),
-            self._slack(self._via).reshape(-1, 1),
-        ], axis=1)
+        x = np.concatenate(
+            [
+                self.waiting[..., None] / s,
+                pipe.transpose(1, 2, 0) / s,
+                ahead.transpose(1, 2, 0) / s,
+                self._dist.T[..., None],
+                self._slack(self.sink_dist)[..., None],
+                sink_flag[..., None],
+                np.broadcast_to(total, (K, N))[..., None],
+                np.broadcast_to(out_cap, (K, N))[..., None],
+                np.full((K, N, 1), t / self.T),
+                self.greedy_next()[..., None] / s,
+            ],
+            axis=2,
+        ).reshape(K * N, NUM_FEATURES)
+        ea = np.concatenate(
+            [
+                np.tile(cap / self.cap_scale, K)[:, None],
+                np.tile(self.travel, K)[:, None].astype(np.float64),
+                np.tile(self.cost, K)[:, None],
+                self._closer.reshape(-1, 1),
+                self._slack(self._via).reshape(-1, 1),
+            ],
+            axis=1,
+        )
         return {"x": x.astype(np.float32), "edge_index": self._edge_index.copy(), "edge_attr": ea.astype(np.float32)}
 
     def _slack(self, travel: np.ndarray) -> np.ndarray:
@@ -191,7 +199,7 @@ class NetworkFlowEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         sc = self.scenario
-        self.arrivals = self.np_random.poisson(sc.rate).transpose(0, 2, 1).astype(np.float64)   # (H, K, N)
+        self.arrivals = self.np_random.poisson(sc.rate).transpose(0, 2, 1).astype(np.float64)  # (H, K, N)
         self.capacity_schedule = np.tile(self.base_capacity, (self.horizon, 1))
         n_dis = int(np.ceil(sc.disruptions * self.E))
         if n_dis:
@@ -213,7 +221,9 @@ class NetworkFlowEnv(gym.Env):
             raise ActionError(f"Expected finite flows (got {int((~np.isfinite(a)).sum())} NaN/inf)")
         if (a < -1e-6).any():
             k = int(np.argmin(a))
-            raise ActionError(f"Expected non-negative flows (got {a[k]:.4g} for commodity {k // self.E}, arc {k % self.E})")
+            raise ActionError(
+                f"Expected non-negative flows (got {a[k]:.4g} for commodity {k // self.E}, arc {k % self.E})"
+            )
         require_in_box("flows", a, self.action_space.low, self.action_space.high)
         x = np.maximum(a, 0.0).reshape(self.K, self.E)
         out = np.zeros((self.K, self.N))
@@ -249,8 +259,13 @@ class NetworkFlowEnv(gym.Env):
             self.waiting += self.arrivals[self.t]
         holding = sc.holding_cost * float(self.waiting.sum())
         reward = sc.reward * float(delivered.sum()) - transport - holding
-        info = {"t": self.t, "delivered": float(delivered.sum()), "transport_cost": transport,
-                "holding_cost": holding, "action_scaled": scaled}
+        info = {
+            "t": self.t,
+            "delivered": float(delivered.sum()),
+            "transport_cost": transport,
+            "holding_cost": holding,
+            "action_scaled": scaled,
+        }
         return self._observation(), reward, self.t >= self.T, False, info
 
     def in_network(self) -> float:
@@ -258,5 +273,5 @@ class NetworkFlowEnv(gym.Env):
 
     def render(self):
         if self.render_mode == "ansi":
-            return f"t={self.t} waiting={self.waiting.sum():.1f} in_transit={self.pipeline[self.t + 1:].sum():.1f}"
+            return f"t={self.t} waiting={self.waiting.sum():.1f} in_transit={self.pipeline[self.t + 1 :].sum():.1f}"
         return None

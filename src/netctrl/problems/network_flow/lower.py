@@ -76,7 +76,6 @@ from ...errors import ActionError, ConfigError
 from ...lp import INF, LinearProgram, tie_break
 from .scenario import NetworkFlowScenario, arrives_in_time
 
-
 #: largest cost perturbation per unit of any column, as a fraction of the cost grain (see the module docstring)
 TIE_BREAK = 1e-4
 #: HiGHS feasibility tolerances of the LP, and the reduced-cost margin below which a hot-started optimum counts as
@@ -97,9 +96,14 @@ def _cost_grain(costs: np.ndarray) -> float:
 class MultiCommodityLP:
     """Hot-started multi-commodity flow LP toward the desired distributions (see the module docstring)."""
 
-    def __init__(self, scenario: NetworkFlowScenario, shortfall_penalty: float | None = None,
-                 progress_bonus: float | None = None, soft_targets: float | None = None,
-                 late_arcs: bool = True) -> None:
+    def __init__(
+        self,
+        scenario: NetworkFlowScenario,
+        shortfall_penalty: float | None = None,
+        progress_bonus: float | None = None,
+        soft_targets: float | None = None,
+        late_arcs: bool = True,
+    ) -> None:
         if soft_targets is not None and not soft_targets > 0:
             raise ConfigError(f"Expected 'soft_targets' > 0 or None (got {soft_targets})")
         if soft_targets is not None and shortfall_penalty is not None:
@@ -108,17 +112,17 @@ class MultiCommodityLP:
         N, E, K = net.num_nodes, net.num_edges, scenario.num_commodities
         self.N, self.E, self.K = N, E, K
         self.action_space = spaces.Box(0.0, 1.0, (K * N,), np.float32)
-        closer = scenario.arc_progress()                                  # (K, E)
+        closer = scenario.arc_progress()  # (K, E)
         self.progress_bonus = float(scenario.reward / 10.0 if progress_bonus is None else progress_bonus)
         arc_cost = np.asarray(net.edge_attr["cost"], dtype=np.float64)
-        self._bonus = self.progress_bonus * closer                                                    # (K, E)
+        self._bonus = self.progress_bonus * closer  # (K, E)
         self._src, self._steps = net.sources, scenario.steps
-        self._sink_dist = scenario.sink_distance().T                                                  # (K, N)
+        self._sink_dist = scenario.sink_distance().T  # (K, N)
         cost = arc_cost[None, :] - self._bonus
-        self._gate = np.ones((K, N), dtype=bool)                          # where the bonus is in ``cost`` now
-        self._via = scenario.arc_sink_distance()                          # (K, E) to the sink through each arc
+        self._gate = np.ones((K, N), dtype=bool)  # where the bonus is in ``cost`` now
+        self._via = scenario.arc_sink_distance()  # (K, E) to the sink through each arc
         self._late_arcs = bool(late_arcs)
-        self._open = np.ones((K, E), dtype=bool)                          # arcs whose flows are not bound to 0
+        self._open = np.ones((K, E), dtype=bool)  # arcs whose flows are not bound to 0
         if soft_targets is not None:
             self.M = float(soft_targets) * self.progress_bonus
         else:
@@ -134,13 +138,20 @@ class MultiCommodityLP:
         # unique (see the module docstring); it stays in the arc costs when the progress bonus is switched off
         self.tie_break = TIE_BREAK * _cost_grain(np.concatenate([arc_cost, [self.progress_bonus, self.M]]))
         jitter = tie_break(K * E + K * N, self.tie_break, seed=3)
-        self._arc_cost = arc_cost[None, :] + jitter[: K * E].reshape(K, E)                            # (K, E)
+        self._arc_cost = arc_cost[None, :] + jitter[: K * E].reshape(K, E)  # (K, E)
         cost = self._arc_cost - self._bonus
         c = np.concatenate([cost.reshape(-1), self.M + jitter[K * E :]])
         self._lo = np.concatenate([np.zeros(K * N), np.full(K * N, -INF), np.full(E, -INF)])
         self._hi = np.concatenate([np.full(K * N, INF), np.zeros(K * N), np.zeros(E)])
-        self.lp = LinearProgram(c, A, self._lo, self._hi, name="multi-commodity flow LP",
-                                tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
+        self.lp = LinearProgram(
+            c,
+            A,
+            self._lo,
+            self._hi,
+            name="multi-commodity flow LP",
+            tolerance=LP_TOLERANCE,
+            unique_margin=UNIQUE_MARGIN,
+        )
         self._bounds0 = (self._lo.copy(), self._hi.copy())
 
     def reset(self) -> None:
@@ -169,8 +180,9 @@ class MultiCommodityLP:
         gate = arrives_in_time(self._sink_dist, state.t, self._steps)
         if not np.array_equal(gate, self._gate):
             self._gate = gate
-            self.lp.set_cost((self._arc_cost - self._bonus * gate[:, self._src]).reshape(-1),
-                             np.arange(self.K * self.E))
+            self.lp.set_cost(
+                (self._arc_cost - self._bonus * gate[:, self._src]).reshape(-1), np.arange(self.K * self.E)
+            )
         if self._late_arcs:
             open_ = arrives_in_time(self._via, state.t, self._steps)
             if not np.array_equal(open_, self._open):
@@ -184,7 +196,7 @@ class MultiCommodityLP:
         return np.maximum(x, 0.0)
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "MultiCommodityLP":
+    def for_env(cls, env, **kwargs) -> MultiCommodityLP:
         return cls(env.unwrapped.scenario, **kwargs)
 
 
@@ -206,5 +218,5 @@ class EdgeShareMap:
         return (state.waiting[:, self.src] * share).reshape(-1)
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "EdgeShareMap":
+    def for_env(cls, env, **kwargs) -> EdgeShareMap:
         return cls(env.unwrapped.scenario, **kwargs)

@@ -91,8 +91,10 @@ class NetworkFlowScenario:
         return nxt
 
     def __repr__(self) -> str:
-        return (f"NetworkFlowScenario({self.name!r}, nodes={self.num_nodes}, arcs={self.network.num_edges}, "
-                f"commodities={self.num_commodities}, steps={self.steps})")
+        return (
+            f"NetworkFlowScenario({self.name!r}, nodes={self.num_nodes}, arcs={self.network.num_edges}, "
+            f"commodities={self.num_commodities}, steps={self.steps})"
+        )
 
 
 def arrives_in_time(sink_dist: np.ndarray, t: int, steps: int) -> np.ndarray:
@@ -102,15 +104,26 @@ def arrives_in_time(sink_dist: np.ndarray, t: int, steps: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- building
-def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *, commodities: int = 4,
-               steps: int = 40, load: float = 2.0, seed: int = 0, lookahead: int = 20,
-               node_names: list | None = None) -> NetworkFlowScenario:
+def from_graph(
+    name: str,
+    num_nodes: int,
+    links: list[tuple[int, int, float]],
+    *,
+    commodities: int = 4,
+    steps: int = 40,
+    load: float = 2.0,
+    seed: int = 0,
+    lookahead: int = 20,
+    node_names: list | None = None,
+) -> NetworkFlowScenario:
     """Build a scenario from an undirected topology ``links = [(u, v, length), ...]`` (see module docstring)."""
     if num_nodes < 2:
         raise GraphError(f"Expected at least 2 nodes (got {num_nodes})")
     if num_nodes > MAX_NODES:
-        raise ScenarioError(f"Expected at most {MAX_NODES} nodes for a network-flow scenario (got {num_nodes}): its "
-                            "rules compute all-pairs hop distances")
+        raise ScenarioError(
+            f"Expected at most {MAX_NODES} nodes for a network-flow scenario (got {num_nodes}): its "
+            "rules compute all-pairs hop distances"
+        )
     if commodities < 1 or commodities >= num_nodes:
         raise ScenarioError(f"Expected 1 <= 'commodities' < number of nodes (got {commodities} for {num_nodes} nodes)")
     if not links:
@@ -120,8 +133,9 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
     rng = np.random.default_rng(seed)
     src, dst, length = undirected_arcs(links)
     travel = travel_time_steps(length)
-    probe = FlowNetwork(num_nodes, [src, dst], edge_attr={"travel_time": travel}, node_names=node_names,
-                        require_connected="strong")
+    probe = FlowNetwork(
+        num_nodes, [src, dst], edge_attr={"travel_time": travel}, node_names=node_names, require_connected="strong"
+    )
     hops = shortest_path(probe.adjacency(), unweighted=True)
     sinks = [int(rng.integers(num_nodes))]
     while len(sinks) < commodities:
@@ -139,30 +153,35 @@ def from_graph(name: str, num_nodes: int, links: list[tuple[int, int, float]], *
     for k, s in enumerate(sinks):
         rate[:, s, k] = 0.0
     # capacities from the shortest-path loads of the mean arrivals
-    mean_rate = rate[: steps - 5].mean(axis=0)                       # (N, K)
+    mean_rate = rate[: steps - 5].mean(axis=0)  # (N, K)
     load_e = _shortest_path_loads(probe, sinks, mean_rate)
     floor = max(1.0, 0.5 * float(np.median(load_e[load_e > 0])) if (load_e > 0).any() else 1.0)
     capacity = np.maximum(np.ceil(0.8 * load_e), floor)
-    network = FlowNetwork(num_nodes, [src, dst],
-                          edge_attr={"capacity": capacity, "travel_time": travel, "cost": 0.05 * travel},
-                          node_names=node_names, require_connected="strong")
-    return NetworkFlowScenario(name, network, sinks, rate, steps,
-                               meta={"seed": seed, "load": load, "median_length": _median_length(length)})
+    network = FlowNetwork(
+        num_nodes,
+        [src, dst],
+        edge_attr={"capacity": capacity, "travel_time": travel, "cost": 0.05 * travel},
+        node_names=node_names,
+        require_connected="strong",
+    )
+    return NetworkFlowScenario(
+        name, network, sinks, rate, steps, meta={"seed": seed, "load": load, "median_length": _median_length(length)}
+    )
 
 
 def _shortest_path_loads(net: FlowNetwork, sinks: np.ndarray, rate: np.ndarray) -> np.ndarray:
     """(E,) load of each arc when every node sends ``rate[:, k]`` to ``sinks[k]`` on a shortest path."""
     adj = net.adjacency(weight="travel_time")
-    dist, pred = dijkstra(adj.T, indices=sinks, return_predecessors=True)   # on the reversed graph
+    dist, pred = dijkstra(adj.T, indices=sinks, return_predecessors=True)  # on the reversed graph
     eid = net.edge_id()
     loads = np.zeros(net.num_edges)
     for k, s in enumerate(sinks):
-        order = np.argsort(-dist[k])                  # farthest first, so loads accumulate toward the sink
+        order = np.argsort(-dist[k])  # farthest first, so loads accumulate toward the sink
         carried = rate[:, k].copy()
         for i in order:
             if i == s or not np.isfinite(dist[k, i]):
                 continue
-            nxt = pred[k, i]                          # next hop from i toward s (predecessor in the reversed tree)
+            nxt = pred[k, i]  # next hop from i toward s (predecessor in the reversed tree)
             loads[eid[(int(i), int(nxt))]] += carried[i]
             carried[nxt] += carried[i]
     return loads
@@ -178,8 +197,7 @@ def from_topology(topology: Topology, **kwargs) -> NetworkFlowScenario:
     lengths = topology.length if topology.length is not None else [None] * topology.num_links
     links = [(int(u), int(v), None if d is None else float(d)) for (u, v), d in zip(topology.links, lengths)]
     try:
-        return from_graph(topology.name, topology.num_nodes, links, node_names=list(topology.node_names),
-                          **kwargs)
+        return from_graph(topology.name, topology.num_nodes, links, node_names=list(topology.node_names), **kwargs)
     except (GraphError, ScenarioError) as exc:
         raise type(exc)(f"{topology.source}: {exc}") from None
 

@@ -19,8 +19,19 @@ from .env import RoutingParallelEnv, parallel_env
 from .scenario import PACKAGED, RoutingTopology, load_topology, topology_from_dict
 from .sim import PacketSim, TickEvents
 
-__all__ = ["RoutingParallelEnv", "parallel_env", "PACKAGED", "RoutingTopology", "RoutingSettings", "load_topology",
-           "topology_from_dict", "PacketSim", "TickEvents", "meta_tasks", "MAMRL_CONFIG"]
+__all__ = [
+    "MAMRL_CONFIG",
+    "PACKAGED",
+    "PacketSim",
+    "RoutingParallelEnv",
+    "RoutingSettings",
+    "RoutingTopology",
+    "TickEvents",
+    "load_topology",
+    "meta_tasks",
+    "parallel_env",
+    "topology_from_dict",
+]
 
 
 #: upper bounds of the settings (beyond them an episode's packets or observations would not fit in memory)
@@ -44,8 +55,9 @@ class RoutingSettings:
 
     def __post_init__(self) -> None:
         if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 <= self.load <= MAX_LOAD:
-            raise ConfigError(f"'load' must be a number in [0, {MAX_LOAD}] packets per router and tick "
-                              f"(got {self.load!r})")
+            raise ConfigError(
+                f"'load' must be a number in [0, {MAX_LOAD}] packets per router and tick (got {self.load!r})"
+            )
         for name in ("horizon", "history"):
             require_integer(name, getattr(self, name))
         if not 1 <= self.horizon <= MAX_HORIZON:
@@ -66,8 +78,10 @@ def link_indices(topo: RoutingTopology, names) -> tuple[int, ...]:
     for j, name in enumerate(names):
         parts = str(name).split("-")
         if len(parts) != 2 or tuple(parts) not in index:
-            raise ScenarioError(f"'settings.failed_links[{j}]' = {name!r} is not a link of {topo.name} ('U-V' with "
-                                f"node ids, e.g. {'-'.join(topo.link_names([0])[0])!r})")
+            raise ScenarioError(
+                f"'settings.failed_links[{j}]' = {name!r} is not a link of {topo.name} ('U-V' with "
+                f"node ids, e.g. {'-'.join(topo.link_names([0])[0])!r})"
+            )
         out.append(index[tuple(parts)])
     return tuple(out)
 
@@ -86,54 +100,97 @@ def meta_tasks(topo: RoutingTopology) -> list[tuple]:
 MAMRL_CONFIG = {"meta_lr": 1e-3, "entropy": 0.01}
 
 
-def problem(name: str, topo: RoutingTopology, settings: RoutingSettings, *, source: str | None = None,
-            description: str = "", rebuild=None) -> ProblemSpec:
+def problem(
+    name: str,
+    topo: RoutingTopology,
+    settings: RoutingSettings,
+    *,
+    source: str | None = None,
+    description: str = "",
+    rebuild=None,
+) -> ProblemSpec:
     """The problem spec of a router network (the packaged ones and users' files alike)."""
     failed = link_indices(topo, settings.failed_links)
 
     def make_env():
-        return RoutingParallelEnv(topo, load=settings.load, horizon=settings.horizon, failed_links=failed,
-                                  history=settings.history)
+        return RoutingParallelEnv(
+            topo, load=settings.load, horizon=settings.horizon, failed_links=failed, history=settings.history
+        )
 
     def task_env(task: tuple, horizon: int | None = None):
         """An environment with the links of ``task`` failed too (MAMRL's meta-training and adaptation)."""
-        return RoutingParallelEnv(topo, load=settings.load, horizon=horizon or settings.horizon,
-                                  failed_links=tuple(sorted(set(failed) | set(task))), history=settings.history)
+        return RoutingParallelEnv(
+            topo,
+            load=settings.load,
+            horizon=horizon or settings.horizon,
+            failed_links=tuple(sorted(set(failed) | set(task))),
+            history=settings.history,
+        )
 
     teacher = {}
 
     def teach(obs):
-        if "balanced" not in teacher:                 # one LP, solved on first use
+        if "balanced" not in teacher:  # one LP, solved on first use
             teacher["balanced"] = BalancedRouting(topo)
         return teacher["balanced"].probs(obs)
 
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=baselines_for(topo), kind="pettingzoo",
-        info_keys=("lost", "delivered"), metric_keys=("delivery_time", "sojourn_time", "packets_lost", "throughput"),
-        reference=None, description=description,
+        name=name,
+        make_env=make_env,
+        baselines=baselines_for(topo),
+        kind="pettingzoo",
+        info_keys=("lost", "delivered"),
+        metric_keys=("delivery_time", "sojourn_time", "packets_lost", "throughput"),
+        reference=None,
+        description=description,
         recipes={"mamrl": {"mamrl": dict(MAMRL_CONFIG)}, "pg": {}, "q-routing": {}},
-        hooks={"task_env": task_env, "tasks": lambda: meta_tasks(topo), "test_tasks": tuple(topo.failure_scenarios),
-               "teacher": teach, "topology": topo,
-               "q_routing": lambda eta=0.7, loss_penalty=200.0: QRouting(topo, eta=eta, loss_penalty=loss_penalty)},
-        settings=settings, source=source, rebuild=rebuild)
+        hooks={
+            "task_env": task_env,
+            "tasks": lambda: meta_tasks(topo),
+            "test_tasks": tuple(topo.failure_scenarios),
+            "teacher": teach,
+            "topology": topo,
+            "q_routing": lambda eta=0.7, loss_penalty=200.0: QRouting(topo, eta=eta, loss_penalty=loss_penalty),
+        },
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _packaged(key: str, settings: RoutingSettings) -> ProblemSpec:
-    return problem(f"routing/{key}", load_topology(key), settings,
-                   description=f"packet routing on {key.upper()} (MAMRL study topology)",
-                   rebuild=lambda s: _packaged(key, s))
+    return problem(
+        f"routing/{key}",
+        load_topology(key),
+        settings,
+        description=f"packet routing on {key.upper()} (MAMRL study topology)",
+        rebuild=lambda s: _packaged(key, s),
+    )
 
 
 def _user(source: str, settings: RoutingSettings) -> ProblemSpec:
-    return problem(f"routing/{Path(source).stem}", load_topology(source), settings, source=source,
-                   description=f"packet routing on {source}", rebuild=lambda s: _user(source, s))
+    return problem(
+        f"routing/{Path(source).stem}",
+        load_topology(source),
+        settings,
+        source=source,
+        description=f"packet routing on {source}",
+        rebuild=lambda s: _user(source, s),
+    )
 
 
 def _register() -> None:
-    register_family(Family(
-        "routing", "WAN packet routing: every router picks the next hop of its head packet (multi-agent)",
-        kind="pettingzoo", settings=RoutingSettings, loader=_user, source_option="topology",
-        source_help="a topology JSON file whose links have 'capacity' and integer 'latency' (see netctrl.topologies)"))
+    register_family(
+        Family(
+            "routing",
+            "WAN packet routing: every router picks the next hop of its head packet (multi-agent)",
+            kind="pettingzoo",
+            settings=RoutingSettings,
+            loader=_user,
+            source_option="topology",
+            source_help="a topology JSON file whose links have 'capacity' and integer 'latency' (see netctrl.topologies)",
+        )
+    )
     for key in PACKAGED:
         register_problem(_packaged(key, RoutingSettings()))
 

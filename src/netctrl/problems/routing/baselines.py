@@ -76,7 +76,7 @@ class BalancedRouting(RoutingController):
 
     def __init__(self, topology: RoutingTopology):
         self.topo = topology
-        self.unit_load, self.split = balanced_routing(topology)       # split: (N, dest, D)
+        self.unit_load, self.split = balanced_routing(topology)  # split: (N, dest, D)
         self.cum = np.cumsum(self.split, axis=2)
 
     def probs(self, obs) -> np.ndarray:
@@ -122,7 +122,8 @@ class QRouting(RoutingController):
         self.loss_penalty = float(loss_penalty)
         self.q = _neighbour_cost(topology, topology.shortest_latency())  # (N, dest, D), inf on padding
         self.q[np.arange(topology.num_nodes), np.arange(topology.num_nodes), :] = np.where(
-            topology.out_arcs >= 0, 0.0, np.inf)
+            topology.out_arcs >= 0, 0.0, np.inf
+        )
 
     def decide(self, obs):
         dest = np.maximum(obs[:, 0], 0)
@@ -158,8 +159,13 @@ class QRouting(RoutingController):
 
 def baselines_for(topology: RoutingTopology):
     """``baselines(seed)`` of a topology: fresh shortest-path, balanced, Q-routing and random controllers."""
+
     def baselines(seed: int = 0) -> dict:
-        return {"spa": ShortestPath(topology), "balanced": BalancedRouting(topology), "q-routing": QRouting(topology),
-                "random": RandomRouting()}
+        return {
+            "spa": ShortestPath(topology),
+            "balanced": BalancedRouting(topology),
+            "q-routing": QRouting(topology),
+            "random": RandomRouting(),
+        }
 
     return baselines

@@ -35,18 +35,18 @@ def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
     :func:`balanced_routing`)."""
     N, D = topology.num_nodes, topology.max_degree
     split = np.asarray(routing, dtype=float)
-    if split.ndim == 2:                                   # next hops -> one-hot splits
+    if split.ndim == 2:  # next hops -> one-hot splits
         split = np.eye(D)[np.asarray(routing, dtype=np.int64)]
     nbr = topology.dst[np.maximum(topology.out_arcs, 0)]  # (N, D) neighbour behind each local action
     w = np.zeros(N)
     for d in range(N):
-        P = np.zeros((N, N))                              # P[v, u]: share of v's packets for d passed to u
+        P = np.zeros((N, N))  # P[v, u]: share of v's packets for d passed to u
         for a in range(D):
             np.add.at(P, (np.arange(N), nbr[:, a]), np.where(topology.out_arcs[:, a] >= 0, split[:, d, a], 0.0))
-        P[d] = 0.0                                        # delivered at the destination
+        P[d] = 0.0  # delivered at the destination
         origin = np.full(N, 1.0 / (N - 1))
         origin[d] = 0.0
-        try:                                              # forwarded = originated + received: f = o + P' f
+        try:  # forwarded = originated + received: f = o + P' f
             f = np.linalg.solve(np.eye(N) - P.T, origin)
         except np.linalg.LinAlgError:
             raise ValueError(f"the routing never delivers some packets for router {d}: it loops") from None
@@ -63,16 +63,20 @@ def _load_lp(topology: RoutingTopology) -> tuple:
     arcs and arcs leaving the destination carry nothing."""
     N, E = topology.num_nodes, topology.num_arcs
     src = np.asarray(topology.src)
-    B = FlowNetwork(N, np.stack([src, topology.dst])).incidence()       # (N, E): +1 head, -1 tail
-    out = -B.minimum(0)                                                   # (N, E): 1 where the arc leaves
-    keep = ~np.eye(N, dtype=bool).ravel()                                # rows (d, i) with i != d
+    B = FlowNetwork(N, np.stack([src, topology.dst])).incidence()  # (N, E): +1 head, -1 tail
+    out = -B.minimum(0)  # (N, E): 1 where the arc leaves
+    keep = ~np.eye(N, dtype=bool).ravel()  # rows (d, i) with i != d
     conservation = sp.hstack([sp.kron(sp.eye(N), -B).tocsr()[keep], sp.csr_matrix((keep.sum(), 1))])
     load = sp.hstack([sp.kron(np.ones((1, N)), out), -np.ones((N, 1))])
     net_outflow = np.full(keep.sum(), 1.0 / (N - 1))
     usable = (np.asarray(topology.capacity) > 0)[None, :] & (src[None, :] != np.arange(N)[:, None])
     col_upper = np.append(np.where(usable, np.inf, 0.0).ravel(), np.inf)
-    return (sp.vstack([conservation, load]).tocsr(), np.append(net_outflow, np.full(N, -np.inf)),
-            np.append(net_outflow, np.zeros(N)), col_upper)
+    return (
+        sp.vstack([conservation, load]).tocsr(),
+        np.append(net_outflow, np.full(N, -np.inf)),
+        np.append(net_outflow, np.zeros(N)),
+        col_upper,
+    )
 
 
 def _min_max(lp: tuple) -> float:
@@ -98,11 +102,11 @@ def balanced_routing(topology: RoutingTopology) -> tuple[float, np.ndarray]:
     w = _min_max(lp)
     matrix, lo, hi, upper = lp
     upper = upper.copy()
-    upper[-1] = w * (1 + 1e-7) + 1e-9                     # keep the busiest load, minimise the total latency
+    upper[-1] = w * (1 + 1e-7) + 1e-9  # keep the busiest load, minimise the total latency
     cost = np.append(np.tile(np.asarray(topology.latency, dtype=float), N), 0.0)
     x = solve_lp(cost, matrix, lo, hi, np.zeros(len(cost)), upper).x[:-1].reshape(N, E)
-    arcs = np.maximum(topology.out_arcs, 0)               # (N, D)
+    arcs = np.maximum(topology.out_arcs, 0)  # (N, D)
     split = np.where((topology.out_arcs >= 0)[:, None, :], np.maximum(x[:, arcs], 0).transpose(1, 0, 2), 0.0)
-    total = split.sum(axis=2, keepdims=True)              # (N, dest, 1); zero only at the destination itself
+    total = split.sum(axis=2, keepdims=True)  # (N, dest, 1); zero only at the destination itself
     split = np.divide(split, total, out=np.zeros_like(split), where=total > 0)
     return w, split

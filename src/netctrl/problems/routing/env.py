@@ -77,7 +77,6 @@ from ...errors import ConfigError
 from .scenario import RoutingTopology, load_topology
 from .sim import PacketSim
 
-
 _NONE = np.zeros(0, np.int64)
 _NONE.setflags(write=False)
 
@@ -85,8 +84,15 @@ _NONE.setflags(write=False)
 class RoutingParallelEnv(ParallelEnv):
     metadata = {"name": "netctrl_routing_v0", "render_modes": []}
 
-    def __init__(self, topology: str | RoutingTopology = "b4", load: float = 0.3, horizon: int = 300,
-                 failed_links=(), history: int = 5, render_mode=None):
+    def __init__(
+        self,
+        topology: str | RoutingTopology = "b4",
+        load: float = 0.3,
+        horizon: int = 300,
+        failed_links=(),
+        history: int = 5,
+        render_mode=None,
+    ):
         topo = load_topology(topology) if isinstance(topology, str) else topology
         if failed_links:
             topo = topo.with_failures(failed_links)
@@ -171,14 +177,32 @@ class RoutingParallelEnv(ParallelEnv):
             at = self.sim.p_dst[done_ids]
             for i in np.unique(at):
                 acked[i] = done_ids[at == i]
-        infos = {a: {"lost": lo, "delivered": de, "delay_sum": ds, "packet": pk, "sent": se, "wait": wa,
-                     "backlog": bl, "acked": ac}
-                 for a, lo, de, ds, pk, se, wa, bl, ac in zip(
-                     agents, ev.lost_at.tolist(), ev.delivered_at.tolist(), ev.delay_sum_at.astype(float).tolist(),
-                     packet.tolist(), sent.tolist(), wait.tolist(), backlog.tolist(), acked)}
+        infos = {
+            a: {
+                "lost": lo,
+                "delivered": de,
+                "delay_sum": ds,
+                "packet": pk,
+                "sent": se,
+                "wait": wa,
+                "backlog": bl,
+                "acked": ac,
+            }
+            for a, lo, de, ds, pk, se, wa, bl, ac in zip(
+                agents,
+                ev.lost_at.tolist(),
+                ev.delivered_at.tolist(),
+                ev.delay_sum_at.astype(float).tolist(),
+                packet.tolist(),
+                sent.tolist(),
+                wait.tolist(),
+                backlog.tolist(),
+                acked,
+            )
+        }
         done = self.sim.t >= self.horizon
-        terms = {a: False for a in agents}
-        truncs = {a: done for a in agents}
+        terms = dict.fromkeys(agents, False)
+        truncs = dict.fromkeys(agents, done)
         observations = self._obs(obs)
         if done:
             self.agents = []

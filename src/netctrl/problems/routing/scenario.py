@@ -28,7 +28,6 @@ from ...errors import GraphError, ScenarioError
 from ...topologies import PACKAGED, Topology, read_topology  # noqa: F401  (PACKAGED: re-exported by the package)
 from ...topologies import topology_from_dict as read_topology_dict
 
-
 #: the longest link latency (ticks) a topology may give (tick counts are int64; episodes last at most 10**6 ticks)
 MAX_LATENCY = 10**9
 
@@ -75,7 +74,7 @@ class RoutingTopology:
     def link_names(self, links) -> list[tuple[str, str]]:
         return [(self.node_names[self.src[2 * lk]], self.node_names[self.dst[2 * lk]]) for lk in links]
 
-    def with_failures(self, links) -> "RoutingTopology":
+    def with_failures(self, links) -> RoutingTopology:
         """The same topology with the undirected links ``links`` (indices) failed: capacity 0 both ways."""
         links = tuple(int(lk) for lk in links)
         for lk in links:
@@ -83,15 +82,17 @@ class RoutingTopology:
                 raise ScenarioError(f"failed link index {lk} out of range 0..{self.num_links - 1}")
         cap = self.capacity.copy()
         for lk in links:
-            cap[2 * lk: 2 * lk + 2] = 0.0
+            cap[2 * lk : 2 * lk + 2] = 0.0
         return replace(self, capacity=cap, failed=tuple(sorted(set(self.failed) | set(links))))
 
     def surviving_connected(self, links) -> bool:
         """Whether the network stays connected when ``links`` fail."""
         keep = np.ones(self.num_links, bool)
         keep[list(links)] = False
-        a = csr_matrix((np.ones(int(keep.sum())), (self.src[0::2][keep], self.dst[0::2][keep])),
-                       shape=(self.num_nodes, self.num_nodes))
+        a = csr_matrix(
+            (np.ones(int(keep.sum())), (self.src[0::2][keep], self.dst[0::2][keep])),
+            shape=(self.num_nodes, self.num_nodes),
+        )
         return connected_components(a, directed=False)[0] == 1
 
     def shortest_latency(self) -> np.ndarray:
@@ -107,15 +108,18 @@ def from_topology(topo: Topology) -> RoutingTopology:
     name = topo.name
     if topo.capacity is None or topo.latency is None:
         field_ = "capacity" if topo.capacity is None else "latency"
-        raise ScenarioError(f"{name}: routing needs a '{field_}' on every link (e.g. 'links[0].{field_}'); "
-                            f"topohub graphs have none, give a topology JSON file with them")
+        raise ScenarioError(
+            f"{name}: routing needs a '{field_}' on every link (e.g. 'links[0].{field_}'); "
+            f"topohub graphs have none, give a topology JSON file with them"
+        )
     bad = np.flatnonzero((topo.latency < 1) | (topo.latency > MAX_LATENCY) | (topo.latency != np.round(topo.latency)))
     if bad.size:
         k = int(bad[0])
-        raise ScenarioError(f"{name}: 'links[{k}].latency' integer in 1..{MAX_LATENCY} ticks expected "
-                            f"(got {topo.latency[k]:g})")
+        raise ScenarioError(
+            f"{name}: 'links[{k}].latency' integer in 1..{MAX_LATENCY} ticks expected (got {topo.latency[k]:g})"
+        )
     u, v = topo.links[:, 0], topo.links[:, 1]
-    src = np.stack([u, v], 1).reshape(-1).astype(np.int64)          # arcs 2l = u -> v, 2l + 1 = v -> u
+    src = np.stack([u, v], 1).reshape(-1).astype(np.int64)  # arcs 2l = u -> v, 2l + 1 = v -> u
     dst = np.stack([v, u], 1).reshape(-1).astype(np.int64)
     cap = np.repeat(topo.capacity.astype(float), 2)
     lat = np.repeat(topo.latency.astype(np.int64), 2)

@@ -70,8 +70,15 @@ class TickEvents:
 class PacketSim:
     """The simulator state and dynamics; see the module docstring. ``obs``/``step`` work on arrays of all routers."""
 
-    def __init__(self, topology: RoutingTopology, load: float, seed: int | None = None, history: int = 5,
-                 size_lo: float = 0.02, size_hi: float = 0.2):
+    def __init__(
+        self,
+        topology: RoutingTopology,
+        load: float,
+        seed: int | None = None,
+        history: int = 5,
+        size_lo: float = 0.02,
+        size_hi: float = 0.2,
+    ):
         if not (np.isfinite(load) and load >= 0):
             raise ConfigError(f"'load' >= 0 expected (got {load!r})")
         if not 0 < size_lo <= size_hi:
@@ -82,11 +89,14 @@ class PacketSim:
         self.load = float(load)
         self.history = int(history)
         self.size_lo, self.size_hi = float(size_lo), float(size_hi)
-        self.size_ref = float(np.median(topology.capacity[topology.capacity > 0])) if (topology.capacity > 0).any() else 1.0
+        self.size_ref = (
+            float(np.median(topology.capacity[topology.capacity > 0])) if (topology.capacity > 0).any() else 1.0
+        )
         self.n = topology.num_nodes
         # per-router neighbour table (N, D): head router of each local action; padding -> the router itself
-        self._nbr = np.where(topology.out_arcs >= 0, topology.dst[np.maximum(topology.out_arcs, 0)],
-                             np.arange(self.n)[:, None])
+        self._nbr = np.where(
+            topology.out_arcs >= 0, topology.dst[np.maximum(topology.out_arcs, 0)], np.arange(self.n)[:, None]
+        )
         self._valid = topology.out_arcs >= 0
         self._seed_rngs(seed)
         self.reset()
@@ -169,7 +179,9 @@ class PacketSim:
         bad = (a < 0) | (a >= topo.degree[senders])
         if bad.any():
             i = int(senders[np.argmax(bad)])
-            raise ActionError(f"action {int(actions[i])} of router {topo.node_names[i]!r} outside 0..{int(topo.degree[i]) - 1}")
+            raise ActionError(
+                f"action {int(actions[i])} of router {topo.node_names[i]!r} outside 0..{int(topo.degree[i]) - 1}"
+            )
         pk = self.q_buf[senders, self.q_head[senders]]
         self.q_head[senders] += 1
         arcs = topo.out_arcs[senders, a]

@@ -15,16 +15,47 @@ import gymnasium as gym
 
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
-from .env import FEATURE_BASE_PRODUCTION, FEATURE_BASE_STOCK, FEATURE_FACTORY, FEATURE_POSITION, SupplyChainEnv, SupplyState
+from .env import (
+    FEATURE_BASE_PRODUCTION,
+    FEATURE_BASE_STOCK,
+    FEATURE_FACTORY,
+    FEATURE_POSITION,
+    SupplyChainEnv,
+    SupplyState,
+)
 from .lower import EdgeShareMap, SupplyLP
-from .scenario import (REFERENCE, SupplyChainScenario, SupplySettings, load_named, load_scenario, multi_echelon_dict,
-                       scenario_from_dict)
+from .scenario import (
+    REFERENCE,
+    SupplyChainScenario,
+    SupplySettings,
+    load_named,
+    load_scenario,
+    multi_echelon_dict,
+    scenario_from_dict,
+)
 
 __all__ = [
-    "SupplyChainEnv", "SupplyState", "SupplyChainScenario", "SupplyLP", "EdgeShareMap", "OracleMPC", "OrderUpTo",
-    "RandomDistribution", "oracle_plan", "tune_order_up_to", "tuned_levels", "load_named", "load_scenario",
-    "scenario_from_dict", "multi_echelon_dict", "REFERENCE", "SupplySettings", "FEATURE_FACTORY", "FEATURE_POSITION",
-    "FEATURE_BASE_STOCK", "FEATURE_BASE_PRODUCTION",
+    "FEATURE_BASE_PRODUCTION",
+    "FEATURE_BASE_STOCK",
+    "FEATURE_FACTORY",
+    "FEATURE_POSITION",
+    "REFERENCE",
+    "EdgeShareMap",
+    "OracleMPC",
+    "OrderUpTo",
+    "RandomDistribution",
+    "SupplyChainEnv",
+    "SupplyChainScenario",
+    "SupplyLP",
+    "SupplySettings",
+    "SupplyState",
+    "load_named",
+    "load_scenario",
+    "multi_echelon_dict",
+    "oracle_plan",
+    "scenario_from_dict",
+    "tune_order_up_to",
+    "tuned_levels",
 ]
 
 SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
@@ -34,53 +65,112 @@ SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W3
 #: decision, read from the observation (no safety stock, no tuning): the untrained policy's mean is that
 #: policy, and learning moves it from there (as the mobility agent starts from "stay where you are");
 #: messages flow both ways
-POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+dirichlet", parameterization="mean-precision",
-              prior_feature=FEATURE_BASE_STOCK, prior_eps=1e-6, init_precision=1000.0,
-              gaussian_mask_feature=FEATURE_FACTORY, gaussian_prior_feature=FEATURE_BASE_PRODUCTION,
-              gaussian_init_mean=0.0, init_std=0.1, exact_prior=True, critic_pool="sum", bidirectional=True)
+POLICY = dict(
+    encoder="edgeconv",
+    hidden=64,
+    layers=2,
+    head="gaussian+dirichlet",
+    parameterization="mean-precision",
+    prior_feature=FEATURE_BASE_STOCK,
+    prior_eps=1e-6,
+    init_precision=1000.0,
+    gaussian_mask_feature=FEATURE_FACTORY,
+    gaussian_prior_feature=FEATURE_BASE_PRODUCTION,
+    gaussian_init_mean=0.0,
+    init_std=0.1,
+    exact_prior=True,
+    critic_pool="sum",
+    bidirectional=True,
+)
 #: the Dirichlet explores little (a precision of 1000 per node: more noise on the distribution makes PPO drift
 #: to over-stocking, which pays off only under the noise); a short discount (an action's effects are over
 #: within the lead times) keeps the group advantages of the last steps, where the prior is wrong, apart from
 #: the noise of the whole episode
-TRAIN = dict(num_envs=8, rollout_steps=30, iterations=2000, gamma=0.9, actor_lr=1e-3, critic_lr=1e-3,
-             update_epochs=4, minibatch_size=60, advantage="group", group_size=4, eval_every=25, checkpoint_every=50)
+TRAIN = dict(
+    num_envs=8,
+    rollout_steps=30,
+    iterations=2000,
+    gamma=0.9,
+    actor_lr=1e-3,
+    critic_lr=1e-3,
+    update_epochs=4,
+    minibatch_size=60,
+    advantage="group",
+    group_size=4,
+    eval_every=25,
+    checkpoint_every=50,
+)
 #: the edge-level agent keeps the settings it was tuned with
 EDGE_TRAIN = dict(TRAIN, gamma=0.99, actor_lr=3e-4)
 #: per-network changes of the bi-level agent's settings: on the 30-store network the factory's echelon
 #: features are ~30x a store's, and at 1e-3 the first updates of the residual heads wrecked the prior
 TRAIN_OVERRIDES = {"1f3w30s": dict(actor_lr=1e-4)}
-EDGE_POLICY = dict(encoder="edgeconv", hidden=64, layers=2, head="gaussian+edge-gaussian",
-                   gaussian_mask_feature=FEATURE_FACTORY, gaussian_init_mean=1.0, init_std=0.3, critic_pool="sum",
-                   bidirectional=True)
+EDGE_POLICY = dict(
+    encoder="edgeconv",
+    hidden=64,
+    layers=2,
+    head="gaussian+edge-gaussian",
+    gaussian_mask_feature=FEATURE_FACTORY,
+    gaussian_init_mean=1.0,
+    init_std=0.3,
+    critic_pool="sum",
+    bidirectional=True,
+)
 
 
 def _baselines(seed: int = 0):
     # the order-up-to levels are tuned (per node, on training seeds) when the controller is first bound
-    return {"oracle": OracleMPC(horizon=10), "order-up-to": OrderUpTo(),
-            "order-up-to-horizon": OrderUpTo(horizon_aware=True), "random": RandomDistribution(seed)}
+    return {
+        "oracle": OracleMPC(horizon=10),
+        "order-up-to": OrderUpTo(),
+        "order-up-to-horizon": OrderUpTo(horizon_aware=True),
+        "random": RandomDistribution(seed),
+    }
 
 
 def _a2c(train: dict) -> dict:
     return {k: train[k] for k in ("gamma", "eval_every", "checkpoint_every")}
 
 
-def problem(name: str, scenario: Callable[[], SupplyChainScenario], settings: SupplySettings, *,
-            env_id: str | None = None, source: str | None = None, train_overrides: dict | None = None,
-            description: str = "", rebuild=None) -> ProblemSpec:
+def problem(
+    name: str,
+    scenario: Callable[[], SupplyChainScenario],
+    settings: SupplySettings,
+    *,
+    env_id: str | None = None,
+    source: str | None = None,
+    train_overrides: dict | None = None,
+    description: str = "",
+    rebuild=None,
+) -> ProblemSpec:
     """The problem spec of a supply network (the packaged ones and users' files alike)."""
+
     def make_env():
         return SupplyChainEnv(scenario())
 
     train = {**TRAIN, **(train_overrides or {})}
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=_baselines, kind="gymnasium", env_id=env_id,
+        name=name,
+        make_env=make_env,
+        baselines=_baselines,
+        kind="gymnasium",
+        env_id=env_id,
         lowers={"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env},
-        test_seeds=tuple(range(1000, 1100)), val_seeds=tuple(range(2000, 2010)),
-        info_keys=("demand", "produced", "backlog_cost", "storage_cost"), reference="oracle", description=description,
-        recipes={"bilevel-ppo": {"ppo": train, "policy": dict(POLICY)}, "bilevel-a2c": {"a2c": _a2c(train), "policy": dict(POLICY)},
-                 "edge-ppo": {"ppo": dict(EDGE_TRAIN), "policy": dict(EDGE_POLICY)},
-                 "edge-a2c": {"a2c": _a2c(EDGE_TRAIN), "policy": dict(EDGE_POLICY)}},
-        settings=settings, source=source, rebuild=rebuild)
+        test_seeds=tuple(range(1000, 1100)),
+        val_seeds=tuple(range(2000, 2010)),
+        info_keys=("demand", "produced", "backlog_cost", "storage_cost"),
+        reference="oracle",
+        description=description,
+        recipes={
+            "bilevel-ppo": {"ppo": train, "policy": dict(POLICY)},
+            "bilevel-a2c": {"a2c": _a2c(train), "policy": dict(POLICY)},
+            "edge-ppo": {"ppo": dict(EDGE_TRAIN), "policy": dict(EDGE_POLICY)},
+            "edge-a2c": {"a2c": _a2c(EDGE_TRAIN), "policy": dict(EDGE_POLICY)},
+        },
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _packaged(key: str, settings: SupplySettings) -> ProblemSpec:
@@ -92,28 +182,47 @@ def _packaged(key: str, settings: SupplySettings) -> ProblemSpec:
             cache.append(load_named(key, settings))
         return cache[0]
 
-    return problem(f"supply_chain/{key}", scenario, settings, env_id=f"netctrl/SupplyChain-{tag}-v0",
-                   train_overrides=TRAIN_OVERRIDES.get(key),
-                   description=f"supply chain {tag} (reference parameters)" if key in REFERENCE else f"supply chain {tag}",
-                   rebuild=lambda s: _packaged(key, s))
+    return problem(
+        f"supply_chain/{key}",
+        scenario,
+        settings,
+        env_id=f"netctrl/SupplyChain-{tag}-v0",
+        train_overrides=TRAIN_OVERRIDES.get(key),
+        description=f"supply chain {tag} (reference parameters)" if key in REFERENCE else f"supply chain {tag}",
+        rebuild=lambda s: _packaged(key, s),
+    )
 
 
 def _user(source: str, settings: SupplySettings) -> ProblemSpec:
-    scenario = load_scenario(source, settings)          # read and validated now: a bad file fails here
-    return problem(f"supply_chain/{Path(source).stem}", lambda: scenario, settings, source=source,
-                   description=f"supply chain, {source}", rebuild=lambda s: _user(source, s))
+    scenario = load_scenario(source, settings)  # read and validated now: a bad file fails here
+    return problem(
+        f"supply_chain/{Path(source).stem}",
+        lambda: scenario,
+        settings,
+        source=source,
+        description=f"supply chain, {source}",
+        rebuild=lambda s: _user(source, s),
+    )
 
 
 def _register() -> None:
-    register_family(Family(
-        "supply_chain", "inventory networks: produce at factories, ship stock along the edges to meet store demand",
-        kind="gymnasium", settings=SupplySettings, loader=_user, source_option="scenario",
-        source_help="a supply-network JSON file (nodes with kind/capacity/costs/demand, edges with lead times)"))
+    register_family(
+        Family(
+            "supply_chain",
+            "inventory networks: produce at factories, ship stock along the edges to meet store demand",
+            kind="gymnasium",
+            settings=SupplySettings,
+            loader=_user,
+            source_option="scenario",
+            source_help="a supply-network JSON file (nodes with kind/capacity/costs/demand, edges with lead times)",
+        )
+    )
     for key, tag in SCENARIOS.items():
         env_id = f"netctrl/SupplyChain-{tag}-v0"
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point="netctrl.problems.supply_chain.env:SupplyChainEnv",
-                         kwargs={"scenario": key})
+            gym.register(
+                id=env_id, entry_point="netctrl.problems.supply_chain.env:SupplyChainEnv", kwargs={"scenario": key}
+            )
         register_problem(_packaged(key, SupplySettings()))
 
 

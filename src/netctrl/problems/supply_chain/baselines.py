@@ -47,20 +47,24 @@ def oracle_plan(env: SupplyChainEnv, horizon: int) -> SupplyPlan:
     N, E, F = env.N, env.E, env.F
     fac = env.factories
     lead, ptime = env.lead, sc.production_time[fac]
-    D = env.demand[t0 : t0 + S]                                 # (S, N) realised
-    known = env.arrivals[t0 : t0 + S].copy()                    # (S, N) already on the way
-    known[0] += env.stock                                       # end-of-last-step stock
+    D = env.demand[t0 : t0 + S]  # (S, N) realised
+    known = env.arrivals[t0 : t0 + S].copy()  # (S, N) already on the way
+    known[0] += env.stock  # end-of-last-step stock
     # column blocks, each (S, size): q (E), p (F), xp (N), xm (N), dis (N)
     sizes = [E, F, N, N, N]
     offs = np.cumsum([0] + [S * k for k in sizes])
-    col = lambda b, s, i: offs[b] + s * sizes[b] + i  # noqa: E731
+    col = lambda b, s, i: offs[b] + s * sizes[b] + i
     n_cols = int(offs[-1])
     rows, cols, vals = [], [], []
     lo, hi = [], []
     r = 0
 
     def add(rr, cc, vv):
-        rows.append(np.broadcast_to(rr, np.shape(cc))), cols.append(np.asarray(cc)), vals.append(np.broadcast_to(float(vv), np.shape(cc)))
+        (
+            rows.append(np.broadcast_to(rr, np.shape(cc))),
+            cols.append(np.asarray(cc)),
+            vals.append(np.broadcast_to(float(vv), np.shape(cc))),
+        )
 
     e_idx, f_idx, n_idx = np.arange(E), np.arange(F), np.arange(N)
     for s in range(S):
@@ -103,15 +107,21 @@ def oracle_plan(env: SupplyChainEnv, horizon: int) -> SupplyPlan:
         lo.append(np.full(N, -np.inf)), hi.append(sc.capacity)
         r += N
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, n_cols))
-    cost = np.concatenate([
-        np.tile(-sc.network.edge_attr["cost"], S),
-        np.tile(-sc.production_cost[fac], S),
-        np.tile(-sc.storage_cost, S),
-        np.full(S * N, -sc.backlog_penalty),
-        np.full(S * N, -sc.overcapacity_penalty),
-    ])
-    upper = np.concatenate([np.tile(env.edge_cap, S), np.tile(sc.production_capacity[fac], S), np.full(3 * S * N, np.inf)])
-    sol = solve_lp(cost, A, np.concatenate(lo), np.concatenate(hi), 0.0, upper, maximize=True, name="supply-chain oracle MPC")
+    cost = np.concatenate(
+        [
+            np.tile(-sc.network.edge_attr["cost"], S),
+            np.tile(-sc.production_cost[fac], S),
+            np.tile(-sc.storage_cost, S),
+            np.full(S * N, -sc.backlog_penalty),
+            np.full(S * N, -sc.overcapacity_penalty),
+        ]
+    )
+    upper = np.concatenate(
+        [np.tile(env.edge_cap, S), np.tile(sc.production_capacity[fac], S), np.full(3 * S * N, np.inf)]
+    )
+    sol = solve_lp(
+        cost, A, np.concatenate(lo), np.concatenate(hi), 0.0, upper, maximize=True, name="supply-chain oracle MPC"
+    )
     x = sol.x
     return SupplyPlan(
         production=np.maximum(x[offs[1] : offs[1] + F], 0.0),
@@ -176,8 +186,15 @@ class OrderUpTo(Controller):
         return np.concatenate([prod, ship]).astype(np.float32)
 
 
-def tune_order_up_to(sc: SupplyChainScenario, seeds, *, dynamic: bool = True, horizon_aware: bool = False,
-                     passes: int = 4, max_step: float = 16.0) -> tuple[np.ndarray, float]:
+def tune_order_up_to(
+    sc: SupplyChainScenario,
+    seeds,
+    *,
+    dynamic: bool = True,
+    horizon_aware: bool = False,
+    passes: int = 4,
+    max_step: float = 16.0,
+) -> tuple[np.ndarray, float]:
     """Tune one safety level per node by pattern search on the mean return over ``seeds`` (training seeds).
 
     Returns the per-node safety levels and their mean return.

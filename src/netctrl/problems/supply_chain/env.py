@@ -14,8 +14,8 @@ from .scenario import SupplyChainScenario, load_named
 FORECAST = 4  # demand columns in the observation (realised within advance_info, expected beyond)
 PIPELINE = 3  # arrival columns in the observation (t, t+1, t+2)
 NUM_FEATURES = 1 + PIPELINE + 2 + 2 * FORECAST + 6 + 2
-FEATURE_POSITION = 1 + PIPELINE        # column of the inventory position
-FEATURE_FACTORY = NUM_FEATURES - 6     # column of the "is a factory" flag
+FEATURE_POSITION = 1 + PIPELINE  # column of the inventory position
+FEATURE_FACTORY = NUM_FEATURES - 6  # column of the "is a factory" flag
 FEATURE_BASE_STOCK = NUM_FEATURES - 2  # column of the base-stock policy's position after the step (Dirichlet prior)
 FEATURE_BASE_PRODUCTION = NUM_FEATURES - 1  # column of its production, in the LP's units (Gaussian prior)
 
@@ -105,14 +105,17 @@ class SupplyChainEnv(gym.Env):
         self.scale = float(max(mean_store, 1.0))
         high = float(max(1e4, 10.0 * (sc.capacity.sum() + sc.expected_demand(0, self.T).sum())))
         self.action_space = spaces.Box(0.0, high, (self.F + self.E,), np.float32)
-        self.observation_space = spaces.Dict({
-            "x": spaces.Box(-np.inf, np.inf, (self.N, NUM_FEATURES), np.float32),
-            "edge_index": spaces.Box(0, self.N - 1, (2, self.E), np.int64),
-            "edge_attr": spaces.Box(0.0, np.inf, (self.E, 3), np.float32),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "x": spaces.Box(-np.inf, np.inf, (self.N, NUM_FEATURES), np.float32),
+                "edge_index": spaces.Box(0, self.N - 1, (2, self.E), np.int64),
+                "edge_attr": spaces.Box(0.0, np.inf, (self.E, 3), np.float32),
+            }
+        )
         self._edge_index = net.edge_index.astype(np.int64)
-        self._edge_attr = np.stack([self.lead, net.edge_attr["cost"] / sc.price,
-                                    np.minimum(self.edge_cap / self.scale, 10.0)], axis=1).astype(np.float32)
+        self._edge_attr = np.stack(
+            [self.lead, net.edge_attr["cost"] / sc.price, np.minimum(self.edge_cap / self.scale, 10.0)], axis=1
+        ).astype(np.float32)
         onehot = np.eye(3)[sc.kind]
         self._protect, self._offset, self._echelon = sc.echelons()
         self._indeg = np.maximum(np.bincount(self.dst, minlength=self.N), 1)
@@ -142,8 +145,9 @@ class SupplyChainEnv(gym.Env):
     def flow_state(self) -> SupplyState:
         return SupplyState(self.t, self.available(), self.position(), self.known_demand(self.t, 1)[0])
 
-    def base_stock(self, safety: np.ndarray | float = 0.0, dynamic: bool = True,
-                   horizon_aware: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def base_stock(
+        self, safety: np.ndarray | float = 0.0, dynamic: bool = True, horizon_aware: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Production (F,) and shipments (E,) of the echelon order-up-to (base-stock) policy at this step.
 
         Node ``n`` raises its *echelon* inventory position (stock and everything on its way, of the node and
@@ -158,15 +162,15 @@ class SupplyChainEnv(gym.Env):
         sc, t = self.scenario, self.t
         level = np.broadcast_to(np.asarray(safety, dtype=np.float64), (self.N,))
         if dynamic:
-            span = self._offset + self._protect                            # steps of demand each level covers
-            known = self.known_demand(t, int(span.max()))                  # (H, N): stores' demand
+            span = self._offset + self._protect  # steps of demand each level covers
+            known = self.known_demand(t, int(span.max()))  # (H, N): stores' demand
             if horizon_aware:
                 known[max(self.T - t, 0) :] = 0.0
             cum = np.vstack([np.zeros(self.N), np.cumsum(known @ self._echelon.T, axis=0)])  # per echelon
             level = cum[span, np.arange(self.N)] + level
         avail = np.maximum(self.available(), 0.0)
-        want = np.maximum(level - self._echelon @ self.position(), 0.0)   # what each node would like to receive
-        order = want[self.dst] / self._indeg[self.dst]                   # split over suppliers
+        want = np.maximum(level - self._echelon @ self.position(), 0.0)  # what each node would like to receive
+        order = want[self.dst] / self._indeg[self.dst]  # split over suppliers
         asked = np.bincount(self.src, weights=order, minlength=self.N)
         ratio = np.where(asked > avail, avail / np.maximum(asked, 1e-12), 1.0)
         ship = order * ratio[self.src]
@@ -179,22 +183,28 @@ class SupplyChainEnv(gym.Env):
         known = self.known_demand(t, FORECAST)
         known[max(self.T - t, 0) :] = 0.0  # no demand after the episode's last step
         prod, ship = self.base_stock()
-        after = pos + np.bincount(self.dst, weights=ship, minlength=self.N) - np.bincount(self.src, weights=ship, minlength=self.N)
+        after = (
+            pos
+            + np.bincount(self.dst, weights=ship, minlength=self.N)
+            - np.bincount(self.src, weights=ship, minlength=self.N)
+        )
         after[self.factories] += prod
         base_prod = np.zeros(self.N)
         base_prod[self.factories] = prod / self.production_scale
-        x = np.column_stack([
-            self.stock / s,
-            self.arrivals[t : t + PIPELINE].T / s,
-            pos / s,
-            self._echelon @ pos / s,
-            known.T / s,
-            self._echelon @ known.T / s,
-            self._static,
-            np.full(self.N, t / self.T),
-            np.maximum(after, 0.0) / s,
-            base_prod,
-        ])
+        x = np.column_stack(
+            [
+                self.stock / s,
+                self.arrivals[t : t + PIPELINE].T / s,
+                pos / s,
+                self._echelon @ pos / s,
+                known.T / s,
+                self._echelon @ known.T / s,
+                self._static,
+                np.full(self.N, t / self.T),
+                np.maximum(after, 0.0) / s,
+                base_prod,
+            ]
+        )
         return {"x": x.astype(np.float32), "edge_index": self._edge_index.copy(), "edge_attr": self._edge_attr.copy()}
 
     # ------------------------------------------------------------------ dynamics
@@ -204,7 +214,9 @@ class SupplyChainEnv(gym.Env):
         if options and "demand" in options:
             d = np.asarray(options["demand"], dtype=np.float64)
             if d.shape != (self.horizon, self.N) or not np.all(np.isfinite(d)) or (d < 0).any():
-                raise ValueError(f"Expected options['demand'] non-negative with shape {(self.horizon, self.N)} (got {d.shape})")
+                raise ValueError(
+                    f"Expected options['demand'] non-negative with shape {(self.horizon, self.N)} (got {d.shape})"
+                )
             self.demand = d.copy()
         else:
             self.demand = sc.sample_demand(self.np_random, self.horizon)
@@ -216,7 +228,9 @@ class SupplyChainEnv(gym.Env):
     def split_action(self, action) -> tuple[np.ndarray, np.ndarray]:
         a = np.asarray(action, dtype=np.float64)
         if a.shape != (self.F + self.E,):
-            raise ActionError(f"Expected an action of shape ({self.F + self.E},) = production (F) + shipments (E) (got {a.shape})")
+            raise ActionError(
+                f"Expected an action of shape ({self.F + self.E},) = production (F) + shipments (E) (got {a.shape})"
+            )
         if not np.all(np.isfinite(a)):
             raise ActionError(f"Expected finite production and shipments (got {int((~np.isfinite(a)).sum())} NaN/inf)")
         if (a < -1e-6).any():
@@ -256,9 +270,16 @@ class SupplyChainEnv(gym.Env):
         self.stock = np.minimum(stock, sc.capacity)
         self.t = t + 1
         info = {
-            "t": self.t, "revenue": revenue, "transport_cost": transport, "storage_cost": storage,
-            "production_cost": production, "backlog_cost": backlog, "overcapacity_cost": over,
-            "demand": float(demand.sum()), "produced": float(prod.sum()), "action_scaled": scaled,
+            "t": self.t,
+            "revenue": revenue,
+            "transport_cost": transport,
+            "storage_cost": storage,
+            "production_cost": production,
+            "backlog_cost": backlog,
+            "overcapacity_cost": over,
+            "demand": float(demand.sum()),
+            "produced": float(prod.sum()),
+            "action_scaled": scaled,
         }
         return self._observation(), float(reward), self.t >= self.T, False, info
 
@@ -266,4 +287,3 @@ class SupplyChainEnv(gym.Env):
         if self.render_mode == "ansi":
             return f"t={self.t} stock={np.round(self.stock, 1).tolist()}"
         return None
-

@@ -57,7 +57,6 @@ from ...errors import ActionError
 from ...lp import INF, LinearProgram, tie_break
 from .scenario import SupplyChainScenario
 
-
 #: fixed per-unit preferences of the deviation columns of the nodes and of the shipments of the edges (see
 #: "Node preferences" in the module docstring)
 NODE_PREFERENCE = 1e-3
@@ -94,9 +93,15 @@ class SupplyLP:
             so a small exploration noise on it still changes the outcome and carries a learning signal).
     """
 
-    def __init__(self, scenario: SupplyChainScenario, production_scale: float | None = None,
-                 production_weight: float = 10.0, overcapacity_weight: float = 1e3, whole_units: bool = True,
-                 whole_production: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: SupplyChainScenario,
+        production_scale: float | None = None,
+        production_weight: float = 10.0,
+        overcapacity_weight: float = 1e3,
+        whole_units: bool = True,
+        whole_production: bool = False,
+    ) -> None:
         sc = scenario
         self.whole_units = whole_units
         self.whole_production = whole_production
@@ -108,11 +113,11 @@ class SupplyLP:
         self.N, self.E, self.F = N, E, F
         self.production_scale = float(production_scale or sc.production_scale())
         self.action_space = spaces.Box(-np.inf, np.inf, (F + N,), np.float32)
-        B = net.incidence()                                        # +1 head, -1 tail
+        B = net.incidence()  # +1 head, -1 tail
         out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
         P = sp.csr_matrix((np.ones(F), (self.factories, np.arange(F))), shape=(N, F))
         I_N, I_F = sp.identity(N), sp.identity(F)
-        Z = lambda r, c: sp.csr_matrix((r, c))  # noqa: E731
+        Z = lambda r, c: sp.csr_matrix((r, c))
         # columns: q (E) | p (F) | dev+ (N) | dev- (N) | pd+ (F) | pd- (F) | over (N)
         rows_balance = sp.hstack([B, P, -I_N, I_N, Z(N, F), Z(N, F), Z(N, N)])
         rows_avail = sp.hstack([out, Z(N, F), Z(N, N), Z(N, N), Z(N, F), Z(N, F), Z(N, N)])
@@ -123,17 +128,34 @@ class SupplyLP:
         # the node and edge preferences (fixed, see "Node preferences" in the module docstring), then a tie-break
         # perturbation of every column far below them (see "Same input, same solution")
         node_pref = tie_break(N, NODE_PREFERENCE, seed=1)
-        cost = np.concatenate([eps * net.edge_attr["cost"] + tie_break(E, EDGE_PREFERENCE, seed=2), np.zeros(F),
-                               1.0 + node_pref, 1.0 + node_pref, np.full(2 * F, production_weight),
-                               np.full(N, overcapacity_weight)])
+        cost = np.concatenate(
+            [
+                eps * net.edge_attr["cost"] + tie_break(E, EDGE_PREFERENCE, seed=2),
+                np.zeros(F),
+                1.0 + node_pref,
+                1.0 + node_pref,
+                np.full(2 * F, production_weight),
+                np.full(N, overcapacity_weight),
+            ]
+        )
         cost = cost + tie_break(cost.size, TIE_BREAK, seed=4)
-        col_upper = np.concatenate([net.edge_attr["capacity"], sc.production_capacity[self.factories],
-                                    np.full(2 * N + 2 * F + N, INF)])
+        col_upper = np.concatenate(
+            [net.edge_attr["capacity"], sc.production_capacity[self.factories], np.full(2 * N + 2 * F + N, INF)]
+        )
         self._n_rows = A.shape[0]
         self._lo = np.zeros(self._n_rows)
         self._hi = np.zeros(self._n_rows)
-        self.lp = LinearProgram(cost, A, self._lo, self._hi, 0.0, col_upper, name="supply-chain LP",
-                                tolerance=LP_TOLERANCE, unique_margin=UNIQUE_MARGIN)
+        self.lp = LinearProgram(
+            cost,
+            A,
+            self._lo,
+            self._hi,
+            0.0,
+            col_upper,
+            name="supply-chain LP",
+            tolerance=LP_TOLERANCE,
+            unique_margin=UNIQUE_MARGIN,
+        )
 
     def reset(self) -> None:
         """Back to the state as built (see :meth:`netctrl.lp.LinearProgram.reset`): a new episode's flows do not
@@ -167,17 +189,17 @@ class SupplyLP:
         N, F = self.N, self.F
         avail = np.maximum(state.available, 0.0)
         lo, hi = self._lo, self._hi
-        lo[:N] = hi[:N] = target - state.position                   # balance (equality)
-        lo[N : 2 * N], hi[N : 2 * N] = -INF, avail                   # availability
-        lo[2 * N : 2 * N + F] = hi[2 * N : 2 * N + F] = p_hat       # production target (equality)
-        lo[2 * N + F :] = -INF                                       # capacity: -out - over <= C - avail + demand
+        lo[:N] = hi[:N] = target - state.position  # balance (equality)
+        lo[N : 2 * N], hi[N : 2 * N] = -INF, avail  # availability
+        lo[2 * N : 2 * N + F] = hi[2 * N : 2 * N + F] = p_hat  # production target (equality)
+        lo[2 * N + F :] = -INF  # capacity: -out - over <= C - avail + demand
         hi[2 * N + F :] = self.scenario.capacity - state.available + state.demand_now
         self.lp.set_row_bounds(lo, hi)
         x = self.lp.solve().x
         return np.maximum(np.concatenate([x[self.E : self.E + F], x[: self.E]]), 0.0)
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "SupplyLP":
+    def for_env(cls, env, **kwargs) -> SupplyLP:
         return cls(env.unwrapped.scenario, **kwargs)
 
     def __repr__(self) -> str:
@@ -203,5 +225,5 @@ class EdgeShareMap:
         return np.concatenate([prod, ship])
 
     @classmethod
-    def for_env(cls, env, **kwargs) -> "EdgeShareMap":
+    def for_env(cls, env, **kwargs) -> EdgeShareMap:
         return cls(env.unwrapped.scenario, **kwargs)

@@ -131,8 +131,10 @@ class SupplyChainScenario:
         return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
 
     def __repr__(self) -> str:
-        return (f"SupplyChainScenario({self.name!r}, factories={len(self.factories)}, "
-                f"warehouses={int((self.kind == 1).sum())}, stores={len(self.stores)}, edges={self.network.num_edges})")
+        return (
+            f"SupplyChainScenario({self.name!r}, factories={len(self.factories)}, "
+            f"warehouses={int((self.kind == 1).sum())}, stores={len(self.stores)}, edges={self.network.num_edges})"
+        )
 
 
 # ---------------------------------------------------------------------------------------------- validation
@@ -145,8 +147,16 @@ MAX_LEAD_TIME = 1_000
 MAX_QUANTITY = 1e12
 
 
-def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool = False, allow_none: bool = False,
-         allow_inf: bool = False, maximum: float | None = None):
+def _num(
+    value: Any,
+    where: str,
+    *,
+    minimum: float | None = 0.0,
+    integer: bool = False,
+    allow_none: bool = False,
+    allow_inf: bool = False,
+    maximum: float | None = None,
+):
     if value is None and allow_none:
         return None
     if as_number(value) is None:
@@ -169,7 +179,7 @@ def _num(value: Any, where: str, *, minimum: float | None = 0.0, integer: bool =
 def _find_cycle(succ: dict[int, list[int]]) -> list[int] | None:
     """A directed cycle of the graph ``succ`` (node -> successors) as a node list ``[a, b, ..., a]``, or ``None``
     (iterative depth-first search: any size is safe)."""
-    state = dict.fromkeys(succ, 0)                       # 0 unseen, 1 on the current path, 2 done
+    state = dict.fromkeys(succ, 0)  # 0 unseen, 1 on the current path, 2 done
     for root in succ:
         if state[root]:
             continue
@@ -181,7 +191,7 @@ def _find_cycle(succ: dict[int, list[int]]) -> list[int] | None:
                 state[path.pop()] = 2
                 stack.pop()
             elif state[nxt] == 1:
-                return path[path.index(nxt):] + [nxt]
+                return path[path.index(nxt) :] + [nxt]
             elif state[nxt] == 0:
                 state[nxt] = 1
                 path.append(nxt)
@@ -232,8 +242,9 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
             raise ScenarioError(f"'{w}.initial_stock' ({init[k]:g}) exceeds its capacity ({cap[k]:g})")
         if kind[k] == 0:
             pcost[k] = _num(nd.get("production_cost", 0.0), f"{w}.production_cost")
-            ptime[k] = _num(nd.get("production_time", 1), f"{w}.production_time", minimum=1, integer=True,
-                            maximum=MAX_LEAD_TIME)
+            ptime[k] = _num(
+                nd.get("production_time", 1), f"{w}.production_time", minimum=1, integer=True, maximum=MAX_LEAD_TIME
+            )
             pc = _num(nd.get("production_capacity"), f"{w}.production_capacity", allow_none=True, allow_inf=True)
             pcap[k] = np.inf if pc is None else pc
         if kind[k] == 2:
@@ -243,8 +254,7 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
             for j, f in enumerate(("mean", "amplitude", "period", "shift", "noise")):
                 if f not in d:
                     raise ScenarioError(f"'{w}.demand' is missing field '{f}'")
-                dem[k, j] = _num(d[f], f"{w}.demand.{f}", minimum=None if f == "shift" else 0.0,
-                                 integer=f == "noise")
+                dem[k, j] = _num(d[f], f"{w}.demand.{f}", minimum=None if f == "shift" else 0.0, integer=f == "noise")
             if dem[k, 2] <= 0:
                 raise ScenarioError(f"Expected '{w}.demand.period' > 0 (got {dem[k, 2]:g})")
     if not (kind == 0).any():
@@ -275,11 +285,18 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         succ[u].append(v)
     cycle = _find_cycle(succ)
     if cycle is not None:
-        raise ScenarioError(f"'edges' form a cycle {' -> '.join(str(ids[i]) for i in cycle)}: goods must flow "
-                            "from factories down to stores, so the network must have no directed cycle")
+        raise ScenarioError(
+            f"'edges' form a cycle {' -> '.join(str(ids[i]) for i in cycle)}: goods must flow "
+            "from factories down to stores, so the network must have no directed cycle"
+        )
     try:
-        network = FlowNetwork(N, [src, dst], edge_attr={"lead_time": lt, "cost": ec, "capacity": ecap},
-                              node_names=ids, require_connected="weak")
+        network = FlowNetwork(
+            N,
+            [src, dst],
+            edge_attr={"lead_time": lt, "cost": ec, "capacity": ecap},
+            node_names=ids,
+            require_connected="weak",
+        )
     except GraphError as exc:
         raise ScenarioError(f"'edges': {exc}") from None
     # every store must be reachable from a factory
@@ -297,9 +314,17 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     pen = 1.5 * price
     return SupplyChainScenario(
         name=str(name or data.get("name", "supply_chain")),
-        network=network, kind=kind, capacity=cap, storage_cost=hold, production_cost=pcost,
-        production_time=ptime.astype(np.int64), production_capacity=pcap, demand_params=dem, initial_stock=init,
-        steps=steps, price=price,
+        network=network,
+        kind=kind,
+        capacity=cap,
+        storage_cost=hold,
+        production_cost=pcost,
+        production_time=ptime.astype(np.int64),
+        production_capacity=pcap,
+        demand_params=dem,
+        initial_stock=init,
+        steps=steps,
+        price=price,
         backlog_penalty=float(_num(data.get("backlog_penalty", pen), "backlog_penalty")),
         overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
         advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True, maximum=MAX_STEPS)),
@@ -341,18 +366,47 @@ def load_scenario(path: str | Path, settings: SupplySettings | None = None) -> S
 
 
 # ---------------------------------------------------------------------------------------------- generators
-def reference_dict(dmax: list[float], dvar: list[int], capacity: list[float], storage_cost: list[float],
-                   edge_cost: list[float], name: str) -> dict:
+def reference_dict(
+    dmax: list[float],
+    dvar: list[int],
+    capacity: list[float],
+    storage_cost: list[float],
+    edge_cost: list[float],
+    name: str,
+) -> dict:
     """A one-factory, K-store network in the reference study's parameterisation (factory first)."""
     K = len(dmax)
-    nodes = [{"id": "F", "kind": "factory", "capacity": capacity[0], "storage_cost": storage_cost[0],
-              "production_cost": 5.0, "production_time": 1, "production_capacity": None}]
+    nodes = [
+        {
+            "id": "F",
+            "kind": "factory",
+            "capacity": capacity[0],
+            "storage_cost": storage_cost[0],
+            "production_cost": 5.0,
+            "production_time": 1,
+            "production_capacity": None,
+        }
+    ]
     for j in range(1, K + 1):
-        nodes.append({"id": f"S{j}", "kind": "store", "capacity": capacity[j], "storage_cost": storage_cost[j],
-                      "demand": {"mean": dmax[j - 1] / 2, "amplitude": dmax[j - 1] / 2, "period": 15.0,
-                                 "shift": 2.0 * j, "noise": int(dvar[j - 1])}})
-    edges = [{"from": "F", "to": f"S{j}", "lead_time": 1, "cost": edge_cost[j - 1], "capacity": 1000}
-             for j in range(1, K + 1)]
+        nodes.append(
+            {
+                "id": f"S{j}",
+                "kind": "store",
+                "capacity": capacity[j],
+                "storage_cost": storage_cost[j],
+                "demand": {
+                    "mean": dmax[j - 1] / 2,
+                    "amplitude": dmax[j - 1] / 2,
+                    "period": 15.0,
+                    "shift": 2.0 * j,
+                    "noise": int(dvar[j - 1]),
+                },
+            }
+        )
+    edges = [
+        {"from": "F", "to": f"S{j}", "lead_time": 1, "cost": edge_cost[j - 1], "capacity": 1000}
+        for j in range(1, K + 1)
+    ]
     return {"name": name, "steps": 30, "price": 15.0, "advance_info": 3, "nodes": nodes, "edges": edges}
 
 
@@ -360,12 +414,15 @@ def reference_dict(dmax: list[float], dvar: list[int], capacity: list[float], st
 REFERENCE = {
     "1f2s": reference_dict([2, 16], [2, 2], [20, 9, 12], [3, 2, 1], [0.3, 0.6], "1f2s"),
     "1f3s": reference_dict([1, 5, 24], [2, 2, 2], [30, 15, 15, 15], [2, 1, 1, 1], [0.3] * 3, "1f3s"),
-    "1f10s": reference_dict([2] * 4 + [10] * 3 + [18] * 3, [2] * 10, [100] + [15] * 10, [1] + [2] * 10, [0.3] * 10,
-                            "1f10s"),
+    "1f10s": reference_dict(
+        [2] * 4 + [10] * 3 + [18] * 3, [2] * 10, [100] + [15] * 10, [1] + [2] * 10, [0.3] * 10, "1f10s"
+    ),
 }
 
 
-def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, seed: int = 0, name: str | None = None) -> dict:
+def multi_echelon_dict(
+    warehouses: int = 3, stores_per_warehouse: int = 10, *, seed: int = 0, name: str | None = None
+) -> dict:
     """Factory -> warehouses -> stores, with store demands, costs and capacities drawn from ``seed``.
 
     Warehouses hold stock cheaply; stores hold little and sell; the factory can produce 1.5x the expected
@@ -377,27 +434,61 @@ def multi_echelon_dict(warehouses: int = 3, stores_per_warehouse: int = 10, *, s
     K = warehouses * stores_per_warehouse
     dmax = rng.choice([2, 4, 6, 10, 18], size=K)
     total_mean = float(dmax.sum() / 2 + K)
-    nodes = [{"id": "F", "kind": "factory", "capacity": float(np.ceil(2 * total_mean)), "storage_cost": 0.5,
-              "production_cost": 5.0, "production_time": 1, "production_capacity": float(np.ceil(1.5 * total_mean))}]
+    nodes = [
+        {
+            "id": "F",
+            "kind": "factory",
+            "capacity": float(np.ceil(2 * total_mean)),
+            "storage_cost": 0.5,
+            "production_cost": 5.0,
+            "production_time": 1,
+            "production_capacity": float(np.ceil(1.5 * total_mean)),
+        }
+    ]
     edges = []
     for w in range(warehouses):
         wid = f"W{w + 1}"
         kids = range(w * stores_per_warehouse, (w + 1) * stores_per_warehouse)
         sub_mean = float(sum(dmax[k] / 2 + 1 for k in kids))
         cap_w = float(np.ceil(3 * total_mean / warehouses))
-        nodes.append({"id": wid, "kind": "warehouse", "capacity": cap_w, "storage_cost": 0.5,
-                      "initial_stock": float(min(cap_w, np.ceil(2 * sub_mean)))})
+        nodes.append(
+            {
+                "id": wid,
+                "kind": "warehouse",
+                "capacity": cap_w,
+                "storage_cost": 0.5,
+                "initial_stock": float(min(cap_w, np.ceil(2 * sub_mean))),
+            }
+        )
         edges.append({"from": "F", "to": wid, "lead_time": 1, "cost": 0.2, "capacity": 1e6})
         for k in kids:
             sid = f"S{k + 1}"
             cap_s = float(max(6, 2 * dmax[k]))
-            nodes.append({"id": sid, "kind": "store", "capacity": cap_s, "storage_cost": 1.0,
-                          "initial_stock": float(min(cap_s, np.ceil(2 * (dmax[k] / 2 + 1)))),
-                          "demand": {"mean": dmax[k] / 2, "amplitude": dmax[k] / 2, "period": 15.0,
-                                     "shift": float(rng.integers(0, 15)), "noise": 2}})
+            nodes.append(
+                {
+                    "id": sid,
+                    "kind": "store",
+                    "capacity": cap_s,
+                    "storage_cost": 1.0,
+                    "initial_stock": float(min(cap_s, np.ceil(2 * (dmax[k] / 2 + 1)))),
+                    "demand": {
+                        "mean": dmax[k] / 2,
+                        "amplitude": dmax[k] / 2,
+                        "period": 15.0,
+                        "shift": float(rng.integers(0, 15)),
+                        "noise": 2,
+                    },
+                }
+            )
             edges.append({"from": wid, "to": sid, "lead_time": 1, "cost": 0.3, "capacity": 1e6})
-    return {"name": name or f"1f{warehouses}w{K}s", "steps": 30, "price": 15.0, "advance_info": 3,
-            "nodes": nodes, "edges": edges}
+    return {
+        "name": name or f"1f{warehouses}w{K}s",
+        "steps": 30,
+        "price": 15.0,
+        "advance_info": 3,
+        "nodes": nodes,
+        "edges": edges,
+    }
 
 
 def load_named(name: str, settings: SupplySettings | None = None) -> SupplyChainScenario:

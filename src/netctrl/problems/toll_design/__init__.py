@@ -20,17 +20,44 @@ from pathlib import Path
 from ...errors import ConfigError, NetctrlError, require_integer, require_number
 from ...files import read_json
 from ...registry import Family, ProblemSpec, register_family, register_problem
-from .baselines import (FixedTolls, MarginalCostToll, NoToll, baselines_for, braess_optimal_toll, marginal_cost_toll,
-                        pigou_optimal_toll)
+from .baselines import (
+    FixedTolls,
+    MarginalCostToll,
+    NoToll,
+    baselines_for,
+    braess_optimal_toll,
+    marginal_cost_toll,
+    pigou_optimal_toll,
+)
 from .env import TollProblem, check_tolls
 from .lower import Equilibrium, Loading, RoutingAgents
 from .objectives import OBJECTIVES, SocialCost, TargetFlow, TravelTime
 from .scenario import TollScenario, braess, from_topology, load_scenario, pigou, scenario_from_dict
 
-__all__ = ["TollScenario", "TollSettings", "TollProblem", "RoutingAgents", "Equilibrium", "Loading", "SocialCost",
-           "TravelTime", "TargetFlow", "OBJECTIVES", "braess", "pigou", "from_topology", "load_scenario",
-           "scenario_from_dict", "marginal_cost_toll", "pigou_optimal_toll", "braess_optimal_toll", "NoToll",
-           "MarginalCostToll", "FixedTolls", "check_tolls"]
+__all__ = [
+    "OBJECTIVES",
+    "Equilibrium",
+    "FixedTolls",
+    "Loading",
+    "MarginalCostToll",
+    "NoToll",
+    "RoutingAgents",
+    "SocialCost",
+    "TargetFlow",
+    "TollProblem",
+    "TollScenario",
+    "TollSettings",
+    "TravelTime",
+    "braess",
+    "braess_optimal_toll",
+    "check_tolls",
+    "from_topology",
+    "load_scenario",
+    "marginal_cost_toll",
+    "pigou",
+    "pigou_optimal_toll",
+    "scenario_from_dict",
+]
 
 
 @dataclass(frozen=True)
@@ -68,8 +95,16 @@ class TollSettings:
 RECIPES = {"hypergrad": {}}
 
 
-def problem(name: str, scenario: TollScenario, settings: TollSettings, *, closed_form: float | None = None,
-            source: str | None = None, description: str = "", rebuild=None) -> ProblemSpec:
+def problem(
+    name: str,
+    scenario: TollScenario,
+    settings: TollSettings,
+    *,
+    closed_form: float | None = None,
+    source: str | None = None,
+    description: str = "",
+    rebuild=None,
+) -> ProblemSpec:
     """The problem spec of a toll-design scenario (packaged and users' alike)."""
     all_tollable = len(scenario.toll_arcs) == scenario.num_arcs
 
@@ -78,30 +113,52 @@ def problem(name: str, scenario: TollScenario, settings: TollSettings, *, closed
 
     reference = "closed-form" if closed_form is not None else "marginal-cost" if all_tollable else None
     return ProblemSpec(
-        name=name, make_env=make_env, baselines=baselines_for(closed_form), kind="instance", test_seeds=(0,),
-        val_seeds=(0,), info_keys=("objective", "social_cost", "revenue"), reference=reference,
-        description=description, recipes={k: dict(v) for k, v in RECIPES.items()},
-        hooks={"scenario": scenario, "tolls": FixedTolls}, settings=settings, source=source, rebuild=rebuild)
+        name=name,
+        make_env=make_env,
+        baselines=baselines_for(closed_form),
+        kind="instance",
+        test_seeds=(0,),
+        val_seeds=(0,),
+        info_keys=("objective", "social_cost", "revenue"),
+        reference=reference,
+        description=description,
+        recipes={k: dict(v) for k, v in RECIPES.items()},
+        hooks={"scenario": scenario, "tolls": FixedTolls},
+        settings=settings,
+        source=source,
+        rebuild=rebuild,
+    )
 
 
 def _closed(name: str, settings: TollSettings) -> ProblemSpec:
     tau = settings.temperature if settings.temperature is not None else {"pigou": 0.5, "braess": 0.2}[name]
     scen, star = (pigou(tau), pigou_optimal_toll()) if name == "pigou" else (braess(tau), braess_optimal_toll(tau))
     if settings.objective != "social_cost" or settings.lam:
-        star = None                                   # the closed form is the social cost's optimum
-    return problem(f"toll_design/{name}", scen, settings, closed_form=star,
-                   description=f"{name.capitalize()}'s network, one tollable link (closed-form optimal toll)",
-                   rebuild=lambda s: _closed(name, s))
+        star = None  # the closed form is the social cost's optimum
+    return problem(
+        f"toll_design/{name}",
+        scen,
+        settings,
+        closed_form=star,
+        description=f"{name.capitalize()}'s network, one tollable link (closed-form optimal toll)",
+        rebuild=lambda s: _closed(name, s),
+    )
 
 
 def _topology(key: str, settings: TollSettings, user: bool = False) -> ProblemSpec:
     tau = 0.5 if settings.temperature is None else settings.temperature
-    scen = from_topology(key, temperature=tau, load=settings.load, capacity_factor=settings.capacity_factor,
-                         seed=settings.seed)
+    scen = from_topology(
+        key, temperature=tau, load=settings.load, capacity_factor=settings.capacity_factor, seed=settings.seed
+    )
     name = Path(key).stem if key.lower().endswith(".json") else key
-    return problem(f"toll_design/{name}", scen, settings, source=key if user else None,
-                   description=f"tolls on every arc of {key} (generated demand, BPR latencies)",
-                   rebuild=lambda s: _topology(key, s, user))
+    return problem(
+        f"toll_design/{name}",
+        scen,
+        settings,
+        source=key if user else None,
+        description=f"tolls on every arc of {key} (generated demand, BPR latencies)",
+        rebuild=lambda s: _topology(key, s, user),
+    )
 
 
 def _user(source: str, settings: TollSettings) -> ProblemSpec:
@@ -111,10 +168,17 @@ def _user(source: str, settings: TollSettings) -> ProblemSpec:
         scen = load_scenario(path) if _is_toll_scenario(path) else None
         if scen is not None:
             if settings.temperature is not None:
-                scen = scenario_from_dict({**read_json(path, what="scenario"), "temperature": settings.temperature},
-                                          name=scen.name)
-            return problem(f"toll_design/{path.stem}", scen, settings, source=source,
-                           description=f"toll design on {source}", rebuild=lambda s: _user(source, s))
+                scen = scenario_from_dict(
+                    {**read_json(path, what="scenario"), "temperature": settings.temperature}, name=scen.name
+                )
+            return problem(
+                f"toll_design/{path.stem}",
+                scen,
+                settings,
+                source=source,
+                description=f"toll design on {source}",
+                rebuild=lambda s: _user(source, s),
+            )
     return _topology(source, settings, user=True)
 
 
@@ -129,11 +193,18 @@ def _is_toll_scenario(path: Path) -> bool:
 
 
 def _register() -> None:
-    register_family(Family(
-        "toll_design", "toll design: price links so that selfish (entropy-regularised) routing serves the system",
-        kind="instance", settings=TollSettings, loader=_user, source_option="scenario",
-        source_help="a toll scenario JSON file (nodes, links with latencies, demand, temperature) or a topology "
-                    "(file or topohub key: demand and latencies generated)"))
+    register_family(
+        Family(
+            "toll_design",
+            "toll design: price links so that selfish (entropy-regularised) routing serves the system",
+            kind="instance",
+            settings=TollSettings,
+            loader=_user,
+            source_option="scenario",
+            source_help="a toll scenario JSON file (nodes, links with latencies, demand, temperature) or a topology "
+            "(file or topohub key: demand and latencies generated)",
+        )
+    )
     for name in ("pigou", "braess"):
         register_problem(_closed(name, TollSettings()))
     for key in ("b4", "geant", "att"):

@@ -76,13 +76,16 @@ class FixedTolls(Controller):
         if len(scenario.toll_arcs) != len(self.theta):
             from ...errors import ActionError
 
-            raise ActionError(f"{self.name!r} holds {len(self.theta)} tolls, but {scenario.name} has "
-                              f"{len(scenario.toll_arcs)} tollable arcs: it was designed for another network")
+            raise ActionError(
+                f"{self.name!r} holds {len(self.theta)} tolls, but {scenario.name} has "
+                f"{len(scenario.toll_arcs)} tollable arcs: it was designed for another network"
+            )
         return self.theta.copy()
 
 
 def baselines_for(closed_form: float | None = None):
     """``baselines(seed)``: no toll, the marginal-cost toll and, where known, the closed-form optimal toll."""
+
     def baselines(seed: int = 0) -> dict:
         out = {"no-toll": NoToll(), "marginal-cost": MarginalCostToll()}
         if closed_form is not None:

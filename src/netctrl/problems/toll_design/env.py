@@ -68,7 +68,12 @@ class TollProblem(InstanceProblem):
             self._no_toll = self.value(np.zeros(len(instance.toll_arcs)))[0]
         f, eq = self.value(t)
         arc = instance.arc_tolls(t)
-        info = {"objective": f, "objective_no_toll": self._no_toll,
-                "social_cost": SocialCost(instance).of(eq, t), "travel_time": TravelTime(instance).of(eq, t),
-                "revenue": float(arc @ eq.x), "tolls": t.tolist()}
+        info = {
+            "objective": f,
+            "objective_no_toll": self._no_toll,
+            "social_cost": SocialCost(instance).of(eq, t),
+            "travel_time": TravelTime(instance).of(eq, t),
+            "revenue": float(arc @ eq.x),
+            "tolls": t.tolist(),
+        }
         return self._no_toll - f, info

@@ -94,7 +94,7 @@ class RoutingAgents:
         self.N, self.E, self.K = net.num_nodes, net.num_edges, len(scenario.dests)
         self.tau = scenario.temperature
         self.b = scenario.demand
-        self.mask = (self.tail[None, :] != scenario.dests[:, None]).astype(float)   # (K, E)
+        self.mask = (self.tail[None, :] != scenario.dests[:, None]).astype(float)  # (K, E)
         kk, ee = np.nonzero(self.mask)
         self._rows = kk * self.N + self.tail[ee]
         self._cols = kk * self.N + self.head[ee]
@@ -109,15 +109,21 @@ class RoutingAgents:
         """Soft-optimal policies and the flows they induce for arc costs ``c`` (one LU; see module doc)."""
         K, N, E, tau = self.K, self.N, self.E, self.tau
         w = np.exp(-np.asarray(c, dtype=float) / tau)
-        A = sp.identity(K * N, format="csc") - sp.csc_matrix((w[self._edge], (self._rows, self._cols)), shape=(K * N, K * N))
+        A = sp.identity(K * N, format="csc") - sp.csc_matrix(
+            (w[self._edge], (self._rows, self._cols)), shape=(K * N, K * N)
+        )
         try:
             lu = splu(A)
         except RuntimeError as exc:
-            raise SolverError(f"soft Bellman system is singular ({exc}); costs too low for temperature {tau:g}") from None
+            raise SolverError(
+                f"soft Bellman system is singular ({exc}); costs too low for temperature {tau:g}"
+            ) from None
         z = lu.solve(self._unit.ravel()).reshape(K, N)
         if not np.all(np.isfinite(z)) or z.min() <= 0.0:
-            raise SolverError(f"soft Bellman series diverges at these costs (min desirability {z.min():.3g}); "
-                              f"costs too low (negative tolls?) for temperature {tau:g}")
+            raise SolverError(
+                f"soft Bellman series diverges at these costs (min desirability {z.min():.3g}); "
+                f"costs too low (negative tolls?) for temperature {tau:g}"
+            )
         y = lu.solve((self.b / z).ravel(), trans="T").reshape(K, N)
         t, h = self.tail, self.head
         xd = self.mask * w[None, :] * z[:, h] * y[:, t]
@@ -128,11 +134,11 @@ class RoutingAgents:
             cols = np.arange(E)
             r1 = np.zeros((K, N, E))
             r1[:, t, cols] = -self.mask * w[None, :] * z[:, h] / tau
-            dz = lu.solve(r1.reshape(K * N, E)).reshape(K, N, E)                 # d z / d c
+            dz = lu.solve(r1.reshape(K * N, E)).reshape(K, N, E)  # d z / d c
             r2 = np.zeros((K, N, E))
             r2[:, h, cols] = -self.mask * w[None, :] * y[:, t] / tau
             r2 -= (self.b / z**2)[:, :, None] * dz
-            dy = lu.solve(r2.reshape(K * N, E), trans="T").reshape(K, N, E)     # d y / d c
+            dy = lu.solve(r2.reshape(K * N, E), trans="T").reshape(K, N, E)  # d y / d c
             a1 = self.mask * w[None, :] * y[:, t]
             a2 = self.mask * w[None, :] * z[:, h]
             jac = np.einsum("ke,kef->ef", a1, dz[:, h, :]) + np.einsum("ke,kef->ef", a2, dy[:, t, :])
@@ -148,14 +154,19 @@ class RoutingAgents:
         theta_arc = np.asarray(theta_arc, dtype=float)
         tol = (self.tol if tol is None else tol) * self._scale
         self.solves += 1
-        x = self.loading(scen.latency(np.zeros(self.E)) + theta_arc).x if x0 is None else np.maximum(np.asarray(x0, float), 0.0)
+        x = (
+            self.loading(scen.latency(np.zeros(self.E)) + theta_arc).x
+            if x0 is None
+            else np.maximum(np.asarray(x0, float), 0.0)
+        )
         cur = self.loading(scen.latency(x) + theta_arc, jacobian=True)
         for it in range(self.max_iter + 1):
             F = cur.x - x
             res = float(np.abs(F).max())
             if res <= tol:
-                return Equilibrium(**vars(cur), theta=theta_arc, slope=scen.latency_slope(cur.x), residual=res,
-                                   iterations=it)
+                return Equilibrium(
+                    **vars(cur), theta=theta_arc, slope=scen.latency_slope(cur.x), residual=res, iterations=it
+                )
             if it == self.max_iter:
                 break
             D = scen.latency_slope(x)
@@ -170,10 +181,12 @@ class RoutingAgents:
                         x, cur, accepted = xn, trial, True
                         break
                 alpha *= 0.5
-            if not accepted:                                  # averaging step: stays feasible
+            if not accepted:  # averaging step: stays feasible
                 x = x + 0.5 * F
                 cur = self.loading(scen.latency(x) + theta_arc, jacobian=True)
-        raise SolverError(f"equilibrium not reached in {self.max_iter} Newton iterations (residual {res:.3g} > {tol:.3g})")
+        raise SolverError(
+            f"equilibrium not reached in {self.max_iter} Newton iterations (residual {res:.3g} > {tol:.3g})"
+        )
 
     def _out_arcs(self) -> tuple[np.ndarray, np.ndarray]:
         """``(table, degree)``: ``table[i, :degree[i]]`` are the arcs leaving node ``i`` (padded with -1)."""
@@ -217,8 +230,10 @@ class RoutingAgents:
                 node[alive] = self.head[arc]
                 alive = alive[node[alive] != d]
             if alive.size:
-                raise SolverError(f"{alive.size} sampled trajectories did not reach destination "
-                                  f"{self.scenario.network.name(d)} in {max_steps} steps")
+                raise SolverError(
+                    f"{alive.size} sampled trajectories did not reach destination "
+                    f"{self.scenario.network.name(d)} in {max_steps} steps"
+                )
             weights.append(self.b[k, origins])
             counts.append(cnt.reshape(origins.size, trips, self.E))
         return np.concatenate(weights), np.concatenate(counts)
@@ -246,8 +261,8 @@ class RoutingAgents:
         neg_inf = torch.tensor(-torch.inf, dtype=dt)
         for _ in range(iters):
             c = scen.latency(xbar) + theta_arc
-            Q = c[None, :] + V[:, h]                                          # (K, E)
-            logits = torch.where(valid[None], -Q[:, table] / tau, neg_inf)   # (K, N, deg)
+            Q = c[None, :] + V[:, h]  # (K, E)
+            logits = torch.where(valid[None], -Q[:, table] / tau, neg_inf)  # (K, N, deg)
             V = torch.where(is_dest, torch.zeros((), dtype=dt), -tau * torch.logsumexp(logits, dim=2))
             logpi = mask * (-(Q - V[:, t]) / tau)
             xd = mask * torch.exp(logpi) * n[:, t]

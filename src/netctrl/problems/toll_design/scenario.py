@@ -45,7 +45,6 @@ from ...files import as_number, parse_json, read_text, shown
 from ...graph import FlowNetwork
 from ...topologies import read_topology, travel_time_steps
 
-
 #: the largest toll scenario file (nodes) accepted: see :func:`check_temperature`
 MAX_NODES = 2_000
 
@@ -99,14 +98,18 @@ class TollScenario:
         return out
 
     def __repr__(self) -> str:
-        return (f"TollScenario({self.name!r}, nodes={self.num_nodes}, arcs={self.num_arcs}, "
-                f"destinations={len(self.dests)}, tollable={len(self.toll_arcs)}, tau={self.temperature:g})")
+        return (
+            f"TollScenario({self.name!r}, nodes={self.num_nodes}, arcs={self.num_arcs}, "
+            f"destinations={len(self.dests)}, tollable={len(self.toll_arcs)}, tau={self.temperature:g})"
+        )
 
 
 def _replace_network(scen: TollScenario, **edge_attr) -> TollScenario:
     """A copy of ``scen`` with some arc attributes replaced."""
     net = scen.network
-    net = FlowNetwork(net.num_nodes, net.edge_index, edge_attr={**net.edge_attr, **edge_attr}, node_names=net.node_names)
+    net = FlowNetwork(
+        net.num_nodes, net.edge_index, edge_attr={**net.edge_attr, **edge_attr}, node_names=net.node_names
+    )
     return TollScenario(scen.name, net, scen.dests, scen.demand, scen.temperature, scen.toll_arcs, meta=dict(scen.meta))
 
 
@@ -146,7 +149,7 @@ def _latency(spec, where: str) -> tuple[float, float, float]:
         cap = _number(spec.get("capacity"), f"{where}.capacity", strict=True)
         alpha = _number(spec.get("alpha", 0.15), f"{where}.alpha")
         power = _number(spec.get("power", 4.0), f"{where}.power", low=1.0)
-        return t0, t0 * alpha / cap ** power, power
+        return t0, t0 * alpha / cap**power, power
     raise ScenarioError(f"Expected '{where}.type' in ('affine', 'bpr') (got {shown(kind)})")
 
 
@@ -162,8 +165,10 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
         if isinstance(n, bool) or not isinstance(n, (str, int)):
             raise ScenarioError(f"Expected 'nodes[{j}]' to be a node name, a string or an integer (got {shown(n)})")
     if len(data["nodes"]) > MAX_NODES:
-        raise ScenarioError(f"Expected at most {MAX_NODES} 'nodes' (got {len(data['nodes'])}): the temperature check "
-                            "takes the eigenvalues of a dense nodes x nodes matrix per destination")
+        raise ScenarioError(
+            f"Expected at most {MAX_NODES} 'nodes' (got {len(data['nodes'])}): the temperature check "
+            "takes the eigenvalues of a dense nodes x nodes matrix per destination"
+        )
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise ScenarioError(f"Expected 'meta' to be an object (got {shown(meta)})")
@@ -198,9 +203,15 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> TollScenario:
             dests.append(d)
             rows[d] = np.zeros(len(nodes))
         rows[d][o] += rate
-    scen = TollScenario(name or str(data.get("name", "toll")), net, np.asarray(dests, dtype=np.int64),
-                        np.stack([rows[d] for d in dests]), tau, np.flatnonzero(tollable),
-                        meta=dict(meta))
+    scen = TollScenario(
+        name or str(data.get("name", "toll")),
+        net,
+        np.asarray(dests, dtype=np.int64),
+        np.stack([rows[d] for d in dests]),
+        tau,
+        np.flatnonzero(tollable),
+        meta=dict(meta),
+    )
     check_temperature(scen)
     return scen
 
@@ -222,8 +233,10 @@ def check_temperature(scen: TollScenario) -> float:
         md[d] = 0.0
         rho = max(rho, float(np.max(np.abs(np.linalg.eigvals(md)))))
     if rho >= 0.999:
-        raise ScenarioError(f"Expected a smaller 'temperature' ({scen.temperature:g}): at free-flow costs the agents' "
-                            f"soft-Bellman series diverges (spectral radius {rho:.3f} >= 1; e.g. a zero-cost cycle)")
+        raise ScenarioError(
+            f"Expected a smaller 'temperature' ({scen.temperature:g}): at free-flow costs the agents' "
+            f"soft-Bellman series diverges (spectral radius {rho:.3f} >= 1; e.g. a zero-cost cycle)"
+        )
     return rho
 
 
@@ -245,40 +258,72 @@ def pigou(temperature: float = 0.5) -> TollScenario:
     FlowNetwork has no parallel arcs, so the congestible link is ``s -> m`` followed by a free ``m -> t``
     (one route each way; ``m`` has one exit, so route entropies are unchanged). Only ``s -> m`` is tollable.
     """
-    return scenario_from_dict({
-        "name": "pigou", "temperature": temperature, "nodes": ["s", "m", "t"],
-        "links": [{"from": "s", "to": "t", "latency": {"type": "affine", "a": 1.0, "b": 0.0}, "tollable": False},
-                  {"from": "s", "to": "m", "latency": {"type": "affine", "a": 0.0, "b": 1.0}},
-                  {"from": "m", "to": "t", "latency": {"type": "affine", "a": 0.0, "b": 0.0}, "tollable": False}],
-        "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]})
+    return scenario_from_dict(
+        {
+            "name": "pigou",
+            "temperature": temperature,
+            "nodes": ["s", "m", "t"],
+            "links": [
+                {"from": "s", "to": "t", "latency": {"type": "affine", "a": 1.0, "b": 0.0}, "tollable": False},
+                {"from": "s", "to": "m", "latency": {"type": "affine", "a": 0.0, "b": 1.0}},
+                {"from": "m", "to": "t", "latency": {"type": "affine", "a": 0.0, "b": 0.0}, "tollable": False},
+            ],
+            "demand": [{"origin": "s", "destination": "t", "rate": 1.0}],
+        }
+    )
 
 
 def braess(temperature: float = 0.2, *, toll_all: bool = False) -> TollScenario:
     """Braess's network: unit demand s -> t; ``s->v`` and ``w->t`` cost ``x``, ``v->t`` and ``s->w`` cost 1,
     the bridge ``v->w`` costs 0. Only the bridge is tollable unless ``toll_all``."""
-    lat = {("s", "v"): (0.0, 1.0), ("v", "t"): (1.0, 0.0), ("s", "w"): (1.0, 0.0), ("w", "t"): (0.0, 1.0),
-           ("v", "w"): (0.0, 0.0)}
-    return scenario_from_dict({
-        "name": "braess", "temperature": temperature, "nodes": ["s", "v", "w", "t"],
-        "links": [{"from": u, "to": v, "latency": {"type": "affine", "a": a, "b": b},
-                   "tollable": toll_all or (u, v) == ("v", "w")} for (u, v), (a, b) in lat.items()],
-        "demand": [{"origin": "s", "destination": "t", "rate": 1.0}]})
+    lat = {
+        ("s", "v"): (0.0, 1.0),
+        ("v", "t"): (1.0, 0.0),
+        ("s", "w"): (1.0, 0.0),
+        ("w", "t"): (0.0, 1.0),
+        ("v", "w"): (0.0, 0.0),
+    }
+    return scenario_from_dict(
+        {
+            "name": "braess",
+            "temperature": temperature,
+            "nodes": ["s", "v", "w", "t"],
+            "links": [
+                {
+                    "from": u,
+                    "to": v,
+                    "latency": {"type": "affine", "a": a, "b": b},
+                    "tollable": toll_all or (u, v) == ("v", "w"),
+                }
+                for (u, v), (a, b) in lat.items()
+            ],
+            "demand": [{"origin": "s", "destination": "t", "rate": 1.0}],
+        }
+    )
 
 
-def from_topology(name: str, *, temperature: float = 0.5, load: float = 1.0, capacity_factor: float = 0.6,
-                  seed: int = 0) -> TollScenario:
+def from_topology(
+    name: str, *, temperature: float = 0.5, load: float = 1.0, capacity_factor: float = 0.6, seed: int = 0
+) -> TollScenario:
     """A packaged topology (``geant``, ``att``, ``b4``), a topology JSON file or a topohub key, with the rules of
     the module docstring."""
     from .lower import RoutingAgents
 
     topo = read_topology(name)
     if topo.num_nodes > MAX_NODES:
-        raise ScenarioError(f"{topo.source}: expected at most {MAX_NODES} nodes for a toll scenario (got "
-                            f"{topo.num_nodes}): the temperature check takes dense nodes x nodes eigenvalues")
+        raise ScenarioError(
+            f"{topo.source}: expected at most {MAX_NODES} nodes for a toll scenario (got "
+            f"{topo.num_nodes}): the temperature check takes dense nodes x nodes eigenvalues"
+        )
     src, dst, length = topo.arcs()
     try:
-        base = FlowNetwork(topo.num_nodes, [src, dst], edge_attr={"travel_time": travel_time_steps(length)},
-                           node_names=list(topo.node_names), require_connected="strong")
+        base = FlowNetwork(
+            topo.num_nodes,
+            [src, dst],
+            edge_attr={"travel_time": travel_time_steps(length)},
+            node_names=list(topo.node_names),
+            require_connected="strong",
+        )
     except GraphError as exc:
         raise GraphError(f"{topo.source}: 'links': {exc}") from None
     rng = np.random.default_rng(seed)
@@ -288,10 +333,19 @@ def from_topology(name: str, *, temperature: float = 0.5, load: float = 1.0, cap
     np.fill_diagonal(q, 0.0)
     t0 = base.edge_attr["travel_time"].astype(float)
     E = base.num_edges
-    net = FlowNetwork(n, base.edge_index, edge_attr={"t0": t0, "k": np.zeros(E), "p": np.ones(E)}, node_names=base.node_names)
-    free = TollScenario(name, net, np.arange(n), q.T.copy(), float(temperature), np.arange(E),
-                        meta={"seed": seed, "load": load, "capacity_factor": capacity_factor})
+    net = FlowNetwork(
+        n, base.edge_index, edge_attr={"t0": t0, "k": np.zeros(E), "p": np.ones(E)}, node_names=base.node_names
+    )
+    free = TollScenario(
+        name,
+        net,
+        np.arange(n),
+        q.T.copy(),
+        float(temperature),
+        np.arange(E),
+        meta={"seed": seed, "load": load, "capacity_factor": capacity_factor},
+    )
     check_temperature(free)
-    flow = RoutingAgents(free).loading(t0).x             # routing on free-flow times, no congestion
+    flow = RoutingAgents(free).loading(t0).x  # routing on free-flow times, no congestion
     cap = np.maximum(capacity_factor * flow, 0.5 * float(np.median(flow[flow > 0])))
     return _replace_network(free, k=t0 * 0.15 / cap**4, p=np.full(E, 4.0), capacity=cap)
