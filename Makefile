@@ -6,12 +6,12 @@ BIN := $(VENV)/bin
 # 2.13.0 from local disk; an unpinned or ranged torch would pull the multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: setup demo test test-all bench clean
+.PHONY: setup demo test test-all lint typecheck docs bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[test,ray]"
+	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[test,ray,sb3,torchrl,dev,tensorboard,docs]"
 	touch $@
 
 setup: $(BIN)/.installed
@@ -25,8 +25,19 @@ test: setup
 test-all: setup
 	$(BIN)/python -m pytest -m "slow or not slow"
 
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+# the documentation site (mkdocs.yml, docs/) into site/; strict: a broken link or a missing page fails
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 bench: setup
 	$(BIN)/python benchmarks/mobility.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache .mypy_cache .ruff_cache

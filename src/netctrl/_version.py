@@ -1,3 +1,9 @@
-"""The version of netctrl (one place: the package and its metadata read it from here)."""
+"""The version of netctrl, read from the installed package's metadata: the one place it is written is
+``[project] version`` in ``pyproject.toml``."""
 
-__version__ = "0.3.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("netctrl")
+except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
