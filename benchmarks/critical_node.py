@@ -69,6 +69,7 @@ from netctrl.algos.curriculum import (
 from netctrl.errors import SolverError
 from netctrl.problems.critical_node import PUBLIC_BUDGETS, ExactSolver, MCNInstance, random_instance
 from netctrl.problems.critical_node.features import DEFAULT_FEATURES, FEATURE_SETS, CriticalNodeGame
+from netctrl.progress import track
 from netctrl.registry import get_problem
 
 TEST_SEED = 10_000
@@ -138,7 +139,7 @@ def _gap(v, ref) -> float:
 def evaluate_small(vfs: dict, instances, log=print, per_player: bool = True):
     """Exact and learned values of ``instances`` (and, if ``per_player``, each player alone by the network)."""
     exact_t, recs = [], []
-    for k, inst in enumerate(instances):
+    for k, inst in enumerate(track(instances, "small instances (exact + learned)")):
         solver = ExactSolver(inst)
         res = solver.solve_state(inst.initial_state())
         exact_t.append(res.wall_s)
@@ -213,7 +214,7 @@ def evaluate_large(vfs: dict, sizes, per_triple: int, time_cap: float, log=print
             for k in range(per_triple)
         ]
         size_recs = []
-        for inst in insts:
+        for inst in track(insts, f"{n}-node instances (exact + learned)"):
             rec = {"name": inst.name, "n": n}
             try:
                 res = ExactSolver(inst, time_limit=time_cap).solve_state(inst.initial_state())

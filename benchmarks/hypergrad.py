@@ -110,7 +110,11 @@ def gradient_checks(rows: list) -> float:
         _, h = _model_based(agents, obj)(theta)
         t_hg = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fd = finite_difference_gradient(lambda t: obj.of(agents.solve(scen.arc_tolls(t)), t), theta, 1e-5)
+        fd = finite_difference_gradient(
+            lambda t: obj.of(agents.solve(scen.arc_tolls(t)), t),  # noqa: B023 -- called in this iteration only
+            theta,
+            1e-5,
+        )
         t_fd = time.perf_counter() - t0
         err = float(np.linalg.norm(h - fd) / np.linalg.norm(fd))
         worst = max(worst, err)
@@ -147,7 +151,7 @@ def model_free_checks(rows: list, trips: dict) -> None:
             counts,
             scen.temperature,
             scen.latency_slope,
-            lambda x: obj.flow_gradient(x, tolls),
+            lambda x: obj.flow_gradient(x, tolls),  # noqa: B023 -- called in this iteration only
             scen.toll_arcs,
             obj.theta_gradient(theta),
             batches=20,
@@ -257,7 +261,7 @@ def race(name: str, rows: list, quick: bool, spsa_budget: int) -> dict:
     traces = {}
     # 1. model-based hyper-gradient: full budget, defines the target
     agents = RoutingAgents(scen)
-    res, tr = run_method("hypergrad-model-based", _model_based(agents, obj), agents, cfg.iterations, None)
+    _, tr = run_method("hypergrad-model-based", _model_based(agents, obj), agents, cfg.iterations, None)
     traces["hypergrad-model-based"] = tr
     best = min(tr["value"])
     target = w0 - 0.99 * (w0 - best)

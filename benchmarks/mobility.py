@@ -132,7 +132,7 @@ def run(
         seeds = list(prob.test_seeds)[:episodes]
         recs = rows_to_records(
             prob,
-            compare(prob, controllers, seeds),
+            compare(prob, controllers, seeds, progress=True),
             extra={
                 l: {
                     "train_wall_s": train_records[city][l]["train_wall_s"],
@@ -153,9 +153,8 @@ def run(
         ]
         print_table(f"mobility / {city} ({len(seeds)} test episodes)", recs, keys)
         rows += recs
-        oracle_val[city] = float(
-            compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean()
-        )
+        oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
+        oracle_val[city] = float(oracle.result.rewards.mean())
     speed = measure_speed(runs / "nyc_brooklyn" / labels[0]) if "nyc_brooklyn" in cities else {}
     print("speed:", speed)
     plot_curves(

@@ -62,6 +62,7 @@ from netctrl.problems.network_flow import (
     RandomDistribution,
     oracle_plan,
 )
+from netctrl.progress import track
 from netctrl.registry import get_problem, get_recipe, load_problem
 from netctrl.train import atomic_write_text, configure_threads
 
@@ -115,7 +116,7 @@ def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -
     env = problem.make_env()
     env.reset(seed=seed)
     times = []
-    for _ in range(steps):
+    for _ in track(range(steps), f"oracle MPC steps ({env.N} nodes)"):
         t0 = time.perf_counter()
         flows, _ = oracle_plan(env, horizon)
         times.append(time.perf_counter() - t0)
@@ -282,7 +283,7 @@ def run(
         t0 = time.perf_counter()
         recs = rows_to_records(
             prob,
-            compare(prob, controllers, seeds),
+            compare(prob, controllers, seeds, progress=True),
             extra={
                 l: {"train_wall_s": records[l]["train_wall_s"], "train_episodes": records[l]["episodes"]}
                 for l in labels
@@ -324,7 +325,8 @@ def run(
         "graph; oracle = episode optimum with perfect foresight (one time-expanded LP per "
         "episode); its decision_ms = receding-horizon MPC (horizon 15) per step, plan_ms = the "
         "full-episode solve; agents trained once on network_flow/gabriel-mix (Gabriel "
-        f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, the bi-level agent "
+        f"{'/'.join(map(str, MIX_SIZES))} nodes, instance 0, {SHORT}) and evaluated without retraining, "
+        "the bi-level agent "
         "pretrained by DAgger on the forecast MPC (no foresight) on Gabriel "
         f"{'/'.join(map(str, PRETRAIN_SIZES))} before PPO; mpc-forecast = that MPC, on "
         f"graphs of <= {FORECAST_MAX_NODES} nodes; test seeds 1000+",

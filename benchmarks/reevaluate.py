@@ -71,7 +71,7 @@ def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list
                 if (supply_runs / s / lab / "best.pt").exists()
             }
             ctrls["random"] = prob.baselines(0)["random"]
-            add("supply_chain", s, compare(prob, ctrls, list(prob.test_seeds)[:100], reference=None))
+            add("supply_chain", s, compare(prob, ctrls, list(prob.test_seeds)[:100], reference=None, progress=True))
     if "network_flow" in families:
         from network_flow import EPISODES, GRAPHS, graph_problem
 
@@ -86,7 +86,7 @@ def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list
             add(
                 "network_flow",
                 source,
-                compare(prob, ctrls, list(prob.test_seeds)[: EPISODES.get(source, 10)], reference=None),
+                compare(prob, ctrls, list(prob.test_seeds)[: EPISODES.get(source, 10)], reference=None, progress=True),
             )
     if "mobility" in families:
         for c in CITIES:
@@ -94,7 +94,13 @@ def run(out: Path, supply_runs: Path, network_agent: Path | None, families: list
             add(
                 "mobility",
                 c,
-                compare(prob, {"random": prob.baselines(0)["random"]}, list(prob.test_seeds)[:10], reference=None),
+                compare(
+                    prob,
+                    {"random": prob.baselines(0)["random"]},
+                    list(prob.test_seeds)[:10],
+                    reference=None,
+                    progress=True,
+                ),
             )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))

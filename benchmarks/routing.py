@@ -54,6 +54,7 @@ from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, clone_state, meta_tr
 from netctrl.controllers import run_episode
 from netctrl.problems.routing import MAMRL_CONFIG, PacketSim, RoutingParallelEnv, load_topology, meta_tasks
 from netctrl.problems.routing.baselines import QRouting, ShortestPath
+from netctrl.progress import track
 from netctrl.recipes.routing import TeacherConfig, teacher_init
 from netctrl.registry import get_problem
 from netctrl.train import atomic_write_text
@@ -118,7 +119,11 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         return RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=task)
 
     teacher = teacher_init(
-        spec, cfg, TeacherConfig(**({"episodes": 2, "epochs": 2} if quick else {})), log=lambda s: log(f"[{name}] {s}")
+        spec,
+        cfg,
+        TeacherConfig(**({"episodes": 2, "epochs": 2} if quick else {})),
+        log=lambda s: log(f"[{name}] {s}"),
+        progress=True,
     )
     teacher_wall = time.perf_counter() - t0
     meta_policy, meta_hist = meta_train(
@@ -129,6 +134,7 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         time_limit_s=60 * minutes * 0.4,
         log=lambda s: log(f"[{name}] {s}"),
         init=teacher,
+        progress=True,
     )
     meta_init = clone_state(meta_policy)
     meta_wall = time.perf_counter() - t0
@@ -136,11 +142,13 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     mamrl = RouterLearner(make_env(), cfg)
     mamrl.reset_to(meta_init)
     t0 = time.perf_counter()
-    mamrl, _ = train_online(make_env, cfg, adapt_eps, learner=mamrl, seed_base=30_000)
+    mamrl, _ = train_online(make_env, cfg, adapt_eps, learner=mamrl, seed_base=30_000, progress=True)
     mamrl_wall = meta_wall + time.perf_counter() - t0
     pg_eps = meta_episodes + adapt_eps
     t0 = time.perf_counter()
-    pg, pg_hist = train_online(make_env, pg_cfg, pg_eps, seed_base=40_000, log=lambda s: log(f"[{name}] pg {s}"))
+    pg, pg_hist = train_online(
+        make_env, pg_cfg, pg_eps, seed_base=40_000, log=lambda s: log(f"[{name}] pg {s}"), progress=True
+    )
     pg_wall = time.perf_counter() - t0
     log(
         f"[{name}] trained: meta {len(meta_hist)} iterations ({meta_episodes} episodes, {meta_wall:.0f}s), "
@@ -150,7 +158,7 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     # 2. load sweep ----------------------------------------------------------------------------------------
     load_rows = []
     spa = ShortestPath(topo)
-    for load in loads:
+    for load in track(loads, f"[{name}] load sweep"):
         res = {"spa": [episode(spa, make_env((), load, EVAL_HORIZON), s) for s in seeds]}
         q = QRouting(topo)
         for k in range(q_warmup):
@@ -185,7 +193,7 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
     loss_pre = _mean(spa_pre, "packets_lost")
     curves, fail_rows = {}, []
     per_ctrl: dict[str, list] = {c: [] for c in ("spa", "q-routing", "pg", "mamrl", "teacher-init", "random-init")}
-    for si, task in enumerate(test_tasks):
+    for si, task in enumerate(track(test_tasks, f"[{name}] link failures")):
         runs: dict[str, list[dict]] = {}
         fail_seeds = [60_000 + 1000 * si + k for k in range(fail_eps)]
         runs["spa"] = [episode(spa, make_env(task, FAIL_LOAD), s) for s in fail_seeds]
@@ -406,56 +414,6 @@ def run(
     )
     plot(records, out / f"{stem}.png")
     return doc
-
-
-def markdown(doc: dict, loads=(0.005, 0.1, 0.3, 0.5)) -> str:
-    """The README's two tables from a ``results/routing.json`` document."""
-
-    def f(v, nd=1):
-        return "–" if v is None else f"{v:.{nd}f}" if isinstance(v, float) else str(v)
-
-    rows = doc["rows"]
-    out = [
-        "| topology | controller | " + " | ".join(f"λ = {x}" for x in loads) + " | lost at λ = 0.5 |",
-        "|---|---|" + "---:|" * (len(loads) + 1),
-    ]
-    for topo in TOPOLOGIES:
-        for ctrl in ("spa", "q-routing", "pg", "mamrl"):
-            sel = {
-                r["load"]: r
-                for r in rows
-                if r["experiment"] == "load" and r["topology"] == topo and r["controller"] == ctrl
-            }
-            if not sel:
-                continue
-            cells = [
-                f"{f(sel[x]['delivery_time'])} ({f(sel[x]['delivery_time_vs_spa'], 2)}x; {f(sel[x]['sojourn_time'])})"
-                if x in sel
-                else "–"
-                for x in loads
-            ]
-            out.append(
-                f"| {topo} | {ctrl} | " + " | ".join(cells) + f" | {f(sel.get(0.5, {}).get('packets_lost'), 0)} |"
-            )
-    out += [
-        "",
-        "| topology | controller | adapt episodes (per scenario) | lost, 1st episode | lost, last 10 | delivery time, last 10 |",
-        "|---|---|---|---:|---:|---:|",
-    ]
-    for r in rows:
-        if r["experiment"] != "link_failure":
-            continue
-        ks = r.get("adapt_episodes_per_scenario")
-        ad = (
-            "never (static)"
-            if ks is None
-            else ", ".join(f">{r['adapt_censored_at']}" if k is None else str(k) for k in ks)
-        )
-        out.append(
-            f"| {r['topology']} | {r['controller']} | {ad} | {f(r['packets_lost_first_episode'], 0)} | "
-            f"{f(r['packets_lost'])} | {f(r['delivery_time'])} |"
-        )
-    return "\n".join(out)
 
 
 if __name__ == "__main__":

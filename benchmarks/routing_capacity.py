@@ -31,6 +31,7 @@ from netctrl.controllers import run_episode
 from netctrl.problems.routing import RoutingParallelEnv, load_topology
 from netctrl.problems.routing.baselines import BalancedRouting, ShortestPath
 from netctrl.problems.routing.capacity import min_max_unit_load, unit_loads
+from netctrl.progress import track
 
 LOADS = (0.3, 0.5)
 
@@ -64,7 +65,7 @@ if __name__ == "__main__":
             rows.append(row)
             print(row)
         seeds = range(1000, 1003)
-        for lam in SIM_LOADS:
+        for lam in track(SIM_LOADS, f"{name}: simulated loads"):
             res = {
                 c.name: [
                     run_episode(c, RoutingParallelEnv(base, load=lam, horizon=EVAL_HORIZON), s).metrics for s in seeds

@@ -94,7 +94,7 @@ def run(
         controllers = {l: load_agent(runs / "supply_chain" / s / l, l, prob) for l in labels}
         controllers.update(prob.baselines(seed))
         seeds = list(prob.test_seeds)[: (3 if quick else episodes)]
-        compared = compare(prob, controllers, seeds)
+        compared = compare(prob, controllers, seeds, progress=True)
         extra = {
             l: {
                 "train_wall_s": records[s][l]["train_wall_s"],
@@ -115,9 +115,8 @@ def run(
                 by["oracle"]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
             )
         rows += recs
-        oracle_val[s] = float(
-            compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds))[0].result.rewards.mean()
-        )
+        oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
+        oracle_val[s] = float(oracle.result.rewards.mean())
     print("speed:", speed)
     plot_curves(
         {s: {l: runs / "supply_chain" / s / l for l in labels} for s in scenarios},

@@ -22,7 +22,7 @@ learners (Q-routing, a policy adapting after a link failure) learn inside the sa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,12 +141,19 @@ def _agent_sum(d: dict) -> float:
     return float(sum(float(v) for v in d.values()))
 
 
-def run_episode(controller: Controller, env: Any, seed: int, sum_keys: Iterable[str] = ()) -> EpisodeResult:
+def run_episode(
+    controller: Controller,
+    env: Any,
+    seed: int,
+    sum_keys: Iterable[str] = (),
+    on_step: Callable[[int], None] | None = None,
+) -> EpisodeResult:
     """Run one episode of ``controller`` in ``env`` (already wrapped for the controller's level).
 
     The reward is the episode return (for a PettingZoo environment: summed over the agents); ``sum_keys``
     are ``info`` entries summed over the episode (and over the agents); the environment's
-    ``episode_metrics()``, if it has one, is recorded at the end.
+    ``episode_metrics()``, if it has one, is recorded at the end. ``on_step(steps)`` is called after every
+    step with the steps done so far (e.g. a progress bar's status; it is not part of the decision time).
     """
     from .bilevel import BilevelWrapper
 
@@ -179,6 +186,8 @@ def run_episode(controller: Controller, env: Any, seed: int, sum_keys: Iterable[
         if observe is not None:
             observe(obs, reward, terminated, truncated, info)
         steps += 1
+        if on_step is not None:
+            on_step(steps)
         if parallel:
             total += _agent_sum(reward)
             for k in sum_keys:
@@ -213,7 +222,7 @@ class ConstantDesiredController(Controller):
     def __init__(self, weights: np.ndarray | None = None, name: str = "uniform") -> None:
         self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
         self.name = name
-        self._n = None
+        self._n: int | None = None  # set by bind()
 
     def bind(self, env) -> None:
         self._n = env.action_space.shape[0]
@@ -221,6 +230,7 @@ class ConstantDesiredController(Controller):
     def act(self, observation: Any) -> np.ndarray:
         if self.weights is not None:
             return self.weights
+        assert self._n is not None, "bind(env) before act()"
         return np.full(self._n, 1.0 / self._n, dtype=np.float32)
 
 
@@ -233,7 +243,7 @@ class RandomDesiredController(SeededController):
     def __init__(self, seed: int = 0, concentration: float = 1.0) -> None:
         super().__init__(seed)
         self.concentration = concentration
-        self._n = None
+        self._n: int | None = None  # set by bind()
 
     def bind(self, env) -> None:
         self._n = env.action_space.shape[0]
@@ -249,10 +259,11 @@ class ZeroActionController(Controller):
 
     def __init__(self, name: str = "no-rebalancing") -> None:
         self.name = name
-        self._shape = None
+        self._shape: tuple[int, ...] | None = None  # set by bind()
 
     def bind(self, env) -> None:
         self._shape = env.action_space.shape
 
     def act(self, observation: Any) -> np.ndarray:
+        assert self._shape is not None, "bind(env) before act()"
         return np.zeros(self._shape, dtype=np.float32)

@@ -1,8 +1,14 @@
 """Evaluate controllers side by side: same environment factory, same seeds, step by step, for every kind of
-problem (Gymnasium, PettingZoo parallel, instance -> solution)."""
+problem (Gymnasium, PettingZoo parallel, instance -> solution).
+
+``progress=True`` shows a bar on stderr (when it is a terminal): the controller, the episodes done and the
+steps of the current episode, so a slow controller (an MPC solving a large LP every step) shows it is alive.
+The bar changes nothing evaluated: the same rewards with it as without.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,6 +17,7 @@ import numpy as np
 
 from .bilevel import BilevelWrapper
 from .controllers import Controller, EpisodeResult, run_episode
+from .progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from .registry import ProblemSpec
@@ -55,15 +62,30 @@ def evaluate(
     *,
     make_lower: Callable[[str, Any], object] | None = None,
     sum_keys: Iterable[str] = (),
+    progress: bool = False,
 ) -> EvalResult:
     """Evaluate ``controller`` on one episode per seed.
 
     Controllers that act through a lower level (``controller.lower``) get the environment wrapped in a
-    :class:`BilevelWrapper` with ``make_lower(controller.lower, env)``.
+    :class:`BilevelWrapper` with ``make_lower(controller.lower, env)``. ``progress``: a bar on stderr over the
+    episodes (see the module docstring).
     """
+    seeds = list(seeds)
+    with Progress(len(seeds), f"eval {controller.name}", enabled=progress) as bar:
+        return _evaluate(controller, make_env, seeds, make_lower, sum_keys, bar)
+
+
+def _evaluate(
+    controller: Controller,
+    make_env: Callable[[], Any],
+    seeds: list,
+    make_lower: Callable[[str, Any], object] | None,
+    sum_keys: Iterable[str],
+    bar: Progress,
+) -> EvalResult:
+    """:func:`evaluate`, advancing ``bar`` by one per episode (its status: the episode and its steps)."""
     from .errors import ConfigError
 
-    seeds = list(seeds)
     if not seeds:
         raise ConfigError("nothing to evaluate: no episodes (give at least one seed / --episodes >= 1)")
     env = make_env()
@@ -75,11 +97,29 @@ def evaluate(
         env = BilevelWrapper(env, make_lower(controller.lower, env))
     out = EvalResult(controller.name)
     try:
-        for s in seeds:
-            out.episodes.append(run_episode(controller, env, int(s), sum_keys))
+        for k, s in enumerate(seeds):
+            episode = f"episode {k + 1}/{len(seeds)}"
+            bar.update(0, episode)
+            on_step = _step_status(bar, episode) if bar.enabled else None
+            out.episodes.append(run_episode(controller, env, int(s), sum_keys, on_step=on_step))
+            bar.update(1)
     finally:
         env.close()
     return out
+
+
+def _step_status(bar: Progress, episode: str, every_s: float = 0.1) -> Callable[[int], None]:
+    """``on_step`` of :func:`~netctrl.controllers.run_episode` that shows the steps done in ``bar``'s status (at
+    most every ``every_s`` seconds: fast environments step thousands of times a second)."""
+    shown = [time.monotonic()]
+
+    def on_step(steps: int) -> None:
+        now = time.monotonic()
+        if now - shown[0] >= every_s:
+            shown[0] = now
+            bar.update(0, f"{episode}, step {steps}")
+
+    return on_step
 
 
 @dataclass
@@ -100,18 +140,22 @@ def compare(
     controllers: dict[str, Controller],
     seeds: Sequence[int] | None = None,
     reference: str | None = None,
+    *,
+    progress: bool = False,
 ) -> list[ComparisonRow]:
     """Evaluate every controller on the same seeds; ``pct = 100 * mean / mean(reference)`` where ``reference``
-    (default: the problem's, e.g. ``"oracle"`` or ``"exact"``) is among the controllers."""
+    (default: the problem's, e.g. ``"oracle"`` or ``"exact"``) is among the controllers. ``progress``: one bar
+    on stderr over every controller's episodes (see the module docstring)."""
     from .registry import get_problem
 
     problem = get_problem(problem)
     seeds = list(problem.test_seeds if seeds is None else seeds)
     reference = problem.reference if reference is None else reference
-    results = {
-        name: evaluate(c, problem.make_env, seeds, make_lower=problem.make_lower, sum_keys=problem.info_keys)
-        for name, c in controllers.items()
-    }
+    results = {}
+    with Progress(len(controllers) * len(seeds), "eval", enabled=progress) as bar:
+        for k, (name, c) in enumerate(controllers.items()):
+            bar.update(0, description=f"eval {name} ({k + 1}/{len(controllers)})")
+            results[name] = _evaluate(c, problem.make_env, seeds, problem.make_lower, problem.info_keys, bar)
     ref = results.get(reference) if reference else None
     ref_mean = float(ref.rewards.mean()) if ref is not None else None
     rows = []

@@ -106,18 +106,32 @@ def run_sweep(
     ray_address: str | None = None,
     out: str | Path | None = None,
     command: str | None = None,
+    progress: bool = False,
 ) -> dict:
-    """Run every job (as Ray tasks, one CPU each, or one after the other here) and write the rows in job order."""
-    t0 = time.perf_counter()
-    if use_ray:
-        from .scale import init_ray, require_ray
+    """Run every job (as Ray tasks, one CPU each, or one after the other here) and write the rows in job order
+    (``progress``: a bar on stderr over the finished jobs)."""
+    from .progress import Progress
 
-        ray = require_ray()
-        init_ray(ray_address)
-        task = ray.remote(num_cpus=1)(run_job)
-        rows = ray.get([task.remote(j, minutes) for j in jobs])
-    else:
-        rows = [run_job(j, minutes) for j in jobs]
+    t0 = time.perf_counter()
+    with Progress(len(jobs), "sweep jobs", enabled=progress) as bar:
+        if use_ray:
+            from .scale import init_ray, require_ray
+
+            ray = require_ray()
+            init_ray(ray_address)
+            task = ray.remote(num_cpus=1)(run_job)
+            refs = [task.remote(j, minutes) for j in jobs]
+            pending = list(refs)
+            while pending:  # the bar advances as jobs finish, in any order; the rows keep the jobs' order
+                ready, pending = ray.wait(pending, num_returns=1)
+                bar.update(len(ready), f"{len(jobs) - len(pending)} finished")
+            rows = ray.get(refs)
+        else:
+            rows = []
+            for j in jobs:
+                bar.update(0, f"{j.problem} {j.tag} seed {j.seed}")
+                rows.append(run_job(j, minutes))
+                bar.update(1)
     doc_extra = {
         "jobs": [asdict(j) for j in jobs],
         "backend": "ray" if use_ray else "local",

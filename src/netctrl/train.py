@@ -14,8 +14,10 @@ Every algorithm (``netctrl.algos.*``) and every recipe (``netctrl.recipes.*``) u
   first: a file that is not a checkpoint, a damaged one (its checksum), or a checkpoint of another recipe or
   problem family raises :class:`CheckpointError` saying which; a failed write (disk full, read-only
   directory) keeps the previous file;
-* metrics go to ``metrics.csv`` and ``metrics.jsonl`` in the run directory (:class:`MetricsLogger`);
-* the full configuration is saved as ``config.json`` next to the checkpoints and printed at start-up.
+* metrics go to ``metrics.csv`` and ``metrics.jsonl`` in the run directory (:class:`MetricsLogger`), and with
+  ``tensorboard`` to TensorBoard event files in ``<run_dir>/tensorboard/`` (the ``tensorboard`` extra);
+* the full configuration is saved as ``config.json`` next to the checkpoints and printed at start-up;
+* training shows a progress bar (:class:`~netctrl.progress.Progress`, on stderr when it is a terminal).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import json
 import math
 import os
 import random
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,7 +38,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DependencyNotInstalled
+from .progress import Progress
 
 CHECKPOINT_FORMAT = "netctrl-checkpoint"
 CHECKPOINT_VERSION = 3
@@ -134,8 +138,24 @@ RUN_FILES = (
     "metrics.jsonl",
     "metrics.csv",
     "pretrain.json",
+    "tensorboard",
 )
-"""The files a run writes in its directory (a copy of the user's scenario file may sit beside them)."""
+"""The files a run writes in its directory (a copy of the user's scenario file may sit beside them);
+``tensorboard`` is a directory (:data:`TENSORBOARD_DIR`)."""
+
+TENSORBOARD_DIR = "tensorboard"
+"""The run directory's folder of TensorBoard event files (``tensorboard --logdir <run_dir>``)."""
+
+
+def remove_run_files(run_dir: Path, names: tuple[str, ...] = RUN_FILES) -> None:
+    """Delete the run files ``names`` of ``run_dir`` that exist (a directory, such as the TensorBoard log, with
+    everything in it)."""
+    for name in names:
+        path = Path(run_dir) / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def clean_stale_temporaries(run_dir: Path) -> None:
@@ -329,14 +349,54 @@ class Checkpointer:
 
 
 # ---------------------------------------------------------------------------------------------- metrics
-class MetricsLogger:
-    """Append-only metrics in ``metrics.csv`` and ``metrics.jsonl``; rows after a resume point are dropped."""
+def require_tensorboard():
+    """torch's ``SummaryWriter`` class, or :class:`DependencyNotInstalled` naming the extra that provides it."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:
+        raise DependencyNotInstalled(
+            "TensorBoard logging needs the tensorboard package: pip install 'netctrl[tensorboard]' "
+            "(or train without --tensorboard)"
+        ) from exc
+    return SummaryWriter
 
-    def __init__(self, run_dir: Path, resume_iteration: int | None = None) -> None:
+
+def tensorboard_writer(log_dir: Path, purge_step: int | None = None):
+    """A ``SummaryWriter`` on ``log_dir``; ``purge_step``: TensorBoard drops the events the directory holds from
+    this step on (those of an interrupted run that a resumed one logs again)."""
+    return require_tensorboard()(log_dir=str(log_dir), purge_step=purge_step)
+
+
+class MetricsLogger:
+    """Append-only metrics in ``metrics.csv`` and ``metrics.jsonl`` and, with ``tensorboard``, in TensorBoard
+    event files in ``<run_dir>/tensorboard/`` (:data:`TENSORBOARD_DIR`); rows after a resume point are dropped.
+
+    A row's *step* is its ``step_key`` entry (PPO's and A2C's 1-based ``iteration``); with ``step_key=None``, or
+    for a row without that entry, its 1-based line number in ``metrics.jsonl``. ``resume_iteration=k`` keeps
+    the rows of steps ``<= k`` and continues the TensorBoard log with ``purge_step = k + 1`` (TensorBoard drops
+    the earlier events of the steps the resumed run logs again: no step is shown twice; a run resumed with
+    TensorBoard that had none gets its kept rows first); a fresh log (``resume_iteration=None``) starts empty
+    files and an empty TensorBoard directory. Every number of a row but
+    its step is a TensorBoard scalar at the row's step, tagged by its key (``<phase>/<key>`` for rows with a
+    ``phase``, e.g. MAMRL's ``meta`` and ``online`` rows).
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        resume_iteration: int | None = None,
+        *,
+        tensorboard: bool = False,
+        step_key: str | None = "iteration",
+    ) -> None:
         self.run_dir = Path(run_dir)
         self.jsonl = self.run_dir / "metrics.jsonl"
         self.csv = self.run_dir / "metrics.csv"
+        self.step_key = step_key
         self.rows: list[dict] = []
+        self._tb = None
+        if tensorboard:
+            require_tensorboard()  # before any file is touched
         if resume_iteration is not None and self.jsonl.exists():
             with open(self.jsonl) as fh:
                 for line in fh:
@@ -344,9 +404,24 @@ class MetricsLogger:
                         row = json.loads(line)
                     except json.JSONDecodeError:  # a line cut by an interruption
                         continue
-                    if row.get("iteration", 0) <= resume_iteration:
+                    if self.step(row, len(self.rows) + 1) <= resume_iteration:
                         self.rows.append(row)
         self._rewrite()
+        if tensorboard:
+            log_dir = self.run_dir / TENSORBOARD_DIR
+            if resume_iteration is None and log_dir.is_dir():
+                shutil.rmtree(log_dir)
+            backfill = not log_dir.is_dir()  # e.g. a run trained without TensorBoard, resumed with it
+            self._tb = tensorboard_writer(log_dir, None if resume_iteration is None else int(resume_iteration) + 1)
+            if backfill:
+                for n, kept in enumerate(self.rows, 1):
+                    self._scalars(kept, n)
+
+    def step(self, row: dict, line: int) -> int:
+        """The step of ``row``, the ``line``-th row (1-based) of the log."""
+        if self.step_key is not None and isinstance(row.get(self.step_key), (int, float)):
+            return int(row[self.step_key])
+        return line
 
     def _rewrite(self) -> None:
         atomic_write_text(self.jsonl, "".join(json.dumps(r) + "\n" for r in self.rows))
@@ -368,41 +443,30 @@ class MetricsLogger:
         self.rows.append(row)
         with open(self.jsonl, "a") as fh:
             fh.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            self._scalars(row, len(self.rows))
+
+    def _scalars(self, row: dict, line: int) -> None:
+        if self._tb is None:
+            return
+        step = self.step(row, line)
+        phase = row.get("phase")
+        prefix = f"{phase}/" if isinstance(phase, str) and phase else ""
+        for key, value in row.items():
+            if key != self.step_key and isinstance(value, (int, float)) and not isinstance(value, bool):
+                self._tb.add_scalar(prefix + key, value, step)
 
     def flush(self) -> None:
         self._write_csv()
-
-
-# ---------------------------------------------------------------------------------------------- progress
-class Progress:
-    """A rich progress bar (or nothing, when ``enabled`` is false)."""
-
-    def __init__(self, total: int, description: str, enabled: bool = True, start: int = 0) -> None:
-        self.enabled = enabled
-        self._bar = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-            from rich.progress import Progress as RichProgress
-
-            self._bar = RichProgress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[status]}"),
-                transient=False,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(description, total=total, completed=start, status="")
-
-    def update(self, advance: int = 1, status: str = "") -> None:
-        if self._bar is not None:
-            self._bar.update(self._task, advance=advance, status=status)
+        if self._tb is not None:
+            self._tb.flush()
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
+        """Write the CSV file and close the TensorBoard log (a closed logger logs nothing more to TensorBoard)."""
+        self.flush()
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
 
 
 def print_config(title: str, cfg: dict, enabled: bool = True) -> None:
@@ -434,6 +498,7 @@ class RunTracker:
         resume: continue from ``last.pt`` if it exists (``resume_keys`` may differ from the stored config).
         progress, verbose: progress bar; configuration table.
         meta: recorded in every checkpoint besides the config (the recipe and the problem).
+        tensorboard: also log the metrics to TensorBoard (``<run_dir>/tensorboard/``).
     """
 
     def __init__(
@@ -452,6 +517,7 @@ class RunTracker:
         verbose: bool,
         title: str,
         meta: dict | None = None,
+        tensorboard: bool = False,
     ) -> None:
         self.ckpt = Checkpointer(
             Path(run_dir), config, meta, fresh=not (resume and (Path(run_dir) / "last.pt").exists())
@@ -461,7 +527,9 @@ class RunTracker:
         self.state = self.ckpt.resume_state(resume_keys) if resume else None
         self.start = int(self.state["iteration"]) if self.state else 0
         self.best_eval = self.state.get("best_eval") if self.state else None
-        self.logger = MetricsLogger(self.ckpt.run_dir, resume_iteration=self.start if resume else None)
+        self.logger = MetricsLogger(
+            self.ckpt.run_dir, resume_iteration=self.start if resume else None, tensorboard=tensorboard
+        )
         print_config(title, {k: v for k, v in config.items() if k != "policy"}, enabled=verbose and self.start == 0)
         self.bar = Progress(total, config.get("algo", "train"), enabled=progress, start=self.start)
         self.t0 = time.perf_counter()
@@ -515,7 +583,7 @@ class RunTracker:
 
     def close(self) -> None:
         self.bar.close()
-        self.logger.flush()
+        self.logger.close()
 
     def result(self, model: Any, episodes: int) -> TrainResult:
         return TrainResult(

@@ -85,8 +85,10 @@ def train(
     progress: bool = True,
     verbose: bool = True,
     metadata: dict | None = None,
+    tensorboard: bool = False,
 ) -> TrainResult:
-    """Train ``policy`` with the reference actor-critic on environments from ``make_env``."""
+    """Train ``policy`` with the reference actor-critic on environments from ``make_env`` (``tensorboard``: the
+    metrics also go to TensorBoard, ``run_dir/tensorboard/``)."""
     configure_threads(cfg.threads)
     seed_everything(cfg.seed)
     model = policy
@@ -108,6 +110,7 @@ def train(
         verbose=verbose,
         title="A2C (reference actor-critic)",
         meta=metadata,
+        tensorboard=tensorboard,
     )
     run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     n = cfg.num_envs

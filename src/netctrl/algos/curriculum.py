@@ -45,16 +45,22 @@ import torch
 from ..controllers import Controller
 from ..errors import CheckpointError, ConfigError, require_at_least
 from ..policies.value import ValueNet
+from ..progress import Progress
 
 
-def _predict(net: ValueNet | list[ValueNet], game, states, chunk: int = 512) -> np.ndarray:
-    """Values of ``states`` by ``net``, or the mean over a list of networks (each state encoded once)."""
+def _predict(
+    net: ValueNet | list[ValueNet], game, states, chunk: int = 512, on_chunk: Callable[[int], None] | None = None
+) -> np.ndarray:
+    """Values of ``states`` by ``net``, or the mean over a list of networks (each state encoded once);
+    ``on_chunk(n)`` after each chunk of ``n`` states."""
     nets = net if isinstance(net, list) else [net]
     out = []
     with torch.no_grad():
         for k in range(0, len(states), chunk):
             batch, off, size = game.encode(states[k : k + chunk])
             out.append(np.mean([(off + size * m(batch)).numpy().astype(np.float64) for m in nets], axis=0))
+            if on_chunk is not None:
+                on_chunk(len(states[k : k + chunk]))
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -97,7 +103,9 @@ class ValueFunction:
             raise ConfigError(f"No expert for budget {budget}: trained up to {max(self.nets)} (raise 'max_budget')")
         return self.nets[budget]
 
-    def values(self, states) -> np.ndarray:
+    def values(self, states, on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Values of ``states``; ``on_progress(done, len(states))`` as they are computed (finished games first,
+        then the network's chunks)."""
         out = np.zeros(len(states))
         groups: dict[int, list[int]] = {}
         for k, s in enumerate(states):
@@ -106,13 +114,21 @@ class ValueFunction:
                 out[k] = self.game.final_value(s)
             else:
                 groups.setdefault(b, []).append(k)
+        done = [len(states) - sum(map(len, groups.values()))]
+
+        def on_chunk(n: int) -> None:
+            done[0] += n
+            on_progress(done[0], len(states))
+
+        if on_progress is not None:
+            on_progress(done[0], len(states))
         for b, idx in groups.items():
-            out[idx] = self._predict_budget(b, [states[k] for k in idx])
+            out[idx] = self._predict_budget(b, [states[k] for k in idx], on_chunk if on_progress else None)
         return out
 
-    def _predict_budget(self, budget: int, states) -> np.ndarray:
+    def _predict_budget(self, budget: int, states, on_chunk: Callable[[int], None] | None = None) -> np.ndarray:
         """Network values of unfinished ``states`` that all have ``budget`` moves left."""
-        return _predict(self.net_for(budget), self.game, states)
+        return _predict(self.net_for(budget), self.game, states, on_chunk=on_chunk)
 
     def lookahead(self, s):
         """``(best value, move, afterstate)`` of the player to move by look-ahead (``depth`` plies, see the
@@ -163,9 +179,9 @@ class MeanValueFunction(ValueFunction):
         super().__init__(members[0].game, members[0].nets, depth=depth, width=width)
         self.members = list(members)
 
-    def _predict_budget(self, budget: int, states) -> np.ndarray:
+    def _predict_budget(self, budget: int, states, on_chunk: Callable[[int], None] | None = None) -> np.ndarray:
         """The members' mean (each state encoded once for all members)."""
-        return _predict([m.net_for(budget) for m in self.members], self.game, states)
+        return _predict([m.net_for(budget) for m in self.members], self.game, states, on_chunk=on_chunk)
 
 
 class ValueFunctionController(Controller):
@@ -180,15 +196,16 @@ class ValueFunctionController(Controller):
         return self.vf.game.solution(end)
 
 
-def lookahead_labels(vf: ValueFunction, states) -> np.ndarray:
-    """One-step look-ahead values of ``states`` (all afterstates evaluated in one pass per budget)."""
+def lookahead_labels(vf: ValueFunction, states, on_progress: Callable[[float], None] | None = None) -> np.ndarray:
+    """One-step look-ahead values of ``states`` (all afterstates evaluated in one pass per budget);
+    ``on_progress(fraction)`` as the afterstates are valued."""
     game = vf.game
     after, owner = [], []
     for k, s in enumerate(states):
         for _, a in game.afterstates(s):
             after.append(a)
             owner.append(k)
-    vals = vf.values(after)
+    vals = vf.values(after, None if on_progress is None else lambda done, n: on_progress(done / max(n, 1)))
     owner = np.asarray(owner)
     out = np.zeros(len(states))
     for k, s in enumerate(states):
@@ -249,8 +266,22 @@ class ValueFunctionResult:
     """the game's ``encoding`` (e.g. its feature set), checked when the checkpoint is loaded"""
 
 
-def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, batch_size, lr, gen, deadline=None):
-    """Regress ``offset + size * net`` on ``labels``; keep the weights of the best validation epoch."""
+def _fit(
+    net: ValueNet,
+    game,
+    states,
+    labels,
+    val_states,
+    val_labels,
+    epochs,
+    batch_size,
+    lr,
+    gen,
+    deadline=None,
+    on_epoch: Callable[[int, float], None] | None = None,
+):
+    """Regress ``offset + size * net`` on ``labels``; keep the weights of the best validation epoch
+    (``on_epoch(epoch, validation MSE)`` after each epoch)."""
     items = game.encode_each(states)
     _, off, size = game.collate(items)
     y = torch.tensor(labels, dtype=torch.float32)
@@ -279,6 +310,8 @@ def _fit(net: ValueNet, game, states, labels, val_states, val_labels, epochs, ba
         hist.append((ep, vloss, vmae))
         if vloss < best:
             best, best_sd = vloss, copy.deepcopy(net.state_dict())
+        if on_epoch is not None:
+            on_epoch(ep, vloss)
         if deadline is not None and time.perf_counter() > deadline:
             break
     net.load_state_dict(best_sd)
@@ -302,14 +335,26 @@ def _feature_sizes(game, rng):
 
 
 # ------------------------------------------------------------------------------------------ MultiL-Cur
+def _labelled(bar: Progress, how: str, offset: int, n: int) -> Callable[[float], None]:
+    """``on_progress`` of :func:`lookahead_labels` on ``n`` states counted from ``offset`` in ``bar``."""
+    return lambda fraction: bar.update(0, how, completed=offset + fraction * n)
+
+
 def train_curriculum(
-    game, cfg: CurriculumConfig, log=print, *, state: dict | None = None, on_stage: Callable[[dict], None] | None = None
+    game,
+    cfg: CurriculumConfig,
+    log=print,
+    *,
+    state: dict | None = None,
+    on_stage: Callable[[dict], None] | None = None,
+    progress: bool = False,
 ) -> ValueFunctionResult:
     """Train experts ``V_1 .. V_max_budget`` bottom-up (see the module docstring).
 
     ``on_stage(state)`` is called after every stage with everything needed to continue (the experts so far,
     the history and every generator's state); ``state`` = such a dict resumes the run exactly after its last
-    stage.
+    stage. ``progress``: one bar, two phases per stage: sampling and labelling its states (exactly, for budget
+    1; by the previous experts' look-ahead above), then the fit's epochs.
     """
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -334,49 +379,67 @@ def train_curriculum(
         done = max(nets, default=0)
         if state.get("stopped"):
             return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
-    for b in range(done + 1, cfg.max_budget + 1):
-        ts = time.perf_counter()
-        states = [game.sample_state(train_rng, b) for _ in range(cfg.states_per_stage)]
-        val_states = [game.sample_state(val_rng, b) for _ in range(cfg.val_states)]
-        vf = ValueFunction(game, nets)
-        labels = lookahead_labels(vf, states)
-        val_labels = lookahead_labels(vf, val_states)
-        t_label = time.perf_counter() - ts
-        net = _new_net(sizes, cfg, game)
-        if b - 1 in nets:
-            net.load_state_dict(nets[b - 1].state_dict())
-        best, hist = _fit(net, game, states, labels, val_states, val_labels, cfg.epochs, cfg.batch_size, cfg.lr, gen)
-        nets[b] = net
-        rec = {
-            "budget": b,
-            "val_mse": best,
-            "val_mae": min(h[2] for h in hist),
-            "label_s": round(t_label, 1),
-            "stage_s": round(time.perf_counter() - ts, 1),
-            "wall_s": round(time.perf_counter() - t0, 1),
-        }
-        history.append(rec)
-        log(
-            f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
-            f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)"
-        )
-        stop = deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget
-        if on_stage is not None:
-            on_stage(
-                {
-                    "nets": {str(k): n.state_dict() for k, n in nets.items()},
-                    "history": list(history),
-                    "train_rng": train_rng.bit_generator.state,
-                    "val_rng": val_rng.bit_generator.state,
-                    "gen": gen.get_state(),
-                    "torch_rng": torch.get_rng_state(),
-                    "wall_s": time.perf_counter() - t0,
-                    "stopped": stop or b == cfg.max_budget,
-                }
+    with Progress(cfg.epochs, "multil-cur", enabled=progress) as bar:
+        for b in range(done + 1, cfg.max_budget + 1):
+            ts = time.perf_counter()
+            stage = f"multil-cur budget {b}/{cfg.max_budget}"
+            n_train, n_val = cfg.states_per_stage, cfg.val_states
+            bar.reset(n_train + n_val, f"{stage}: states labelled", "sampling")
+            states = [game.sample_state(train_rng, b) for _ in range(n_train)]
+            val_states = [game.sample_state(val_rng, b) for _ in range(n_val)]
+            vf = ValueFunction(game, nets)
+            how = "exact" if b == 1 else f"look-ahead with V_{b - 1}"
+            labels = lookahead_labels(vf, states, _labelled(bar, how, 0, n_train))
+            val_labels = lookahead_labels(vf, val_states, _labelled(bar, how, n_train, n_val))
+            t_label = time.perf_counter() - ts
+            bar.reset(cfg.epochs, f"{stage}: epochs")
+            net = _new_net(sizes, cfg, game)
+            if b - 1 in nets:
+                net.load_state_dict(nets[b - 1].state_dict())
+            best, hist = _fit(
+                net,
+                game,
+                states,
+                labels,
+                val_states,
+                val_labels,
+                cfg.epochs,
+                cfg.batch_size,
+                cfg.lr,
+                gen,
+                on_epoch=lambda ep, vloss: bar.update(1, f"val MSE {vloss:.4f}"),
             )
-        if stop:
-            log(f"[multil-cur] time limit reached after budget {b}")
-            break
+            nets[b] = net
+            rec = {
+                "budget": b,
+                "val_mse": best,
+                "val_mae": min(h[2] for h in hist),
+                "label_s": round(t_label, 1),
+                "stage_s": round(time.perf_counter() - ts, 1),
+                "wall_s": round(time.perf_counter() - t0, 1),
+            }
+            history.append(rec)
+            log(
+                f"[multil-cur] budget {b}: val MSE {best:.4f}, MAE {rec['val_mae']:.3f} (labels {t_label:.0f}s, "
+                f"stage {rec['stage_s']:.0f}s, total {rec['wall_s']:.0f}s)"
+            )
+            stop = deadline is not None and time.perf_counter() > deadline and b < cfg.max_budget
+            if on_stage is not None:
+                on_stage(
+                    {
+                        "nets": {str(k): n.state_dict() for k, n in nets.items()},
+                        "history": list(history),
+                        "train_rng": train_rng.bit_generator.state,
+                        "val_rng": val_rng.bit_generator.state,
+                        "gen": gen.get_state(),
+                        "torch_rng": torch.get_rng_state(),
+                        "wall_s": time.perf_counter() - t0,
+                        "stopped": stop or b == cfg.max_budget,
+                    }
+                )
+            if stop:
+                log(f"[multil-cur] time limit reached after budget {b}")
+                break
     return ValueFunctionResult(nets, asdict(cfg), time.perf_counter() - t0, history, _encoding(game))
 
 
@@ -416,8 +479,18 @@ class DQNConfig:
         require_at_least(self, 0, "time_limit_s", strict=True)
 
 
-def train_dqn(game, cfg: DQNConfig, log=print) -> ValueFunctionResult:
-    """Q-learning over afterstates with one shared value network, replay memory and a target network."""
+def train_dqn(
+    game,
+    cfg: DQNConfig,
+    log=print,
+    *,
+    on_record: Callable[[dict], None] | None = None,
+    progress: bool = False,
+) -> ValueFunctionResult:
+    """Q-learning over afterstates with one shared value network, replay memory and a target network.
+
+    ``on_record(row)`` with every row of the history (each ``target_every`` updates); ``progress``: a bar over
+    the updates."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
     t0 = time.perf_counter()
@@ -445,36 +518,41 @@ def train_dqn(game, cfg: DQNConfig, log=print) -> ValueFunctionResult:
                 s = online.lookahead(s)[2]
 
     step = 0
-    for step in range(1, cfg.updates + 1):
-        frac = min(1.0, step / (0.5 * cfg.updates))
-        eps = cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
-        credit += cfg.episodes_per_update
-        while credit >= 1.0 or not memory:
-            run_episode(eps)
-            episodes += 1
-            credit = max(0.0, credit - 1.0)
-        idx = rng.integers(len(memory), size=min(cfg.batch_size, len(memory)))
-        batch_states = [memory[i] for i in idx]
-        labels = torch.tensor(lookahead_labels(frozen, batch_states), dtype=torch.float32)
-        net.train()
-        batch, off, size = game.encode(batch_states)
-        loss = torch.mean((off + size * net(batch) - labels) ** 2)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % cfg.target_every == 0:
-            target.load_state_dict(net.state_dict())
-            rec = {
-                "update": step,
-                "episodes": episodes,
-                "loss": loss.item(),
-                "wall_s": round(time.perf_counter() - t0, 1),
-            }
-            history.append(rec)
-            log(f"[multil-dqn] update {step}: loss {loss.item():.4f}, {episodes} episodes, {rec['wall_s']:.0f}s")
-        if deadline is not None and time.perf_counter() > deadline:
-            log(f"[multil-dqn] time limit reached after {step} updates")
-            break
+    with Progress(cfg.updates, "multil-dqn updates", enabled=progress) as bar:
+        for step in range(1, cfg.updates + 1):
+            frac = min(1.0, step / (0.5 * cfg.updates))
+            eps = cfg.eps_start + frac * (cfg.eps_end - cfg.eps_start)
+            credit += cfg.episodes_per_update
+            while credit >= 1.0 or not memory:
+                run_episode(eps)
+                episodes += 1
+                credit = max(0.0, credit - 1.0)
+            idx = rng.integers(len(memory), size=min(cfg.batch_size, len(memory)))
+            batch_states = [memory[i] for i in idx]
+            labels = torch.tensor(lookahead_labels(frozen, batch_states), dtype=torch.float32)
+            net.train()
+            batch, off, size = game.encode(batch_states)
+            loss = torch.mean((off + size * net(batch) - labels) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % cfg.target_every == 0:
+                target.load_state_dict(net.state_dict())
+                rec = {
+                    "update": step,
+                    "episodes": episodes,
+                    "loss": loss.item(),
+                    "wall_s": round(time.perf_counter() - t0, 1),
+                }
+                history.append(rec)
+                log(f"[multil-dqn] update {step}: loss {loss.item():.4f}, {episodes} episodes, {rec['wall_s']:.0f}s")
+                if on_record is not None:
+                    on_record(rec)
+                bar.update(0, f"loss {rec['loss']:.4f}, {episodes} episodes")
+            bar.update(1)
+            if deadline is not None and time.perf_counter() > deadline:
+                log(f"[multil-dqn] time limit reached after {step} updates")
+                break
     net.eval()
     return ValueFunctionResult(
         net,

@@ -17,7 +17,8 @@ Data collection follows DAgger (Ross, Gordon and Bagnell, 2011):
 
 After each fit the policy is validated (``eval_fn``); the best one is kept. The policy still sees only its
 observation: the expert's foresight reaches it through the labels of training episodes, never at test time.
-Reinforcement learning (PPO) then starts from the result (the ``bilevel-ppo`` recipe with ``imitation``, :mod:`netctrl.recipes.bilevel`).
+Reinforcement learning (PPO) then starts from the result (the ``bilevel-ppo`` recipe with ``imitation``,
+:mod:`netctrl.recipes.bilevel`).
 
 Training episodes use seeds ``seed * 100_000 + round * 1000 + episode`` (disjoint from the validation and test
 seeds of every problem, which are in ``1000..2999``).
@@ -35,7 +36,7 @@ import torch
 
 from ..errors import ConfigError
 from ..policies.actor_critic import GraphActorCritic, obs_to_tensors
-from ..train import configure_threads, seed_everything
+from ..train import Progress, configure_threads, seed_everything
 
 EvalFn = Callable[[GraphActorCritic], dict]
 
@@ -182,11 +183,13 @@ def pretrain(
     *,
     eval_fn: EvalFn | None = None,
     verbose: bool = True,
+    progress: bool = False,
 ) -> ImitationResult:
     """Fit ``model``'s desired next state to the expert's by DAgger (see the module docstring).
 
     ``make_env`` returns environments wrapped with the agent's lower level (a list: one per training graph).
-    The returned model holds the best weights on ``eval_fn`` (the last ones without it).
+    The returned model holds the best weights on ``eval_fn`` (the last ones without it). ``progress``: a bar over
+    the labelled episodes (the expert's solves are the slow part).
     """
     configure_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -201,36 +204,45 @@ def pretrain(
     best_eval, best_state = None, None
     t0 = time.perf_counter()
     episodes = 0
-    for rnd in range(cfg.rounds + 1):
-        n_ep = cfg.episodes if rnd == 0 else cfg.round_episodes
-        for g, env in enumerate(envs):
-            for e in range(n_ep):
-                seed = cfg.seed * 100_000 + rnd * 1000 + e
-                data[g] += collect_episode(env, expert, None if rnd == 0 else model, seed, groups)
-                episodes += 1
-        loss = fit(
-            model,
-            data,
-            opt,
-            cfg.epochs if rnd == 0 else cfg.round_epochs,
-            cfg.batch_size,
-            cfg.max_grad_norm,
-            rng,
-            cfg.lr,
-        )
-        row = {"round": rnd, "states": sum(map(len, data.values())), "loss": loss, "wall_s": time.perf_counter() - t0}
-        if eval_fn is not None:
-            row.update(eval_fn(model))
-            if best_eval is None or row["eval_reward"] >= best_eval:
-                best_eval = float(row["eval_reward"])
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        history.append(row)
-        if verbose:
-            print(
-                "imitation "
-                + " | ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
-                flush=True,
+    with Progress(
+        len(envs) * (cfg.episodes + cfg.rounds * cfg.round_episodes), "imitation episodes", enabled=progress
+    ) as bar:
+        for rnd in range(cfg.rounds + 1):
+            n_ep = cfg.episodes if rnd == 0 else cfg.round_episodes
+            for g, env in enumerate(envs):
+                for e in range(n_ep):
+                    seed = cfg.seed * 100_000 + rnd * 1000 + e
+                    data[g] += collect_episode(env, expert, None if rnd == 0 else model, seed, groups)
+                    episodes += 1
+                    bar.update(1, f"round {rnd}/{cfg.rounds}")
+            loss = fit(
+                model,
+                data,
+                opt,
+                cfg.epochs if rnd == 0 else cfg.round_epochs,
+                cfg.batch_size,
+                cfg.max_grad_norm,
+                rng,
+                cfg.lr,
             )
+            row = {
+                "round": rnd,
+                "states": sum(map(len, data.values())),
+                "loss": loss,
+                "wall_s": time.perf_counter() - t0,
+            }
+            if eval_fn is not None:
+                row.update(eval_fn(model))
+                if best_eval is None or row["eval_reward"] >= best_eval:
+                    best_eval = float(row["eval_reward"])
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            history.append(row)
+            if verbose:
+                print(
+                    "imitation "
+                    + " | ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+                    flush=True,
+                )
     for env in envs:
         env.close()
     if best_state is not None:

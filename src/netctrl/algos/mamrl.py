@@ -20,7 +20,7 @@ action space ``Discrete(degree_i)``; besides the PettingZoo API it reads
 training needs (``cfg.horizon``). :class:`RouterPolicyController` puts trained (and online-learning) policies
 behind the one controller interface.
 
-Deviations from the paper (each named in the README):
+Deviations from the paper (each named in docs/problems/routing.md):
 
 * **consensus sign**: eq. (4) as printed, ``y[t+1] = y[t] + beta sum_j (x_j - x_i)`` with ``x = r_hat - y``,
   gives ``x[t+1] = (I + beta L) x[t]`` for a static signal, which diverges; Kia et al.'s estimator, used here,
@@ -59,6 +59,7 @@ import torch
 from ..controllers import Controller
 from ..errors import ConfigError, require_finite
 from ..policies.router import RouterPolicies
+from ..progress import Progress
 
 
 # ---------------------------------------------------------------------------------------------------- config
@@ -461,12 +462,14 @@ def train_online(
     start: int = 0,
     rng_state: dict | None = None,
     checkpoint: Callable[[int, RouterLearner, dict, dict], None] | None = None,
+    progress: bool = False,
+    description: str = "online episodes",
 ) -> tuple[RouterLearner, list[dict]]:
     """Train a learner for ``episodes`` episodes on ``task`` with loads drawn from ``cfg.loads``.
 
     ``start`` / ``rng_state`` resume a run after episode ``start`` (the load generator's state then);
     ``checkpoint(k, learner, rng_state, row)`` is called after every episode ``k`` (1-based; ``row``: its load and
-    metrics).
+    metrics). ``progress``: a bar over the episodes, labelled ``description``.
     """
     rng = np.random.default_rng(cfg.seed + 7)
     if rng_state is not None:
@@ -474,16 +477,18 @@ def train_online(
     env = make_env(task)
     learner = learner or RouterLearner(env, cfg)
     hist, t0 = [], time.perf_counter()
-    for k in range(start, episodes):
-        load = float(rng.uniform(*cfg.loads))
-        m = learner.run(env, seed_base + k, options={"load": load})
-        hist.append({"load": load, **m})
-        if log and (k + 1) % 50 == 0:
-            log(f"episode {k + 1}: load {load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
-        if checkpoint is not None:
-            checkpoint(k + 1, learner, rng.bit_generator.state, hist[-1])
-        if time_limit_s and time.perf_counter() - t0 > time_limit_s:
-            break
+    with Progress(episodes, description, enabled=progress, start=start) as bar:
+        for k in range(start, episodes):
+            load = float(rng.uniform(*cfg.loads))
+            m = learner.run(env, seed_base + k, options={"load": load})
+            hist.append({"load": load, **m})
+            if log and (k + 1) % 50 == 0:
+                log(f"episode {k + 1}: load {load:.2f} delivery {m['delivery_time']:.1f} lost {m['packets_lost']}")
+            if checkpoint is not None:
+                checkpoint(k + 1, learner, rng.bit_generator.state, hist[-1])
+            bar.update(1, f"delivery {m['delivery_time']:.1f}, lost {m['packets_lost']}")
+            if time_limit_s and time.perf_counter() - t0 > time_limit_s:
+                break
     return learner, hist
 
 
@@ -497,14 +502,15 @@ def meta_train(
     time_limit_s: float | None = None,
     log: Callable | None = None,
     init: dict | None = None,
+    progress: bool = False,
 ) -> tuple[RouterPolicies, list[dict]]:
     """First-order MAML over link-failure tasks (the paper's Algorithm 1).
 
     Each iteration samples ``meta_batch`` tasks; for each, one episode with ``theta`` gives the inner step
-    ``theta' = theta - inner_lr * sign(grad)`` (eq. 3; ``inner_sign``), one episode with ``theta'`` gives the outer gradient at
-    ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta`` (plus, with ``outer_pre``, the
+    ``theta' = theta - inner_lr * sign(grad)`` (eq. 3; ``inner_sign``), one episode with ``theta'`` gives the outer
+    gradient at ``theta'``, and Adam applies the tasks' mean outer gradient to ``theta`` (plus, with ``outer_pre``, the
     gradient of the pre-adaptation episodes). ``init``: a state dict to start from (e.g. after :func:`imitate`)
-    instead of random weights.
+    instead of random weights. ``progress``: a bar over the meta-iterations.
     """
     if not tasks:
         raise ConfigError("'tasks' must hold at least one task")
@@ -519,44 +525,47 @@ def meta_train(
     cons = consensus_for(any_env, cfg)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr if cfg.meta_lr is None else cfg.meta_lr)
     hist, t0, seed = [], time.perf_counter(), seed_base
-    for it in range(iterations):
-        batch = [tasks[int(i)] for i in rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)]
-        outer = [torch.zeros_like(p) for p in policy.params()]
-        post = []
-        for task in batch:
-            env = envs[task]
-            options = {"load": float(rng.uniform(*cfg.loads))}
-            theta = policy.params()
-            ep = collect(env, policy, seed, act_rng, consensus=cons, options=options)
-            grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
-            if cfg.outer_pre:
-                for o, g in zip(outer, grads):
+    with Progress(iterations, "meta-iterations", enabled=progress) as bar:
+        for it in range(iterations):
+            batch = [tasks[int(i)] for i in rng.choice(len(tasks), size=min(cfg.meta_batch, len(tasks)), replace=False)]
+            outer = [torch.zeros_like(p) for p in policy.params()]
+            post = []
+            for task in batch:
+                env = envs[task]
+                options = {"load": float(rng.uniform(*cfg.loads))}
+                theta = policy.params()
+                ep = collect(env, policy, seed, act_rng, consensus=cons, options=options)
+                grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
+                if cfg.outer_pre:
+                    for o, g in zip(outer, grads):
+                        o += g / len(batch)
+                step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
+                adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
+                ep2 = collect(env, policy, seed + 1, act_rng, params=adapted, consensus=cons, options=options)
+                seed += 2
+                g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
+                for o, g in zip(outer, g2):
                     o += g / len(batch)
-            step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
-            adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
-            ep2 = collect(env, policy, seed + 1, act_rng, params=adapted, consensus=cons, options=options)
-            seed += 2
-            g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
-            for o, g in zip(outer, g2):
-                o += g / len(batch)
-            post.append(ep2.metrics)
-        opt.zero_grad()
-        for p, o in zip(policy.params(), outer):
-            p.grad = o
-        opt.step()
-        hist.append(
-            {
-                "iteration": it,
-                "delivery_time": float(np.nanmean([m["delivery_time"] for m in post])),
-                "packets_lost": float(np.mean([m["packets_lost"] for m in post])),
-            }
-        )
-        if log and (it + 1) % 25 == 0:
-            log(
-                f"meta-iteration {it + 1}: post-adaptation delivery {hist[-1]['delivery_time']:.1f} lost {hist[-1]['packets_lost']:.1f}"
+                post.append(ep2.metrics)
+            opt.zero_grad()
+            for p, o in zip(policy.params(), outer):
+                p.grad = o
+            opt.step()
+            hist.append(
+                {
+                    "iteration": it,
+                    "delivery_time": float(np.nanmean([m["delivery_time"] for m in post])),
+                    "packets_lost": float(np.mean([m["packets_lost"] for m in post])),
+                }
             )
-        if time_limit_s and time.perf_counter() - t0 > time_limit_s:
-            break
+            bar.update(1, f"delivery {hist[-1]['delivery_time']:.1f}, lost {hist[-1]['packets_lost']:.1f}")
+            if log and (it + 1) % 25 == 0:
+                log(
+                    f"meta-iteration {it + 1}: post-adaptation delivery {hist[-1]['delivery_time']:.1f} "
+                    f"lost {hist[-1]['packets_lost']:.1f}"
+                )
+            if time_limit_s and time.perf_counter() - t0 > time_limit_s:
+                break
     return policy, hist
 
 

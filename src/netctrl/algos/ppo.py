@@ -258,6 +258,7 @@ def train(
     metadata: dict | None = None,
     initial_eval: float | None = None,
     make_collector: Callable[..., Any] | None = None,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train ``policy`` with PPO on environments from ``make_env`` (already wrapped as the policy needs).
 
@@ -268,7 +269,8 @@ def train(
     ``metadata``: recorded in every checkpoint (the recipe and the problem). ``make_collector(make_env, policy,
     cfg, share)`` -> a rollout collector (``collect(model, seeds, iteration) -> Rollout``, ``action_shape``,
     ``close()``) for each factory, e.g. Ray actors (:class:`netctrl.scale.RayCollector`; ``share`` is the
-    factory's share of the workers' CPUs); default: :class:`LocalCollector` in this process.
+    factory's share of the workers' CPUs); default: :class:`LocalCollector` in this process. ``tensorboard``:
+    the metrics also go to TensorBoard (``run_dir/tensorboard/``).
     """
     # ------------------------------------------------------------------ setup
     configure_threads(cfg.threads)
@@ -293,6 +295,7 @@ def train(
         verbose=verbose,
         title="PPO",
         meta=metadata,
+        tensorboard=tensorboard,
     )
     state = run.restore(model, actor_opt=actor_opt, critic_opt=critic_opt)
     if state:

@@ -23,14 +23,25 @@ from pathlib import Path
 from . import bilevel, curriculum, hypergrad, routing  # noqa: F401  (register the recipes)
 
 
-def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: bool = True, overwrite: bool = False):
+def train_experiment(
+    exp,
+    resume: bool = False,
+    progress: bool = True,
+    verbose: bool = True,
+    overwrite: bool = False,
+    tensorboard: bool = False,
+):
     """Run a resolved experiment (:func:`netctrl.config.experiment`): refuse a run directory that already holds a
     run unless ``resume`` (then check the experiment against its ``config.toml`` and continue) or ``overwrite``
     (then delete that run's files first), write ``config.toml``, train. ``exp.run_dir`` defaults to
-    ``runs/<problem>__<recipe>__<seed>__<time>``."""
+    ``runs/<problem>__<recipe>__<seed>__<time>``. ``tensorboard``: the metrics also go to TensorBoard event
+    files in ``<run_dir>/tensorboard/`` (needs the ``tensorboard`` extra; a resumed run continues that log)."""
     from ..config import check_resume
     from ..errors import ConfigError
-    from ..train import RUN_FILES, clean_stale_temporaries, run_name
+    from ..train import RUN_FILES, clean_stale_temporaries, remove_run_files, require_tensorboard, run_name
+
+    if tensorboard:
+        require_tensorboard()  # before anything is written
 
     spec, recipe = exp.spec, exp.recipe
     run_dir = Path(exp.run_dir) if exp.run_dir else Path("runs") / run_name(spec.name, recipe.name, exp.seed)
@@ -41,8 +52,7 @@ def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: 
     if resume:
         check_resume(exp, run_dir / "config.toml")
     elif held and overwrite:
-        for f in held:
-            (run_dir / f).unlink()
+        remove_run_files(run_dir, tuple(held))
     elif held:
         raise ConfigError(
             f"{run_dir} already holds a run ({', '.join(held)}); continue it with --resume, replace "
@@ -51,7 +61,8 @@ def train_experiment(exp, resume: bool = False, progress: bool = True, verbose: 
     if run_dir.is_dir():  # recipes that write without a Checkpointer (routing, curriculum ...)
         clean_stale_temporaries(run_dir)
     exp.write(run_dir / "config.toml")
-    return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose)
+    extra = {"tensorboard": True} if tensorboard else {}  # recipes registered elsewhere may not take it
+    return recipe.train(spec, exp.config, run_dir, resume=resume, progress=progress, verbose=verbose, **extra)
 
 
 def train(
@@ -65,13 +76,15 @@ def train(
     overwrite: bool = False,
     progress: bool = False,
     verbose: bool = False,
+    tensorboard: bool = False,
     **sets,
 ):
     """Train ``algo`` (default: the problem's first recipe) on ``problem`` (a name, a spec, or with ``scenario`` a
     family) -- what ``netctrl train`` does, from Python; ``sets`` are config options by (bare or qualified)
     name, as ``--set`` takes them: ``train("supply_chain/1f2s", "bilevel-ppo", "runs/x", iterations=50)``.
     Returns the recipe's :class:`~netctrl.train.TrainResult`; the run directory (default ``runs/<name>``)
-    gets ``config.toml`` too, except for a spec given as an object (which no file can name)."""
+    gets ``config.toml`` too, except for a spec given as an object (which no file can name). ``progress``: bars
+    on stderr (when it is a terminal); ``tensorboard``: the metrics also go to ``<run_dir>/tensorboard/``."""
     from ..config import experiment, route_sets
     from ..registry import ProblemSpec, get_recipe
     from ..train import run_name
@@ -81,7 +94,8 @@ def train(
         _, tree, _ = route_sets(sets, None, recipe.config)
         cfg = recipe.make_config(problem, tree, seed=seed)
         run_dir = Path(run_dir) if run_dir is not None else Path("runs") / run_name(problem.name, recipe.name, seed)
-        return recipe.train(problem, cfg, run_dir, resume=resume, progress=progress, verbose=verbose)
+        extra = {"tensorboard": True} if tensorboard else {}
+        return recipe.train(problem, cfg, run_dir, resume=resume, progress=progress, verbose=verbose, **extra)
     exp = experiment(
         problem=problem,
         scenario=scenario,
@@ -90,7 +104,9 @@ def train(
         sets=sets,
         run_dir=None if run_dir is None else str(run_dir),
     )
-    return train_experiment(exp, resume=resume, progress=progress, verbose=verbose, overwrite=overwrite)
+    return train_experiment(
+        exp, resume=resume, progress=progress, verbose=verbose, overwrite=overwrite, tensorboard=tensorboard
+    )
 
 
 def load(checkpoint: str | Path, spec=None, name: str | None = None):

@@ -138,6 +138,7 @@ def train_ppo(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train a ``bilevel`` or ``edge`` agent with PPO; checkpoints and metrics go to ``run_dir``.
 
@@ -170,6 +171,7 @@ def train_ppo(
             expert,
             eval_fn=eval_fn,
             verbose=verbose,
+            progress=progress,
         )
         Path(run_dir).mkdir(parents=True, exist_ok=True)
         atomic_write_text(
@@ -199,6 +201,7 @@ def train_ppo(
         verbose=verbose,
         metadata=meta,
         make_collector=_ray_collector if cfg.ppo.workers else None,
+        tensorboard=tensorboard,
         **extra,
     )
     if imitation is not None:  # the training cost includes the pretraining
@@ -215,6 +218,7 @@ def train_a2c(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Train a ``bilevel`` or ``edge`` agent with the reference actor-critic (one environment)."""
     from ..algos import a2c
@@ -236,6 +240,7 @@ def train_a2c(
         progress=progress,
         verbose=verbose,
         metadata={"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)},
+        tensorboard=tensorboard,
     )
 
 

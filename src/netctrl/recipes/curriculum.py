@@ -7,7 +7,9 @@ play any instance of the problem with it, for every player (:class:`~netctrl.alg
 
 ``multil-cur`` checkpoints after every budget stage (``last.pt``) and resumes exactly after the last finished
 stage; ``multil-dqn`` (wall-time-limited Q-learning from a replay memory) has no mid-run checkpoint: an
-interrupted run starts over. ``best.pt`` holds the trained value function.
+interrupted run starts over. ``best.pt`` holds the trained value function. Metrics (a row per stage, or per
+``target_every`` DQN updates) go through :class:`~netctrl.train.MetricsLogger` as they come (``metrics.jsonl``,
+``metrics.csv`` and, with ``tensorboard``, ``tensorboard/``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ..algos.curriculum import (
 from ..config import to_dict
 from ..errors import CheckpointError, ConfigError
 from ..registry import ProblemSpec, Recipe, register_recipe
-from ..train import TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
+from ..train import MetricsLogger, TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
 
 FEATURE_SETS = ("hybrid", "absolute", "relative", "clipped")
 
@@ -81,7 +83,6 @@ def _game(spec: ProblemSpec, recipe: str, features: str):
 def _finish(kind: str, spec: ProblemSpec, cfg, res: ValueFunctionResult, run_dir: Path) -> TrainResult:
     meta = {"recipe": kind, "problem": spec.identity(), "recipe_config": to_dict(cfg)}
     save_value_function(run_dir / "best.pt", res, kind, meta)
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in res.history))
     atomic_write_text(run_dir / "config.json", json.dumps({**meta, "config": res.config}, indent=2, default=str))
     return TrainResult(
         run_dir, res.nets, len(res.history), 0, res.wall_s, None, res.history, extra={"encoding": res.encoding}
@@ -95,6 +96,7 @@ def train_cur(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     game = _game(spec, "multil-cur", cfg.features)
     run_dir = Path(run_dir)
@@ -107,13 +109,24 @@ def train_cur(
         if ck.get("recipe_config") != meta["recipe_config"]:
             raise CheckpointError(f"{last}: made with another config; use another run directory")
         state = ck["stage"]
-    res = train_curriculum(
-        game,
-        cfg.curriculum,
-        log=print if verbose else (lambda *_: None),
-        state=state,
-        on_stage=lambda st: save_checkpoint(last, {**meta, "stage": st}),
-    )
+    done = None if state is None else len(state["history"])
+    metrics = MetricsLogger(run_dir, done, tensorboard=tensorboard, step_key="budget")
+
+    def on_stage(st: dict) -> None:
+        metrics.log(st["history"][-1])
+        save_checkpoint(last, {**meta, "stage": st})
+
+    try:
+        res = train_curriculum(
+            game,
+            cfg.curriculum,
+            log=print if verbose else (lambda *_: None),
+            state=state,
+            on_stage=on_stage,
+            progress=progress,
+        )
+    finally:
+        metrics.close()
     return _finish("multil-cur", spec, cfg, res, run_dir)
 
 
@@ -124,11 +137,18 @@ def train_dqn_recipe(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     game = _game(spec, "multil-dqn", cfg.features)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    res = train_dqn(game, cfg.dqn, log=print if verbose else (lambda *_: None))
+    metrics = MetricsLogger(run_dir, tensorboard=tensorboard, step_key="update")
+    try:
+        res = train_dqn(
+            game, cfg.dqn, log=print if verbose else (lambda *_: None), on_record=metrics.log, progress=progress
+        )
+    finally:
+        metrics.close()
     return _finish("multil-dqn", spec, cfg, res, run_dir)
 
 

@@ -6,7 +6,8 @@ hyper-gradient (:func:`netctrl.algos.hypergrad.hypergradient`, model-based; or f
 ``method = "model-free"``) and takes a projected Adam step (:func:`netctrl.algos.hypergrad.optimize`).
 ``last.pt`` (every iteration: the tolls, Adam's moments, the equilibrium warm start) resumes the loop exactly;
 ``best.pt`` holds the tolls of the best objective seen, which :func:`load` turns into a controller (the
-problem's ``tolls`` hook).
+problem's ``tolls`` hook). The objective of every iteration goes through :class:`~netctrl.train.MetricsLogger`
+(``metrics.jsonl``, ``metrics.csv`` and, with ``tensorboard``, ``tensorboard/``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import torch
 from ..algos.hypergrad import OuterConfig, hypergradient, optimize, stochastic_hypergradient
 from ..config import to_dict
 from ..errors import ConfigError
+from ..progress import Progress
 from ..registry import ProblemSpec, Recipe, register_recipe
-from ..train import TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
+from ..train import MetricsLogger, TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     if spec.kind != "instance" or "scenario" not in spec.hooks:
         raise ConfigError(
@@ -111,11 +114,17 @@ def train(
     if state is not None and state.get("best_theta") is not None:
         best = {"value": float(state["best_value"]), "theta": np.asarray(state["best_theta"])}
 
+    done = None if state is None else int(state["k"])
+    metrics = MetricsLogger(run_dir, done, tensorboard=tensorboard)
+    bar = Progress(cfg.outer.iterations, "hypergrad iterations", enabled=progress, start=done or 0)
+
     def callback(k, theta, value):
         if value is not None and (best["value"] is None or value < best["value"]):
             best.update(value=float(value), theta=np.asarray(theta).copy())
         if verbose and (k + 1) % 25 == 0:
             print(f"[hypergrad] iteration {k + 1}: objective {value:.6g}")
+        metrics.log({"iteration": k + 1, "objective": value})
+        bar.update(1, "" if value is None else f"objective {value:.6g}")
         return False
 
     def on_step(st):
@@ -134,7 +143,11 @@ def train(
         )
 
     vg = model_based if cfg.method == "model-based" else model_free
-    res = optimize(vg, np.zeros(len(scen.toll_arcs)), cfg.outer, callback, state=state, on_step=on_step)
+    try:
+        res = optimize(vg, np.zeros(len(scen.toll_arcs)), cfg.outer, callback, state=state, on_step=on_step)
+    finally:
+        bar.close()
+        metrics.close()
     value, _ = problem.value(res.theta)  # the last iterate, exactly
     if best["value"] is None or value < best["value"]:
         best.update(value=float(value), theta=res.theta.copy())
@@ -148,7 +161,6 @@ def train(
         },
     )
     history = [{"iteration": k + 1, "objective": v} for k, v in enumerate(res.values)]
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     return TrainResult(run_dir, best["theta"], res.iterations, 0, time.perf_counter() - t0, -best["value"], history)
 
 

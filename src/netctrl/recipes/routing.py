@@ -9,8 +9,10 @@
   few warm-up episodes; its table is the checkpoint.
 
 Every recipe writes ``best.pt`` (the controller to evaluate: for the learners, the policies after their last
-episode) and ``last.pt`` (the state to resume from, every episode), ``config.json`` and ``metrics.jsonl``, in
-the one checkpoint format. A resumed run continues after the last finished episode exactly (the learner's
+episode) and ``last.pt`` (the state to resume from, every episode), ``config.json`` and the metrics
+(:class:`~netctrl.train.MetricsLogger`: ``metrics.jsonl``, ``metrics.csv`` and, with ``tensorboard``, TensorBoard
+event files in ``tensorboard/``; MAMRL's meta-iterations are its first rows, phase ``meta``), in the one
+checkpoint format. A resumed run continues after the last finished episode exactly (the learner's
 weights, optimiser and generators are in ``last.pt``); one interrupted during MAMRL's meta-training repeats that
 phase from its start (it is a pure function of the config).
 """
@@ -40,8 +42,9 @@ from ..config import to_dict
 from ..controllers import run_episode
 from ..errors import CheckpointError, ConfigError, require_at_least
 from ..policies.router import RouterPolicies
+from ..progress import Progress
 from ..registry import ProblemSpec, Recipe, register_recipe
-from ..train import TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
+from ..train import MetricsLogger, TrainResult, atomic_write_text, load_checkpoint, save_checkpoint
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,12 @@ def _need(spec: ProblemSpec, recipe: str, *hooks: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ pieces
 def teacher_init(
-    spec: ProblemSpec, cfg: MAMRLConfig, teacher: TeacherConfig = TeacherConfig(), seed_base: int = 70_000, log=None
+    spec: ProblemSpec,
+    cfg: MAMRLConfig,
+    teacher: TeacherConfig = TeacherConfig(),
+    seed_base: int = 70_000,
+    log=None,
+    progress: bool = False,
 ) -> dict:
     """Initial weights of the per-router policies imitating the problem's teacher (hook ``teacher``) on the
     intact network: ``teacher.episodes`` episodes at loads drawn from ``cfg.loads``, every decision labelled
@@ -142,9 +150,11 @@ def teacher_init(
     env = spec.hooks["task_env"]((), cfg.horizon)
     rng = np.random.default_rng(cfg.seed + 13)
     data = []
-    for k in range(teacher.episodes):
-        load = float(rng.uniform(*cfg.loads))
-        data.append(teacher_episode(env, spec.hooks["teacher"], seed_base + k, options={"load": load}))
+    with Progress(teacher.episodes, "mamrl teacher episodes", enabled=progress) as bar:
+        for k in range(teacher.episodes):
+            load = float(rng.uniform(*cfg.loads))
+            data.append(teacher_episode(env, spec.hooks["teacher"], seed_base + k, options={"load": load}))
+            bar.update(1)
     degree = np.asarray([env.action_space(a).n for a in env.possible_agents])
     D = int(degree.max())
     valid = (np.arange(D)[None, :] < degree[:, None]) / degree[:, None]  # (N, D) uniform over the links
@@ -199,8 +209,11 @@ def _online(
     learner_init: dict | None,
     history: list[dict],
     log,
+    progress: bool = False,
+    tensorboard: bool = False,
 ) -> tuple[RouterLearner, list]:
-    """The online phase, with a ``last.pt`` after every episode (resumed from it if asked)."""
+    """The online phase, with a ``last.pt`` after every episode (resumed from it if asked). The metrics are
+    ``history`` (MAMRL's meta-iterations), then a row per episode; their step is the row's line number."""
 
     def make_env(task):
         return spec.hooks["task_env"](task, lcfg.horizon)
@@ -209,18 +222,23 @@ def _online(
     if learner_init is not None:
         learner.reset_to(learner_init)
     start, rng_state, online = 0, None, []
+    resumed = False
     last = run_dir / "last.pt"
     if resume and last.exists():
         ck = load_checkpoint(last, recipe=recipe)
         if ck.get("phase") == "online":
             learner.load_state_dict(ck["state"])
             start, rng_state, online = int(ck["episode"]), ck["rng"], list(ck["history"])
-    with open(run_dir / "metrics.jsonl", "a") as metrics:
+            resumed = True
+    metrics = MetricsLogger(run_dir, len(history) + start if resumed else None, tensorboard=tensorboard, step_key=None)
+    if not resumed:
+        for row in history:
+            metrics.log(row)
+    try:
 
         def checkpoint(k, lrn, rng, row):
             online.append({"phase": "online", "episode": k, **row})
-            metrics.write(json.dumps(online[-1]) + "\n")
-            metrics.flush()
+            metrics.log(online[-1])
             _save_policy(
                 last,
                 recipe,
@@ -245,7 +263,11 @@ def _online(
             start=start,
             rng_state=rng_state,
             checkpoint=checkpoint,
+            progress=progress,
+            description=f"{recipe} online episodes",
         )
+    finally:
+        metrics.close()
     return learner, history + online
 
 
@@ -273,6 +295,7 @@ def train_mamrl(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Teacher initialisation, MAML over the failure tasks, online episodes (see the module docstring)."""
     run_dir = _start("mamrl", spec, cfg, run_dir, "task_env", "tasks", "teacher")
@@ -286,19 +309,24 @@ def train_mamrl(
     else:
         if not resume:
             (run_dir / "metrics.jsonl").write_text("")
-        init = teacher_init(spec, lcfg, cfg.teacher, log=log)
+        init = teacher_init(spec, lcfg, cfg.teacher, log=log, progress=progress)
         limit = None if cfg.time_limit_s is None else 0.7 * cfg.time_limit_s
 
         def make_env(task):
             return spec.hooks["task_env"](task, lcfg.horizon)
 
         policy, meta_hist = meta_train(
-            make_env, spec.hooks["tasks"](), lcfg, cfg.meta_iterations, time_limit_s=limit, log=log, init=init
+            make_env,
+            spec.hooks["tasks"](),
+            lcfg,
+            cfg.meta_iterations,
+            time_limit_s=limit,
+            log=log,
+            init=init,
+            progress=progress,
         )
         meta_state = policy.state_dict()
         _save_policy(meta_path, "mamrl", spec, cfg, lcfg, policy, phase="meta", history=meta_hist)
-        with open(run_dir / "metrics.jsonl", "a") as fh:
-            fh.writelines(json.dumps({"phase": "meta", **h}) + "\n" for h in meta_hist)
     limit = None if cfg.time_limit_s is None else 0.3 * cfg.time_limit_s
     learner, history = _online(
         "mamrl",
@@ -312,6 +340,8 @@ def train_mamrl(
         meta_state,
         [{"phase": "meta", **h} for h in meta_hist],
         log,
+        progress,
+        tensorboard,
     )
     _save_policy(run_dir / "best.pt", "mamrl", spec, cfg, lcfg, learner.policy, phase="done")
     wall = time.perf_counter() - t0
@@ -335,6 +365,7 @@ def train_pg(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """The independent per-router learner from random weights (see the module docstring)."""
     run_dir = _start("pg", spec, cfg, run_dir, "task_env")
@@ -342,7 +373,19 @@ def train_pg(
     if not resume:
         (run_dir / "metrics.jsonl").write_text("")
     learner, history = _online(
-        "pg", spec, cfg, cfg.pg, run_dir, resume, cfg.episodes, cfg.time_limit_s, None, [], print if verbose else None
+        "pg",
+        spec,
+        cfg,
+        cfg.pg,
+        run_dir,
+        resume,
+        cfg.episodes,
+        cfg.time_limit_s,
+        None,
+        [],
+        print if verbose else None,
+        progress,
+        tensorboard,
     )
     _save_policy(run_dir / "best.pt", "pg", spec, cfg, cfg.pg, learner.policy, phase="done")
     wall = time.perf_counter() - t0
@@ -357,28 +400,35 @@ def train_q(
     resume: bool = False,
     progress: bool = True,
     verbose: bool = True,
+    tensorboard: bool = False,
 ) -> TrainResult:
     """Q-routing's warm-up episodes on the problem's network (its table keeps learning when evaluated)."""
     run_dir = _start("q-routing", spec, cfg, run_dir, "q_routing")
     t0 = time.perf_counter()
     q = spec.hooks["q_routing"](cfg.eta, cfg.loss_penalty)
     q.name = "q-routing"
-    start, history = 0, []
+    start, history, resumed = 0, [], False
     last = run_dir / "last.pt"
     if resume and last.exists():
         ck = load_checkpoint(last, recipe="q-routing", problem=spec)
         q.load_state_dict({"q": ck["q"].numpy()})
-        start, history = int(ck["episode"]), list(ck["history"])
+        start, history, resumed = int(ck["episode"]), list(ck["history"]), True
     env = spec.make_env()
     meta = {"recipe": "q-routing", "problem": spec.identity(), "config": to_dict(cfg)}
-    for k in range(start, cfg.episodes):
-        res = run_episode(q, env, 50_000 + 1000 * cfg.seed + k)
-        history.append({"episode": k + 1, **res.metrics})
-        save_checkpoint(last, {**meta, "q": torch.as_tensor(q.q), "episode": k + 1, "history": history})
+    metrics = MetricsLogger(run_dir, start if resumed else None, tensorboard=tensorboard, step_key="episode")
+    try:
+        with Progress(cfg.episodes, "q-routing warm-up episodes", enabled=progress, start=start) as bar:
+            for k in range(start, cfg.episodes):
+                res = run_episode(q, env, 50_000 + 1000 * cfg.seed + k)
+                history.append({"episode": k + 1, **res.metrics})
+                metrics.log(history[-1])
+                save_checkpoint(last, {**meta, "q": torch.as_tensor(q.q), "episode": k + 1, "history": history})
+                bar.update(1)
+    finally:
+        metrics.close()
     save_checkpoint(
         run_dir / "best.pt", {**meta, "q": torch.as_tensor(q.q), "episode": cfg.episodes, "history": history}
     )
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(h) + "\n" for h in history))
     return TrainResult(run_dir, q, cfg.episodes, cfg.episodes, time.perf_counter() - t0, None, history)
 
 
