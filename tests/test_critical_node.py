@@ -26,7 +26,7 @@ from netctrl.problems.critical_node import (
 def _saved(n, nbrs, D, I, P):
     """Saved nodes by a plain BFS over Python sets (independent of the bit-mask code)."""
     blocked = set(D) | set(P)
-    seen = set(v for v in I if v not in blocked)
+    seen = {v for v in I if v not in blocked}
     queue = deque(seen)
     while queue:
         u = queue.popleft()
@@ -235,7 +235,7 @@ def test_encoding_is_invariant_to_node_numbering_and_drops_saved_nodes():
     assert sorted(map(tuple, xs.tolist())) == sorted(map(tuple, xt.tolist())) and np.array_equal(gs, gt)
     # protection stage: only the infected components remain
     end = s.play(5).play(1)  # attacker's last infection -> protector to move
-    x, _, _, off, size = encode_state(end)
+    _, _, _, off, size = encode_state(end)
     assert size == bin(end.infected_now()).count("1") and off == inst.n - size
 
 
@@ -436,7 +436,7 @@ def test_curriculum_and_dqn_train_save_load_and_play(tmp_path):
     )
     assert sorted(res.nets) == [1, 2, 3] and len(res.history) == 3
     save_value_function(tmp_path / "cur.pt", res, "multil-cur")
-    vf, ck = load_value_function(tmp_path / "cur.pt", game)
+    vf, _ = load_value_function(tmp_path / "cur.pt", game)
     inst = random_instance(9, 0.3, (1, 1, 1), seed=0)
     end, moves = vf.play(inst.initial_state())
     assert len(moves) == 3 and end.stage is None and 0 <= end.value_if_over() <= 9
@@ -615,3 +615,19 @@ def test_cli_train_critical_node_smoke(tmp_path):
         app, ["train", "critical-node/d1", "--run-dir", str(tmp_path / "b"), "--set", "nonsense=1"]
     )
     assert bad.exit_code == 2 and "unknown key 'nonsense'" in bad.output
+
+
+def test_exact_controller_plays_legal_lines_with_the_solver_value():
+    """The exact search may stop protecting once its value is reached; its controller still spends the whole
+    protector budget (the rules), and the line it plays saves exactly the solver's value (seed 1013 of d1
+    ended with an unspent protection before)."""
+    from netctrl import get_problem
+    from netctrl.problems.critical_node.baselines import ExactController
+    from netctrl.problems.critical_node.env import play_solution
+    from netctrl.problems.critical_node.exact import solve
+
+    env = get_problem("critical_node/d1").make_env()
+    for seed in (1013, 1021, 1032, 1000, 1001):
+        inst = env.instance(seed)
+        saved, _ = play_solution(inst, ExactController().act(inst))
+        assert saved == solve(inst).value

@@ -23,7 +23,15 @@ class ExactController(Controller):
 
     def act(self, instance: MCNInstance) -> MCNSolution:
         res = ExactSolver(instance, time_limit=self.time_limit).solve_state(instance.initial_state())
-        return MCNSolution(res.vaccinated, res.infected, res.protected)
+        s = instance.initial_state()
+        for v in (*res.vaccinated, *res.infected, *res.protected):
+            s = s.play(v)
+        # The search stops protecting once the value is reached, but the rules make every player spend its whole
+        # budget while it has a legal node: spend the protector's rest on the lowest legal nodes (protecting
+        # more never saves fewer, so the value is the solver's).
+        while s.stage is not None and s.player == "protector":
+            s = s.play(min(s.legal_moves()))
+        return MCNSolution.of_state(s)
 
 
 def _play(inst: MCNInstance, choose) -> MCNSolution:
