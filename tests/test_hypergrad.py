@@ -70,7 +70,7 @@ def _value_and_hypergrad(agents, obj, theta):
 def _paths(scen, origin, dest):
     g = scen.network.to_networkx()
     eid = scen.network.edge_id()
-    return [[eid[(u, v)] for u, v in zip(p[:-1], p[1:])] for p in nx.all_simple_paths(g, origin, dest)]
+    return [[eid[(u, v)] for u, v in itertools.pairwise(p)] for p in nx.all_simple_paths(g, origin, dest)]
 
 
 # ------------------------------------------------------------------------------------- the agents
@@ -188,7 +188,7 @@ def test_unrolled_autograd_converges_to_the_model_based_hypergradient():
         xbar, xd, logpi = agents.unrolled(th, iters, step=0.2)
         return obj.value(xbar, xd, logpi, th, th)
 
-    v_short, g_short = unrolled_gradient(lambda th: forward(th, 5), theta)
+    _, g_short = unrolled_gradient(lambda th: forward(th, 5), theta)
     v_long, g_long = unrolled_gradient(lambda th: forward(th, 400), theta)
     assert v_long == pytest.approx(value, rel=1e-9)
     np.testing.assert_allclose(g_long, h, rtol=1e-6, atol=1e-9)

@@ -28,23 +28,23 @@ def test_hand_computed_episode():
     demand = np.zeros_like(env.scenario.rate)
     demand[0, 0] = 3
     demand[1, 1] = 1
-    obs, info = env.reset(seed=0, options={"demand": demand})
+    env.reset(seed=0, options={"demand": demand})
     assert env.idle.tolist() == [0.0, 2.0]
     assert env.served.tolist() == [2.0, 0.0]
     e_ba = env.scenario.network.edge_id()[(1, 0)]
     action = np.zeros(env.E, dtype=np.float32)
     action[e_ba] = 1.0
-    obs, r, term, trunc, info = env.step(action)
+    _, r, _, _, info = env.step(action)
     assert r == pytest.approx(17.0)
     assert info["served"] == 2 and info["rebalancing_cost"] == 1.0
     # t=1: B has 1 idle vehicle, serves the B->A request (price 8, 2 steps): idle at A at t = 1+2+1 = 4
     assert env.t == 1 and env.idle.tolist() == [0.0, 0.0]
-    obs, r, term, trunc, info = env.step(np.zeros(env.E, dtype=np.float32))
+    _, r, *_ = env.step(np.zeros(env.E, dtype=np.float32))
     assert r == pytest.approx(8.0 - 2.0)
     # t=2: the two passengers land at B, the rebalanced vehicle at A
     assert env.t == 2 and env.idle.tolist() == [1.0, 2.0]
-    obs, r, term, trunc, info = env.step(np.zeros(env.E, dtype=np.float32))
-    obs, r, term, trunc, info = env.step(np.zeros(env.E, dtype=np.float32))
+    env.step(np.zeros(env.E, dtype=np.float32))
+    _, _, term, _, _ = env.step(np.zeros(env.E, dtype=np.float32))
     assert term and env.t == 4 and env.idle.tolist() == [2.0, 2.0]
 
 
@@ -65,7 +65,7 @@ def test_oversubscribed_outflow_is_scaled():
     env = tiny_env()
     env.reset(seed=0, options={"demand": np.zeros_like(env.scenario.rate)})
     action = np.full(env.E, 4.0, dtype=np.float32)  # the whole fleet on every edge: the Box's bound
-    _, r, _, _, info = env.step(action)
+    *_, info = env.step(action)
     assert info["action_scaled"]
     assert info["rebalancing_cost"] == pytest.approx(4.0)  # all 4 vehicles moved one step
 

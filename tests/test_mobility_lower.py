@@ -37,7 +37,7 @@ def networkx_objective(net, idle, target, cost, M):
     g.add_node("X", demand=total - int(target.sum()))
     for k, (u, v) in enumerate(net.edge_index.T.tolist()):
         g.add_edge(("S", u), ("T", v), weight=int(cost[k]))
-    flow_cost, flow = nx.network_simplex(g)
+    flow_cost, _ = nx.network_simplex(g)
     return flow_cost
 
 

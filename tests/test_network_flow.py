@@ -71,9 +71,9 @@ def test_units_are_conserved(name):
     env.reset(seed=2)
     rng = np.random.default_rng(0)
     arrived, delivered = env.waiting.sum(), 0.0
-    for t in range(env.T):
+    for _ in range(env.T):
         flows = rng.uniform(0, 1, env.K * env.E) * env.waiting[:, env.src].reshape(-1)
-        _, _, done, _, info = env.step(flows)
+        *_, info = env.step(flows)
         delivered += info["delivered"]
         if env.t < env.horizon:
             arrived += env.arrivals[env.t].sum()

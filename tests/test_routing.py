@@ -197,7 +197,7 @@ def test_env_infos_tell_each_router_what_became_of_its_packets():
     spa = ShortestPath(topo)
     spa.bind(env)
     seen = []
-    obs = {a: o for a, o in zip(env.possible_agents, env.sim.obs())}
+    obs = dict(zip(env.possible_agents, env.sim.obs()))
     while env.agents:
         obs, _, _, _, infos = env.step(spa.act(obs))
         seen.append({a: (i["packet"], i["sent"], i["backlog"], list(i["acked"])) for a, i in infos.items()})

@@ -223,7 +223,7 @@ def test_a_version_1_checkpoint_still_loads_and_a_foreign_recipe_is_named(tmp_pa
         format="netctrl-checkpoint-v1", config={**ck["config"], "problem": "mobility/nyc_brooklyn", "agent": "bilevel"}
     )
     torch.save(old, tmp_path / "v1.pt")
-    model, got = load_policy(tmp_path / "v1.pt", get_problem("mobility/shenzhen_downtown_west"))  # same family
+    _, got = load_policy(tmp_path / "v1.pt", get_problem("mobility/shenzhen_downtown_west"))  # same family
     assert got["version"] == 1 and got["recipe"] == "bilevel-ppo" and got["problem"]["family"] == "mobility"
     with pytest.raises(CheckpointError, match="for mobility/nyc_brooklyn .family mobility., not supply_chain/1f2s"):
         load_policy(tmp_path / "v1.pt", get_problem("supply_chain/1f2s"))

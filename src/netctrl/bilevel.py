@@ -17,12 +17,24 @@ Lower levels keep their HiGHS model between calls (hot start) and raise a clear 
 seed and its actions, never on what earlier episodes left in the solver's basis or factorisation: evaluation
 results do not depend on the order of the seeds, and a training run resumed at an iteration boundary (every
 iteration starts with reset environments) repeats the uninterrupted run bit for bit.
+
+**For other RL libraries.** :func:`make_bilevel` is the entry point of the registered ``netctrl/*-Bilevel-v0``
+Gymnasium ids (the raw environment with its LP lower level, ready for a generic algorithm; the list is in
+:mod:`netctrl.integrations`), and :class:`GraphLayout` says where a graph observation's node features and edges
+lie, in its ``Dict`` or flattened (what a library's flat-input network sees), so a graph encoder can be put
+back on them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
 from .errors import ActionError
 
@@ -61,6 +73,92 @@ class BilevelWrapper(gym.ActionWrapper):
         edge = self.lower.solve(self.env.unwrapped.flow_state(), a)
         self.last_edge_action = edge
         return np.asarray(edge, dtype=np.float32)
+
+
+def make_bilevel(env: gym.Env, lowers: Mapping[str, Callable[[gym.Env], Any]], lower: str = "lp") -> BilevelWrapper:
+    """``BilevelWrapper(env, lowers[lower](env))``: a raw environment with one of its family's lower levels.
+
+    The entry point of the registered ``*-Bilevel-v0`` ids (each family passes its own lower levels, e.g.
+    ``{"lp": ..., "edge-share": ...}``); ``lower`` is matched ignoring case, ``-`` and ``_``.
+    """
+    key = {k.lower().replace("_", "-"): k for k in lowers}.get(str(lower).lower().replace("_", "-"))
+    if key is None:
+        raise ValueError(f"Unknown lower level {lower!r}; choose one of {sorted(lowers)}")
+    return BilevelWrapper(env, lowers[key](env))
+
+
+@dataclass(frozen=True)
+class GraphLayout:
+    """Where the arrays of a graph observation lie: the ``Dict`` that netctrl's environments return (node
+    features ``x`` (N, F), ``edge_index`` (2, E), optionally ``edge_attr`` (E, D), any other keys kept as they
+    are) and its flattened form (``gymnasium.spaces.flatten``: the keys in the ``Dict``'s order, each flattened
+    row-major), which is what a library's flat-input network sees.
+
+    The graph structure travels in every observation (``edge_index``), so nothing but this layout is needed to
+    rebuild the graph from a flat vector. :meth:`unflatten` only slices and reshapes, so it works on NumPy arrays
+    and torch tensors alike, with any leading batch dimensions.
+
+    >>> obs_space = spaces.Dict({"x": spaces.Box(0, 1, (3, 2)), "edge_index": spaces.Box(0, 2, (2, 4), np.int64)})
+    >>> layout = GraphLayout.of(obs_space)
+    >>> layout.nodes, layout.node_features, layout.edges, layout.edge_features, layout.size
+    (3, 2, 4, 0, 14)
+    >>> obs = obs_space.sample()
+    >>> back = layout.unflatten(spaces.flatten(obs_space, obs))
+    >>> bool((back["x"] == obs["x"]).all() and (back["edge_index"] == obs["edge_index"]).all())
+    True
+    """
+
+    nodes: int
+    """``N``."""
+    node_features: int
+    """``F``."""
+    edges: int
+    """``E``."""
+    edge_features: int
+    """``D`` (0 without ``edge_attr``)."""
+    shapes: tuple[tuple[str, tuple[int, ...]], ...]
+    """every key's shape, in flattening order."""
+
+    @classmethod
+    def of(cls, space: spaces.Space) -> GraphLayout:
+        """The layout of a graph observation space (a ``ValueError`` names what does not fit)."""
+        if not isinstance(space, spaces.Dict) or "x" not in space.spaces or "edge_index" not in space.spaces:
+            raise ValueError(
+                f"Expected a graph observation space: a Dict with 'x' (N, F) and 'edge_index' (2, E) (got {space})"
+            )
+        shapes = []
+        for key, sub in space.spaces.items():
+            if not isinstance(sub, spaces.Box):
+                raise ValueError(f"Expected observation key {key!r} to be a Box (got {sub})")
+            shapes.append((key, tuple(int(d) for d in sub.shape)))
+        shape = dict(shapes)
+        if len(shape["x"]) != 2:
+            raise ValueError(f"Expected 'x' of shape (N, F) (got {shape['x']})")
+        if len(shape["edge_index"]) != 2 or shape["edge_index"][0] != 2:
+            raise ValueError(f"Expected 'edge_index' of shape (2, E) (got {shape['edge_index']})")
+        (N, F), E = shape["x"], shape["edge_index"][1]
+        D = 0
+        if "edge_attr" in shape:
+            if len(shape["edge_attr"]) != 2 or shape["edge_attr"][0] != E:
+                raise ValueError(f"Expected 'edge_attr' of shape ({E}, D) (got {shape['edge_attr']})")
+            D = shape["edge_attr"][1]
+        return cls(N, F, E, D, tuple(shapes))
+
+    @property
+    def size(self) -> int:
+        """Length of the flattened observation."""
+        return sum(prod(s) for _, s in self.shapes)
+
+    def unflatten(self, flat) -> dict:
+        """``(..., size)`` flat observations (array or tensor) -> ``{key: (..., *shape)}``."""
+        if flat.shape[-1] != self.size:
+            raise ValueError(f"Expected flat graph observations of length {self.size} (got {flat.shape[-1]})")
+        lead, out, start = tuple(flat.shape[:-1]), {}, 0
+        for key, shape in self.shapes:
+            n = prod(shape)
+            out[key] = flat[..., start : start + n].reshape(*lead, *shape)
+            start += n
+        return out
 
 
 def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

@@ -192,7 +192,7 @@ def build(cls: type, values: Mapping | Any = None, *, where: str = "", defaults:
 
 def to_dict(cfg) -> dict:
     """A config dataclass as a nested dict (tuples as lists)."""
-    out = {}
+    out: dict[str, Any] = {}
     for f in fields(cfg):
         v = getattr(cfg, f.name)
         if is_dataclass(v) and not isinstance(v, type):
@@ -269,7 +269,9 @@ def route_sets(sets: Mapping[str, Any], settings_cls: type | None, recipe_cls: t
     field name that exactly one place has (``demand_ratio``, ``iterations``); ``seed`` is the top-level seed
     and cannot be set per section.
     """
-    settings, tree, ev = {}, {}, {}
+    settings: dict[str, Any] = {}
+    tree: dict[str, Any] = {}
+    ev: dict[str, Any] = {}
     setting_keys = [f.name for f in fields(settings_cls)] if settings_cls is not None else []
     recipe_keys = leaf_paths(recipe_cls) if recipe_cls is not None else []
     eval_keys = [f.name for f in fields(EvalConfig)]
@@ -363,7 +365,8 @@ class Experiment:
     seed, where it runs and what ``netctrl eval`` does."""
 
     problem: str
-    algo: str
+    algo: str | None
+    """the recipe's name (None for an experiment that only evaluates baselines)"""
     seed: int
     settings: Any
     config: Any
@@ -388,6 +391,8 @@ class Experiment:
     def recipe(self):
         from .registry import get_recipe
 
+        if self.algo is None:
+            raise ConfigError("the experiment names no recipe (give --algo, or 'algo' in the config)")
         return get_recipe(self.algo)
 
     def to_dict(self) -> dict:
@@ -558,7 +563,7 @@ def experiment(
             f"{', '.join(TOP_KEYS + ('settings', 'eval'))}"
         )
     if recipe is not None:
-        allowed = set(f.name for f in fields(recipe.config))
+        allowed = {f.name for f in fields(recipe.config)}
         for k in recipe_tree:
             if k not in allowed:
                 raise ConfigError(
@@ -570,15 +575,15 @@ def experiment(
                 raise ConfigError(f"{where}: '{path}' is set by the top-level 'seed'; set the seed once")
     s_over, r_over, e_over = route_sets(sets or {}, settings_cls, recipe.config if recipe else None)
     if recipe is not None:
-        for path, value in ((recipe.budget, iterations), (recipe.time_limit, time_limit)):
+        for dest, value in ((recipe.budget, iterations), (recipe.time_limit, time_limit)):
             if value is None:
                 continue
-            if path is None:
+            if dest is None:
                 raise ConfigError(
                     f"recipe {recipe.name} has no {'iteration budget' if value is iterations else 'time limit'}"
                     f"; set its fields with --set (see `netctrl list`)"
                 )
-            _nest(r_over, path, value)
+            _nest(r_over, dest, value)
     if not isinstance(file_settings, Mapping):
         raise ConfigError(f"{where}: 'settings' expects a table (got {file_settings!r})")
     merged_settings = {**file_settings, **s_over}

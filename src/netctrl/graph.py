@@ -17,6 +17,7 @@ FlowNetwork(num_nodes=3, num_edges=3, node_attr=[], edge_attr=['capacity'])
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -62,9 +63,8 @@ class FlowNetwork:
             ei = ei.reshape(2, 0)
         if ei.ndim != 2 or ei.shape[0] != 2:
             raise GraphError(f"Expected 'edge_index' to have shape (2, num_edges) (got {ei.shape})")
-        if not np.issubdtype(ei.dtype, np.integer):
-            if not np.all(np.equal(np.mod(ei, 1), 0)):
-                raise GraphError("Expected 'edge_index' to hold integers")
+        if not np.issubdtype(ei.dtype, np.integer) and not np.all(np.equal(np.mod(ei, 1), 0)):
+            raise GraphError("Expected 'edge_index' to hold integers")
         self.edge_index = ei.astype(np.int64)
         self.node_names = list(node_names) if node_names is not None else list(range(self.num_nodes))
         if len(self.node_names) != self.num_nodes:
@@ -84,7 +84,8 @@ class FlowNetwork:
         if name in NON_NEGATIVE_ATTRS and (arr < 0).any():
             k = int(np.flatnonzero((arr < 0).reshape(n, -1).any(axis=1))[0])
             raise GraphError(
-                f"Expected {kind} attribute '{name}' to be non-negative (got {arr.reshape(n, -1)[k].tolist()} at {kind} {k})"
+                f"Expected {kind} attribute '{name}' to be non-negative "
+                f"(got {arr.reshape(n, -1)[k].tolist()} at {kind} {k})"
             )
         return arr
 
@@ -192,7 +193,8 @@ class FlowNetwork:
         """Build from a networkx graph (undirected graphs get both edge directions); nodes are relabelled 0..n-1."""
         nodes = list(g.nodes)
         pos = {u: i for i, u in enumerate(nodes)}
-        pairs, ea = [], {a: [] for a in edge_attrs}
+        pairs: list[tuple[int, int]] = []
+        ea: dict[str, list[Any]] = {a: [] for a in edge_attrs}
         directed = g.is_directed()
         for u, v, d in g.edges(data=True):
             for a, b in ((u, v),) if directed else ((u, v), (v, u)):

@@ -143,7 +143,7 @@ class LinearProgram:
         self._row_upper = self._vec(row_upper, n_rows, INF, "row_upper")
         self._A = A
         self._integer = None if integer is None else np.asarray(integer, dtype=bool)
-        self._options = {"presolve": "on" if presolve else "off", "solver": method}
+        self._options: dict[str, str | float] = {"presolve": "on" if presolve else "off", "solver": method}
         if tolerance is not None:
             self._options.update(
                 primal_feasibility_tolerance=float(tolerance), dual_feasibility_tolerance=float(tolerance)
@@ -207,7 +207,8 @@ class LinearProgram:
         """Change the bounds of ``rows`` (all rows by default); the basis is kept for a hot start."""
         idx, (lo, hi) = self._index_and_values(rows, self._row_idx, "row bounds", lower, upper)
         self._row_lower[idx], self._row_upper[idx] = lo, hi  # keep our copy in sync for cold rebuilds
-        self._check(self._h.changeRowsBounds(len(idx), idx, lo, hi), "changeRowsBounds")
+        # changeRowsBounds and getBasicVariables exist at run time but are missing from highspy's stubs
+        self._check(self._h.changeRowsBounds(len(idx), idx, lo, hi), "changeRowsBounds")  # type: ignore[attr-defined]
 
     def set_col_bounds(self, lower, upper, cols=None) -> None:
         """Change the bounds of ``cols`` (all columns by default)."""
@@ -286,7 +287,7 @@ class LinearProgram:
     def _near_tie(self) -> bool:
         """Whether the last optimum is not clearly unique: a movable nonbasic variable with a reduced cost of
         at most ``unique_margin`` (a pivot on it could reach another optimum at no cost beyond the margin)."""
-        status, basic = self._h.getBasicVariables()
+        status, basic = self._h.getBasicVariables()  # type: ignore[attr-defined]  # (see set_row_bounds)
         if status == highspy.HighsStatus.kError:
             return True
         basic = np.asarray(basic)

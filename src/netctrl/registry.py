@@ -260,7 +260,8 @@ class Recipe:
     description: str
     config: type
     train: Callable[..., Any]
-    """``train(spec, cfg, run_dir, resume=False, progress=True, verbose=True) -> TrainResult``."""
+    """``train(spec, cfg, run_dir, resume=False, progress=True, verbose=True, tensorboard=False) -> TrainResult``
+    (``tensorboard``: the metrics also go to ``run_dir/tensorboard/``; passed only when true)."""
     load: Callable[..., Controller]
     """``load(checkpoint, spec=None, name=None) -> Controller`` (``spec``: the problem it will act on)."""
     budget: str | None = None

@@ -127,7 +127,8 @@ class EdgeConditionedConv(MessagePassing):
         return self.message_mlp(torch.cat(parts, dim=-1))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.in_channels}, {self.out_channels}, edge_dim={self.edge_dim}, aggr={self.aggr})"
+        name = type(self).__name__
+        return f"{name}({self.in_channels}, {self.out_channels}, edge_dim={self.edge_dim}, aggr={self.aggr})"
 
 
 class EdgeConvEncoder(nn.Module):

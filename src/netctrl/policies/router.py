@@ -7,6 +7,7 @@ problem: a router is an agent with integer observations and ``degree[i]`` discre
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -38,9 +39,7 @@ class RouterPolicies(nn.Module):
         self.num_features = self.n + 1 + self.d + self.h * (self.d + 1)
         sizes = [hidden] * layers + [self.d]
         self.embed = nn.Parameter(torch.empty(self.n, self.num_features, hidden))
-        self.weights = nn.ParameterList(
-            [nn.Parameter(torch.empty(self.n, a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
-        )
+        self.weights = nn.ParameterList([nn.Parameter(torch.empty(self.n, a, b)) for a, b in pairwise(sizes)])
         self.biases = nn.ParameterList([nn.Parameter(torch.zeros(self.n, 1, s)) for s in sizes])
         self.reset_parameters()
 
@@ -70,4 +69,7 @@ class RouterPolicies(nn.Module):
         return z.masked_fill(~self.mask[:, None, :], float("-inf"))
 
     def __repr__(self) -> str:
-        return f"RouterPolicies(routers={self.n}, actions<={self.d}, features={self.num_features}, hidden={self.biases[0].shape[-1]}x{len(self.weights)})"
+        return (
+            f"RouterPolicies(routers={self.n}, actions<={self.d}, features={self.num_features}, "
+            f"hidden={self.biases[0].shape[-1]}x{len(self.weights)})"
+        )

@@ -21,7 +21,8 @@ class ValueNet(nn.Module):
     nodes, so that the state's value is ``offset + size * y``.
 
     .. math::  h^{(l+1)} = h^{(l)} + \\mathrm{MLP}\\big((1 + \\epsilon) h^{(l)}_i + \\sum_{j \\in N(i)} h^{(l)}_j\\big),
-               \\quad y = \\sigma\\big(\\mathrm{MLP}[\\textstyle\\sum_i h_i / 10, \\mathrm{mean}_i h_i, \\max_i h_i, \\sum_i x_i / 10, \\max_i x_i, u]\\big)
+               \\quad y = \\sigma\\big(\\mathrm{MLP}[\\textstyle\\sum_i h_i / 10, \\mathrm{mean}_i h_i, \\max_i h_i,
+               \\sum_i x_i / 10, \\max_i x_i, u]\\big)
 
     Args:
         node_features: input features per node.

@@ -1,4 +1,5 @@
-"""The Multilevel Critical Node game as an *instance -> solution* problem (:class:`~netctrl.controllers.InstanceProblem`).
+"""The Multilevel Critical Node game as an *instance -> solution* problem
+(:class:`~netctrl.controllers.InstanceProblem`).
 
 Description
     One episode is one instance: ``reset(seed=s)`` returns the :class:`~netctrl.problems.critical_node.game.MCNInstance`

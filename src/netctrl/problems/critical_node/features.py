@@ -65,7 +65,7 @@ absolute network computes, so an absolute checkpoint may be played with it uncha
 
 The default is ``"hybrid"`` (:data:`DEFAULT_FEATURES`): on the benchmark's test instances it gave smaller gaps
 than ``"absolute"`` for every controller on 10-20-node graphs and removed the break-downs on larger ones
-(README, Multilevel Critical Node).
+(docs/problems/critical-node.md).
 
 >>> from netctrl.problems.critical_node.instances import random_instance
 >>> game = CriticalNodeGame()
@@ -76,6 +76,8 @@ than ``"absolute"`` for every controller on 10-20-node graphs and removed the br
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -209,7 +211,7 @@ class CriticalNodeGame:
         self.budget_ranges = tuple(tuple(b) for b in budget_ranges)
         self.features = features
 
-    legacy_encoding = {"features": "absolute"}
+    legacy_encoding: ClassVar[dict[str, str]] = {"features": "absolute"}
     """the encoding of checkpoints written before encodings were recorded (read by
     :func:`netctrl.algos.curriculum.load_value_function`)"""
 

@@ -5,7 +5,8 @@ A defender-attacker-defender game on an undirected graph ``G = (V, E)``: the def
 *protects* up to ``lam`` nodes (set ``P``) outside ``D`` and ``I``; the infection spreads from ``I`` along every
 edge to any node neither vaccinated nor protected. The value is the number of saved (never infected) nodes,
 
-.. math::  \\max_{|D| \\le \\Omega} \\; \\min_{|I| \\le \\Phi} \\; \\max_{|P| \\le \\Lambda} \\; |V| - |\\mathrm{reach}_{G - D - P}(I)|.
+.. math::  \\max_{|D| \\le \\Omega} \\; \\min_{|I| \\le \\Phi} \\; \\max_{|P| \\le \\Lambda} \\;
+           |V| - |\\mathrm{reach}_{G - D - P}(I)|.
 
 Sets are bit masks over the nodes (bit ``v`` = node ``v``), which keeps the exact solver and the afterstate
 enumeration fast. A :class:`MCNState` is the position of the sequential game in which each move places one

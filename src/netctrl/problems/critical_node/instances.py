@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ def random_instance(n: int, density: float, budgets: tuple[int, int, int], seed=
         raise ScenarioError(f"Expected 'density' in (0, 1] (got {density})")
     rng = np.random.default_rng(seed)
     pairs = [(u, v) for u in range(n) for v in range(u + 1, n)]
-    m = max(1, int(round(density * len(pairs))))
+    m = max(1, int(round(density * len(pairs))))  # noqa: RUF046 -- with NumPy < 2, round(np.float64) is a float
     pick = rng.choice(len(pairs), size=m, replace=False)
     edges = [pairs[i] for i in sorted(pick)]
     return MCNInstance(n, edges, *map(int, budgets), name=name or f"rnd-{n}-{density:.2f}-{seed}")
@@ -147,7 +148,7 @@ def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name:
     order = sorted(labels)
     index = {lab: i for i, lab in enumerate(order)}
     if len(index) != len(labels):
-        dup = next(lab for lab, nxt in zip(order, order[1:]) if lab == nxt)
+        dup = next(lab for lab, nxt in pairwise(order) if lab == nxt)
         raise ScenarioError(f"Expected the node labels in 'V' to be distinct (got {dup} twice)")
     if not isinstance(arcs, list):
         raise ScenarioError(f"Expected 'A' to be a list of arcs (label, label) (got {fields['A'][:40]!r})")
@@ -167,7 +168,7 @@ def parse_instance(text: str, budgets: tuple[int, int, int] | None = None, name:
     opt = None
     if "opt" in stats:
         try:
-            opt = int(round(float(stats["opt"])))
+            opt = round(float(stats["opt"]))
         except (ValueError, OverflowError) as exc:
             raise ScenarioError(f"Expected '#opt' to be a finite number (got {stats['opt']!r})") from exc
     return MCNInstance(len(labels), edges, *map(int, budgets), name=name, opt=opt, labels=order)

@@ -6,6 +6,9 @@ Registered Gymnasium ids (raw, edge-level environments)::
     netctrl/Mobility-ShenzhenDowntownWest-v0   netctrl/Mobility-ShenzhenDowntownWest-AllPairs-v0
 
 ``*-AllPairs-*`` simulate every origin-destination pair of the file instead of the reference's adjacent pairs.
+Each has a bi-level version, ``...-Bilevel-v0`` (e.g. ``netctrl/Mobility-NYCBrooklyn-Bilevel-v0``: a desired
+distribution of the idle vehicles in, :class:`RebalancingLP` in the loop; ``lower="edge-share"`` for the naive
+map): see :mod:`netctrl.integrations`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, baselines
 from .env import MobilityEnv, MobilityState, greedy_matching
@@ -32,6 +36,7 @@ __all__ = [
     "OracleMPC",
     "RebalancingLP",
     "baselines",
+    "bilevel_env",
     "desired_counts",
     "greedy_matching",
     "list_cities",
@@ -44,6 +49,15 @@ ENV_IDS = {
     "nyc_brooklyn": "netctrl/Mobility-NYCBrooklyn-v0",
     "shenzhen_downtown_west": "netctrl/Mobility-ShenzhenDowntownWest-v0",
 }
+
+#: the lower levels of every city (and of the bi-level Gymnasium ids)
+LOWERS = {"lp": RebalancingLP.for_env, "edge-share": EdgeShareMap.for_env}
+
+
+def bilevel_env(scenario: MobilityScenario | str = "nyc_brooklyn", lower: str = "lp", **kwargs) -> BilevelWrapper:
+    """The entry point of ``netctrl/Mobility-*-Bilevel-v0``: :class:`MobilityEnv` with a lower level."""
+    return make_bilevel(MobilityEnv(scenario, **kwargs), LOWERS, lower)
+
 
 #: node feature 0 of MobilityEnv is the idle vehicles now: the prior of the desired distribution
 POLICY = dict(
@@ -108,7 +122,7 @@ def problem(
         baselines=baselines,
         kind="gymnasium",
         env_id=env_id,
-        lowers={"lp": RebalancingLP.for_env, "edge-share": EdgeShareMap.for_env},
+        lowers=dict(LOWERS),
         info_keys=("served", "requests", "rebalancing_cost"),
         reference="oracle",
         description=description,
@@ -161,6 +175,13 @@ def _register() -> None:
                 gym.register(
                     id=gid,
                     entry_point="netctrl.problems.mobility.env:MobilityEnv",
+                    kwargs={"scenario": city, **overrides},
+                )
+            bilevel_id = gid.replace("-v0", "-Bilevel-v0")
+            if bilevel_id not in gym.registry:
+                gym.register(
+                    id=bilevel_id,
+                    entry_point="netctrl.problems.mobility:bilevel_env",
                     kwargs={"scenario": city, **overrides},
                 )
         register_problem(_packaged(city, env_id, CITIES[city][1]))

@@ -116,9 +116,9 @@ class MobilityEnv(gym.Env):
     >>> obs, reward, terminated, truncated, info = env.step(np.zeros(56, dtype=np.float32))
     >>> bool(round(env.idle.sum() + env.in_transit(), 3) == env.scenario.fleet.sum())
     True
-    """
+    """  # noqa: E501 -- a Markdown table row (the observation's ``x``) cannot be wrapped
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 -- Gymnasium's Env declares it a plain class attribute
 
     def __init__(
         self,

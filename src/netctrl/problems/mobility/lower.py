@@ -15,9 +15,9 @@ The LP, built once per city and hot-started every step, is the reference study's
 ``M`` exceeds any edge cost, so the LP always reaches the closest reachable distribution first and then
 spends the least on it. Costs carry a tiny fixed perturbation (``tie_break``, at most ``1e-4`` per vehicle)
 so that the optimum is unique: otherwise ties between equally cheap flows are broken by whatever basis the
-previous (hot-started) solve left, and two runs with the same seed could diverge. It is always feasible (``y = 0, s = max(v_hat - v, 0)``). The constraint matrix is a
-node-arc incidence matrix plus identities, so vertex optima are integral for integral data; the flows are
-rounded to clean up solver noise.
+previous (hot-started) solve left, and two runs with the same seed could diverge. It is always feasible
+(``y = 0, s = max(v_hat - v, 0)``). The constraint matrix is a node-arc incidence matrix plus identities, so
+vertex optima are integral for integral data; the flows are rounded to clean up solver noise.
 """
 
 from __future__ import annotations

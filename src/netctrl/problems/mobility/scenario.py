@@ -335,7 +335,7 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
                     raise ScenarioError(
                         f"'rebTime' has no entry for edge ({region_ids[o]}, {region_ids[d]}) at hour {h}"
                     )
-            steps_needed = max(int(round(table[key] / s.step_minutes)), 1)
+            steps_needed = max(round(table[key] / s.step_minutes), 1)
             rows = step_hour == h if s.varying_time else slice(None)
             reb_time[rows, e] = steps_needed
     try:
@@ -413,7 +413,7 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
     else:
         acc = _records(data, "totalAcc", {"hour": "int", "acc": "num"})
         _nonneg(acc, "totalAcc", "acc", maximum=MAX_FLEET)
-        hour = s.start_hour + int(round(s.step_minutes / 2 * s.steps / 60))
+        hour = s.start_hour + round(s.step_minutes / 2 * s.steps / 60)
         match = np.flatnonzero(acc["hour"] == hour)
         if match.size == 0:
             raise ScenarioError(f"'totalAcc' has no entry for hour {hour} (the fleet hour of this episode)")

@@ -5,6 +5,10 @@ Registered Gymnasium ids (raw environments: flows per commodity and arc)::
     netctrl/NetworkFlow-B4-v0   netctrl/NetworkFlow-GEANT-v0   netctrl/NetworkFlow-ATT-v0
     netctrl/NetworkFlow-Gabriel{10,20,50,100,200,500}-v0        (topohub ``gabriel/<n>/0``)
 
+and each one's bi-level version, ``netctrl/NetworkFlow-<tag>-Bilevel-v0`` (desired distributions of every
+commodity in, :class:`MultiCommodityLP` with the agents' soft targets in the loop; ``lower="edge-share"`` for the
+naive map): see :mod:`netctrl.integrations`.
+
 Problem ``network_flow/gabriel-mix`` trains one policy on the Gabriel graphs of 10, 20 and 50 nodes, and the
 50-node one in 12-step episodes (:data:`SHORT_EPISODES`), one PPO iteration on each in turn, and validates on
 the 20-node one: the transfer setting of the scaling study.
@@ -19,6 +23,7 @@ from dataclasses import asdict, dataclass
 
 import gymnasium as gym
 
+from ...bilevel import BilevelWrapper, make_bilevel
 from ...errors import ConfigError, require_integer
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import (
@@ -55,6 +60,7 @@ __all__ = [
     "OracleMPC",
     "RandomDistribution",
     "baselines",
+    "bilevel_env",
     "env_factory",
     "from_graph",
     "from_topology",
@@ -175,6 +181,15 @@ def _lp(env) -> MultiCommodityLP:
     return MultiCommodityLP.for_env(env, soft_targets=LP_SOFT_TARGETS)
 
 
+#: the lower levels of every graph (and of the bi-level Gymnasium ids)
+LOWERS = {"lp": _lp, "edge-share": EdgeShareMap.for_env}
+
+
+def bilevel_env(scenario: NetworkFlowScenario | str = "b4", lower: str = "lp", **kwargs) -> BilevelWrapper:
+    """The entry point of ``netctrl/NetworkFlow-*-Bilevel-v0``: :class:`NetworkFlowEnv` with a lower level."""
+    return make_bilevel(NetworkFlowEnv(scenario, **kwargs), LOWERS, lower)
+
+
 def problem(
     name: str,
     make_env,
@@ -193,7 +208,7 @@ def problem(
         baselines=baselines,
         kind="gymnasium",
         env_id=env_id,
-        lowers={"lp": _lp, "edge-share": EdgeShareMap.for_env},
+        lowers=dict(LOWERS),
         info_keys=("delivered",),
         reference="oracle",
         description=description,
@@ -262,7 +277,9 @@ def _register() -> None:
             settings=NetworkFlowSettings,
             loader=_user,
             source_option="topology",
-            source_help="a topology JSON file (nodes with id/pos, links u/v) or a topohub key (gabriel/200/0, sndlib/abilene)",
+            source_help=(
+                "a topology JSON file (nodes with id/pos, links u/v) or a topohub key (gabriel/200/0, sndlib/abilene)"
+            ),
         )
     )
     for key, (source, tag) in INSTANCES.items():
@@ -270,6 +287,11 @@ def _register() -> None:
         if env_id not in gym.registry:
             gym.register(
                 id=env_id, entry_point="netctrl.problems.network_flow.env:NetworkFlowEnv", kwargs={"scenario": source}
+            )
+        bilevel_id = env_id.replace("-v0", "-Bilevel-v0")
+        if bilevel_id not in gym.registry:
+            gym.register(
+                id=bilevel_id, entry_point="netctrl.problems.network_flow:bilevel_env", kwargs={"scenario": source}
             )
         register_problem(_graph(key, source, tag, NetworkFlowSettings()))
     register_problem(_mix(NetworkFlowSettings()))

@@ -72,7 +72,7 @@ class NetworkFlowEnv(gym.Env):
     ((48, 14), (152,))
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 -- Gymnasium's Env declares it a plain class attribute
 
     def __init__(self, scenario: NetworkFlowScenario | str = "b4", *, render_mode: str | None = None, **kwargs) -> None:
         self.scenario = sc = load_named(scenario, **kwargs) if isinstance(scenario, str) else scenario

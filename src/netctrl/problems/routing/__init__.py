@@ -188,7 +188,9 @@ def _register() -> None:
             settings=RoutingSettings,
             loader=_user,
             source_option="topology",
-            source_help="a topology JSON file whose links have 'capacity' and integer 'latency' (see netctrl.topologies)",
+            source_help=(
+                "a topology JSON file whose links have 'capacity' and integer 'latency' (see netctrl.topologies)"
+            ),
         )
     )
     for key in PACKAGED:

@@ -61,7 +61,7 @@ def _load_lp(topology: RoutingTopology) -> tuple:
     per destination (the node-arc incidence matrix: every router other than ``d`` sends out ``1 / (N - 1)``
     more than it receives), then each router's forwarding load ``<= w``. Failed
     arcs and arcs leaving the destination carry nothing."""
-    N, E = topology.num_nodes, topology.num_arcs
+    N = topology.num_nodes
     src = np.asarray(topology.src)
     B = FlowNetwork(N, np.stack([src, topology.dst])).incidence()  # (N, E): +1 head, -1 tail
     out = -B.minimum(0)  # (N, E): 1 where the arc leaves

@@ -82,7 +82,7 @@ _NONE.setflags(write=False)
 
 
 class RoutingParallelEnv(ParallelEnv):
-    metadata = {"name": "netctrl_routing_v0", "render_modes": []}
+    metadata = {"name": "netctrl_routing_v0", "render_modes": []}  # noqa: RUF012 -- PettingZoo reads it as a class attribute
 
     def __init__(
         self,

@@ -4,6 +4,10 @@ Registered Gymnasium ids (raw environments: production + shipments)::
 
     netctrl/SupplyChain-1F2S-v0   netctrl/SupplyChain-1F3S-v0   netctrl/SupplyChain-1F10S-v0
     netctrl/SupplyChain-1F3W30S-v0   (factory -> 3 warehouses -> 30 stores, generated with seed 0)
+
+and each one's bi-level version, ``netctrl/SupplyChain-<tag>-Bilevel-v0`` (desired production and stock
+distribution in, :class:`SupplyLP` in the loop; ``lower="edge-share"`` for the naive map): see
+:mod:`netctrl.integrations`.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
+from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
 from .env import (
@@ -49,6 +54,7 @@ __all__ = [
     "SupplyLP",
     "SupplySettings",
     "SupplyState",
+    "bilevel_env",
     "load_named",
     "load_scenario",
     "multi_echelon_dict",
@@ -118,6 +124,15 @@ EDGE_POLICY = dict(
 )
 
 
+#: the lower levels of every supply network (and of the bi-level Gymnasium ids)
+LOWERS = {"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env}
+
+
+def bilevel_env(scenario: SupplyChainScenario | str = "1f2s", lower: str = "lp", **kwargs) -> BilevelWrapper:
+    """The entry point of ``netctrl/SupplyChain-*-Bilevel-v0``: :class:`SupplyChainEnv` with a lower level."""
+    return make_bilevel(SupplyChainEnv(scenario, **kwargs), LOWERS, lower)
+
+
 def _baselines(seed: int = 0):
     # the order-up-to levels are tuned (per node, on training seeds) when the controller is first bound
     return {
@@ -155,7 +170,7 @@ def problem(
         baselines=_baselines,
         kind="gymnasium",
         env_id=env_id,
-        lowers={"lp": SupplyLP.for_env, "edge-share": EdgeShareMap.for_env},
+        lowers=dict(LOWERS),
         test_seeds=tuple(range(1000, 1100)),
         val_seeds=tuple(range(2000, 2010)),
         info_keys=("demand", "produced", "backlog_cost", "storage_cost"),
@@ -222,6 +237,11 @@ def _register() -> None:
         if env_id not in gym.registry:
             gym.register(
                 id=env_id, entry_point="netctrl.problems.supply_chain.env:SupplyChainEnv", kwargs={"scenario": key}
+            )
+        bilevel_id = env_id.replace("-v0", "-Bilevel-v0")
+        if bilevel_id not in gym.registry:
+            gym.register(
+                id=bilevel_id, entry_point="netctrl.problems.supply_chain:bilevel_env", kwargs={"scenario": key}
             )
         register_problem(_packaged(key, SupplySettings()))
 

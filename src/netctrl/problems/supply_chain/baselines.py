@@ -220,7 +220,7 @@ def tune_order_up_to(
     if dynamic:
         safety = np.zeros(sc.num_nodes)
     else:
-        protect, offset, sub = sc.echelons()
+        protect, _offset, sub = sc.echelons()
         safety = np.ceil(sc.expected_demand(0, 15).max(axis=0) @ sub.T * protect)
     best = score(safety)
     step = max_step

@@ -61,7 +61,8 @@ class SupplyChainEnv(gym.Env):
     lead time, unit cost / price, capacity (scaled, capped at 10).
 
     ## Action Space
-    ``Box(0, high, (F + E,))``: production of each factory (in node order), then the shipment on each edge.
+    ``Box(0, high, (F + E,))``: production of each factory (in node order), then the shipment on each edge;
+    ``high`` is :meth:`~.scenario.SupplyChainScenario.max_quantity`.
 
     ## Rewards
     ``price * demand - transport - storage * max(stock, 0) - production - backlog_penalty * max(-stock, 0)
@@ -87,7 +88,7 @@ class SupplyChainEnv(gym.Env):
     ((3, 22), (3,))
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}  # noqa: RUF012 -- Gymnasium's Env declares it a plain class attribute
 
     def __init__(self, scenario: SupplyChainScenario | str = "1f2s", *, render_mode: str | None = None) -> None:
         self.scenario = sc = load_named(scenario) if isinstance(scenario, str) else scenario
@@ -103,8 +104,7 @@ class SupplyChainEnv(gym.Env):
         self._buffer = self.T + int(max(self.lead.max(), sc.production_time.max())) + PIPELINE + 2
         mean_store = sc.expected_demand(0, 15)[:, sc.stores].mean()
         self.scale = float(max(mean_store, 1.0))
-        high = float(max(1e4, 10.0 * (sc.capacity.sum() + sc.expected_demand(0, self.T).sum())))
-        self.action_space = spaces.Box(0.0, high, (self.F + self.E,), np.float32)
+        self.action_space = spaces.Box(0.0, sc.max_quantity(), (self.F + self.E,), np.float32)
         self.observation_space = spaces.Dict(
             {
                 "x": spaces.Box(-np.inf, np.inf, (self.N, NUM_FEATURES), np.float32),

@@ -112,7 +112,7 @@ class SupplyLP:
         F = len(self.factories)
         self.N, self.E, self.F = N, E, F
         self.production_scale = float(production_scale or sc.production_scale())
-        self.action_space = spaces.Box(-np.inf, np.inf, (F + N,), np.float32)
+        self.action_space = spaces.Box(0.0, self.action_high(), (F + N,), np.float32)
         B = net.incidence()  # +1 head, -1 tail
         out = sp.csr_matrix((np.ones(E), (net.sources, np.arange(E))), shape=(N, E))
         P = sp.csr_matrix((np.ones(F), (self.factories, np.arange(F))), shape=(N, F))
@@ -156,6 +156,21 @@ class SupplyLP:
             tolerance=LP_TOLERANCE,
             unique_margin=UNIQUE_MARGIN,
         )
+
+    def action_high(self) -> np.ndarray:
+        """Upper bounds of the declared action ``Box`` (its lower bounds are 0): the distribution's weights at 1
+        (they are normalised, so ``[0, 1]^N`` holds every distribution), a factory's production at what it can
+        make in one step, in units of ``production_scale``: its capacity, or where that is unlimited, the
+        largest production the environment accepts (:meth:`~.scenario.SupplyChainScenario.max_quantity`, rounded
+        down to whole units; above it the environment refuses the production).
+
+        :meth:`solve` takes any finite action, as before: negative entries count as 0, and production asked
+        above a finite capacity raises the targets but produces no more. Trained agents (whose Gaussian
+        production heads are unbounded) therefore act as they did; the bounds are what a generic RL library
+        samples from or clips to.
+        """
+        cap = np.minimum(self.scenario.production_capacity[self.factories], np.floor(self.scenario.max_quantity()))
+        return np.concatenate([cap / self.production_scale, np.ones(self.N)]).astype(np.float32)
 
     def reset(self) -> None:
         """Back to the state as built (see :meth:`netctrl.lp.LinearProgram.reset`): a new episode's flows do not

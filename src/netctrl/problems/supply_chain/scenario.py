@@ -113,6 +113,11 @@ class SupplyChainScenario:
         """Units of the bi-level agent's production action: the mean total demand per step (at least 1)."""
         return float(max(self.expected_demand(0, 15).sum(axis=1).mean(), 1.0))
 
+    def max_quantity(self) -> float:
+        """The largest production or shipment of one step that the environment accepts (its action ``Box``'s
+        bound): ten times the network's storage plus the whole episode's expected demand, and at least 10,000."""
+        return float(max(1e4, 10.0 * (self.capacity.sum() + self.expected_demand(0, self.steps).sum())))
+
     def expected_demand(self, t0: int, horizon: int) -> np.ndarray:
         """(horizon, N) expected demand of steps ``t0 .. t0+horizon-1`` (mean of the noise included)."""
         t = np.arange(t0, t0 + horizon)[:, None]
