@@ -3,11 +3,14 @@ experiment configs, and one-line errors for bad input."""
 
 import json
 import re
+import tomllib
+from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
+import netctrl
 from netctrl.cli import app
 
 runner = CliRunner()
@@ -65,6 +68,15 @@ def test_list_shows_every_family_with_instances_methods_and_files():
 def test_help_of_every_command():
     for cmd in ("list", "train", "eval", "demo", "sweep"):
         assert "Usage" in ok([cmd, "--help"])
+
+
+def test_version_is_the_installed_one_and_the_one_in_pyproject():
+    """``netctrl --version`` prints the installed metadata's version, which comes from pyproject.toml (its one
+    place; a stale install, e.g. not reinstalled after a bump, fails here)."""
+    assert ok(["--version"]) == f"netctrl {netctrl.__version__}\n"
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    assert netctrl.__version__ == project["version"]
+    assert "version" not in project.get("dynamic", [])
 
 
 def test_train_then_eval(tmp_path):

@@ -31,6 +31,13 @@ def load(checkpoint, spec=None, name=None):
     return _load(checkpoint, spec, name)
 
 
+def load_pretrained(problem, recipe=None, spec=None):
+    """The controller shipped with netctrl for ``problem`` (see :mod:`netctrl.pretrained`)."""
+    from .pretrained import load_pretrained as _load_pretrained
+
+    return _load_pretrained(problem, recipe, spec)
+
+
 def _register_envs() -> None:
     from .problems import mobility, network_flow, supply_chain  # noqa: F401  (register Gymnasium ids)
 
@@ -53,6 +60,7 @@ __all__ = [
     "list_problems",
     "list_recipes",
     "load",
+    "load_pretrained",
     "load_problem",
     "run_episode",
 ]

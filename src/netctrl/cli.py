@@ -9,8 +9,8 @@ as one line naming the field or cause, with exit status 2.
 infeasible problem, a file that cannot be read or written) is printed as one line on stderr, ``Error: <cause>``,
 and ends the command with the exit status of its kind (:data:`netctrl.errors.EXIT_CODES`: 2 command line or
 configuration, 3 input file or graph, 4 checkpoint, 5 solver, 6 action, 7 missing extra, 8 file system, 130
-interrupted, 9 Ray worker lost). ``netctrl --debug ...`` (or ``NETCTRL_DEBUG=1``) shows the full traceback instead. Anything else
-is a bug: it keeps its traceback and exit status 1.
+interrupted, 9 Ray worker lost). ``netctrl --debug ...`` (or ``NETCTRL_DEBUG=1``) shows the full traceback
+instead. Anything else is a bug: it keeps its traceback and exit status 1.
 
 Benchmarks are scripts of a source checkout (``python benchmarks/<name>.py``), not commands of the package.
 """
@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -29,7 +30,7 @@ from typer.core import TyperGroup
 try:  # typer >= 0.20 vendors click
     from typer import _click as click
 except ImportError:  # pragma: no cover
-    import click
+    import click  # type: ignore[no-redef]
 
 
 def _debug(args) -> bool:
@@ -121,11 +122,22 @@ SetOpt = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"netctrl {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _setup(
     threads: Annotated[int, typer.Option(min=1, help="torch threads (1 is fastest for these small graphs)")] = 1,
     debug: Annotated[
         bool, typer.Option("--debug", help="show the full traceback of an error (also NETCTRL_DEBUG=1)")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="print the version and exit")
     ] = False,
 ) -> None:
     from .train import configure_threads
@@ -208,7 +220,15 @@ def train(
         ),
     ] = False,
     set_: SetOpt = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    progress: Annotated[bool, typer.Option(help="show a progress bar (on stderr, when it is a terminal)")] = True,
+    tensorboard: Annotated[
+        bool,
+        typer.Option(
+            "--tensorboard",
+            help="also log the metrics to TensorBoard event files in <run-dir>/tensorboard/ (needs the "
+            "tensorboard extra; --resume continues the log)",
+        ),
+    ] = False,
     workers: Annotated[
         int, typer.Option(min=0, help="PPO rollouts on N Ray actors (needs the ray extra); 0: this process")
     ] = 0,
@@ -238,7 +258,9 @@ def train(
         from .scale import init_ray
 
         init_ray(ray_address)
-    res = train_experiment(exp, resume=resume, progress=progress, verbose=True, overwrite=overwrite)
+    res = train_experiment(
+        exp, resume=resume, progress=progress, verbose=True, overwrite=overwrite, tensorboard=tensorboard
+    )
     spec, recipe, rd = exp.spec, exp.recipe, exp.run_dir
     best = "" if res.best_eval is None else f"; best validation reward {res.best_eval:.6g}"
     typer.echo(
@@ -262,8 +284,17 @@ def eval_cmd(
     episodes: Annotated[
         int | None, typer.Option(min=1, help="episodes on the problem's test seeds (default 10)")
     ] = None,
+    pretrained: Annotated[
+        bool,
+        typer.Option(
+            "--pretrained", help="also evaluate the controller shipped with netctrl for this problem (no training)"
+        ),
+    ] = False,
     set_: SetOpt = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="write the rows as JSON")] = None,
+    progress: Annotated[
+        bool, typer.Option(help="show a progress bar: controller, episodes, steps (on stderr, when it is a terminal)")
+    ] = True,
 ) -> None:
     """Evaluate trained controllers and baselines on the same test seeds; print reward and % of the reference."""
     from . import recipes
@@ -285,6 +316,11 @@ def eval_cmd(
     if unknown:
         raise ConfigError(f"unknown baseline(s) {unknown}; {spec.name} has: {', '.join(available)}")
     controllers = {}
+    if pretrained:
+        from .pretrained import load_pretrained
+
+        agent = load_pretrained(spec.name, spec=spec)
+        controllers[agent.name] = agent
     for path in checkpoint or []:
         agent = recipes.load(path, spec)
         if agent.name in controllers or agent.name in names:
@@ -292,9 +328,9 @@ def eval_cmd(
         controllers[agent.name] = agent
     controllers.update({n: available[n] for n in names})
     if not controllers:
-        raise ConfigError("nothing to evaluate: give --checkpoint or baselines")
+        raise ConfigError("nothing to evaluate: give --checkpoint, --pretrained or baselines")
     seeds = _test_seeds(spec, exp.eval.episodes)
-    rows = compare(spec, controllers, seeds)
+    rows = compare(spec, controllers, seeds, progress=progress)
     records = rows_to_records(spec, rows)
     print_table(f"{spec.name}: {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}", records, table_keys(spec))
     if spec.kind == "instance" and len(seeds) == 1:  # one instance: show each controller's solution
@@ -329,6 +365,26 @@ def _test_seeds(spec, episodes: int) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------------------ demo
+@app.command("pretrained")
+def pretrained_cmd(family: Annotated[str | None, typer.Argument(help="one family (default: all)")] = None) -> None:
+    """List the controllers shipped with netctrl: evaluate one with `netctrl eval PROBLEM --pretrained`, load
+    it in Python with `netctrl.load_pretrained(PROBLEM)`."""
+    from .pretrained import list_pretrained
+
+    items = list_pretrained(family)
+    if not items:
+        typer.echo(f"no pretrained controllers{f' for {family}' if family else ''}")
+        return
+    for p in items:
+        others = [a for a in p.applies_to if a != p.problem]
+        typer.echo(f"{p.problem}  [{p.recipe}, {p.bytes / 1e6:.2f} MB]")
+        if others:
+            typer.echo(f"    also the default for: {', '.join(others)}")
+        typer.echo(f"    trained with: {p.command}")
+        if p.notes:
+            typer.echo(f"    {p.notes}")
+
+
 @app.command()
 def demo(
     problem: Annotated[
@@ -378,6 +434,9 @@ def sweep(
     out: Annotated[Path, typer.Option(help="results file")] = Path("runs/sweep/sweep.json"),
     ray: Annotated[bool, typer.Option(help="run jobs as Ray tasks (--no-ray: one after the other here)")] = True,
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster (e.g. auto, ray://host:10001)")] = None,
+    progress: Annotated[
+        bool, typer.Option(help="show a progress bar over the jobs (on stderr, when a terminal)")
+    ] = True,
 ) -> None:
     """Train seeds x problems x hyper-parameters (Ray tasks, or in this process) and write validation rows."""
     from .config import parse_sets
@@ -391,9 +450,18 @@ def sweep(
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise ConfigError(f"--seeds expects comma-separated integers (got {seeds!r})") from None
-    jobs = sweep_jobs(problems, seed_list, parse_grid(grid), algo=algo, fixed=parse_sets(set_), runs=runs)
+    grid_values: dict[str, Sequence[Any]] = dict(parse_grid(grid))
+    jobs = sweep_jobs(problems, seed_list, grid_values, algo=algo, fixed=parse_sets(set_), runs=runs)
     typer.echo(f"{len(jobs)} job(s) on {'Ray' if ray else 'this process'}")
-    doc = run_sweep(jobs, minutes=minutes, use_ray=ray, ray_address=ray_address, out=out, command=command_line())
+    doc = run_sweep(
+        jobs,
+        minutes=minutes,
+        use_ray=ray,
+        ray_address=ray_address,
+        out=out,
+        command=command_line(),
+        progress=progress,
+    )
     print_table(
         f"sweep ({doc['backend']}, validation seeds)",
         doc["rows"],

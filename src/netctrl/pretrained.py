@@ -1,0 +1,141 @@
+"""Pretrained controllers shipped in the package: evaluate a learned controller with no training.
+
+Every benchmark instance whose results include a learned controller ships one here (``src/netctrl/data/
+pretrained``): a checkpoint in the one format of :mod:`netctrl.train` with the optimiser state and random
+states removed (loaded with ``torch.load(..., weights_only=True)`` and its checksum checked, as every
+checkpoint), listed in ``manifest.json`` with the command and config that trained it, the file's SHA-256 and
+the problems it is evaluated on. ``results/pretrained.json`` holds each one's evaluation on the test seeds
+(``python benchmarks/pretrained.py evaluate``); a test re-runs a short evaluation of every entry and compares.
+
+>>> [p.problem for p in list_pretrained("mobility")]
+['mobility/nyc_brooklyn', 'mobility/shenzhen_downtown_west']
+>>> find_pretrained("network_flow/b4").problem  # a graph policy of the family that transfers to b4
+'network_flow/gabriel-mix'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import CheckpointError, ConfigError
+
+PRETRAINED_DIR = Path(__file__).resolve().parent / "data" / "pretrained"
+MANIFEST = PRETRAINED_DIR / "manifest.json"
+STRIPPED_KEYS = ("actor_opt", "critic_opt", "opt", "optimizer", "torch_rng", "rng", "state", "history")
+"""Checkpoint entries a pretrained file leaves out: optimiser and random states and the training history, which
+only a resumed training run needs (the history stays in the source run's metrics files)."""
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """One shipped controller (an entry of ``manifest.json``)."""
+
+    problem: str
+    """the problem it was trained on (a registry name, e.g. ``mobility/nyc_brooklyn``)."""
+    recipe: str
+    file: str
+    """file name in :data:`PRETRAINED_DIR`."""
+    sha256: str
+    bytes: int
+    applies_to: tuple[str, ...]
+    """problems it is evaluated on and the default controller for (``netctrl eval <p> --pretrained``)."""
+    command: str
+    """the command that trained it."""
+    trained: dict
+    """how it was trained: seed, iterations/episodes, wall time, machine, date, netctrl version, config."""
+    notes: str = ""
+
+    @property
+    def path(self) -> Path:
+        return PRETRAINED_DIR / self.file
+
+    @property
+    def family(self) -> str:
+        return self.problem.split("/", 1)[0]
+
+    @property
+    def label(self) -> str:
+        """``<recipe> (pretrained)``: the controller's name in evaluation tables."""
+        return f"{self.recipe} (pretrained)"
+
+
+def _manifest() -> list[Pretrained]:
+    if not MANIFEST.exists():
+        return []
+    from .files import read_json
+
+    doc = read_json(MANIFEST, what="pretrained manifest", error=CheckpointError)
+    try:
+        return [
+            Pretrained(**{**e, "applies_to": tuple(e.get("applies_to") or (e["problem"],))}) for e in doc["pretrained"]
+        ]
+    except (KeyError, TypeError) as exc:
+        raise CheckpointError(f"{MANIFEST}: malformed pretrained manifest ({exc})") from None
+
+
+def list_pretrained(family: str | None = None) -> list[Pretrained]:
+    """The shipped controllers (of one family if given), in manifest order."""
+    items = _manifest()
+    return [p for p in items if family is None or p.family == family.split("/", 1)[0]]
+
+
+def find_pretrained(problem: str, recipe: str | None = None) -> Pretrained:
+    """The shipped controller for ``problem`` (trained on it, or listing it in ``applies_to``); ``recipe`` picks
+    one where several are shipped. :class:`~netctrl.errors.ConfigError` lists what is shipped otherwise."""
+    items = [p for p in _manifest() if recipe is None or p.recipe == recipe]
+    for match in (
+        [p for p in items if p.problem == problem],
+        [p for p in items if problem in p.applies_to],
+    ):
+        if match:
+            return match[0]
+    shipped = ", ".join(sorted({p.problem for p in _manifest()})) or "none"
+    what = f"{recipe} controller" if recipe else "controller"
+    raise ConfigError(f"no pretrained {what} for {problem!r}; shipped: {shipped} (see `netctrl pretrained`)")
+
+
+def verify(entry: Pretrained) -> Path:
+    """The entry's file, after checking it exists and its SHA-256 is the manifest's."""
+    path = entry.path
+    if not path.is_file():
+        raise CheckpointError(f"pretrained file missing: {path} (a broken installation; reinstall netctrl)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry.sha256:
+        raise CheckpointError(
+            f"{path}: its SHA-256 is not the manifest's (a modified or damaged file; reinstall netctrl)"
+        )
+    return path
+
+
+def load_pretrained(problem: str | Any, recipe: str | None = None, spec: Any = None):
+    """The shipped controller for ``problem`` (a registry name, or a :class:`~netctrl.registry.ProblemSpec`, whose
+    name is looked up), ready to evaluate: ``netctrl.evaluate(load_pretrained("supply_chain/1f3s"), ...)``.
+    ``spec``: the problem it acts on (default: ``problem``'s own spec)."""
+    from .recipes import load
+    from .registry import ProblemSpec, get_problem
+
+    if isinstance(problem, ProblemSpec):
+        spec = spec or problem
+        problem = problem.name
+    entry = find_pretrained(problem, recipe)
+    if spec is None:
+        spec = get_problem(problem)
+    return load(verify(entry), spec, name=entry.label)
+
+
+def strip_checkpoint(ckpt: dict, meta: dict) -> dict:
+    """A checkpoint payload for shipping: without :data:`STRIPPED_KEYS` and the format header, with ``meta``
+    under ``pretrained`` (what :func:`netctrl.train.save_checkpoint` then writes with a fresh checksum)."""
+    drop = {*STRIPPED_KEYS, "format", "version", "netctrl", "checksum"}
+    return {**{k: v for k, v in ckpt.items() if k not in drop}, "pretrained": meta}
+
+
+def write_manifest(entries: list[dict], path: Path = MANIFEST) -> None:
+    """Write the manifest (atomically)."""
+    from .train import atomic_write_text
+
+    atomic_write_text(path, json.dumps({"format": "netctrl-pretrained", "pretrained": entries}, indent=2) + "\n")
