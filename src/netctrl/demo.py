@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .config import experiment, leaf_paths
 from .evaluate import compare, print_table, rows_to_records, table_keys
-from .train import RUN_FILES, atomic_write_text
+from .train import atomic_write_text, remove_run_files
 
 
 def plot_learning_curve(history: list[dict], baselines: dict[str, float], path: Path, title: str, label: str) -> None:
@@ -76,22 +76,21 @@ def run_demo(
     limit = f" for up to {minutes:g} min" if time_limit else ""
     print(f"netctrl demo: training {recipe.name} on {spec.name}{limit} (seed {seed})")
     exp.run_dir = str(run_dir)
-    for name in RUN_FILES:  # the demo's run directory is scratch: the previous demo run goes
-        (run_dir / name).unlink(missing_ok=True)
+    remove_run_files(run_dir)  # the demo's run directory is scratch: the previous demo run goes
     exp.write(run_dir / "config.toml")
     res = recipe.train(spec, exp.config, run_dir, resume=False, progress=True, verbose=False)
     agent = recipe.load(run_dir / "best.pt", spec, name=recipe.name)
     controllers = {recipe.name: agent, **spec.baselines(seed)}
     seeds = list(spec.test_seeds)[:episodes]
     print(f"evaluating on {len(seeds)} test episodes (seeds {seeds[0]}..{seeds[-1]}, shared by every controller)")
-    records = rows_to_records(spec, compare(spec, controllers, seeds))
+    records = rows_to_records(spec, compare(spec, controllers, seeds, progress=True))
     done = f"{res.episodes} training episodes" if res.episodes else f"{res.iterations} training iterations"
     print_table(
         f"{spec.name} after {done} ({res.wall_s:.0f}s)", records, [k for k in table_keys(spec) if k != "decision_ms"]
     )
     written = [out / "table.json"]
     if any("eval_reward" in r for r in res.history):
-        val = compare(spec, spec.baselines(seed), list(spec.val_seeds))
+        val = compare(spec, spec.baselines(seed), list(spec.val_seeds), progress=True)
         plot_learning_curve(
             res.history,
             {r.controller: float(r.result.rewards.mean()) for r in val},
