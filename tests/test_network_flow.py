@@ -338,3 +338,56 @@ def test_scenario_rules():
         from_graph("tiny", 3, [(0, 1, 1.0), (1, 2, 1.0)], commodities=3)
     with pytest.raises(ScenarioError, match="topohub has no topology"):
         load_named("nowhere/1")
+
+
+def _farthest_point_sinks(scenario, first: int) -> list[int]:
+    """Farthest-point sampling on hop distance, computed with networkx (independent of the scenario's code)."""
+    import networkx as nx
+
+    g = nx.DiGraph(list(zip(scenario.network.edge_index[0].tolist(), scenario.network.edge_index[1].tolist())))
+    sinks = [first]
+    while len(sinks) < scenario.num_commodities:
+        hops = [nx.single_source_shortest_path_length(g, s) for s in sinks]
+        d = np.array([min(h[i] for h in hops) for i in range(scenario.network.num_nodes)], dtype=float)
+        d[sinks] = -1
+        sinks.append(int(np.argmax(d)))
+    return sinks
+
+
+@pytest.mark.parametrize("source", ["gabriel/50/0", "geant"])
+def test_sinks_are_farthest_points_by_hop_distance(source):
+    sc = load_named(source)
+    assert sc.sinks.tolist() == _farthest_point_sinks(sc, int(sc.sinks[0]))
+
+
+def test_in_time_sources_drop_exactly_the_units_that_cannot_reach_their_sink():
+    import networkx as nx
+
+    # a path 0 - 1 - ... - 11 with unit lengths: travel 1 step per hop; one commodity
+    links = [(i, i + 1, 1.0) for i in range(11)]
+    every = from_graph("path", 12, links, commodities=1, steps=8)
+    near = from_graph("path", 12, links, commodities=1, steps=8, sources="in-time")
+    assert every.meta["sources"] == "all" and near.meta["sources"] == "in-time"
+    g = nx.DiGraph()
+    src, dst = every.network.edge_index
+    for u, v, t in zip(src.tolist(), dst.tolist(), every.network.edge_attr["travel_time"].tolist()):
+        g.add_edge(u, v, weight=t)
+    to_sink = nx.single_source_dijkstra_path_length(g.reverse(), int(every.sinks[0]))
+    far = np.array([to_sink[i] > 8 - 5 for i in range(12)])  # more than T - 5 = 3 steps from the sink
+    assert far.any() and (~far).sum() > 1
+    assert np.all(near.rate[:, far, 0] == 0)
+    np.testing.assert_array_equal(near.rate[:, ~far, 0], every.rate[:, ~far, 0])
+    assert every.rate[:, far, 0].sum() > 0
+    # the default is the reference rule; on a graph whose sinks are all within reach both rules agree
+    np.testing.assert_array_equal(load_named("gabriel/20/0", sources="in-time").rate, load_named("gabriel/20/0").rate)
+    with pytest.raises(ScenarioError, match="sources"):
+        from_graph("path", 12, links, commodities=1, sources="near")
+
+
+def test_sources_setting_is_validated_and_reaches_the_environment():
+    from netctrl.registry import get_problem
+
+    with pytest.raises(ConfigError, match="'sources'"):
+        get_problem("network_flow/b4", sources="everywhere")
+    env = get_problem("network_flow/gabriel-500", sources="in-time").make_env()
+    assert env.unwrapped.scenario.meta["sources"] == "in-time"

@@ -38,6 +38,7 @@ from .baselines import (
 from .env import FEATURE_NEXT_HOP, FlowState, NetworkFlowEnv
 from .lower import EdgeShareMap, MultiCommodityLP
 from .scenario import (
+    SOURCES,
     NetworkFlowScenario,
     from_graph,
     from_topology,
@@ -153,6 +154,9 @@ class NetworkFlowSettings:
     """seed of the scenario rules (sinks, node weights, phases); not the episode seed."""
     lookahead: int = 20
     """steps of expected arrivals kept beyond the episode's end (forecasts)."""
+    sources: str = "all"
+    """where units arrive: ``"all"`` nodes, or ``"in-time"``: only where their sink is at most ``steps - 5``
+    steps away (for large graphs, see :mod:`.scenario`)."""
 
     def __post_init__(self) -> None:
         for name in ("commodities", "steps", "seed", "lookahead"):
@@ -165,6 +169,8 @@ class NetworkFlowSettings:
             raise ConfigError(f"'load' must be a finite number > 0 (got {self.load!r})")
         if not 0 <= self.lookahead <= MAX_STEPS:
             raise ConfigError(f"'lookahead' in 0..{MAX_STEPS} expected (got {self.lookahead})")
+        if self.sources not in SOURCES:
+            raise ConfigError(f"'sources' in {SOURCES} expected (got {self.sources!r})")
 
 
 def env_factory(source: str, **defaults):
