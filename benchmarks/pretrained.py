@@ -110,6 +110,9 @@ SOURCES = [
     ),
 ]
 
+#: controllers that are their family's default for any problem without one of its own (a user's topology)
+FAMILY_DEFAULTS = {"network_flow/gabriel-mix"}
+
 # evaluation targets: problem -> (episodes, results file, how to find the family's rows, extra controllers)
 EVAL = {
     "mobility/nyc_brooklyn": (10, "mobility", {"scenario": "nyc_brooklyn"}, ()),
@@ -176,6 +179,7 @@ def export(args) -> None:
                 "command": command,
                 "trained": trained,
                 "notes": notes,
+                "family_default": problem in FAMILY_DEFAULTS,
             }
         )
         print(

@@ -86,6 +86,26 @@ def test_transfer_lookup_and_unknown_problems():
         find_pretrained("toll_design/pigou")
     with pytest.raises(ConfigError, match="no pretrained edge-ppo controller"):
         find_pretrained("mobility/nyc_brooklyn", recipe="edge-ppo")
+    # a user's graph: the network-flow graph policy is its family's default; a user's city has none
+    assert [p.problem for p in list_pretrained() if p.family_default] == ["network_flow/gabriel-mix"]
+    assert find_pretrained("network_flow/backbone/europe").problem == "network_flow/gabriel-mix"
+    with pytest.raises(ConfigError, match="no pretrained controller for 'mobility/my_city'"):
+        find_pretrained("mobility/my_city")
+
+
+def test_the_graph_policy_acts_on_a_users_topology(tmp_path):
+    net = {
+        "name": "ring",
+        "nodes": [{"id": i, "pos": [math.cos(i), math.sin(i)]} for i in range(7)],
+        "links": [{"u": i, "v": (i + 1) % 7} for i in range(7)] + [{"u": 0, "v": 3}],
+    }
+    path = tmp_path / "ring.json"
+    path.write_text(json.dumps(net))
+    spec = netctrl.load_problem("network_flow", str(path), steps=10)
+    ctrl = load_pretrained(spec)
+    (row,) = netctrl.compare(spec, {"agent": ctrl}, [1000, 1001], reference=None)
+    assert ctrl.name == "bilevel-ppo (pretrained)" and len(row.result.episodes) == 2
+    assert np.isfinite(row.result.rewards).all()
 
 
 def test_a_modified_file_is_refused(tmp_path, monkeypatch):

@@ -48,6 +48,8 @@ class Pretrained:
     trained: dict
     """how it was trained: seed, iterations/episodes, wall time, machine, date, netctrl version, config."""
     notes: str = ""
+    family_default: bool = False
+    """the controller of its family for any problem that has none of its own (e.g. a user's graph)."""
 
     @property
     def path(self) -> Path:
@@ -84,12 +86,16 @@ def list_pretrained(family: str | None = None) -> list[Pretrained]:
 
 
 def find_pretrained(problem: str, recipe: str | None = None) -> Pretrained:
-    """The shipped controller for ``problem`` (trained on it, or listing it in ``applies_to``); ``recipe`` picks
-    one where several are shipped. :class:`~netctrl.errors.ConfigError` lists what is shipped otherwise."""
+    """The shipped controller for ``problem``: trained on it, listing it in ``applies_to``, or else its family's
+    default (``family_default``: a graph policy that any network-flow topology, a user's too, can use);
+    ``recipe`` picks one where several are shipped. :class:`~netctrl.errors.ConfigError` lists what is shipped
+    otherwise."""
     items = [p for p in _manifest() if recipe is None or p.recipe == recipe]
+    family = problem.split("/", 1)[0]
     for match in (
         [p for p in items if p.problem == problem],
         [p for p in items if problem in p.applies_to],
+        [p for p in items if p.family_default and p.family == family],
     ):
         if match:
             return match[0]
