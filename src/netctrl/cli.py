@@ -364,6 +364,29 @@ def _test_seeds(spec, episodes: int) -> list[int]:
     return seeds[:episodes]
 
 
+@app.command("generate-city")
+def generate_city_cmd(
+    regions: Annotated[int, typer.Argument(help="number of regions (2-2000)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="the city JSON file to write")],
+    seed: Annotated[int, typer.Option(help="seed of every draw (region centres, populations)")] = 0,
+    layout: Annotated[str, typer.Option(help="planar (Delaunay graph of random centres) or grid")] = "planar",
+    pairs: Annotated[str, typer.Option(help="adjacent (intra-region and adjacent pairs) or all")] = "adjacent",
+    trips: Annotated[float, typer.Option(help="requests per region and hour, on average")] = 80.0,
+) -> None:
+    """Write a synthetic city in the scenario format (gravity-model demand with a time-of-day profile; the rules
+    are in netctrl.problems.mobility.generate). Use it with `--scenario FILE`, or skip the file:
+    `--scenario generated/REGIONS/SEED`."""
+    from .problems.mobility.generate import generate_city
+    from .train import atomic_write_text
+
+    city = generate_city(regions, seed=seed, layout=layout, pairs=pairs, trips_per_region_hour=trips)
+    atomic_write_text(out, json.dumps(city, separators=(",", ":")))
+    typer.echo(
+        f"wrote {out}: {regions} regions, {len(city['topology_graph'])} adjacent pairs, "
+        f"fleet {city['totalAcc'][0]['acc']}, {len(city['demand'])} demand records"
+    )
+
+
 # ------------------------------------------------------------------------------------------------ demo
 @app.command("pretrained")
 def pretrained_cmd(family: Annotated[str | None, typer.Argument(help="one family (default: all)")] = None) -> None:

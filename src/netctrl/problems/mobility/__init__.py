@@ -13,6 +13,7 @@ map): see :mod:`netctrl.integrations`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import OracleMPC, baselines
 from .env import MobilityEnv, MobilityState, greedy_matching
+from .generate import generate_city
 from .lower import EdgeShareMap, RebalancingLP, desired_counts
 from .scenario import CITIES, CitySettings, MobilityScenario, list_cities, load_city, load_scenario, scenario_from_dict
 
@@ -38,6 +40,7 @@ __all__ = [
     "baselines",
     "bilevel_env",
     "desired_counts",
+    "generate_city",
     "greedy_matching",
     "list_cities",
     "load_city",
@@ -144,10 +147,22 @@ def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
     )
 
 
+#: ``generated/<regions>[/<seed>[/<layout>]]``: a city made by :func:`.generate.generate_city` (no file)
+GENERATED = re.compile(r"^generated/(\d+)(?:/(\d+))?(?:/(planar|grid))?$")
+
+
 def _user(source: str, settings: CitySettings) -> ProblemSpec:
-    scenario = load_scenario(source, settings)  # read and validated now: a bad file fails here
+    """A user's city file, or a generated city (key ``generated/100/0``, see :data:`GENERATED`)."""
+    gen = GENERATED.match(source)
+    if gen:
+        regions, seed, layout = int(gen[1]), int(gen[2] or 0), gen[3] or "planar"
+        name = f"generated-{regions}-{seed}" + ("" if layout == "planar" else f"-{layout}")
+        scenario = scenario_from_dict(generate_city(regions, seed=seed, layout=layout), settings, name=name)
+    else:
+        scenario = load_scenario(source, settings)  # read and validated now: a bad file fails here
+        name = Path(source).stem
     return problem(
-        f"mobility/{Path(source).stem}",
+        f"mobility/{name}",
         lambda: scenario,
         settings,
         source=source,
@@ -165,7 +180,10 @@ def _register() -> None:
             settings=CitySettings,
             loader=_user,
             source_option="scenario",
-            source_help="a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph)",
+            source_help=(
+                "a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph), or a generated "
+                "city: generated/REGIONS[/SEED[/grid]] (netctrl generate-city)"
+            ),
         )
     )
     for city, env_id in ENV_IDS.items():
