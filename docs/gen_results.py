@@ -34,7 +34,7 @@ RESULTS = ROOT / "results"
 PAGES: dict[str, tuple[str, list[str]]] = {
     "mobility": ("Mobility-on-demand", ["mobility"]),
     "supply-chain": ("Supply-chain inventory management", ["supply_chain"]),
-    "network-flow": ("Dynamic network flow", ["network_flow"]),
+    "network-flow": ("Dynamic network flow", ["network_flow", "network_flow_*"]),
     "routing": ("WAN packet routing (MAMRL)", ["routing", "routing_*"]),
     "critical-node": ("Multilevel critical node", ["critical_node", "critical_node_*"]),
     "toll-design": ("Toll design by hyper-gradient", ["hypergrad"]),

@@ -1,0 +1,291 @@
+"""Network flow at the scale of real backbones: the shipped policy, without retraining, on graphs of 500-3,815 nodes.
+
+The policy is the pretrained bi-level agent shipped with netctrl (``netctrl.load_pretrained("network_flow/
+gabriel-mix")``: trained on Gabriel graphs of 10-50 nodes, imitation on 100, see ``docs/pretrained.md``). It is
+evaluated, never retrained or tuned, on:
+
+* ``gabriel/500/0`` with the reference rules (``sources="all"``), on 10 test episodes (``results/network_flow.json``
+  has 2);
+* topohub's real backbones (``backbone/europe`` 852 nodes, ``americas`` 1,138, ``emea`` 1,560, ``eurasia`` 2,031,
+  ``world`` 3,815) with ``sources="in-time"`` (units arrive only where their sink can be reached in the 40-step
+  episode; with the reference rule 45-92 % of their units could never be delivered, see
+  :mod:`netctrl.problems.network_flow.scenario`), on 5 test episodes each. Every other rule is the family's default
+  (4 commodities, 40 steps, load 2).
+
+Controllers, all on the same test seeds of a graph: the agent, ``shortest-path-deadline`` (the greedy that moves
+only units that can still arrive; the agent's prior), ``shortest-path`` and ``random``; and ``oracle``, the exact
+optimum of each episode (one time-expanded LP per episode with perfect foresight, HiGHS interior point), on the
+graphs of at most :data:`ORACLE_MAX_NODES` nodes: it is the bound every ``pct_of_oracle`` refers to. Its row
+has the wall time and peak memory of one episode's solve (``plan_s``, ``plan_peak_rss_mb``, measured in a fresh
+process), and ``decision_ms`` is the receding-horizon oracle MPC (horizon 15, one LP per step, what a
+deployment would run) timed on the first :data:`MPC_STEPS` steps of one episode. The edge-level agent is not
+run here (at 500 nodes it is at -53 % of the oracle, ``results/network_flow.json``).
+
+Per graph, ``profile``: the agent's decision time per step split into the lower level's LP (``lp_ms``: building
+the right-hand side and HiGHS, hot-started), the policy (``policy_ms``: the observation's tensors and the GNN
+forward) and the rest, and the peak resident memory of a process that evaluates one agent episode
+(``peak_rss_mb``), all on one core (``torch.set_num_threads(1)``). ``paired``: agent minus deadline greedy per
+test episode, mean and standard error.
+
+Records per graph go to ``runs/bench/network_flow_scale/<graph>.json`` (reused unless ``--rerun``), so graphs can
+run in separate processes, one per core (``--graphs``); the results file is written from all records present.
+
+Usage::
+
+    python benchmarks/network_flow_scale.py                     # every graph -> results/network_flow_scale.json
+    python benchmarks/network_flow_scale.py --graphs gabriel/500/0 --no-write   # one graph's record only
+    python benchmarks/network_flow_scale.py --quick             # smoke run: 1 episode, 2 graphs, no oracle
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import command_line, write_results
+
+import netctrl
+from netctrl.evaluate import compare, print_table, rows_to_records
+from netctrl.problems.network_flow import GreedyShortestPath, MultiCommodityLP, OracleMPC, RandomDistribution
+from netctrl.problems.network_flow.baselines import oracle_plan
+from netctrl.progress import track
+from netctrl.registry import load_problem
+from netctrl.train import atomic_write_text
+
+#: (topohub key, scenario settings, test episodes)
+GRAPHS = {
+    "gabriel/500/0": ({"sources": "all"}, 10),
+    "backbone/europe": ({"sources": "in-time"}, 5),
+    "backbone/americas": ({"sources": "in-time"}, 5),
+    "backbone/emea": ({"sources": "in-time"}, 5),
+    "backbone/eurasia": ({"sources": "in-time"}, 5),
+    "backbone/world": ({"sources": "in-time"}, 5),
+}
+#: the largest graph whose episode optimum is solved (one LP of about 40 x 4 x (E + 2N) variables)
+ORACLE_MAX_NODES = 2_100
+MPC_STEPS = 2
+AGENT = "network_flow/gabriel-mix"
+RECORDS = Path("runs/bench/network_flow_scale")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, it does not carry over the peak of
+    the process that forked this one before ``exec``)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(queue, fn, args):
+    torch.set_num_threads(1)
+    try:
+        out = fn(*args)
+        queue.put(("ok", out, _peak_rss_mb()))
+    except Exception as exc:  # reported to the parent, which raises it
+        queue.put(("error", repr(exc), _peak_rss_mb()))
+
+
+def in_fresh_process(fn, *args):
+    """``fn(*args)`` in a fresh (spawned) process: its result and the process's peak resident memory in MB."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, fn, args))
+    proc.start()
+    status, out, rss = queue.get()
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"{fn.__name__}{args}: {out}")
+    return out, rss
+
+
+def spec_of(graph: str):
+    settings, _ = GRAPHS[graph]
+    return load_problem("network_flow", graph, **settings)
+
+
+def agent_profile(graph: str, seed: int) -> dict:
+    """One agent episode on one core: decision time per step split into LP and policy (run in a fresh process)."""
+    spec = spec_of(graph)
+    agent = netctrl.load_pretrained(AGENT, spec=spec)
+    lp_s = [0.0]
+    solve = MultiCommodityLP.solve
+
+    def timed(self, *a, **kw):
+        t0 = time.perf_counter()
+        try:
+            return solve(self, *a, **kw)
+        finally:
+            lp_s[0] += time.perf_counter() - t0
+
+    MultiCommodityLP.solve = timed
+    try:
+        row = compare(spec, {"agent": agent}, [seed], reference=None)[0]
+    finally:
+        MultiCommodityLP.solve = solve
+    ep = row.result.episodes[0]
+    env = spec.make_env()
+    decision_ms = 1e3 * ep.decision_s / ep.steps
+    lp_ms = 1e3 * lp_s[0] / ep.steps
+    return {
+        "nodes": int(env.unwrapped.N),
+        "arcs": int(env.unwrapped.E),
+        "steps": ep.steps,
+        "decision_ms": round(decision_ms, 2),
+        "lp_ms": round(lp_ms, 2),
+        "policy_ms": round(decision_ms - lp_ms, 2),
+    }
+
+
+def oracle_solve(graph: str, seed: int) -> float:
+    """Wall time (s) of one episode's exact plan (run in a fresh process, for its peak memory)."""
+    env = spec_of(graph).make_env()
+    env.reset(seed=seed)
+    t0 = time.perf_counter()
+    oracle_plan(env, env.unwrapped.T, all_steps=True)
+    return time.perf_counter() - t0
+
+
+def mpc_step_ms(graph: str, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -> float:
+    """Median time of one receding-horizon oracle MPC decision on the first ``steps`` steps of an episode."""
+    env = spec_of(graph).make_env()
+    env.reset(seed=seed)
+    times = []
+    for _ in track(range(steps), f"oracle MPC steps ({env.unwrapped.N} nodes)"):
+        t0 = time.perf_counter()
+        flows, _ = oracle_plan(env.unwrapped, horizon)
+        times.append(time.perf_counter() - t0)
+        env.step(flows.astype(np.float32))
+    return 1e3 * float(np.median(times))
+
+
+def paired(agent: list[float], other: list[float]) -> dict:
+    d = np.asarray(agent) - np.asarray(other)
+    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
+    return {"mean": round(float(d.mean()), 2), "se": None if se is None else round(se, 2), "episodes": int(d.size)}
+
+
+def measure_memory(record: dict) -> dict:
+    """Measure again, each in a fresh process, the agent's profile and the oracle's solve of a graph's record."""
+    graph = record["graph"]
+    seed = int(record["rows"][0]["seeds"][0])
+    profile, peak = in_fresh_process(agent_profile, graph, seed)
+    profile["peak_rss_mb"] = round(peak, 1)
+    if "decision_speedup_vs_oracle_mpc" in record["profile"]:
+        profile["decision_speedup_vs_oracle_mpc"] = record["profile"]["decision_speedup_vs_oracle_mpc"]
+    record["profile"] = profile
+    for rec in record["rows"]:
+        if rec["controller"] == "oracle":
+            plan_s, plan_rss = in_fresh_process(oracle_solve, graph, seed)
+            rec.update(plan_s=round(plan_s, 1), plan_peak_rss_mb=round(plan_rss, 1))
+            mpc_ms = float(rec["decision_ms"])
+            profile["decision_speedup_vs_oracle_mpc"] = round(mpc_ms / profile["decision_ms"], 1)
+    return record
+
+
+def run_graph(graph: str, quick: bool) -> dict:
+    settings, episodes = GRAPHS[graph]
+    spec = spec_of(graph)
+    seeds = [int(s) for s in spec.test_seeds[: 1 if quick else episodes]]
+    env = spec.make_env().unwrapped
+    T = env.T
+    with_oracle = env.N <= ORACLE_MAX_NODES and not quick
+    controllers = {
+        "bilevel-ppo (pretrained)": netctrl.load_pretrained(AGENT, spec=spec),
+        "shortest-path-deadline": GreedyShortestPath(deadline=True),
+        "shortest-path": GreedyShortestPath(),
+        "random": RandomDistribution(seed=0),
+    }
+    if with_oracle:
+        controllers["oracle"] = OracleMPC(horizon=T, replan_every=T)
+    t0 = time.perf_counter()
+    rows = compare(spec, controllers, seeds, reference="oracle" if with_oracle else None, progress=True)
+    wall = time.perf_counter() - t0
+    records = rows_to_records(spec, rows)
+    rewards = {r.controller: [float(e.reward) for e in r.result.episodes] for r in rows}
+    for rec in records:
+        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **settings)
+        rec["rewards"] = [round(x, 2) for x in rewards[rec["controller"]]]
+    profile, peak = in_fresh_process(agent_profile, graph, seeds[0])
+    profile["peak_rss_mb"] = round(peak, 1)
+    out = {
+        "graph": graph,
+        "rows": records,
+        "profile": profile,
+        "paired_vs_deadline_greedy": paired(rewards["bilevel-ppo (pretrained)"], rewards["shortest-path-deadline"]),
+        "wall_s": round(wall, 1),
+    }
+    if with_oracle:
+        plan_s, plan_rss = in_fresh_process(oracle_solve, graph, seeds[0])
+        mpc_ms = mpc_step_ms(graph, seeds[0])
+        for rec in records:
+            if rec["controller"] == "oracle":
+                rec.update(
+                    decision_ms=round(mpc_ms, 1),
+                    plan_s=round(plan_s, 1),
+                    plan_peak_rss_mb=round(plan_rss, 1),
+                    decision_ms_note="receding-horizon oracle MPC (horizon 15), median of the first steps",
+                )
+        profile["decision_speedup_vs_oracle_mpc"] = round(mpc_ms / profile["decision_ms"], 1)
+    print_table(graph, records, ["controller", "reward_mean", "reward_std", "pct_of_oracle", "decision_ms"])
+    return out
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--graphs", nargs="+", default=list(GRAPHS), choices=list(GRAPHS))
+    p.add_argument("--out", type=Path, default=Path("results"))
+    p.add_argument("--rerun", action="store_true", help="recompute the graphs' records even if present")
+    p.add_argument("--no-write", action="store_true", help="only the graphs' records, not the results file")
+    p.add_argument("--quick", action="store_true", help="1 episode, no oracle, records in a scratch folder")
+    p.add_argument(
+        "--memory", action="store_true", help="measure the profiles and peak memory of existing records again"
+    )
+    a = p.parse_args()
+    folder = RECORDS / "quick" if a.quick else RECORDS
+    folder.mkdir(parents=True, exist_ok=True)
+    for graph in a.graphs:
+        path = folder / f"{graph.replace('/', '__')}.json"
+        if a.memory and path.exists():
+            rec = measure_memory(json.loads(path.read_text()))
+            atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+            continue
+        if path.exists() and not a.rerun:
+            continue
+        rec = run_graph(graph, a.quick)
+        rec["command"] = command_line()
+        atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+    if a.no_write or a.quick:
+        return
+    found = [folder / f"{g.replace('/', '__')}.json" for g in GRAPHS]
+    recs = [json.loads(f.read_text()) for f in found if f.exists()]
+    rows = [row for rec in recs for row in rec["rows"]]
+    speed = {rec["graph"]: rec["profile"] for rec in recs}
+    write_results(
+        a.out / "network_flow_scale.json",
+        "network_flow_scale",
+        rows,
+        speed,
+        command="python benchmarks/network_flow_scale.py",
+        paired_vs_deadline_greedy={rec["graph"]: rec["paired_vs_deadline_greedy"] for rec in recs},
+        records={rec["graph"]: {"command": rec["command"], "wall_s": rec["wall_s"]} for rec in recs},
+        agent=f"netctrl.load_pretrained({AGENT!r}) (shipped; not retrained or tuned on these graphs)",
+        oracle_max_nodes=ORACLE_MAX_NODES,
+        note="pct_of_oracle: % of the episode optimum (time-expanded LP with perfect foresight) on the same seeds; "
+        "backbones use sources='in-time'",
+    )
+
+
+if __name__ == "__main__":
+    main()
