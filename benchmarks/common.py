@@ -80,6 +80,26 @@ def train_or_load(
     return rec
 
 
+def paired_difference(a, b) -> tuple[float, float | None]:
+    """Episode by episode ``a - b`` (the same seeds, in order): its mean and standard error (``None`` for one
+    episode)."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
+
+
+def proc_status_mb(field: str) -> float | None:
+    """A memory line of ``/proc/self/status`` in MB (``VmRSS``: resident now, ``VmHWM``: the peak since this
+    process started, not counting a parent's before ``exec``, unlike ``ru_maxrss``); ``None`` without /proc."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
 def load_agent(run_dir: Path, label: str, spec=None):
     """The trained controller of a run directory (its ``best.pt``), named ``label``."""
     return get_recipe(label).load(Path(run_dir) / "best.pt", spec, name=label)

@@ -46,15 +46,14 @@ import resource
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from common import command_line, write_results
+from common import command_line, paired_difference, proc_status_mb, write_results
+from network_flow import mpc_step_ms
 
 import netctrl
 from netctrl.evaluate import compare, print_table, rows_to_records
 from netctrl.problems.network_flow import GreedyShortestPath, MultiCommodityLP, OracleMPC, RandomDistribution
 from netctrl.problems.network_flow.baselines import oracle_plan
-from netctrl.progress import track
 from netctrl.registry import load_problem
 from netctrl.train import atomic_write_text
 
@@ -75,16 +74,8 @@ RECORDS = Path("runs/bench/network_flow_scale")
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``: unlike ``ru_maxrss``, it does not carry over the peak of
-    the process that forked this one before ``exec``)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(queue, fn, args):
@@ -156,23 +147,9 @@ def oracle_solve(graph: str, seed: int) -> float:
     return time.perf_counter() - t0
 
 
-def mpc_step_ms(graph: str, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -> float:
-    """Median time of one receding-horizon oracle MPC decision on the first ``steps`` steps of an episode."""
-    env = spec_of(graph).make_env()
-    env.reset(seed=seed)
-    times = []
-    for _ in track(range(steps), f"oracle MPC steps ({env.unwrapped.N} nodes)"):
-        t0 = time.perf_counter()
-        flows, _ = oracle_plan(env.unwrapped, horizon)
-        times.append(time.perf_counter() - t0)
-        env.step(flows.astype(np.float32))
-    return 1e3 * float(np.median(times))
-
-
 def paired(agent: list[float], other: list[float]) -> dict:
-    d = np.asarray(agent) - np.asarray(other)
-    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
-    return {"mean": round(float(d.mean()), 2), "se": None if se is None else round(se, 2), "episodes": int(d.size)}
+    mean, se = paired_difference(agent, other)
+    return {"mean": round(mean, 2), "se": None if se is None else round(se, 2), "episodes": len(agent)}
 
 
 def measure_memory(record: dict) -> dict:
@@ -227,7 +204,7 @@ def run_graph(graph: str, quick: bool) -> dict:
     }
     if with_oracle:
         plan_s, plan_rss = in_fresh_process(oracle_solve, graph, seeds[0])
-        mpc_ms = mpc_step_ms(graph, seeds[0])
+        mpc_ms = mpc_step_ms(spec, seeds[0], steps=MPC_STEPS)
         for rec in records:
             if rec["controller"] == "oracle":
                 rec.update(

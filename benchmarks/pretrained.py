@@ -21,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 import torch
-from common import write_results
+from common import machine, write_results
 
 from netctrl.evaluate import compare, rows_to_records
 from netctrl.pretrained import PRETRAINED_DIR, list_pretrained, load_pretrained, strip_checkpoint, write_manifest
@@ -189,10 +190,14 @@ def export(args) -> None:
     print(f"{len(entries)} controllers, {sum(e['bytes'] for e in entries) / 1e6:.2f} MB in all")
 
 
-def _family_row(file: str, match: dict, controller: str) -> dict | None:
+@functools.cache
+def _results_rows(file: str) -> list[dict]:
     path = RESULTS / f"{file}.json"
-    rows = json.loads(path.read_text())["rows"] if path.exists() else []
-    for r in rows:
+    return json.loads(path.read_text())["rows"] if path.exists() else []
+
+
+def _family_row(file: str, match: dict, controller: str) -> dict | None:
+    for r in _results_rows(file):
         if r.get("controller") == controller and all(r.get(k) == v for k, v in match.items()):
             return r
     return None
@@ -301,7 +306,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export", help="copy the source runs' best.pt into the package and write the manifest")
-    ex.add_argument("--machine", default="2 cores, AMD EPYC, Python 3.11.7, torch 2.13.0+cpu")
+    ex.add_argument("--machine", default=machine(), help="where the source runs trained (default: this machine)")
     ev = sub.add_parser("evaluate", help="evaluate every shipped controller -> results/pretrained.json")
     ev.add_argument("--only", nargs="*", default=None, help="problems (or pretrained names) to evaluate")
     ev.add_argument("--out", default=str(RESULTS / "pretrained.json"))

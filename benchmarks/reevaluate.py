@@ -135,6 +135,8 @@ def _read(paths: list[Path]) -> dict:
 
 
 def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "") -> dict:
+    from common import paired_difference
+
     from netctrl.results import command_line, write_results
 
     a, b = _read(before), _read(after)
@@ -148,6 +150,7 @@ def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "
         old, new = np.asarray(index[key]["rewards"]), np.asarray(r["rewards"])
         assert index[key]["seeds"] == r["seeds"], key
         d = new - old
+        diff_mean, diff_se = paired_difference(new, old)
         row = {
             "family": r["family"],
             "scenario": r["scenario"],
@@ -156,8 +159,8 @@ def compare_runs(before: list[Path], after: list[Path], out: Path, note: str = "
             "seeds": [r["seeds"][0], r["seeds"][-1]],
             "reward_mean_before": round(float(old.mean()), 4),
             "reward_mean_after": round(float(new.mean()), 4),
-            "diff_mean": round(float(d.mean()), 4),
-            "diff_se": round(float(d.std(ddof=1) / np.sqrt(d.size)), 4) if d.size > 1 else None,
+            "diff_mean": round(diff_mean, 4),
+            "diff_se": None if diff_se is None else round(diff_se, 4),
             "max_abs_episode_diff": float(np.abs(d).max()),
             "identical": bool(np.array_equal(old, new)),
         }

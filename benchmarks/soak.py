@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import write_results
+from common import proc_status_mb, write_results
 
 from netctrl.controllers import run_episode
 from netctrl.policies.actor_critic import PolicyController
@@ -39,13 +39,9 @@ BAR_PCT = 5.0
 
 def rss_mb() -> float:
     gc.collect()
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    now = proc_status_mb("VmRSS")
+    if now is not None:
+        return now
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # peak, where /proc is missing

@@ -29,7 +29,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import benchmark_parser, command_line, load_agent, parse_minutes, plot_curves, train_or_load, write_results
+from common import (
+    benchmark_parser,
+    command_line,
+    load_agent,
+    paired_difference,
+    parse_minutes,
+    plot_curves,
+    train_or_load,
+    write_results,
+)
 
 from netctrl.evaluate import compare, print_table, rows_to_records
 from netctrl.problems.supply_chain import load_named, tuned_levels
@@ -46,13 +55,12 @@ def paired(compared, name: str, reference: str) -> dict:
     """Episode-by-episode profit of ``name`` minus ``reference`` on the same seeds: mean, its standard error,
     and the number of episodes ``name`` wins."""
     by = {r.controller: np.asarray(r.result.rewards, dtype=np.float64) for r in compared}
-    d = by[name] - by[reference]
-    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+    mean, se = paired_difference(by[name], by[reference])
     key = "vs_" + reference.replace("-", "_")
     return {
-        f"{key}_diff_mean": round(float(d.mean()), 2),
-        f"{key}_diff_se": round(se, 2),
-        f"{key}_wins": int((d > 0).sum()),
+        f"{key}_diff_mean": round(mean, 2),
+        f"{key}_diff_se": round(float("nan") if se is None else se, 2),
+        f"{key}_wins": int((by[name] > by[reference]).sum()),
     }
 
 

@@ -164,13 +164,14 @@ def from_graph(
     rate[steps - 5 :] = 0.0
     for k, s in enumerate(sinks):
         rate[:, s, k] = 0.0
+    # shortest travel times to each sink and the next hops toward it (dijkstra on the reversed graph)
+    to_sink, next_hop = dijkstra(probe.adjacency(weight="travel_time").T, indices=sinks, return_predecessors=True)
     if sources == "in-time":
-        to_sink = dijkstra(probe.adjacency(weight="travel_time").T, indices=sinks)  # (K, N) travel time to sink k
         too_far = to_sink > steps - 5  # (K, N)
         rate[:, too_far.T] = 0.0
     # capacities from the shortest-path loads of the mean arrivals
     mean_rate = rate[: steps - 5].mean(axis=0)  # (N, K)
-    load_e = _shortest_path_loads(probe, sinks, mean_rate)
+    load_e = _shortest_path_loads(probe, sinks, mean_rate, to_sink, next_hop)
     floor = max(1.0, 0.5 * float(np.median(load_e[load_e > 0])) if (load_e > 0).any() else 1.0)
     capacity = np.maximum(np.ceil(0.8 * load_e), floor)
     network = FlowNetwork(
@@ -184,10 +185,11 @@ def from_graph(
     return NetworkFlowScenario(name, network, sinks, rate, steps, meta=meta)
 
 
-def _shortest_path_loads(net: FlowNetwork, sinks: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """(E,) load of each arc when every node sends ``rate[:, k]`` to ``sinks[k]`` on a shortest path."""
-    adj = net.adjacency(weight="travel_time")
-    dist, pred = dijkstra(adj.T, indices=sinks, return_predecessors=True)  # on the reversed graph
+def _shortest_path_loads(
+    net: FlowNetwork, sinks: np.ndarray, rate: np.ndarray, dist: np.ndarray, pred: np.ndarray
+) -> np.ndarray:
+    """(E,) load of each arc when every node sends ``rate[:, k]`` to ``sinks[k]`` on a shortest path, given the
+    travel times ``dist`` (K, N) to the sinks and the next hops ``pred`` (K, N) toward them."""
     eid = net.edge_id()
     loads = np.zeros(net.num_edges)
     for k, s in enumerate(sinks):
