@@ -1,10 +1,12 @@
-"""The oracle MPC: its plan is what the simulator does, and it bounds every other controller."""
+"""The oracle MPC: its plan is what the simulator does, and it bounds every other controller; the forecast MPC
+and the imitation expert: what they may and may not see."""
 
+import numpy as np
 import pytest
 
 from netctrl.evaluate import evaluate
 from netctrl.problems.mobility import MobilityEnv, OracleMPC, baselines
-from netctrl.problems.mobility.baselines import oracle_plan
+from netctrl.problems.mobility.baselines import ForecastMPC, RebalancingExpert, oracle_plan
 from netctrl.registry import get_problem
 
 
@@ -46,3 +48,52 @@ def test_reference_ordering_of_baselines():
         for n, c in baselines(0).items()
     }
     assert r["oracle"] > r["uniform"] > r["random"]
+
+
+def _run(env, controller, seed, options=None):
+    controller.bind(env)
+    obs, _ = env.reset(seed=seed, options=options)
+    total, done = 0.0, False
+    while not done:
+        obs, r, done, _, _ = env.step(controller.act(obs))
+        total += r
+    return total
+
+
+def test_forecast_mpc_equals_the_oracle_when_demand_is_its_forecast():
+    """Replaying requests equal to the scenario's rates makes the forecast the realised future: the forecast
+    MPC must then take the oracle's decisions, step by step, and earn its return."""
+    env = MobilityEnv("nyc_brooklyn")
+    rates = env.scenario.rate.astype(float).copy()
+    oracle = _run(MobilityEnv("nyc_brooklyn"), OracleMPC(), 0, {"demand": rates})
+    forecast = _run(MobilityEnv("nyc_brooklyn"), ForecastMPC(), 0, {"demand": rates})
+    assert forecast == pytest.approx(oracle, rel=1e-9)
+
+
+def test_forecast_mpc_does_not_see_the_future():
+    """Its first decision depends on the current step's requests only: two demands that agree at step 0 and
+    differ later give the same first plan (the oracle's differs)."""
+    a, b = MobilityEnv("nyc_brooklyn"), MobilityEnv("nyc_brooklyn")
+    a.reset(seed=5)
+    other = a.demand.copy()
+    other[1:] = other[1:] * 3 + 1
+    b.reset(seed=5, options={"demand": other})
+    pa, pb = (oracle_plan(e, 20, foresight=False) for e in (a, b))
+    assert (pa.served == pb.served).all() and (pa.flows == pb.flows).all()
+    oa, ob = (oracle_plan(e, 20) for e in (a, b))
+    assert oa.value != ob.value
+
+
+def test_rebalancing_expert_moves_only_idle_vehicles():
+    """The expert plans from the matched state: its target keeps the idle vehicles (a flow moves them, it
+    does not make or lose any) and sends out of a region at most what is idle there."""
+    env = MobilityEnv(get_problem("mobility/nyc_brooklyn").make_env().scenario)
+    env.reset(seed=2)
+    expert = RebalancingExpert()
+    for _ in range(3):
+        target = expert.target(env)
+        assert target.sum() == pytest.approx(env.idle.sum())
+        flows = oracle_plan(env, 20, foresight=False, matched=True).flows
+        out = np.bincount(env.src, weights=flows, minlength=env.N)
+        assert (out <= env.idle + 1e-9).all()
+        env.step(flows.astype(np.float32))

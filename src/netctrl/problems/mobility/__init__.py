@@ -21,7 +21,7 @@ import gymnasium as gym
 
 from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
-from .baselines import OracleMPC, baselines
+from .baselines import ForecastMPC, OracleMPC, RebalancingExpert, baselines
 from .env import MobilityEnv, MobilityState, greedy_matching
 from .generate import generate_city
 from .lower import EdgeShareMap, RebalancingLP, desired_counts
@@ -32,10 +32,12 @@ __all__ = [
     "ENV_IDS",
     "CitySettings",
     "EdgeShareMap",
+    "ForecastMPC",
     "MobilityEnv",
     "MobilityScenario",
     "MobilityState",
     "OracleMPC",
+    "RebalancingExpert",
     "RebalancingLP",
     "baselines",
     "bilevel_env",

@@ -6,6 +6,8 @@
   matcher, so the served requests are its own. The LP models the simulator exactly (same timing, costs and
   in-transit vehicles), so with ``horizon >= T`` it is the optimum of the episode and an upper bound for every
   controller on the same seed (up to the reference's per-step clipping of negative matching profits).
+* :class:`ForecastMPC`: the same LP and receding horizon, fed the expected requests (the scenario's rates)
+  of the coming steps instead of the realised ones: the controller an operator can actually run.
 * ``uniform`` (reference ``heur``): desired distribution ``1/N`` everywhere, through the rebalancing LP.
 * ``no-rebalancing``: never moves an empty vehicle.
 * ``random`` (reference ``random``): a flat-Dirichlet desired distribution each step, through the LP.
@@ -36,13 +38,25 @@ class OraclePlan:
     """optimal objective of the horizon LP."""
 
 
-def oracle_plan(env: MobilityEnv, horizon: int) -> OraclePlan:
-    """Solve the receding-horizon LP from the pre-matching state of step ``env.t`` with the realised requests."""
+def oracle_plan(env: MobilityEnv, horizon: int, *, foresight: bool = True, matched: bool = False) -> OraclePlan:
+    """Solve the receding-horizon LP from the state of step ``env.t``.
+
+    ``foresight``: plan with the realised requests of the coming steps (the oracle); ``False`` plans with their
+    expected counts (the scenario's Poisson rates), knowing only the requests of the current step, which have
+    arrived. ``matched``: the current step's matching is already done (``env.idle`` is after it; the plan
+    rebalances only, and serves from the next step on), the state a rebalancing policy acts in.
+    """
     sc = env.scenario
     t0 = env.t
     S = min(horizon, env.T - t0)
     N, E, P = env.N, env.E, len(sc.pairs)
-    demand = env.demand[t0 : t0 + S]  # (S, P) realised requests
+    if foresight:
+        demand = env.demand[t0 : t0 + S].copy()  # (S, P) realised requests
+    else:
+        demand = sc.rate[t0 : t0 + S].astype(np.float64).copy()  # expected requests
+        demand[0] = env.demand[t0]  # the current step's requests are known
+    if matched:
+        demand[0] = 0.0  # served already
     act_s, act_p = np.nonzero(demand > 0)  # matching columns: only pairs with requests
     nm, ny, nh = act_s.size, S * E, S * N
     # column layout: [m (nm) | y (S*E) | h (S*N)]; h[s, i] = idle vehicles carried from step s to s+1
@@ -92,30 +106,32 @@ def _clean(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.where(np.abs(x - r) < 1e-6, r, x), 0.0)
 
 
-class OracleMPC(Controller):
-    """Perfect-foresight receding-horizon MPC (joint matching and rebalancing). See the module docstring.
-
-    Args:
-        horizon: planning horizon in steps (the reference uses 20 = the whole episode).
+class ForecastMPC(Controller):
+    """The receding-horizon MPC an operator can run: the oracle's LP (joint matching and rebalancing, same
+    timing and costs), fed the *expected* requests of the coming steps (the scenario's rates) and the
+    realised requests of the current step only. Its per-decision time is its own planning time.
     """
 
     lower = None
-    name = "oracle"
+    name = "forecast-mpc"
 
     def __init__(self, horizon: int = 20) -> None:
         self.horizon = int(horizon)
         self._flows: np.ndarray | None = None
         self._plan_s = 0.0
 
+    foresight = False
+    """plan with the realised requests (the oracle) instead of their expected counts."""
+
     def bind(self, env) -> None:
         base = env.unwrapped
         if not isinstance(base, MobilityEnv):
-            raise TypeError(f"OracleMPC needs a MobilityEnv (got {type(base).__name__})")
+            raise TypeError(f"{type(self).__name__} needs a MobilityEnv (got {type(base).__name__})")
         base.matcher = self._match
 
     def _match(self, env: MobilityEnv) -> np.ndarray:
         t0 = time.perf_counter()
-        plan = oracle_plan(env, self.horizon)
+        plan = oracle_plan(env, self.horizon, foresight=self.foresight)
         self._plan_s += time.perf_counter() - t0
         self._flows = plan.flows
         return plan.served
@@ -126,15 +142,46 @@ class OracleMPC(Controller):
 
     def act(self, observation) -> np.ndarray:
         if self._flows is None:
-            raise RuntimeError("OracleMPC.act called before the environment's matching step (bind, then reset)")
+            raise RuntimeError(
+                f"{type(self).__name__}.act called before the environment's matching step (bind, then reset)"
+            )
         flows, self._flows = self._flows, None
         return flows.astype(np.float32)
+
+
+class OracleMPC(ForecastMPC):
+    """Perfect-foresight receding-horizon MPC (joint matching and rebalancing). See the module docstring.
+
+    Args:
+        horizon: planning horizon in steps (the reference uses 20 = the whole episode).
+    """
+
+    name = "oracle"
+    foresight = True
+
+
+class RebalancingExpert:
+    """The teacher of imitation pretraining (:mod:`netctrl.algos.imitation`): the idle-vehicle distribution the
+    forecast MPC's plan reaches by rebalancing from the environment's current, matched state (matching is the
+    environment's own, as for the agent). No foresight: its decisions are a function of what the policy
+    observes (the expected demand of its features)."""
+
+    def __init__(self, horizon: int = 20) -> None:
+        self.horizon = int(horizon)
+
+    def target(self, env: MobilityEnv) -> np.ndarray:
+        env = env.unwrapped
+        flows = oracle_plan(env, self.horizon, foresight=False, matched=True).flows
+        out = np.bincount(env.src, weights=flows, minlength=env.N)
+        into = np.bincount(env.dst, weights=flows, minlength=env.N)
+        return np.maximum(env.idle - out + into, 0.0)
 
 
 def baselines(seed: int = 0) -> dict[str, Controller]:
     """The mobility baselines by name (fresh instances)."""
     return {
         "oracle": OracleMPC(),
+        "forecast-mpc": ForecastMPC(),
         "uniform": ConstantDesiredController(name="uniform"),
         "no-rebalancing": ZeroActionController(),
         "random": RandomDesiredController(seed=seed),
