@@ -87,7 +87,7 @@ def test_forecast_mpc_does_not_see_the_future():
 def test_rebalancing_expert_moves_only_idle_vehicles():
     """The expert plans from the matched state: its target keeps the idle vehicles (a flow moves them, it
     does not make or lose any) and sends out of a region at most what is idle there."""
-    env = MobilityEnv(get_problem("mobility/nyc_brooklyn").make_env().scenario)
+    env = MobilityEnv("nyc_brooklyn")
     env.reset(seed=2)
     expert = RebalancingExpert()
     for _ in range(3):

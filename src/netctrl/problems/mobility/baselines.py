@@ -50,11 +50,9 @@ def oracle_plan(env: MobilityEnv, horizon: int, *, foresight: bool = True, match
     t0 = env.t
     S = min(horizon, env.T - t0)
     N, E, P = env.N, env.E, len(sc.pairs)
-    if foresight:
-        demand = env.demand[t0 : t0 + S].copy()  # (S, P) realised requests
-    else:
-        demand = sc.rate[t0 : t0 + S].astype(np.float64).copy()  # expected requests
-        demand[0] = env.demand[t0]  # the current step's requests are known
+    demand = (env.demand if foresight else sc.rate)[t0 : t0 + S].astype(np.float64)  # (S, P), a copy
+    if not foresight:
+        demand[0] = env.demand[t0]  # the current step's requests have arrived
     if matched:
         demand[0] = 0.0  # served already
     act_s, act_p = np.nonzero(demand > 0)  # matching columns: only pairs with requests
@@ -114,14 +112,13 @@ class ForecastMPC(Controller):
 
     lower = None
     name = "forecast-mpc"
+    foresight = False
+    """plan with the realised requests (the oracle) instead of their expected counts."""
 
     def __init__(self, horizon: int = 20) -> None:
         self.horizon = int(horizon)
         self._flows: np.ndarray | None = None
         self._plan_s = 0.0
-
-    foresight = False
-    """plan with the realised requests (the oracle) instead of their expected counts."""
 
     def bind(self, env) -> None:
         base = env.unwrapped
@@ -172,9 +169,10 @@ class RebalancingExpert:
     def target(self, env: MobilityEnv) -> np.ndarray:
         env = env.unwrapped
         flows = oracle_plan(env, self.horizon, foresight=False, matched=True).flows
-        out = np.bincount(env.src, weights=flows, minlength=env.N)
-        into = np.bincount(env.dst, weights=flows, minlength=env.N)
-        return np.maximum(env.idle - out + into, 0.0)
+        net_inflow = np.bincount(env.dst, weights=flows, minlength=env.N) - np.bincount(
+            env.src, weights=flows, minlength=env.N
+        )
+        return np.maximum(env.idle + net_inflow, 0.0)
 
 
 def baselines(seed: int = 0) -> dict[str, Controller]:
