@@ -31,12 +31,21 @@ def _merge(a: dict, b: dict) -> dict:
 
 
 def train_or_load(
-    problem: str, label: str, run_dir: Path, minutes: float, seed: int, retrain: bool, quick: bool
+    problem,
+    label: str,
+    run_dir: Path,
+    minutes: float,
+    seed: int,
+    retrain: bool,
+    quick: bool,
+    overrides: dict | None = None,
 ) -> dict:
-    """Train recipe ``label`` on ``problem`` unless ``run_dir/best.pt`` exists; return its training record.
+    """Train recipe ``label`` on ``problem`` (a name or a problem spec) unless ``run_dir/best.pt`` exists; return
+    its training record.
 
     PPO runs use the problem's default number of iterations with ``minutes`` as a cap; A2C runs (one episode
-    per update) run for ``minutes``. ``quick`` trains a few iterations only (a smoke run, not a result).
+    per update) run for ``minutes``. ``overrides``: recipe settings (a nested dict) over the problem's. ``quick``
+    trains a few iterations only (a smoke run, not a result).
     """
     recipe = get_recipe(label)
     spec = get_problem(problem)
@@ -44,7 +53,7 @@ def train_or_load(
     record_path = run_dir / "train_record.json"
     if record_path.exists() and (run_dir / "best.pt").exists() and not retrain:
         return json.loads(record_path.read_text())
-    tree = _nest(recipe.time_limit, 60.0 * minutes)
+    tree = _merge(overrides or {}, _nest(recipe.time_limit, 60.0 * minutes))
     if label.endswith("-ppo"):
         if quick:
             tree = _merge(tree, {"ppo": {"iterations": 6, "eval_every": 3}})
@@ -59,13 +68,19 @@ def train_or_load(
                 }
             },
         )
-    if quick and label == "bilevel-ppo" and spec.recipes[label].get("imitation"):
+    if quick and label == "bilevel-ppo" and (spec.recipes[label].get("imitation") or tree.get("imitation")):
         tree = _merge(tree, {"pretrain": {"episodes": 1, "rounds": 0, "epochs": 1}})  # imitation: a smoke run too
     cfg = recipe.make_config(spec, tree, seed=seed)
     Experiment(
-        problem=spec.name, algo=label, seed=seed, settings=spec.settings, config=cfg, run_dir=str(run_dir)
+        problem=spec.family if spec.source else spec.name,
+        algo=label,
+        seed=seed,
+        settings=spec.settings,
+        config=cfg,
+        scenario=spec.source,
+        run_dir=str(run_dir),
     ).write(run_dir / "config.toml")
-    print(f"[{problem}] training {label} for up to {minutes:g} min")
+    print(f"[{spec.name}] training {label} for up to {minutes:g} min")
     res = recipe.train(spec, cfg, run_dir, resume=False, progress=False, verbose=False)
     rec = {
         "label": label,
@@ -98,6 +113,60 @@ def proc_status_mb(field: str) -> float | None:
     except OSError:
         pass
     return None
+
+
+def rollout_throughput(problem, workers: int, iterations: int = 5, seed: int = 0, num_envs: int | None = None) -> dict:
+    """Environment steps per second of the bi-level agent's PPO rollout collection (policy forward + lower level +
+    simulator), in this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is
+    not timed. ``problem``: a name or a problem spec."""
+    import time
+
+    from netctrl.algos.ppo import LocalCollector
+    from netctrl.recipes.bilevel import init_policy, make_training_env
+    from netctrl.scale import RayCollector
+
+    prob = get_problem(problem)
+    rcfg = get_recipe("bilevel-ppo").make_config(prob, {"ppo": {"num_envs": num_envs}} if num_envs else {}, seed=seed)
+    cfg = rcfg.ppo
+    make_env = make_training_env(prob, "lp")
+    model = init_policy(make_env, rcfg.policy, seed)
+    collector = (
+        RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed)
+        if workers
+        else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps)
+    )
+    try:
+        seeds = list(range(cfg.num_envs))
+        collector.collect(model, seeds, 0)
+        t0 = time.perf_counter()
+        for it in range(1, iterations + 1):
+            collector.collect(model, seeds, it)
+        wall = time.perf_counter() - t0
+    finally:
+        collector.close()
+    steps = iterations * cfg.num_envs * cfg.rollout_steps
+    return {"workers": workers, "steps": steps, "wall_s": wall, "steps_per_s": steps / wall}
+
+
+def ray_throughput(problem, iterations: int = 4) -> dict:
+    """Rollout steps/s in this process and on 1 and 2 Ray actors (``{}`` without the ``ray`` extra)."""
+    try:
+        from netctrl.scale import init_ray, require_ray
+
+        require_ray()
+    except ImportError:
+        return {}
+    init_ray()
+    local = rollout_throughput(problem, 0, iterations)
+    one = rollout_throughput(problem, 1, iterations)
+    two = rollout_throughput(problem, 2, iterations)
+    return {
+        "rollout_steps_per_s_local": round(local["steps_per_s"], 1),
+        "rollout_steps_per_s_1_worker": round(one["steps_per_s"], 1),
+        "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
+        "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
+        "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2),
+    }
 
 
 def load_agent(run_dir: Path, label: str, spec=None):

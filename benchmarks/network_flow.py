@@ -49,7 +49,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import benchmark_parser, command_line, load_agent, machine, train_or_load, write_results
+from common import benchmark_parser, command_line, load_agent, machine, ray_throughput, train_or_load, write_results
 
 from netctrl.evaluate import compare, print_table, rows_to_records
 from netctrl.problems.network_flow import (
@@ -63,7 +63,7 @@ from netctrl.problems.network_flow import (
     oracle_plan,
 )
 from netctrl.progress import track
-from netctrl.registry import get_problem, get_recipe, load_problem
+from netctrl.registry import load_problem
 from netctrl.train import atomic_write_text, configure_threads
 
 TRAIN_PROBLEM = "network_flow/gabriel-mix"
@@ -124,60 +124,6 @@ def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -
     return 1e3 * float(np.median(times))
 
 
-def rollout_throughput(
-    problem: str, workers: int, iterations: int = 5, seed: int = 0, num_envs: int | None = None
-) -> dict:
-    """Environment steps per second of the bi-level agent's PPO rollout collection (policy forward + lower level +
-    simulator), in this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is
-    not timed."""
-    from netctrl.algos.ppo import LocalCollector
-    from netctrl.recipes.bilevel import init_policy, make_training_env
-    from netctrl.scale import RayCollector
-
-    prob = get_problem(problem)
-    rcfg = get_recipe("bilevel-ppo").make_config(prob, {"ppo": {"num_envs": num_envs}} if num_envs else {}, seed=seed)
-    cfg = rcfg.ppo
-    make_env = make_training_env(prob, "lp")
-    model = init_policy(make_env, rcfg.policy, seed)
-    collector = (
-        RayCollector(make_env, model, cfg.num_envs, cfg.rollout_steps, workers, seed)
-        if workers
-        else LocalCollector(make_env, cfg.num_envs, cfg.rollout_steps)
-    )
-    try:
-        seeds = list(range(cfg.num_envs))
-        collector.collect(model, seeds, 0)
-        t0 = time.perf_counter()
-        for it in range(1, iterations + 1):
-            collector.collect(model, seeds, it)
-        wall = time.perf_counter() - t0
-    finally:
-        collector.close()
-    steps = iterations * cfg.num_envs * cfg.rollout_steps
-    return {"workers": workers, "steps": steps, "wall_s": wall, "steps_per_s": steps / wall}
-
-
-def ray_throughput(problem: str = "network_flow/gabriel-20", iterations: int = 4) -> dict:
-    """Rollout steps/s in this process and on 1 and 2 Ray actors (``{}`` without the ``ray`` extra)."""
-    try:
-        from netctrl.scale import init_ray, require_ray
-
-        require_ray()
-    except ImportError:
-        return {}
-    init_ray()
-    local = rollout_throughput(problem, 0, iterations)
-    one = rollout_throughput(problem, 1, iterations)
-    two = rollout_throughput(problem, 2, iterations)
-    return {
-        "rollout_steps_per_s_local": round(local["steps_per_s"], 1),
-        "rollout_steps_per_s_1_worker": round(one["steps_per_s"], 1),
-        "rollout_steps_per_s_2_workers": round(two["steps_per_s"], 1),
-        "ray_rollout_speedup_2_workers": round(two["steps_per_s"] / one["steps_per_s"], 2),
-        "ray_rollout_speedup_vs_local": round(two["steps_per_s"] / local["steps_per_s"], 2),
-    }
-
-
 def update_ray(out: Path = Path("results"), command: str | None = None) -> dict:
     """Measure only the Ray rollout throughput again, into the existing ``out/network_flow.json`` (its
     ``speed`` keys, plus ``ray_command``, ``ray_date`` and ``ray_machine``): the ratio is only meaningful on an
@@ -186,7 +132,7 @@ def update_ray(out: Path = Path("results"), command: str | None = None) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: run the full benchmark first")
     doc = json.loads(path.read_text())
-    ray = ray_throughput()
+    ray = ray_throughput("network_flow/gabriel-20")
     if not ray:
         raise RuntimeError("Ray is not installed: pip install 'netctrl[ray]'")
     print("ray:", ray)
@@ -310,7 +256,7 @@ def run(
         )
         rows += recs
     if ray:
-        speed.update(ray_throughput(iterations=2 if quick else 4))
+        speed.update(ray_throughput("network_flow/gabriel-20", iterations=2 if quick else 4))
     print("speed:", speed)
     name = "network_flow-quick" if quick else "network_flow"
     plot(rows, out / f"{name}.png")

@@ -18,8 +18,11 @@ optimum of each episode (one time-expanded LP per episode with perfect foresight
 graphs of at most :data:`ORACLE_MAX_NODES` nodes: it is the bound every ``pct_of_oracle`` refers to. Its row
 has the wall time and peak memory of one episode's solve (``plan_s``, ``plan_peak_rss_mb``, measured in a fresh
 process), and ``decision_ms`` is the receding-horizon oracle MPC (horizon 15, one LP per step, what a
-deployment would run) timed on the first :data:`MPC_STEPS` steps of one episode. The edge-level agent is not
-run here (at 500 nodes it is at -53 % of the oracle, ``results/network_flow.json``).
+deployment would run) timed on the first :data:`MPC_STEPS` steps of one episode. ``--forecast`` adds the
+forecast MPC an operator could run within :data:`FORECAST_BUDGET_S` per decision on one core: the longest horizon
+of :data:`FORECAST_HORIZONS` whose median decision (first steps of the first test episode) fits the budget,
+on the same test seeds (``forecast_mpc``: the horizon, the times that chose it, agent minus forecast MPC).
+The edge-level agent is not run here (at 500 nodes it is at -53 % of the oracle, ``results/network_flow.json``).
 
 Per graph, ``profile``: the agent's decision time per step split into the lower level's LP (``lp_ms``: building
 the right-hand side and HiGHS, hot-started), the policy (``policy_ms``: the observation's tensors and the GNN
@@ -43,6 +46,7 @@ import argparse
 import json
 import multiprocessing as mp
 import resource
+import statistics
 import time
 from pathlib import Path
 
@@ -52,7 +56,13 @@ from network_flow import mpc_step_ms
 
 import netctrl
 from netctrl.evaluate import compare, print_table, rows_to_records
-from netctrl.problems.network_flow import GreedyShortestPath, MultiCommodityLP, OracleMPC, RandomDistribution
+from netctrl.problems.network_flow import (
+    ForecastMPC,
+    GreedyShortestPath,
+    MultiCommodityLP,
+    OracleMPC,
+    RandomDistribution,
+)
 from netctrl.problems.network_flow.baselines import oracle_plan
 from netctrl.registry import load_problem
 from netctrl.train import atomic_write_text
@@ -69,6 +79,9 @@ GRAPHS = {
 #: the largest graph whose episode optimum is solved (one LP of about 40 x 4 x (E + 2N) variables)
 ORACLE_MAX_NODES = 2_100
 MPC_STEPS = 2
+#: the forecast MPC's time budget per decision (one core), and the horizons it may use, shortest first
+FORECAST_BUDGET_S = 1.0
+FORECAST_HORIZONS = (1, 2, 3, 5, 8, 10, 15)
 AGENT = "network_flow/gabriel-mix"
 RECORDS = Path("runs/bench/network_flow_scale")
 
@@ -145,6 +158,59 @@ def oracle_solve(graph: str, seed: int) -> float:
     t0 = time.perf_counter()
     oracle_plan(env, env.unwrapped.T, all_steps=True)
     return time.perf_counter() - t0
+
+
+def forecast_step_s(spec, seed: int, horizon: int, steps: int = MPC_STEPS) -> float:
+    """Median wall time (s) of one forecast-MPC decision over the first ``steps`` steps of an episode."""
+    env = spec.make_env().unwrapped
+    env.reset(seed=seed)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        flows, _ = oracle_plan(env, horizon, foresight=False)
+        times.append(time.perf_counter() - t0)
+        env.step(flows.astype("float32"))
+    return statistics.median(times)
+
+
+def fit_horizon(spec, seed: int) -> tuple[int | None, dict]:
+    """The longest horizon of :data:`FORECAST_HORIZONS` whose decision fits :data:`FORECAST_BUDGET_S` (tried
+    shortest first, stopping at the first that does not fit), and the times measured."""
+    chosen, times = None, {}
+    for h in FORECAST_HORIZONS:
+        times[h] = round(forecast_step_s(spec, seed, h), 3)
+        if times[h] > FORECAST_BUDGET_S:
+            break
+        chosen = h
+    return chosen, times
+
+
+def run_forecast(graph: str, record: dict) -> dict:
+    """The forecast MPC within its time budget on a graph's test seeds (those of its record), as a row beside
+    the record's: ``pct_of_oracle`` against the record's oracle row where it has one."""
+    spec = spec_of(graph)
+    seeds = [int(x) for x in record["rows"][0]["seeds"]]
+    horizon, times = fit_horizon(spec, seeds[0])
+    if horizon is None:
+        return {"graph": graph, "horizon": None, "step_s_by_horizon": times, "rows": []}
+    name = f"mpc-forecast (horizon {horizon}, <= {FORECAST_BUDGET_S:g} s)"
+    rows = compare(spec, {name: ForecastMPC(horizon=horizon)}, seeds, reference=None, progress=True)
+    recs = rows_to_records(spec, rows)
+    oracle = [r for r in record["rows"] if r["controller"] == "oracle"]
+    env = spec.make_env().unwrapped
+    for rec, row in zip(recs, rows):
+        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
+        rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
+        rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle[0]["reward_mean"], 2) if oracle else None
+        rec["horizon"], rec["step_s_by_horizon"] = horizon, times
+    agent = next(r for r in record["rows"] if r["controller"].startswith("bilevel-ppo"))
+    return {
+        "graph": graph,
+        "horizon": horizon,
+        "step_s_by_horizon": times,
+        "rows": recs,
+        "paired_agent_minus_forecast": paired(agent["rewards"], recs[0]["rewards"]),
+    }
 
 
 def paired(agent: list[float], other: list[float]) -> dict:
@@ -229,11 +295,23 @@ def main() -> None:
     p.add_argument(
         "--memory", action="store_true", help="measure the profiles and peak memory of existing records again"
     )
+    p.add_argument(
+        "--forecast",
+        action="store_true",
+        help=f"run the forecast MPC (<= {FORECAST_BUDGET_S:g} s per decision) on the graphs with a record",
+    )
     a = p.parse_args()
     folder = RECORDS / "quick" if a.quick else RECORDS
     folder.mkdir(parents=True, exist_ok=True)
     for graph in a.graphs:
         path = folder / f"{graph.replace('/', '__')}.json"
+        if a.forecast:
+            fpath = folder / f"{graph.replace('/', '__')}.forecast.json"
+            if path.exists() and (a.rerun or not fpath.exists()):
+                rec = run_forecast(graph, json.loads(path.read_text()))
+                rec["command"] = command_line()
+                atomic_write_text(fpath, json.dumps(rec, indent=1) + "\n")
+            continue
         if a.memory and path.exists():
             rec = measure_memory(json.loads(path.read_text()))
             atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
@@ -247,7 +325,12 @@ def main() -> None:
         return
     found = [folder / f"{g.replace('/', '__')}.json" for g in GRAPHS]
     recs = [json.loads(f.read_text()) for f in found if f.exists()]
-    rows = [row for rec in recs for row in rec["rows"]]
+    forecasts = [
+        json.loads(f.with_suffix(".forecast.json").read_text())
+        for f in found
+        if f.with_suffix(".forecast.json").exists()
+    ]
+    rows = [row for rec in recs for row in rec["rows"]] + [row for f in forecasts for row in f["rows"]]
     speed = {rec["graph"]: rec["profile"] for rec in recs}
     write_results(
         a.out / "network_flow_scale.json",
@@ -256,6 +339,16 @@ def main() -> None:
         speed,
         command="python benchmarks/network_flow_scale.py",
         paired_vs_deadline_greedy={rec["graph"]: rec["paired_vs_deadline_greedy"] for rec in recs},
+        forecast_mpc={
+            f["graph"]: {
+                "horizon": f["horizon"],
+                "step_s_by_horizon": f["step_s_by_horizon"],
+                "paired_agent_minus_forecast": f.get("paired_agent_minus_forecast"),
+                "command": f["command"],
+            }
+            for f in forecasts
+        },
+        forecast_budget_s=FORECAST_BUDGET_S,
         records={rec["graph"]: {"command": rec["command"], "wall_s": rec["wall_s"]} for rec in recs},
         agent=f"netctrl.load_pretrained({AGENT!r}) (shipped; not retrained or tuned on these graphs)",
         oracle_max_nodes=ORACLE_MAX_NODES,

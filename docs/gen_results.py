@@ -32,7 +32,7 @@ RESULTS = ROOT / "results"
 
 #: page slug -> (title, glob patterns of results/*.json stems, in the order shown)
 PAGES: dict[str, tuple[str, list[str]]] = {
-    "mobility": ("Mobility-on-demand", ["mobility"]),
+    "mobility": ("Mobility-on-demand", ["mobility", "mobility_*"]),
     "supply-chain": ("Supply-chain inventory management", ["supply_chain"]),
     "network-flow": ("Dynamic network flow", ["network_flow", "network_flow_*"]),
     "routing": ("WAN packet routing (MAMRL)", ["routing", "routing_*"]),

@@ -148,3 +148,21 @@ def test_imitation_stage_runs_on_the_problems_pretrain_graphs(tmp_path):
     )
     record = json.loads((tmp_path / "pretrain.json").read_text())
     assert record["episodes"] == 2 and record["states"] == sum(steps.values())
+
+
+def test_the_time_limit_covers_imitation_and_ppo(tmp_path, monkeypatch):
+    """``ppo.time_limit_s`` bounds the whole run: PPO is given what the imitation stage left."""
+    from netctrl.algos import ppo
+
+    seen = {}
+    real = ppo.train
+
+    def spy(cfg, *args, **kwargs):
+        seen["limit"] = cfg.time_limit_s
+        return real(cfg, *args, **kwargs)
+
+    monkeypatch.setattr(ppo, "train", spy)
+    tiny = {"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1}
+    train(PROBLEM, "bilevel-ppo", tmp_path, imitation=True, **tiny, iterations=1, num_envs=4, time_limit_s=500.0)
+    wall = json.loads((tmp_path / "pretrain.json").read_text())["wall_s"]
+    assert wall > 0 and seen["limit"] == pytest.approx(500.0 - wall, abs=0.06)

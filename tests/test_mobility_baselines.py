@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from netctrl.evaluate import evaluate
-from netctrl.problems.mobility import MobilityEnv, OracleMPC, baselines
+from netctrl.problems.mobility import MobilityEnv, OracleMPC, baselines, generate_city, scenario_from_dict
 from netctrl.problems.mobility.baselines import ForecastMPC, RebalancingExpert, oracle_plan
 from netctrl.registry import get_problem
 
@@ -97,3 +97,37 @@ def test_rebalancing_expert_moves_only_idle_vehicles():
         out = np.bincount(env.src, weights=flows, minlength=env.N)
         assert (out <= env.idle + 1e-9).all()
         env.step(flows.astype(np.float32))
+
+
+def test_oracle_rebalancing_keeps_the_environments_matching_and_the_oracle_bounds_it():
+    """The rebalancing-only reference leaves the matching to the environment (its matcher stays the default),
+    moves only idle vehicles, and earns at most the oracle's return on the same requests."""
+    from netctrl.problems.mobility import RebalancingMPC
+    from netctrl.problems.mobility.env import default_matcher
+
+    city = scenario_from_dict(generate_city(20, seed=3), name="gen-20")
+    ctrl = RebalancingMPC(foresight=True)
+    env = MobilityEnv(city)
+    ctrl.bind(env)
+    assert env.matcher is default_matcher and ctrl.name == "oracle-rebalancing"
+    obs, _ = env.reset(seed=1)
+    total, done = 0.0, False
+    while not done:
+        flows = ctrl.act(obs)
+        assert (np.bincount(env.src, weights=flows, minlength=env.N) <= env.idle + 1e-6).all()
+        obs, r, done, _, _ = env.step(flows)
+        total += r
+    assert _run(MobilityEnv(city), OracleMPC(), 1) >= total - 1e-6
+
+
+def test_forecast_rebalancing_is_what_the_expert_teaches():
+    from netctrl.problems.mobility import RebalancingMPC
+
+    env = MobilityEnv("nyc_brooklyn")
+    env.reset(seed=4)
+    ctrl = RebalancingMPC(foresight=False)
+    ctrl.bind(env)
+    flows = ctrl.act(None).astype(float)
+    inflow = np.bincount(env.dst, weights=flows, minlength=env.N) - np.bincount(env.src, weights=flows, minlength=env.N)
+    assert ctrl.name == "forecast-rebalancing"
+    np.testing.assert_allclose(RebalancingExpert().target(env), env.idle + inflow, atol=1e-6)

@@ -107,3 +107,22 @@ def test_rates_decay_with_distance_on_average():
     rate = np.array([r["demand"] for r in rows])
     near, far = rate[t <= np.median(t)].mean(), rate[t > np.median(t)].mean()
     assert near > 3 * far
+
+
+def test_a_mix_key_trains_one_policy_on_one_city_per_size(tmp_path):
+    """``generated/20,30/4``: cities of 20 and 30 regions from generator seeds 4 and 5 to train on (imitation
+    and PPO), validation on the largest; the imitation stage labels one episode per city."""
+    from netctrl.recipes import train
+
+    spec = netctrl.load_problem("mobility", "generated/20,30/4")
+    assert spec.name == "mobility/generated-mix-20-30-4"
+    envs = [f() for f in spec.hooks["train_envs"]]
+    assert [e.N for e in envs] == [20, 30] and spec.hooks["pretrain_envs"] == spec.hooks["train_envs"]
+    for env, seed in zip(envs, (4, 5)):
+        alone = scenario_from_dict(generate_city(env.N, seed=seed), name="alone")
+        np.testing.assert_array_equal(env.scenario.rate, alone.rate)
+    assert spec.make_env().N == 30
+    tiny = {"pretrain.episodes": 1, "pretrain.rounds": 0, "pretrain.epochs": 1}
+    train(spec, "bilevel-ppo", tmp_path, imitation=True, **tiny, iterations=1, num_envs=4, eval_every=1)
+    record = json.loads((tmp_path / "pretrain.json").read_text())
+    assert record["episodes"] == 2 and record["states"] == 2 * spec.make_env().T

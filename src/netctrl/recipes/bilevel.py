@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,8 @@ def train_ppo(
     """Train a ``bilevel`` or ``edge`` agent with PPO; checkpoints and metrics go to ``run_dir``.
 
     With ``cfg.imitation``, DAgger from the problem's expert comes first (skipped when a resumed run already
-    has a checkpoint: it holds the pretrained and further trained weights); its cost is added to the result.
+    has a checkpoint: it holds the pretrained and further trained weights); its cost is added to the result,
+    and ``ppo.time_limit_s`` bounds the two stages together (PPO gets what the imitation left, at least 1 s).
     """
     from ..algos import ppo
     from ..algos.imitation import pretrain as imitate
@@ -190,8 +191,11 @@ def train_ppo(
         )
         meta["pretrain"] = asdict(cfg.pretrain)
     extra = {} if imitation is None else {"initial_eval": imitation.best_eval}
+    ppo_cfg = cfg.ppo
+    if imitation is not None and ppo_cfg.time_limit_s is not None:  # the time limit covers the whole run
+        ppo_cfg = replace(ppo_cfg, time_limit_s=max(ppo_cfg.time_limit_s - imitation.wall_s, 1.0))
     result = ppo.train(
-        cfg.ppo,
+        ppo_cfg,
         make_env,
         model,
         run_dir=run_dir,

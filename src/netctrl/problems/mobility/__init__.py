@@ -13,15 +13,16 @@ map): see :mod:`netctrl.integrations`.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import gymnasium as gym
 
 from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
-from .baselines import ForecastMPC, OracleMPC, RebalancingExpert, baselines
+from .baselines import ForecastMPC, OracleMPC, RebalancingExpert, RebalancingMPC, baselines
 from .env import MobilityEnv, MobilityState, greedy_matching
 from .generate import generate_city
 from .lower import EdgeShareMap, RebalancingLP, desired_counts
@@ -39,6 +40,7 @@ __all__ = [
     "OracleMPC",
     "RebalancingExpert",
     "RebalancingLP",
+    "RebalancingMPC",
     "baselines",
     "bilevel_env",
     "desired_counts",
@@ -114,9 +116,12 @@ def problem(
     source: str | None = None,
     description: str = "",
     rebuild=None,
+    train_scenarios: Sequence[MobilityScenario] = (),
 ) -> ProblemSpec:
     """The problem spec of a city scenario (the packaged cities and users' files alike); ``scenario()`` returns
-    the (cached) scenario, so a packaged city is read only when an environment is first made."""
+    the (cached) scenario, so a packaged city is read only when an environment is first made.
+    ``train_scenarios``: cities to train on instead (hooks ``train_envs`` and ``pretrain_envs``: one policy on a
+    mix of cities); validation and evaluation stay on ``scenario()``."""
 
     def make_env():
         return MobilityEnv(scenario())
@@ -135,7 +140,15 @@ def problem(
         settings=settings,
         source=source,
         rebuild=rebuild,
+        hooks={"expert": RebalancingExpert, **_training_hooks(train_scenarios)},
     )
+
+
+def _training_hooks(scenarios: Sequence[MobilityScenario]) -> dict:
+    if not scenarios:
+        return {}
+    factories = tuple(functools.partial(MobilityEnv, sc) for sc in scenarios)
+    return {"train_envs": factories, "pretrain_envs": factories}
 
 
 def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
@@ -149,17 +162,29 @@ def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
     )
 
 
-#: ``generated/<regions>[/<seed>[/<layout>]]``: a city made by :func:`.generate.generate_city` (no file)
-GENERATED = re.compile(r"^generated/(\d+)(?:/(\d+))?(?:/(planar|grid))?$")
+#: ``generated/<regions>[/<seed>[/<layout>]]``: a city made by :func:`.generate.generate_city` (no file);
+#: ``generated/<r1>,<r2>,...[/<seed>[/<layout>]]``: a mix, one city per size (generator seeds ``seed``,
+#: ``seed + 1``, ...) to train one policy on, validated on the largest
+GENERATED = re.compile(r"^generated/(\d+(?:,\d+)*)(?:/(\d+))?(?:/(planar|grid))?$")
 
 
 def _user(source: str, settings: CitySettings) -> ProblemSpec:
-    """A user's city file, or a generated city (key ``generated/100/0``, see :data:`GENERATED`)."""
+    """A user's city file, or a generated city or mix of cities (key ``generated/100/0``, ``generated/25,50/1``;
+    see :data:`GENERATED`)."""
     gen = GENERATED.match(source)
+    train: list[MobilityScenario] = []
     if gen:
-        regions, seed, layout = int(gen[1]), int(gen[2] or 0), gen[3] or "planar"
-        name = f"generated-{regions}-{seed}" + ("" if layout == "planar" else f"-{layout}")
-        scenario = scenario_from_dict(generate_city(regions, seed=seed, layout=layout), settings, name=name)
+        sizes, seed, layout = [int(r) for r in gen[1].split(",")], int(gen[2] or 0), gen[3] or "planar"
+        suffix = "" if layout == "planar" else f"-{layout}"
+        train = [
+            scenario_from_dict(
+                generate_city(n, seed=seed + k, layout=layout), settings, name=f"generated-{n}-{seed + k}{suffix}"
+            )
+            for k, n in enumerate(sizes)
+        ]
+        scenario = max(train, key=lambda sc: sc.num_regions)
+        name = scenario.name if len(train) == 1 else f"generated-mix-{'-'.join(map(str, sizes))}-{seed}{suffix}"
+        train = train if len(train) > 1 else []
     else:
         scenario = load_scenario(source, settings)  # read and validated now: a bad file fails here
         name = Path(source).stem
@@ -170,6 +195,7 @@ def _user(source: str, settings: CitySettings) -> ProblemSpec:
         source=source,
         description=f"mobility-on-demand, {source}",
         rebuild=lambda s: _user(source, s),
+        train_scenarios=train,
     )
 
 
@@ -184,7 +210,8 @@ def _register() -> None:
             source_option="scenario",
             source_help=(
                 "a city JSON file in the reference format (demand, rebTime, totalAcc, topology_graph), or a generated "
-                "city: generated/REGIONS[/SEED[/grid]] (netctrl generate-city)"
+                "city: generated/REGIONS[/SEED[/grid]] (netctrl generate-city), or a mix to train one policy on: "
+                "generated/25,50,100[/SEED]"
             ),
         )
     )

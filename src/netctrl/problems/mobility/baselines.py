@@ -8,6 +8,8 @@
   controller on the same seed (up to the reference's per-step clipping of negative matching profits).
 * :class:`ForecastMPC`: the same LP and receding horizon, fed the expected requests (the scenario's rates)
   of the coming steps instead of the realised ones: the controller an operator can actually run.
+* :class:`RebalancingMPC`: the environment matches, the LP rebalances (``oracle-rebalancing`` with foresight:
+  the reference of what rebalancing alone reaches; not in :func:`baselines`, the scale benchmark uses it).
 * ``uniform`` (reference ``heur``): desired distribution ``1/N`` everywhere, through the rebalancing LP.
 * ``no-rebalancing``: never moves an empty vehicle.
 * ``random`` (reference ``random``): a flat-Dirichlet desired distribution each step, through the LP.
@@ -157,6 +159,40 @@ class OracleMPC(ForecastMPC):
     foresight = True
 
 
+class RebalancingMPC(Controller):
+    """A rebalancing-only controller: the environment matches (as it does for every rebalancing policy), then the
+    receding-horizon LP plans from the matched state and its first rebalancing flows are applied.
+
+    With ``foresight=True`` (name ``"oracle-rebalancing"``) it plans with the realised requests: the reference of
+    what rebalancing alone can reach with the environment's matching. It is not a bound (its plan assumes it
+    also chooses the later matchings, which the environment makes greedily), but on the packaged cities it
+    earns the oracle's reward, and where it does not, no rebalancing policy is expected to beat it. With
+    ``foresight=False`` (``"forecast-rebalancing"``) it is what :class:`RebalancingExpert` teaches."""
+
+    lower = None
+
+    def __init__(self, horizon: int = 20, *, foresight: bool = True, name: str | None = None) -> None:
+        self.horizon = int(horizon)
+        self.foresight = bool(foresight)
+        self.name = name or ("oracle-rebalancing" if foresight else "forecast-rebalancing")
+        self._env: MobilityEnv | None = None
+
+    def bind(self, env) -> None:
+        base = env.unwrapped
+        if not isinstance(base, MobilityEnv):
+            raise TypeError(f"{type(self).__name__} needs a MobilityEnv (got {type(base).__name__})")
+        self._env = base
+
+    def flows(self, env: MobilityEnv) -> np.ndarray:
+        """The first step's rebalancing flows (E,) planned from ``env``'s matched state."""
+        return oracle_plan(env, self.horizon, foresight=self.foresight, matched=True).flows
+
+    def act(self, observation) -> np.ndarray:
+        if self._env is None:
+            raise RuntimeError(f"{type(self).__name__}.act called before bind(env)")
+        return self.flows(self._env).astype(np.float32)
+
+
 class RebalancingExpert:
     """The teacher of imitation pretraining (:mod:`netctrl.algos.imitation`): the idle-vehicle distribution the
     forecast MPC's plan reaches by rebalancing from the environment's current, matched state (matching is the
@@ -164,11 +200,15 @@ class RebalancingExpert:
     observes (the expected demand of its features)."""
 
     def __init__(self, horizon: int = 20) -> None:
-        self.horizon = int(horizon)
+        self._plan = RebalancingMPC(horizon, foresight=False)
+
+    @property
+    def horizon(self) -> int:
+        return self._plan.horizon
 
     def target(self, env: MobilityEnv) -> np.ndarray:
         env = env.unwrapped
-        flows = oracle_plan(env, self.horizon, foresight=False, matched=True).flows
+        flows = self._plan.flows(env)
         net_inflow = np.bincount(env.dst, weights=flows, minlength=env.N) - np.bincount(
             env.src, weights=flows, minlength=env.N
         )
