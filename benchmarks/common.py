@@ -115,6 +115,40 @@ def proc_status_mb(field: str) -> float | None:
     return None
 
 
+def _peak_rss_mb() -> float:
+    import resource
+
+    peak = proc_status_mb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _child(queue, fn, args):
+    from netctrl.train import configure_threads
+
+    configure_threads(1)
+    try:
+        out = fn(*args)
+        queue.put(("ok", out, _peak_rss_mb()))
+    except Exception as exc:  # reported to the parent, which raises it
+        queue.put(("error", repr(exc), _peak_rss_mb()))
+
+
+def in_fresh_process(fn, *args):
+    """``fn(*args)`` in a fresh (spawned) process on one thread: its result and the process's peak resident memory
+    in MB."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, fn, args))
+    proc.start()
+    status, out, rss = queue.get()
+    proc.join()
+    if status != "ok":
+        raise RuntimeError(f"{fn.__name__}{args}: {out}")
+    return out, rss
+
+
 def rollout_throughput(problem, workers: int, iterations: int = 5, seed: int = 0, num_envs: int | None = None) -> dict:
     """Environment steps per second of the bi-level agent's PPO rollout collection (policy forward + lower level +
     simulator), in this process (``workers=0``) or on ``workers`` Ray actors; the first iteration (start-up) is

@@ -41,7 +41,6 @@ Usage::
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import time
 from pathlib import Path
 
@@ -49,10 +48,10 @@ import numpy as np
 from common import (
     benchmark_parser,
     command_line,
+    in_fresh_process,
     load_agent,
     paired_difference,
     parse_minutes,
-    proc_status_mb,
     ray_throughput,
     train_or_load,
     write_results,
@@ -115,34 +114,25 @@ def time_to_90(pts: list[tuple[float, float]]) -> float | None:
     return round(next(t for t, r in pts if r >= 0.9 * best), 1)
 
 
-def _probe(n: int, seed: int, q) -> None:
+def _oracle_episode(n: int, seed: int) -> dict:
     from netctrl.problems.mobility import OracleMPC
 
-    configure_threads(1)
     prob = load_problem("mobility", city(n))
     t0 = time.perf_counter()
     row = compare(prob, {"oracle": OracleMPC()}, [seed])[0]
-    q.put(
-        {
-            "regions": n,
-            "edges": int(prob.make_env().E),
-            "oracle_episode_s": round(time.perf_counter() - t0, 1),
-            "oracle_reward": round(float(row.result.rewards[0]), 2),
-            "peak_rss_mb": proc_status_mb("VmHWM"),
-            "seed": seed,
-        }
-    )
+    return {
+        "regions": n,
+        "edges": int(prob.make_env().E),
+        "oracle_episode_s": round(time.perf_counter() - t0, 1),
+        "oracle_reward": round(float(row.result.rewards[0]), 2),
+        "seed": seed,
+    }
 
 
 def probe_oracle(n: int, seed: int = 1000) -> dict:
     """One oracle episode on a city of ``n`` regions in a fresh process: wall time and peak memory."""
-    ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    proc = ctx.Process(target=_probe, args=(n, seed, q))
-    proc.start()
-    out = q.get()
-    proc.join()
-    return out
+    out, peak = in_fresh_process(_oracle_episode, n, seed)
+    return {**out, "peak_rss_mb": peak}
 
 
 def evaluate_size(n: int, runs: Path, labels, seeds: list[int], seed: int) -> tuple[list[dict], dict]:

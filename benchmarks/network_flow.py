@@ -111,14 +111,15 @@ def graph_problem(source: str):
     return load_problem("network_flow", source)
 
 
-def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15) -> float:
-    """Median time of one receding-horizon oracle MPC decision on the first ``steps`` steps of an episode."""
+def mpc_step_ms(problem, seed: int, steps: int = MPC_STEPS, horizon: int = 15, foresight: bool = True) -> float:
+    """Median time of one receding-horizon oracle MPC decision (``foresight=False``: the forecast MPC's) on the
+    first ``steps`` steps of an episode."""
     env = problem.make_env()
     env.reset(seed=seed)
     times = []
-    for _ in track(range(steps), f"oracle MPC steps ({env.N} nodes)"):
+    for _ in track(range(steps), f"{'oracle' if foresight else 'forecast'} MPC steps ({env.N} nodes)"):
         t0 = time.perf_counter()
-        flows, _ = oracle_plan(env, horizon)
+        flows, _ = oracle_plan(env, horizon, foresight=foresight)
         times.append(time.perf_counter() - t0)
         env.step(flows.astype(np.float32))
     return 1e3 * float(np.median(times))

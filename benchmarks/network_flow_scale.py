@@ -44,14 +44,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
-import resource
-import statistics
 import time
 from pathlib import Path
 
 import torch
-from common import command_line, paired_difference, proc_status_mb, write_results
+from common import command_line, in_fresh_process, paired_difference, write_results
 from network_flow import mpc_step_ms
 
 import netctrl
@@ -84,33 +81,6 @@ FORECAST_BUDGET_S = 1.0
 FORECAST_HORIZONS = (1, 2, 3, 5, 8, 10, 15)
 AGENT = "network_flow/gabriel-mix"
 RECORDS = Path("runs/bench/network_flow_scale")
-
-
-def _peak_rss_mb() -> float:
-    peak = proc_status_mb("VmHWM")
-    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _child(queue, fn, args):
-    torch.set_num_threads(1)
-    try:
-        out = fn(*args)
-        queue.put(("ok", out, _peak_rss_mb()))
-    except Exception as exc:  # reported to the parent, which raises it
-        queue.put(("error", repr(exc), _peak_rss_mb()))
-
-
-def in_fresh_process(fn, *args):
-    """``fn(*args)`` in a fresh (spawned) process: its result and the process's peak resident memory in MB."""
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, fn, args))
-    proc.start()
-    status, out, rss = queue.get()
-    proc.join()
-    if status != "ok":
-        raise RuntimeError(f"{fn.__name__}{args}: {out}")
-    return out, rss
 
 
 def spec_of(graph: str):
@@ -160,25 +130,12 @@ def oracle_solve(graph: str, seed: int) -> float:
     return time.perf_counter() - t0
 
 
-def forecast_step_s(spec, seed: int, horizon: int, steps: int = MPC_STEPS) -> float:
-    """Median wall time (s) of one forecast-MPC decision over the first ``steps`` steps of an episode."""
-    env = spec.make_env().unwrapped
-    env.reset(seed=seed)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        flows, _ = oracle_plan(env, horizon, foresight=False)
-        times.append(time.perf_counter() - t0)
-        env.step(flows.astype("float32"))
-    return statistics.median(times)
-
-
 def fit_horizon(spec, seed: int) -> tuple[int | None, dict]:
     """The longest horizon of :data:`FORECAST_HORIZONS` whose decision fits :data:`FORECAST_BUDGET_S` (tried
     shortest first, stopping at the first that does not fit), and the times measured."""
     chosen, times = None, {}
     for h in FORECAST_HORIZONS:
-        times[h] = round(forecast_step_s(spec, seed, h), 3)
+        times[h] = round(mpc_step_ms(spec, seed, steps=MPC_STEPS, horizon=h, foresight=False) / 1e3, 3)
         if times[h] > FORECAST_BUDGET_S:
             break
         chosen = h

@@ -106,6 +106,14 @@ def _clean(x: np.ndarray) -> np.ndarray:
     return np.maximum(np.where(np.abs(x - r) < 1e-6, r, x), 0.0)
 
 
+def _mobility_env(controller, env) -> MobilityEnv:
+    """The :class:`MobilityEnv` under ``env``'s wrappers (a controller that plans on the simulator needs one)."""
+    base = env.unwrapped
+    if not isinstance(base, MobilityEnv):
+        raise TypeError(f"{type(controller).__name__} needs a MobilityEnv (got {type(base).__name__})")
+    return base
+
+
 class ForecastMPC(Controller):
     """The receding-horizon MPC an operator can run: the oracle's LP (joint matching and rebalancing, same
     timing and costs), fed the *expected* requests of the coming steps (the scenario's rates) and the
@@ -123,10 +131,7 @@ class ForecastMPC(Controller):
         self._plan_s = 0.0
 
     def bind(self, env) -> None:
-        base = env.unwrapped
-        if not isinstance(base, MobilityEnv):
-            raise TypeError(f"{type(self).__name__} needs a MobilityEnv (got {type(base).__name__})")
-        base.matcher = self._match
+        _mobility_env(self, env).matcher = self._match
 
     def _match(self, env: MobilityEnv) -> np.ndarray:
         t0 = time.perf_counter()
@@ -178,10 +183,7 @@ class RebalancingMPC(Controller):
         self._env: MobilityEnv | None = None
 
     def bind(self, env) -> None:
-        base = env.unwrapped
-        if not isinstance(base, MobilityEnv):
-            raise TypeError(f"{type(self).__name__} needs a MobilityEnv (got {type(base).__name__})")
-        self._env = base
+        self._env = _mobility_env(self, env)
 
     def flows(self, env: MobilityEnv) -> np.ndarray:
         """The first step's rebalancing flows (E,) planned from ``env``'s matched state."""
@@ -208,10 +210,7 @@ class RebalancingExpert:
 
     def target(self, env: MobilityEnv) -> np.ndarray:
         env = env.unwrapped
-        flows = self._plan.flows(env)
-        net_inflow = np.bincount(env.dst, weights=flows, minlength=env.N) - np.bincount(
-            env.src, weights=flows, minlength=env.N
-        )
+        net_inflow = env.scenario.network.incidence() @ self._plan.flows(env)
         return np.maximum(env.idle + net_inflow, 0.0)
 
 
