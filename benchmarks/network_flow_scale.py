@@ -30,6 +30,12 @@ forward) and the rest, and the peak resident memory of a process that evaluates 
 (``peak_rss_mb``), all on one core (``torch.set_num_threads(1)``). ``paired``: agent minus deadline greedy per
 test episode, mean and standard error.
 
+``--long-forecast N`` runs the forecast MPC with horizon :data:`LONG_HORIZON` (that of the imitation stage's
+teacher) and no time budget on the first ``N`` test seeds of a graph (``same_seeds``: the other controllers'
+means on those seeds): what planning on forecasts reaches when time is no object. ``--validate CHECKPOINT...``
+compares candidate agents with the shipped one on the :data:`VALIDATION` graphs and seeds (none of them a test
+graph or seed; ``runs/bench/network_flow_scale/validation.json``): how a new agent for this benchmark is chosen.
+
 Records per graph go to ``runs/bench/network_flow_scale/<graph>.json`` (reused unless ``--rerun``), so graphs can
 run in separate processes, one per core (``--graphs``); the results file is written from all records present.
 
@@ -38,6 +44,8 @@ Usage::
     python benchmarks/network_flow_scale.py                     # every graph -> results/network_flow_scale.json
     python benchmarks/network_flow_scale.py --graphs gabriel/500/0 --no-write   # one graph's record only
     python benchmarks/network_flow_scale.py --quick             # smoke run: 1 episode, 2 graphs, no oracle
+    python benchmarks/network_flow_scale.py --long-forecast 2 --graphs backbone/europe --no-write
+    python benchmarks/network_flow_scale.py --validate runs/nf_backbone_mix/run/best.pt
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from netctrl.problems.network_flow import (
     RandomDistribution,
 )
 from netctrl.problems.network_flow.baselines import oracle_plan
+from netctrl.recipes import load
 from netctrl.registry import load_problem
 from netctrl.train import atomic_write_text
 
@@ -81,6 +90,18 @@ FORECAST_BUDGET_S = 1.0
 FORECAST_HORIZONS = (1, 2, 3, 5, 8, 10, 15)
 AGENT = "network_flow/gabriel-mix"
 RECORDS = Path("runs/bench/network_flow_scale")
+#: graphs on which a new agent for this benchmark is chosen (``--validate``), none of them a test graph: three
+#: topohub backbones of 403-778 nodes (``sources="in-time"``) and a 500-node Gabriel graph of another instance
+VALIDATION = {
+    "backbone/africa": {"sources": "in-time"},
+    "backbone/europe_nosc": {"sources": "in-time"},
+    "backbone/emea_nosc": {"sources": "in-time"},
+    "gabriel/500/1": {"sources": "all"},
+}
+VALIDATION_SEEDS = (2000, 2001, 2002)
+#: ``--long-forecast``: the forecast MPC with the imitation expert's horizon and no time budget, on the first
+#: test episodes of a graph (what planning on forecasts reaches when time is no object)
+LONG_HORIZON = 15
 
 
 def spec_of(graph: str):
@@ -170,6 +191,44 @@ def run_forecast(graph: str, record: dict) -> dict:
     }
 
 
+def run_long_forecast(graph: str, record: dict, episodes: int) -> dict:
+    """The forecast MPC with horizon :data:`LONG_HORIZON`, no time budget, on a graph's first ``episodes`` test
+    seeds, with ``pct_of_oracle`` against the record's oracle on the same seeds."""
+    spec = spec_of(graph)
+    seeds = [int(x) for x in record["rows"][0]["seeds"]][:episodes]
+    name = f"mpc-forecast (horizon {LONG_HORIZON}, no time budget)"
+    rows = compare(spec, {name: ForecastMPC(horizon=LONG_HORIZON)}, seeds, reference=None, progress=True)
+    rec = rows_to_records(spec, rows)[0]
+    env = spec.make_env().unwrapped
+    rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
+    rec["rewards"] = [round(float(e.reward), 2) for e in rows[0].result.episodes]
+    for other in record["rows"]:  # the record's controllers on the same seeds
+        if other["controller"] in ("oracle", "shortest-path-deadline") or other["controller"].startswith("bilevel"):
+            same = other["rewards"][:episodes]
+            rec.setdefault("same_seeds", {})[other["controller"]] = round(sum(same) / len(same), 2)
+    oracle = rec.get("same_seeds", {}).get("oracle")
+    rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle, 2) if oracle else None
+    return {"graph": graph, "horizon": LONG_HORIZON, "rows": [rec], "command": command_line()}
+
+
+def validate(checkpoints: list[Path]) -> dict:
+    """Return over the deadline greedy's (ratio of the mean returns) of the shipped agent and of each checkpoint
+    on the :data:`VALIDATION` graphs and seeds (never the test ones)."""
+    out: dict = {"seeds": list(VALIDATION_SEEDS), "graphs": {}}
+    for graph, settings in VALIDATION.items():
+        spec = load_problem("network_flow", graph, **settings)
+        controllers = {"shipped": netctrl.load_pretrained(AGENT, spec=spec)}
+        controllers.update({str(c): load(c, spec) for c in checkpoints})
+        controllers["shortest-path-deadline"] = GreedyShortestPath(deadline=True)
+        rows = compare(spec, controllers, list(VALIDATION_SEEDS), reference=None)
+        rewards = {r.controller: [round(float(e.reward), 2) for e in r.result.episodes] for r in rows}
+        base = sum(rewards["shortest-path-deadline"])
+        ratios = {c: round(sum(v) / base, 4) for c, v in rewards.items() if c != "shortest-path-deadline"}
+        out["graphs"][graph] = {"rewards": rewards, "ratio_to_deadline_greedy": ratios}
+        print(graph, json.dumps(ratios), flush=True)
+    return out
+
+
 def paired(agent: list[float], other: list[float]) -> dict:
     mean, se = paired_difference(agent, other)
     return {"mean": round(mean, 2), "se": None if se is None else round(se, 2), "episodes": len(agent)}
@@ -257,10 +316,35 @@ def main() -> None:
         action="store_true",
         help=f"run the forecast MPC (<= {FORECAST_BUDGET_S:g} s per decision) on the graphs with a record",
     )
+    p.add_argument(
+        "--validate",
+        nargs="+",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="compare checkpoints with the shipped agent on the validation graphs (runs/.../validation.json)",
+    )
+    p.add_argument(
+        "--long-forecast",
+        type=int,
+        metavar="EPISODES",
+        help=f"run the forecast MPC with horizon {LONG_HORIZON} (no time budget) on the first EPISODES test seeds",
+    )
     a = p.parse_args()
     folder = RECORDS / "quick" if a.quick else RECORDS
     folder.mkdir(parents=True, exist_ok=True)
+    if a.validate:
+        out = validate(a.validate)
+        out["command"] = command_line()
+        atomic_write_text(folder / "validation.json", json.dumps(out, indent=1) + "\n")
+        return
     for graph in a.graphs:
+        if a.long_forecast:
+            path = folder / f"{graph.replace('/', '__')}.json"
+            lpath = folder / f"{graph.replace('/', '__')}.forecast-long.json"
+            if path.exists() and (a.rerun or not lpath.exists()):
+                rec = run_long_forecast(graph, json.loads(path.read_text()), a.long_forecast)
+                atomic_write_text(lpath, json.dumps(rec, indent=1) + "\n")
+            continue
         path = folder / f"{graph.replace('/', '__')}.json"
         if a.forecast:
             fpath = folder / f"{graph.replace('/', '__')}.forecast.json"
@@ -287,7 +371,12 @@ def main() -> None:
         for f in found
         if f.with_suffix(".forecast.json").exists()
     ]
-    rows = [row for rec in recs for row in rec["rows"]] + [row for f in forecasts for row in f["rows"]]
+    longs = [
+        json.loads(f.with_suffix(".forecast-long.json").read_text())
+        for f in found
+        if f.with_suffix(".forecast-long.json").exists()
+    ]
+    rows = [row for rec in recs for row in rec["rows"]] + [row for f in forecasts + longs for row in f["rows"]]
     speed = {rec["graph"]: rec["profile"] for rec in recs}
     write_results(
         a.out / "network_flow_scale.json",

@@ -166,3 +166,54 @@ def test_the_time_limit_covers_imitation_and_ppo(tmp_path, monkeypatch):
     train(PROBLEM, "bilevel-ppo", tmp_path, imitation=True, **tiny, iterations=1, num_envs=4, time_limit_s=500.0)
     wall = json.loads((tmp_path / "pretrain.json").read_text())["wall_s"]
     assert wall > 0 and seen["limit"] == pytest.approx(500.0 - wall, abs=0.06)
+
+
+def _initial_params(monkeypatch) -> dict:
+    """Spy on PPO: the parameters of the policy it is handed, before it trains it."""
+    from netctrl.algos import ppo
+
+    seen: dict = {}
+    real = ppo.train
+
+    def spy(cfg, make_env, model, *args, **kwargs):
+        seen["params"] = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        seen["hidden"] = model.cfg.hidden
+        return real(cfg, make_env, model, *args, **kwargs)
+
+    monkeypatch.setattr(ppo, "train", spy)
+    return seen
+
+
+def test_fine_tuning_starts_from_the_checkpoints_policy(tmp_path, monkeypatch):
+    from netctrl.recipes.bilevel import load_policy
+
+    tiny = dict(iterations=1, num_envs=2, group_size=2, rollout_steps=4, minibatch_size=8, eval_every=1)
+    train(PROBLEM, "bilevel-ppo", tmp_path / "a", imitation=False, **tiny, **{"policy.hidden": 16})
+    seen = _initial_params(monkeypatch)
+    # the checkpoint's policy config (hidden 16) wins over the recipe's policy section
+    train(
+        "network_flow/geant", "bilevel-ppo", tmp_path / "b", imitation=False, init=str(tmp_path / "a/best.pt"), **tiny
+    )
+    start, _ = load_policy(tmp_path / "a/best.pt")
+    assert seen["hidden"] == 16
+    assert torch.equal(seen["params"], torch.cat([p.detach().flatten() for p in start.parameters()]))
+    assert load_checkpoint(tmp_path / "b/best.pt")["init"] == str(tmp_path / "a/best.pt")
+    # "pretrained": the model netctrl ships for the problem (here the family's default graph policy)
+    import netctrl
+
+    train(PROBLEM, "bilevel-ppo", tmp_path / "c", imitation=False, init="pretrained", **tiny)
+    shipped = netctrl.load_pretrained(PROBLEM).model
+    assert torch.equal(seen["params"], torch.cat([p.detach().flatten() for p in shipped.parameters()]))
+
+
+def test_fine_tuning_refuses_another_kind_of_agent_or_family(tmp_path):
+    from netctrl.errors import CheckpointError
+
+    tiny = dict(iterations=1, num_envs=2, group_size=2, rollout_steps=4, minibatch_size=8, eval_every=1)
+    train(PROBLEM, "edge-ppo", tmp_path / "edge", **tiny)
+    with pytest.raises(ConfigError, match="edge-ppo checkpoint cannot start a bilevel agent"):
+        train(PROBLEM, "bilevel-ppo", tmp_path / "x", imitation=False, init=str(tmp_path / "edge/best.pt"), **tiny)
+    with pytest.raises(CheckpointError, match="family network_flow"):
+        train("mobility/nyc_brooklyn", "bilevel-ppo", tmp_path / "y", init=str(tmp_path / "edge/best.pt"), **tiny)
+    with pytest.raises(CheckpointError, match="not found"):
+        train(PROBLEM, "bilevel-ppo", tmp_path / "z", imitation=False, init=str(tmp_path / "missing.pt"), **tiny)

@@ -49,6 +49,11 @@ class PPORecipeConfig:
     """DAgger from the problem's expert before PPO (bi-level agents of problems with an ``expert`` hook)."""
     pretrain: ImitationConfig = field(default_factory=ImitationConfig)
     """the imitation stage (:mod:`netctrl.algos.imitation`), when ``imitation`` is on."""
+    init: str = ""
+    """start from the policy of a checkpoint of these recipes instead of a fresh one (fine-tuning): a path,
+    ``pretrained`` for the model netctrl ships for the problem, or ``pretrained:<problem>`` for the one shipped
+    for another problem of the family (:func:`netctrl.load_pretrained`). Its policy config replaces ``policy``;
+    the imitation stage, if on, and PPO continue from its weights."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,22 @@ def init_policy(make_env: Callable, cfg: PolicyConfig, seed: int) -> GraphActorC
     model = GraphActorCritic.for_space(env.observation_space, cfg)
     env.close()
     return model
+
+
+def initial_policy(spec: ProblemSpec, agent: str, init: str) -> GraphActorCritic:
+    """The policy (in train mode) of ``init``: a checkpoint path, ``"pretrained"`` (the model shipped for
+    ``spec``) or ``"pretrained:<problem>"``. The checkpoint must be of the same kind of agent and read the
+    features of ``spec``'s observations (:func:`load_policy` checks that)."""
+    if init == "pretrained" or init.startswith("pretrained:"):
+        from ..pretrained import find_pretrained, verify
+
+        path = verify(find_pretrained(init.partition(":")[2] or spec.name, f"{agent}-ppo"))
+    else:
+        path = Path(init)
+    model, ckpt = load_policy(path, spec)
+    if ckpt["recipe"].split("-", 1)[0] != agent:
+        raise ConfigError(f"'init' {init}: a {ckpt['recipe']} checkpoint cannot start a {agent} agent")
+    return model.train()
 
 
 def graph_identity(make_env: Callable) -> dict:
@@ -142,7 +163,8 @@ def train_ppo(
 ) -> TrainResult:
     """Train a ``bilevel`` or ``edge`` agent with PPO; checkpoints and metrics go to ``run_dir``.
 
-    With ``cfg.imitation``, DAgger from the problem's expert comes first (skipped when a resumed run already
+    With ``cfg.init``, the policy starts from that checkpoint's (fine-tuning). With ``cfg.imitation``, DAgger
+    from the problem's expert comes first (skipped when a resumed run already
     has a checkpoint: it holds the pretrained and further trained weights); its cost is added to the result,
     and ``ppo.time_limit_s`` bounds the two stages together (PPO gets what the imitation left, at least 1 s).
     """
@@ -154,9 +176,14 @@ def train_ppo(
     lower = LOWER[agent]
     factories = training_envs(spec, lower)
     make_env = factories[0] if len(factories) == 1 else factories
-    model = init_policy(factories[0], cfg.policy, cfg.ppo.seed)
-    eval_fn = validation_fn(spec, lower, name)
     meta: dict[str, Any] = {"recipe": name, "problem": spec.identity(), "graph": graph_identity(spec.make_env)}
+    if cfg.init:  # a resumed run rebuilds the policy from its own last checkpoint (the init may be gone)
+        last = Path(run_dir) / "last.pt"
+        model = initial_policy(spec, agent, str(last) if resume and last.exists() else cfg.init)
+        meta["init"] = cfg.init
+    else:
+        model = init_policy(factories[0], cfg.policy, cfg.ppo.seed)
+    eval_fn = validation_fn(spec, lower, name)
     imitation = None
     if cfg.imitation and not (resume and (Path(run_dir) / "last.pt").exists()):
         expert = spec.hooks.get("expert")

@@ -13,6 +13,9 @@ Problem ``network_flow/gabriel-mix`` trains one policy on the Gabriel graphs of 
 50-node one in 12-step episodes (:data:`SHORT_EPISODES`), one PPO iteration on each in turn, and validates on
 the 20-node one: the transfer setting of the scaling study.
 Its bi-level agent's imitation stage also labels episodes on the 100-node graph (:data:`PRETRAIN_SIZES`).
+Problem ``network_flow/backbone-mix`` fine-tunes that policy (the shipped one) on real backbones of at most 200
+nodes (:data:`BACKBONE_MIX`, units arriving only where they can reach their sink in time) and validates on
+``backbone/south_america_nosc``.
 """
 
 from __future__ import annotations
@@ -138,6 +141,17 @@ PRETRAIN_SIZES = (*MIX_SIZES, 100)
 #: as on a 500-node graph in 40 steps (up to 11 of 12 steps on 50 nodes; 41 of 40 at 500), so the policy learns
 #: what little slack before the deadline means
 SHORT_EPISODES = ((50, 12),)
+#: real backbones of at most 200 nodes (topohub) that ``network_flow/backbone-mix`` fine-tunes on, units arriving
+#: only where their sink can be reached in time (``sources="in-time"``): at 40 steps their units use 50-54 % of
+#: the episode on their shortest paths on average (90th percentile 78-85 %), as on the 403-3,815-node backbones
+#: (56-63 %, 85 %); TataNld (Topology Zoo) is a network of another kind, with shorter paths (38 %)
+BACKBONE_MIX = ("backbone/africa_nosc", "backbone/south_america_nosc", "topozoo/TataNld")
+#: the graphs of ``gabriel-mix`` its imitation stage keeps labelling, so that it does not forget them
+BACKBONE_MIX_GABRIEL = ((20, 40), (50, 12))
+#: how ``backbone-mix`` fine-tunes the shipped ``gabriel-mix`` policy: DAgger from the forecast MPC (horizon 15,
+#: no foresight) on :data:`BACKBONE_MIX` and :data:`BACKBONE_MIX_GABRIEL`, fewer episodes and a lower learning
+#: rate than from scratch, then PPO
+FINE_TUNE = dict(episodes=3, rounds=2, round_episodes=2, epochs=8, round_epochs=4, lr=1e-3)
 
 
 @dataclass(frozen=True)
@@ -267,6 +281,26 @@ def _mix(settings: NetworkFlowSettings) -> ProblemSpec:
     )
 
 
+def _backbone_mix(settings: NetworkFlowSettings) -> ProblemSpec:
+    kw = asdict(settings)
+    real = tuple(env_factory(key, **{**kw, "sources": "in-time"}) for key in BACKBONE_MIX)
+    gabriel = tuple(env_factory(f"gabriel/{n}/0", **{**kw, "steps": steps}) for n, steps in BACKBONE_MIX_GABRIEL)
+    spec = problem(
+        "network_flow/backbone-mix",
+        real[1],
+        settings,
+        description=(
+            "fine-tunes the gabriel-mix policy on real backbones of 136-174 nodes (sources in-time), validates on "
+            "backbone/south_america_nosc"
+        ),
+        rebuild=_backbone_mix,
+        train_envs=real + gabriel,
+        pretrain_envs=real + gabriel,
+    )
+    spec.recipes["bilevel-ppo"].update(init="pretrained:network_flow/gabriel-mix", pretrain=dict(FINE_TUNE))
+    return spec
+
+
 def _user(source: str, settings: NetworkFlowSettings) -> ProblemSpec:
     from pathlib import Path
 
@@ -301,6 +335,7 @@ def _register() -> None:
             )
         register_problem(_graph(key, source, tag, NetworkFlowSettings()))
     register_problem(_mix(NetworkFlowSettings()))
+    register_problem(_backbone_mix(NetworkFlowSettings()))
 
 
 _register()
