@@ -1,8 +1,11 @@
-"""Network flow at the scale of real backbones: the shipped policy, without retraining, on graphs of 500-3,815 nodes.
+"""Network flow at the scale of real backbones: shipped policies, trained on graphs of at most 200 nodes, on
+graphs of 500-3,815 nodes they never saw.
 
-The policy is the pretrained bi-level agent shipped with netctrl (``netctrl.load_pretrained("network_flow/
-gabriel-mix")``: trained on Gabriel graphs of 10-50 nodes, imitation on 100, see ``docs/pretrained.md``). It is
-evaluated, never retrained or tuned, on:
+The agents (:data:`AGENTS`) are pretrained bi-level agents shipped with netctrl (see ``docs/pretrained.md``):
+``network_flow/backbone-mix``, the benchmark's agent, is the Gabriel policy fine-tuned on real backbones of
+136-174 nodes (chosen on the :data:`VALIDATION` graphs by the rule in ``docs/development-log.md``), and
+``network_flow/gabriel-mix``, the family's default, trained on Gabriel graphs of 10-50 nodes (imitation on 100).
+Neither is retrained or tuned on the graphs here:
 
 * ``gabriel/500/0`` with the reference rules (``sources="all"``), on 10 test episodes (``results/network_flow.json``
   has 2);
@@ -12,7 +15,7 @@ evaluated, never retrained or tuned, on:
   :mod:`netctrl.problems.network_flow.scenario`), on 5 test episodes each. Every other rule is the family's default
   (4 commodities, 40 steps, load 2).
 
-Controllers, all on the same test seeds of a graph: the agent, ``shortest-path-deadline`` (the greedy that moves
+Controllers, all on the same test seeds of a graph: the agents, ``shortest-path-deadline`` (the greedy that moves
 only units that can still arrive; the agent's prior), ``shortest-path`` and ``random``; and ``oracle``, the exact
 optimum of each episode (one time-expanded LP per episode with perfect foresight, HiGHS interior point), on the
 graphs of at most :data:`ORACLE_MAX_NODES` nodes: it is the bound every ``pct_of_oracle`` refers to. Its row
@@ -27,13 +30,14 @@ The edge-level agent is not run here (at 500 nodes it is at -53 % of the oracle,
 Per graph, ``profile``: the agent's decision time per step split into the lower level's LP (``lp_ms``: building
 the right-hand side and HiGHS, hot-started), the policy (``policy_ms``: the observation's tensors and the GNN
 forward) and the rest, and the peak resident memory of a process that evaluates one agent episode
-(``peak_rss_mb``), all on one core (``torch.set_num_threads(1)``). ``paired``: agent minus deadline greedy per
-test episode, mean and standard error.
+(``peak_rss_mb``), all on one core (``torch.set_num_threads(1)``), for the benchmark's agent.
+``paired_vs_deadline_greedy``: each agent minus the deadline greedy per test episode, mean and standard error.
+``--agents`` evaluates the agents again on the records' seeds (after an agent changed), keeping the other rows.
 
 ``--long-forecast N`` runs the forecast MPC with horizon :data:`LONG_HORIZON` (that of the imitation stage's
 teacher) and no time budget on the first ``N`` test seeds of a graph (``same_seeds``: the other controllers'
 means on those seeds): what planning on forecasts reaches when time is no object. ``--validate CHECKPOINT...``
-compares candidate agents with the shipped one on the :data:`VALIDATION` graphs and seeds (none of them a test
+compares candidate agents with the benchmark's agent on the :data:`VALIDATION` graphs and seeds (none of them a test
 graph or seed; ``runs/bench/network_flow_scale/validation.json``): how a new agent for this benchmark is chosen.
 
 Records per graph go to ``runs/bench/network_flow_scale/<graph>.json`` (reused unless ``--rerun``), so graphs can
@@ -88,7 +92,13 @@ MPC_STEPS = 2
 #: the forecast MPC's time budget per decision (one core), and the horizons it may use, shortest first
 FORECAST_BUDGET_S = 1.0
 FORECAST_HORIZONS = (1, 2, 3, 5, 8, 10, 15)
-AGENT = "network_flow/gabriel-mix"
+#: the agents, by row label: the benchmark's agent first (its ``profile``, and the one ``--validate`` compares
+#: candidates with), then the one it replaced, the family's default transferred from Gabriel graphs as it is
+AGENTS = {
+    "bilevel-ppo (backbone-mix)": "network_flow/backbone-mix",
+    "bilevel-ppo (gabriel-mix)": "network_flow/gabriel-mix",
+}
+AGENT_LABEL, AGENT = next(iter(AGENTS.items()))
 RECORDS = Path("runs/bench/network_flow_scale")
 #: graphs on which a new agent for this benchmark is chosen (``--validate``), none of them a test graph: three
 #: topohub backbones of 403-778 nodes (``sources="in-time"``) and a 500-node Gabriel graph of another instance
@@ -181,14 +191,44 @@ def run_forecast(graph: str, record: dict) -> dict:
         rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
         rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle[0]["reward_mean"], 2) if oracle else None
         rec["horizon"], rec["step_s_by_horizon"] = horizon, times
-    agent = next(r for r in record["rows"] if r["controller"].startswith("bilevel-ppo"))
     return {
         "graph": graph,
         "horizon": horizon,
         "step_s_by_horizon": times,
         "rows": recs,
-        "paired_agent_minus_forecast": paired(agent["rewards"], recs[0]["rewards"]),
+        "paired_agent_minus_forecast": agents_minus(record, recs[0]["rewards"]),
     }
+
+
+def agents_minus(record: dict, other: list[float]) -> dict:
+    """Each agent of a graph's record minus ``other`` per episode (the same seeds), by agent label."""
+    return {r["controller"]: paired(r["rewards"], other) for r in record["rows"] if r["controller"] in AGENTS}
+
+
+def evaluate_agents(graph: str, record: dict) -> dict:
+    """Evaluate :data:`AGENTS` again on a graph's record (its seeds) and replace its agent rows, the pairings
+    with the deadline greedy and the profile (the benchmark's agent's, in a fresh process); the baselines' and
+    the oracle's rows are kept."""
+    spec = spec_of(graph)
+    seeds = [int(x) for x in record["rows"][0]["seeds"]]
+    controllers = {label: netctrl.load_pretrained(name, spec=spec) for label, name in AGENTS.items()}
+    oracle = next((r for r in record["rows"] if r["controller"] == "oracle"), None)
+    rows = compare(spec, controllers, seeds, reference=None, progress=True)
+    env = spec.make_env().unwrapped
+    recs = rows_to_records(spec, rows)
+    for rec, row in zip(recs, rows, strict=True):
+        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
+        rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
+        rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle["reward_mean"], 2) if oracle else None
+    record["rows"] = recs + [r for r in record["rows"] if not r["controller"].startswith("bilevel-ppo")]
+    greedy = next(r for r in record["rows"] if r["controller"] == "shortest-path-deadline")
+    record["paired_vs_deadline_greedy"] = agents_minus(record, greedy["rewards"])
+    profile, peak = in_fresh_process(agent_profile, graph, seeds[0])
+    profile["peak_rss_mb"] = round(peak, 1)
+    if oracle is not None:
+        profile["decision_speedup_vs_oracle_mpc"] = round(float(oracle["decision_ms"]) / profile["decision_ms"], 1)
+    record["profile"] = profile
+    return record
 
 
 def run_long_forecast(graph: str, record: dict, episodes: int) -> dict:
@@ -202,13 +242,21 @@ def run_long_forecast(graph: str, record: dict, episodes: int) -> dict:
     env = spec.make_env().unwrapped
     rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
     rec["rewards"] = [round(float(e.reward), 2) for e in rows[0].result.episodes]
-    for other in record["rows"]:  # the record's controllers on the same seeds
-        if other["controller"] in ("oracle", "shortest-path-deadline") or other["controller"].startswith("bilevel"):
-            same = other["rewards"][:episodes]
-            rec.setdefault("same_seeds", {})[other["controller"]] = round(sum(same) / len(same), 2)
-    oracle = rec.get("same_seeds", {}).get("oracle")
-    rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle, 2) if oracle else None
+    same_seeds(rec, record)
     return {"graph": graph, "horizon": LONG_HORIZON, "rows": [rec], "command": command_line()}
+
+
+def same_seeds(rec: dict, record: dict) -> None:
+    """Put in ``rec`` (a row on the first test seeds of a graph) the means of the agents, the deadline greedy and
+    the oracle of the graph's ``record`` on those seeds, and its ``pct_of_oracle``."""
+    n = len(rec["rewards"])
+    rec["same_seeds"] = {
+        r["controller"]: round(sum(r["rewards"][:n]) / n, 2)
+        for r in record["rows"]
+        if r["controller"] in ("oracle", "shortest-path-deadline", *AGENTS)
+    }
+    oracle = rec["same_seeds"].get("oracle")
+    rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle, 2) if oracle else None
 
 
 def validate(checkpoints: list[Path]) -> dict:
@@ -217,7 +265,7 @@ def validate(checkpoints: list[Path]) -> dict:
     out: dict = {"seeds": list(VALIDATION_SEEDS), "graphs": {}}
     for graph, settings in VALIDATION.items():
         spec = load_problem("network_flow", graph, **settings)
-        controllers = {"shipped": netctrl.load_pretrained(AGENT, spec=spec)}
+        controllers = {"current": netctrl.load_pretrained(AGENT, spec=spec)}
         controllers.update({str(c): load(c, spec) for c in checkpoints})
         controllers["shortest-path-deadline"] = GreedyShortestPath(deadline=True)
         rows = compare(spec, controllers, list(VALIDATION_SEEDS), reference=None)
@@ -260,7 +308,7 @@ def run_graph(graph: str, quick: bool) -> dict:
     T = env.T
     with_oracle = env.N <= ORACLE_MAX_NODES and not quick
     controllers = {
-        "bilevel-ppo (pretrained)": netctrl.load_pretrained(AGENT, spec=spec),
+        **{label: netctrl.load_pretrained(name, spec=spec) for label, name in AGENTS.items()},
         "shortest-path-deadline": GreedyShortestPath(deadline=True),
         "shortest-path": GreedyShortestPath(),
         "random": RandomDistribution(seed=0),
@@ -281,7 +329,7 @@ def run_graph(graph: str, quick: bool) -> dict:
         "graph": graph,
         "rows": records,
         "profile": profile,
-        "paired_vs_deadline_greedy": paired(rewards["bilevel-ppo (pretrained)"], rewards["shortest-path-deadline"]),
+        "paired_vs_deadline_greedy": {a: paired(rewards[a], rewards["shortest-path-deadline"]) for a in AGENTS},
         "wall_s": round(wall, 1),
     }
     if with_oracle:
@@ -317,6 +365,11 @@ def main() -> None:
         help=f"run the forecast MPC (<= {FORECAST_BUDGET_S:g} s per decision) on the graphs with a record",
     )
     p.add_argument(
+        "--agents",
+        action="store_true",
+        help="evaluate the agents again on the graphs' records (keeps the baselines' and the oracle's rows)",
+    )
+    p.add_argument(
         "--validate",
         nargs="+",
         type=Path,
@@ -338,6 +391,24 @@ def main() -> None:
         atomic_write_text(folder / "validation.json", json.dumps(out, indent=1) + "\n")
         return
     for graph in a.graphs:
+        if a.agents:
+            path = folder / f"{graph.replace('/', '__')}.json"
+            if path.exists():
+                rec = evaluate_agents(graph, json.loads(path.read_text()))
+                rec["agents_command"] = command_line()
+                atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
+                fpath = path.with_suffix(".forecast.json")
+                if fpath.exists():  # the forecast MPC's pairing with the agents
+                    frec = json.loads(fpath.read_text())
+                    if frec["rows"]:
+                        frec["paired_agent_minus_forecast"] = agents_minus(rec, frec["rows"][0]["rewards"])
+                        atomic_write_text(fpath, json.dumps(frec, indent=1) + "\n")
+                lpath = path.with_suffix(".forecast-long.json")
+                if lpath.exists():
+                    lrec = json.loads(lpath.read_text())
+                    same_seeds(lrec["rows"][0], rec)
+                    atomic_write_text(lpath, json.dumps(lrec, indent=1) + "\n")
+            continue
         if a.long_forecast:
             path = folder / f"{graph.replace('/', '__')}.json"
             lpath = folder / f"{graph.replace('/', '__')}.forecast-long.json"
@@ -396,7 +467,9 @@ def main() -> None:
         },
         forecast_budget_s=FORECAST_BUDGET_S,
         records={rec["graph"]: {"command": rec["command"], "wall_s": rec["wall_s"]} for rec in recs},
-        agent=f"netctrl.load_pretrained({AGENT!r}) (shipped; not retrained or tuned on these graphs)",
+        agents={label: f"netctrl.load_pretrained({name!r})" for label, name in AGENTS.items()},
+        agent=f"{AGENT_LABEL}: the benchmark's agent (speed, pairings); trained on graphs of at most 200 nodes, "
+        "never on these graphs",
         oracle_max_nodes=ORACLE_MAX_NODES,
         note="pct_of_oracle: % of the episode optimum (time-expanded LP with perfect foresight) on the same seeds; "
         "backbones use sources='in-time'",

@@ -14,6 +14,7 @@ run shortest-path routing (``spa``) on the same seeds in the same run; critical-
 Usage::
 
     python benchmarks/pretrained.py export      # after training the source runs (see SOURCES)
+    python benchmarks/pretrained.py export --only network_flow/backbone-mix   # one entry; the others kept
     python benchmarks/pretrained.py evaluate    # -> results/pretrained.json (about 10 minutes on 2 cores)
     python benchmarks/pretrained.py evaluate --only routing/b4 --out /tmp/x.json
 """
@@ -36,7 +37,14 @@ import torch
 from common import machine, write_results
 
 from netctrl.evaluate import compare, rows_to_records
-from netctrl.pretrained import PRETRAINED_DIR, list_pretrained, load_pretrained, strip_checkpoint, write_manifest
+from netctrl.pretrained import (
+    MANIFEST,
+    PRETRAINED_DIR,
+    list_pretrained,
+    load_pretrained,
+    strip_checkpoint,
+    write_manifest,
+)
 from netctrl.registry import get_problem
 from netctrl.train import load_checkpoint, save_checkpoint
 
@@ -81,6 +89,16 @@ SOURCES = [
         NETWORK_FLOW,
         "one graph policy for every network-flow instance (trained on Gabriel graphs of 10-50 nodes); 40 "
         "iterations, where results/network_flow.json's agent trained 228 (its checkpoint was not kept)",
+    ),
+    (
+        "network_flow/backbone-mix",
+        "bilevel-ppo",
+        RUNS / "nf_backbone_mix" / "run",
+        "netctrl train network_flow/backbone-mix --iterations 20 --run-dir runs/nf_backbone_mix/run",
+        None,
+        "the gabriel-mix policy fine-tuned on real backbones of 136-174 nodes (sources in-time): DAgger from "
+        "the forecast MPC, then 20 PPO iterations that did not beat it on validation (best.pt is the DAgger "
+        "result); the agent of results/network_flow_scale.json, chosen by the rule in docs/development-log.md",
     ),
     *(
         (
@@ -128,6 +146,12 @@ EVAL = {
         )
         for p in NETWORK_FLOW
     },
+    "network_flow/backbone-mix": (
+        10,
+        "network_flow",
+        {"scenario": "backbone-mix"},
+        ("oracle", "shortest-path-deadline"),
+    ),
     **{
         f"routing/{t}": (10, "routing", {"topology": t, "experiment": "load", "load": 0.3}, ("spa",))
         for t in ("b4", "geant", "att")
@@ -145,9 +169,24 @@ def _source_checkpoint(run: Path, recipe: str) -> Path:
 
 
 def export(args) -> None:
+    """Export every source run, or with ``--only`` those problems' runs, keeping the other manifest entries
+    (and their files) as they are."""
     PRETRAINED_DIR.mkdir(parents=True, exist_ok=True)
+    known = {p for p, *_ in SOURCES}
+    unknown = set(args.only or ()) - known
+    if unknown:
+        raise SystemExit(f"no source run for {sorted(unknown)}; sources: {sorted(known)}")
+    kept = {}
+    if args.only and MANIFEST.exists():
+        kept = {
+            e["problem"]: e for e in json.loads(MANIFEST.read_text())["pretrained"] if e["problem"] not in args.only
+        }
     entries = []
     for problem, recipe, run, command, applies, notes in SOURCES:
+        if args.only and problem not in args.only:
+            if problem in kept:
+                entries.append(kept[problem])
+            continue
         src = _source_checkpoint(run, recipe)
         ck = load_checkpoint(src, recipe=recipe)
         trained: dict = {"seed": None, "netctrl": ck.get("netctrl"), "machine": args.machine}
@@ -307,6 +346,7 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     ex = sub.add_parser("export", help="copy the source runs' best.pt into the package and write the manifest")
     ex.add_argument("--machine", default=machine(), help="where the source runs trained (default: this machine)")
+    ex.add_argument("--only", nargs="+", default=None, help="problems to export (the other entries are kept)")
     ev = sub.add_parser("evaluate", help="evaluate every shipped controller -> results/pretrained.json")
     ev.add_argument("--only", nargs="*", default=None, help="problems (or pretrained names) to evaluate")
     ev.add_argument("--out", default=str(RESULTS / "pretrained.json"))

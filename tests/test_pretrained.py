@@ -43,6 +43,7 @@ def test_every_family_with_learned_results_ships_a_controller():
         "mobility/shenzhen_downtown_west",
         *(f"supply_chain/{s}" for s in ("1f2s", "1f3s", "1f10s", "1f3w30s")),
         "network_flow/gabriel-mix",
+        "network_flow/backbone-mix",
         *(f"routing/{t}" for t in ("b4", "geant", "att")),
         "critical_node/d1",
     }
