@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import netctrl
-from netctrl import pretrained
+from netctrl import manifest
 from netctrl.cli import app
 from netctrl.errors import CheckpointError, ConfigError
 from netctrl.pretrained import STRIPPED_KEYS, find_pretrained, list_pretrained, load_pretrained, verify
@@ -112,9 +112,9 @@ def test_the_graph_policy_acts_on_a_users_topology(tmp_path):
 def test_a_modified_file_is_refused(tmp_path, monkeypatch):
     entry = find_pretrained("supply_chain/1f2s")
     shutil.copy(entry.path, tmp_path / entry.file)
-    shutil.copy(pretrained.MANIFEST, tmp_path / "manifest.json")
-    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
-    monkeypatch.setattr(pretrained, "MANIFEST", tmp_path / "manifest.json")
+    shutil.copy(manifest.MANIFEST, tmp_path / "manifest.json")
+    monkeypatch.setattr(manifest, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(manifest, "MANIFEST", tmp_path / "manifest.json")
     load_pretrained("supply_chain/1f2s")  # the copy loads
     data = bytearray((tmp_path / entry.file).read_bytes())
     data[len(data) // 2] ^= 0xFF

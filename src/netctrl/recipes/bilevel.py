@@ -100,7 +100,7 @@ def initial_policy(spec: ProblemSpec, agent: str, init: str) -> GraphActorCritic
     ``spec``) or ``"pretrained:<problem>"``. The checkpoint must be of the same kind of agent and read the
     features of ``spec``'s observations (:func:`load_policy` checks that)."""
     if init == "pretrained" or init.startswith("pretrained:"):
-        from ..pretrained import find_pretrained, verify
+        from ..manifest import find_pretrained, verify
 
         path = verify(find_pretrained(init.partition(":")[2] or spec.name, f"{agent}-ppo"))
     else:
