@@ -30,6 +30,7 @@ Usage::
     python benchmarks/routing.py                          # all topologies -> results/routing.json, results/routing.png
     python benchmarks/routing.py --topologies att --train-only   # one topology's record (e.g. one process per core)
     python benchmarks/routing.py --quick                  # smoke run with tiny budgets (not a result)
+    python benchmarks/routing.py --speed-only             # the simulator speeds again (results' speed block only)
 
 Every controller runs on the PettingZoo environment (``netctrl.problems.routing.RoutingParallelEnv``) through
 the one episode runner (``netctrl.controllers.run_episode``); the learners are those of ``netctrl.algos.mamrl``,
@@ -333,6 +334,69 @@ def ticks_per_second(name: str = "att", load: float = 0.3, ticks: int = 500, rep
     return best
 
 
+def kernel_ticks_per_second(
+    name: str = "att", load: float = 0.3, ticks: int = 500, episodes: int = 50, repeats: int = 3
+) -> dict:
+    """Shortest-path routing (a fixed routing) on ``name`` in the compiled kernel
+    (:class:`~netctrl.problems.routing.kernel.FixedRoutingSim`), ``episodes`` episodes of ``ticks`` ticks: ticks
+    per second of the simulation alone (the traffic drawn beforehand) and with each episode's traffic drawn in
+    the timing; and for the same routing in ``PacketSim`` (one episode). Best of ``repeats``."""
+    from netctrl.problems.routing.kernel import FixedRoutingSim, traffic
+
+    topo = load_topology(name)
+    ref = PacketSim(topo, load, seed=0)
+    next_hop = ShortestPath(topo).next_hop
+    rows = np.arange(topo.num_nodes)
+
+    def draw(seed):
+        return traffic(np.random.default_rng(seed), ref.n, ticks, load, ref.size_lo, ref.size_hi, ref.size_ref)
+
+    FixedRoutingSim(topo, next_hop, draw(0)).run(ticks)  # compiled (or read from numba's cache) before timing
+    alone = drawn = slow = 0.0
+    for r in range(repeats):
+        arrivals = [draw(1000 * r + e) for e in range(episodes)]
+        t0 = time.perf_counter()
+        for a in arrivals:
+            FixedRoutingSim(topo, next_hop, a).run(ticks)
+        alone = max(alone, episodes * ticks / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for e in range(episodes):
+            FixedRoutingSim(topo, next_hop, draw(1000 * r + e)).run(ticks)
+        drawn = max(drawn, episodes * ticks / (time.perf_counter() - t0))
+        sim = PacketSim(topo, load, seed=r)
+        t0 = time.perf_counter()
+        for _ in range(ticks):
+            head = sim.head_packets()
+            dest = np.where(head >= 0, sim.p_dst[np.maximum(head, 0)], 0)
+            sim.step(np.where(head >= 0, next_hop[rows, dest], 0))
+        slow = max(slow, ticks / (time.perf_counter() - t0))
+    return {
+        f"kernel_ticks_per_s_{name}": round(alone, 1),
+        f"kernel_ticks_per_s_{name}_with_traffic": round(drawn, 1),
+        f"sim_ticks_per_s_{name}_spa": round(slow, 1),
+    }
+
+
+def measure_speed() -> dict:
+    return {
+        "sim_ticks_per_s_att": round(ticks_per_second("att"), 1),
+        "sim_ticks_per_s_att_reference": 1500.0,
+        **kernel_ticks_per_second("att"),
+    }
+
+
+def update_speed(path: Path, command: str) -> None:
+    """Replace the ``speed`` block of an existing results file, with the command, machine and date of this
+    measurement beside it (``speed_measured``); its rows stay those of the run that wrote it."""
+    from common import machine
+
+    doc = json.loads(path.read_text())
+    doc["speed"] = measure_speed()
+    doc["speed_measured"] = {"command": command, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(doc["speed"]))
+
+
 def plot(records: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -395,7 +459,7 @@ def run(
         return None
     for rec in records:
         add_loss_recovery(rec)
-    speed = {"sim_ticks_per_s_att": round(ticks_per_second("att"), 1), "sim_ticks_per_s_att_reference": 1500.0}
+    speed = measure_speed()
     rows = [r for rec in records for r in rec["rows"]]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -426,7 +490,15 @@ if __name__ == "__main__":
     p.add_argument("--retrain", action="store_true", help="recompute records even if present")
     p.add_argument("--train-only", action="store_true", help="write the topologies' records, not the results")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
+    p.add_argument(
+        "--speed-only",
+        action="store_true",
+        help="measure the simulator speeds again and replace the results file's speed block (rows unchanged)",
+    )
     a = p.parse_args()
+    if a.speed_only:
+        update_speed(a.out / "routing.json", command_line())
+        raise SystemExit(0)
     run(
         out=a.out,
         runs=a.runs,
