@@ -224,6 +224,22 @@ def benchmark_parser(doc: str | None, agents, episodes: int):
     return p
 
 
+def benchmark_options(a) -> dict:
+    """The keyword arguments of a benchmark's ``run`` from the shared options of :func:`benchmark_parser` (and
+    the command line that produced them)."""
+    return dict(
+        out=a.out,
+        runs=a.runs,
+        labels=tuple(a.agents),
+        seed=a.seed,
+        episodes=a.episodes,
+        retrain=a.retrain,
+        quick=a.quick,
+        train_only=a.train_only,
+        command=command_line(),
+    )
+
+
 def parse_minutes(text: str | None):
     """``--minutes``: a number, or JSON ``{key: minutes}``."""
     if text is None:

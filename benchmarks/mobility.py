@@ -28,7 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import benchmark_parser, command_line, load_agent, parse_minutes, plot_curves, train_or_load, write_results
+from common import (
+    benchmark_options,
+    benchmark_parser,
+    load_agent,
+    parse_minutes,
+    plot_curves,
+    train_or_load,
+    write_results,
+)
 
 from netctrl.bilevel import BilevelWrapper
 from netctrl.evaluate import compare, print_table, rows_to_records
@@ -187,16 +195,4 @@ if __name__ == "__main__":
     )
     p.add_argument("--cities", nargs="+", default=list(CITIES))
     a = p.parse_args()
-    run(
-        out=a.out,
-        runs=a.runs,
-        cities=a.cities,
-        labels=tuple(a.agents),
-        minutes=parse_minutes(a.minutes),
-        seed=a.seed,
-        episodes=a.episodes,
-        retrain=a.retrain,
-        quick=a.quick,
-        train_only=a.train_only,
-        command=command_line(),
-    )
+    run(**benchmark_options(a), cities=a.cities, minutes=parse_minutes(a.minutes))

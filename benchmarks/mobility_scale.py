@@ -46,8 +46,8 @@ from pathlib import Path
 
 import numpy as np
 from common import (
+    benchmark_options,
     benchmark_parser,
-    command_line,
     in_fresh_process,
     load_agent,
     paired_difference,
@@ -343,18 +343,10 @@ if __name__ == "__main__":
     )
     a = p.parse_args()
     run(
-        out=a.out,
-        runs=a.runs,
+        **benchmark_options(a),
         sizes=a.sizes,
-        labels=tuple(a.agents),
         minutes=parse_minutes(a.minutes),
-        seed=a.seed,
-        episodes=a.episodes,
-        retrain=a.retrain,
-        quick=a.quick,
-        train_only=a.train_only,
         probe=a.probe,
         mix=a.mix,
         ray=not a.no_ray,
-        command=command_line(),
     )

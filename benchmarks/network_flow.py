@@ -49,7 +49,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import benchmark_parser, command_line, load_agent, machine, ray_throughput, train_or_load, write_results
+from common import (
+    benchmark_options,
+    benchmark_parser,
+    command_line,
+    load_agent,
+    machine,
+    ray_throughput,
+    train_or_load,
+    write_results,
+)
 
 from netctrl.evaluate import compare, print_table, rows_to_records
 from netctrl.problems.network_flow import (
@@ -292,15 +301,7 @@ if __name__ == "__main__":
         update_ray(out=a.out, command=command_line())
     else:
         run(
-            out=a.out,
-            runs=a.runs,
+            **benchmark_options(a),
             minutes=a.minutes,
-            seed=a.seed,
-            episodes=a.episodes,
-            retrain=a.retrain,
-            quick=a.quick,
-            train_only=a.train_only,
-            labels=tuple(a.agents),
             ray=not a.no_ray,
-            command=command_line(),
         )

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 from common import (
+    benchmark_options,
     benchmark_parser,
-    command_line,
     load_agent,
     paired_difference,
     parse_minutes,
@@ -157,16 +157,4 @@ if __name__ == "__main__":
     )
     p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
     a = p.parse_args()
-    run(
-        out=a.out,
-        runs=a.runs,
-        scenarios=a.scenarios,
-        labels=tuple(a.agents),
-        minutes=parse_minutes(a.minutes),
-        seed=a.seed,
-        episodes=a.episodes,
-        retrain=a.retrain,
-        quick=a.quick,
-        train_only=a.train_only,
-        command=command_line(),
-    )
+    run(**benchmark_options(a), scenarios=a.scenarios, minutes=parse_minutes(a.minutes))
