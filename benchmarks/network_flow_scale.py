@@ -173,6 +173,23 @@ def fit_horizon(spec, seed: int) -> tuple[int | None, dict]:
     return chosen, times
 
 
+def graph_records(graph: str, spec, rows, oracle: dict | None = None) -> list[dict]:
+    """The records of ``compare``'s ``rows`` on ``graph``: with its size and settings and the per-episode rewards;
+    ``pct_of_oracle`` against ``oracle`` (a record's oracle row on the same seeds) where one is given."""
+    env = spec.make_env().unwrapped
+    recs = rows_to_records(spec, rows)
+    for rec, row in zip(recs, rows, strict=True):
+        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
+        rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
+        if oracle is not None:
+            rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle["reward_mean"], 2)
+    return recs
+
+
+def oracle_row(record: dict) -> dict | None:
+    return next((r for r in record["rows"] if r["controller"] == "oracle"), None)
+
+
 def run_forecast(graph: str, record: dict) -> dict:
     """The forecast MPC within its time budget on a graph's test seeds (those of its record), as a row beside
     the record's: ``pct_of_oracle`` against the record's oracle row where it has one."""
@@ -183,13 +200,8 @@ def run_forecast(graph: str, record: dict) -> dict:
         return {"graph": graph, "horizon": None, "step_s_by_horizon": times, "rows": []}
     name = f"mpc-forecast (horizon {horizon}, <= {FORECAST_BUDGET_S:g} s)"
     rows = compare(spec, {name: ForecastMPC(horizon=horizon)}, seeds, reference=None, progress=True)
-    recs = rows_to_records(spec, rows)
-    oracle = [r for r in record["rows"] if r["controller"] == "oracle"]
-    env = spec.make_env().unwrapped
-    for rec, row in zip(recs, rows):
-        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
-        rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
-        rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle[0]["reward_mean"], 2) if oracle else None
+    recs = graph_records(graph, spec, rows, oracle_row(record))
+    for rec in recs:
         rec["horizon"], rec["step_s_by_horizon"] = horizon, times
     return {
         "graph": graph,
@@ -212,14 +224,9 @@ def evaluate_agents(graph: str, record: dict) -> dict:
     spec = spec_of(graph)
     seeds = [int(x) for x in record["rows"][0]["seeds"]]
     controllers = {label: netctrl.load_pretrained(name, spec=spec) for label, name in AGENTS.items()}
-    oracle = next((r for r in record["rows"] if r["controller"] == "oracle"), None)
+    oracle = oracle_row(record)
     rows = compare(spec, controllers, seeds, reference=None, progress=True)
-    env = spec.make_env().unwrapped
-    recs = rows_to_records(spec, rows)
-    for rec, row in zip(recs, rows, strict=True):
-        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
-        rec["rewards"] = [round(float(e.reward), 2) for e in row.result.episodes]
-        rec["pct_of_oracle"] = round(100.0 * rec["reward_mean"] / oracle["reward_mean"], 2) if oracle else None
+    recs = graph_records(graph, spec, rows, oracle)
     record["rows"] = recs + [r for r in record["rows"] if not r["controller"].startswith("bilevel-ppo")]
     greedy = next(r for r in record["rows"] if r["controller"] == "shortest-path-deadline")
     record["paired_vs_deadline_greedy"] = agents_minus(record, greedy["rewards"])
@@ -238,10 +245,7 @@ def run_long_forecast(graph: str, record: dict, episodes: int) -> dict:
     seeds = [int(x) for x in record["rows"][0]["seeds"]][:episodes]
     name = f"mpc-forecast (horizon {LONG_HORIZON}, no time budget)"
     rows = compare(spec, {name: ForecastMPC(horizon=LONG_HORIZON)}, seeds, reference=None, progress=True)
-    rec = rows_to_records(spec, rows)[0]
-    env = spec.make_env().unwrapped
-    rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **GRAPHS[graph][0])
-    rec["rewards"] = [round(float(e.reward), 2) for e in rows[0].result.episodes]
+    (rec,) = graph_records(graph, spec, rows)
     same_seeds(rec, record)
     return {"graph": graph, "horizon": LONG_HORIZON, "rows": [rec], "command": command_line()}
 
@@ -301,7 +305,7 @@ def measure_memory(record: dict) -> dict:
 
 
 def run_graph(graph: str, quick: bool) -> dict:
-    settings, episodes = GRAPHS[graph]
+    episodes = GRAPHS[graph][1]
     spec = spec_of(graph)
     seeds = [int(s) for s in spec.test_seeds[: 1 if quick else episodes]]
     env = spec.make_env().unwrapped
@@ -318,11 +322,8 @@ def run_graph(graph: str, quick: bool) -> dict:
     t0 = time.perf_counter()
     rows = compare(spec, controllers, seeds, reference="oracle" if with_oracle else None, progress=True)
     wall = time.perf_counter() - t0
-    records = rows_to_records(spec, rows)
+    records = graph_records(graph, spec, rows)
     rewards = {r.controller: [float(e.reward) for e in r.result.episodes] for r in rows}
-    for rec in records:
-        rec.update(graph=graph, nodes=int(env.N), arcs=int(env.E), **settings)
-        rec["rewards"] = [round(x, 2) for x in rewards[rec["controller"]]]
     profile, peak = in_fresh_process(agent_profile, graph, seeds[0])
     profile["peak_rss_mb"] = round(peak, 1)
     out = {
