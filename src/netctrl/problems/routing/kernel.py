@@ -85,8 +85,9 @@ def run_fixed(
     stats,
 ):
     """Advance up to ``ticks`` ticks from tick ``t`` with the routing ``next_hop``; returns the ticks done (fewer
-    when a queue's ring buffer or the packet pool could overflow in the next tick: the caller grows them and
-    calls again). ``max_in``: the most packets a router can receive in one tick (its in-degree's maximum).
+    when a queue's ring buffer could overflow in the next tick: the caller grows the rings and calls again). The
+    packet arrays hold every packet of the traffic, so they never need to grow. ``max_in``: the most packets a
+    router can receive in one tick (its in-degree's maximum).
 
     ``stats``: float64[6] = generated, delivered, lost, delay_sum, packet_ticks, next packet id;
     ``tr_count[t]``: new packets per router at tick ``t``, their destinations and sizes from ``tr_pos[0]`` on.
@@ -94,10 +95,9 @@ def run_fixed(
     n = q_len.shape[0]
     width = q_buf.shape[1]
     slots = wheel.shape[0]
-    pool = p_dst.shape[0]
     for step in range(ticks):
         new = tr_count[t + 1]
-        if np.int64(stats[5]) + new.sum() > pool or np.max(q_len) + max_in + new.max() > width:
+        if np.max(q_len) + max_in + new.max() > width:
             return step
         # 1. forward: every router with a queue sends its head packet on its routing's arc, or loses it
         for i in range(n):
@@ -141,14 +141,14 @@ def run_fixed(
 class FixedRoutingSim:
     """The packet simulator with a fixed routing table, stepped by :func:`run_fixed` (see the module docstring).
 
-    ``traffic``: ``(counts, dst, size)`` of ticks ``0..T`` (:func:`traffic`); ``next_hop[v, d]``: router ``v``'s
+    ``arrivals``: ``(counts, dst, size)`` of ticks ``0..T`` (:func:`traffic`); ``next_hop[v, d]``: router ``v``'s
     local action for destination ``d``.
     """
 
-    def __init__(self, topology, next_hop, traffic, queue_width: int = 64) -> None:
+    def __init__(self, topology, next_hop, arrivals, queue_width: int = 64) -> None:
         self.topo = topology
         self.next_hop = np.ascontiguousarray(next_hop, dtype=np.int64)
-        self.counts, self.dst, self.size = traffic
+        self.counts, self.dst, self.size = arrivals
         n = topology.num_nodes
         self.max_ticks = self.counts.shape[0] - 1
         self.capacity = topology.capacity.astype(np.float64)
