@@ -17,9 +17,10 @@ from ...registry import Family, ProblemSpec, register_family, register_problem
 from .baselines import BalancedRouting, QRouting, baselines_for
 from .env import RoutingParallelEnv, parallel_env
 from .scenario import PACKAGED, RoutingTopology, load_topology, topology_from_dict
-from .sim import PacketSim, TickEvents
+from .sim import ARRIVALS, AUTHORS_MODE, PacketSim, TickEvents, hazard_rate
 
 __all__ = [
+    "AUTHORS_MODE",
     "MAMRL_CONFIG",
     "PACKAGED",
     "PacketSim",
@@ -27,6 +28,7 @@ __all__ = [
     "RoutingSettings",
     "RoutingTopology",
     "TickEvents",
+    "hazard_rate",
     "load_topology",
     "meta_tasks",
     "parallel_env",
@@ -38,6 +40,7 @@ __all__ = [
 MAX_LOAD = 1_000.0
 MAX_HORIZON = 1_000_000
 MAX_HISTORY = 1_000
+MAX_BACKLOG = 10_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,13 @@ class RoutingSettings:
     """own past actions in each router's observation."""
     failed_links: tuple[str, ...] = ()
     """links down in every episode, as ``"U-V"`` (node ids)."""
+    arrivals: str = "poisson"
+    """``poisson`` (``load`` new packets per router and tick on average) or ``hazard`` (the MAMRL authors' model:
+    at most one per tick, see :mod:`netctrl.problems.routing.sim`)."""
+    initial_backlog: tuple[int, ...] = (0, 0)
+    """packets queued and in flight per router at the start of an episode (the authors': ``[5, 8]``)."""
+    half_duplex: bool = False
+    """the two directions of a link share its bandwidth (the authors' simulator)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 <= self.load <= MAX_LOAD:
@@ -66,6 +76,24 @@ class RoutingSettings:
             raise ConfigError(f"'history' in 0..{MAX_HISTORY} expected (got {self.history})")
         if not isinstance(self.failed_links, tuple) or not all(isinstance(x, str) for x in self.failed_links):
             raise ConfigError(f"'failed_links' must be a list of 'U-V' strings (got {self.failed_links!r})")
+        if self.arrivals not in ARRIVALS:
+            raise ConfigError(f"'arrivals' must be one of {', '.join(ARRIVALS)} (got {self.arrivals!r})")
+        backlog = self.initial_backlog
+        if (
+            not isinstance(backlog, tuple)
+            or len(backlog) != 2
+            or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= MAX_BACKLOG for b in backlog)
+        ):
+            raise ConfigError(
+                f"'initial_backlog' must be [queued, in flight] per router, integers in 0..{MAX_BACKLOG} "
+                f"(got {backlog!r})"
+            )
+        if not isinstance(self.half_duplex, bool):
+            raise ConfigError(f"'half_duplex' must be true or false (got {self.half_duplex!r})")
+
+    def sim_options(self) -> dict:
+        """The simulator's traffic and link options (:class:`~netctrl.problems.routing.sim.PacketSim`)."""
+        return {"arrivals": self.arrivals, "initial_backlog": self.initial_backlog, "half_duplex": self.half_duplex}
 
 
 def link_indices(topo: RoutingTopology, names) -> tuple[int, ...]:
@@ -114,7 +142,12 @@ def problem(
 
     def make_env():
         return RoutingParallelEnv(
-            topo, load=settings.load, horizon=settings.horizon, failed_links=failed, history=settings.history
+            topo,
+            load=settings.load,
+            horizon=settings.horizon,
+            failed_links=failed,
+            history=settings.history,
+            **settings.sim_options(),
         )
 
     def task_env(task: tuple, horizon: int | None = None):
@@ -125,6 +158,7 @@ def problem(
             horizon=horizon or settings.horizon,
             failed_links=tuple(sorted(set(failed) | set(task))),
             history=settings.history,
+            **settings.sim_options(),
         )
 
     teacher = {}

@@ -35,7 +35,8 @@ Infos (per router, every tick)
     ==========  ===========================================================================================
 
 Starting State
-    Empty network, then the tick-0 arrivals. ``reset(options={"load": x})`` changes the load from this
+    Empty network (``initial_backlog``: that many packets queued and in flight per router), then the tick-0
+    arrivals. ``reset(options={"load": x})`` changes the load from this
     episode on.
 
 Episode End
@@ -51,7 +52,9 @@ Other attributes
 
 Arguments
     ``topology`` (name or :class:`RoutingTopology`), ``load`` (Poisson rate per router per tick),
-    ``horizon`` (ticks), ``failed_links`` (undirected link indices with capacity 0), ``history``.
+    ``horizon`` (ticks), ``failed_links`` (undirected link indices with capacity 0), ``history``, and the
+    authors' mode options ``arrivals``, ``initial_backlog``, ``half_duplex`` (:mod:`~netctrl.problems.routing.sim`;
+    ``**AUTHORS_MODE`` sets all three).
 
 Version History
     v0: initial version (v0.2 adds the infos ``packet``, ``sent``, ``wait``, ``backlog``, ``acked``, the
@@ -92,6 +95,9 @@ class RoutingParallelEnv(ParallelEnv):
         failed_links=(),
         history: int = 5,
         render_mode=None,
+        arrivals: str = "poisson",
+        initial_backlog: tuple[int, int] = (0, 0),
+        half_duplex: bool = False,
     ):
         topo = load_topology(topology) if isinstance(topology, str) else topology
         if failed_links:
@@ -101,7 +107,14 @@ class RoutingParallelEnv(ParallelEnv):
         self.topology = topo
         self.horizon = int(horizon)
         self.render_mode = render_mode
-        self.sim = PacketSim(topo, load=load, history=history)
+        self.sim = PacketSim(
+            topo,
+            load=load,
+            history=history,
+            arrivals=arrivals,
+            initial_backlog=initial_backlog,
+            half_duplex=half_duplex,
+        )
         self.possible_agents = list(topo.node_names)
         self.agents: list[str] = []
         n = topo.num_nodes

@@ -20,6 +20,21 @@ latencies ``l1, l2`` with empty queues on the way is delivered at ``t0 + l1 + l2
 :meth:`random_actions`), so the same seed and the same actions give the same episode and every controller
 sees the same arrivals.
 
+**Authors' mode** (the simulator published with the MAMRL paper; ``PacketSim(..., **AUTHORS_MODE)``), three
+options, each usable alone:
+
+* ``arrivals="hazard"``: at most one new packet per router and tick, with probability ``1 - exp(-load * k)``
+  when the router's last packet was created ``k`` ticks ago (``k`` counts from 0 at ``reset``, so the first
+  tick's probability is ``1 - exp(-load)``). The mean rate is ``1 / sum_{k>=1} exp(-load k (k - 1) / 2)``
+  packets per tick: 0.421 at ``load = 0.3``, 0.530 at 0.5 (:func:`hazard_rate`), not ``load``.
+* ``initial_backlog=(q, f)``: at ``reset``, before tick 0's arrivals, every router gets ``q`` packets in its
+  queue and ``f`` packets in flight on its links (each on one of its working links drawn uniformly, arriving
+  after ``U{1..latency}`` ticks, holding its bandwidth until then), all created at tick 0 with destinations
+  and sizes drawn as for new packets. They count as generated.
+* ``half_duplex=True``: the two directions of a link share its bandwidth (the residual of an arc is the
+  capacity minus the sizes in flight *both* ways); when the two ends of a link send on it in the same tick,
+  the lower-numbered router's packet is checked first.
+
 Local observation of router ``i`` (the paper's section 3.3), ``obs_dim = 2 + history`` integers:
 ``[destination of the head packet (-1: empty queue), local index of the neighbour with the longest queue,
 last ``history`` own actions (-1: none yet)]``.
@@ -37,12 +52,37 @@ last ``history`` own actions (-1: none yet)]``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...errors import ActionError, ConfigError
 from .scenario import RoutingTopology
+
+ARRIVALS = ("poisson", "hazard")
+
+#: the options of the MAMRL authors' simulator (module docstring): hazard arrivals, 5 queued and 8 in-flight
+#: packets per router at the start, half-duplex links
+AUTHORS_MODE = {"arrivals": "hazard", "initial_backlog": (5, 8), "half_duplex": True}
+
+
+def hazard_rate(load: float) -> float:
+    """Mean packets per router and tick of ``arrivals="hazard"`` at ``load`` (one over the mean gap between
+    arrivals, ``sum_{k>=1} P(gap >= k) = sum_{k>=1} exp(-load k (k - 1) / 2)``).
+
+    >>> round(hazard_rate(0.3), 3), round(hazard_rate(0.5), 3)
+    (0.421, 0.53)
+    """
+    if load <= 0:
+        return 0.0
+    total, k = 0.0, 1
+    while True:
+        term = math.exp(-load * k * (k - 1) / 2)
+        total += term
+        if term < 1e-16:
+            return 1.0 / total
+        k += 1
 
 
 @dataclass
@@ -78,6 +118,9 @@ class PacketSim:
         history: int = 5,
         size_lo: float = 0.02,
         size_hi: float = 0.2,
+        arrivals: str = "poisson",
+        initial_backlog: tuple[int, int] = (0, 0),
+        half_duplex: bool = False,
     ):
         if not (np.isfinite(load) and load >= 0):
             raise ConfigError(f"'load' >= 0 expected (got {load!r})")
@@ -85,6 +128,18 @@ class PacketSim:
             raise ConfigError(f"0 < 'size_lo' <= 'size_hi' expected (got {size_lo!r}, {size_hi!r})")
         if history < 0:
             raise ConfigError(f"'history' >= 0 expected (got {history!r})")
+        if arrivals not in ARRIVALS:
+            raise ConfigError(f"'arrivals' must be one of {ARRIVALS} (got {arrivals!r})")
+        backlog = tuple(initial_backlog)
+        if len(backlog) != 2 or not all(isinstance(b, (int, np.integer)) and b >= 0 for b in backlog):
+            raise ConfigError(
+                f"'initial_backlog' = (queued, in flight) per router, integers >= 0 (got {initial_backlog!r})"
+            )
+        self.arrivals, self.initial_backlog, self.half_duplex = (
+            arrivals,
+            (int(backlog[0]), int(backlog[1])),
+            bool(half_duplex),
+        )
         self.topo = topology
         self.load = float(load)
         self.history = int(history)
@@ -129,8 +184,35 @@ class PacketSim:
         self.events: TickEvents | None = None
         self.last_delivered = np.zeros(0, np.int64)
         """ids of the packets delivered in the last tick"""
+        self.idle = np.zeros(self.n, np.int64)
+        """ticks since each router's last new packet (``arrivals="hazard"``)"""
+        self._backlog(*self.initial_backlog)
         self._inject()
         return self.obs()
+
+    def _backlog(self, queued: int, flying: int) -> None:
+        """The authors' initial backlog: ``queued`` packets in every router's queue, ``flying`` on its links."""
+        if queued:
+            src = np.repeat(np.arange(self.n), queued)
+            self.add_packets(src, *self._draw(src))
+        if not flying:
+            return
+        arcs = []
+        for i in range(self.n):  # each packet on one of the router's working links
+            working = self.topo.out_arcs[i, : self.topo.degree[i]]
+            working = working[self.topo.capacity[working] > 0]
+            if len(working):
+                arcs.append(working[self.rng.integers(0, len(working), flying)])
+        if not arcs:
+            return
+        arc = np.concatenate(arcs)
+        src = self.topo.src[arc]
+        dst, size = self._draw(src)
+        ids = self._new_packets(dst, size)
+        self.p_arc[ids] = arc
+        self.p_arrive[ids] = self.rng.integers(1, self.topo.latency[arc] + 1)
+        np.add.at(self.arc_load, arc, size)
+        self.in_flight = np.concatenate([self.in_flight, ids])
 
     def _seed_rngs(self, seed) -> None:
         traffic, actions = np.random.SeedSequence(seed).spawn(2)
@@ -186,7 +268,16 @@ class PacketSim:
         self.q_head[senders] += 1
         arcs = topo.out_arcs[senders, a]
         size = self.p_size[pk]
-        ok = topo.capacity[arcs] - self.arc_load[arcs] >= size
+        residual = topo.capacity[arcs] - self.arc_load[arcs]
+        if self.half_duplex:  # both directions share the link; the lower-numbered sender goes first
+            residual = residual - self.arc_load[arcs ^ 1]
+        ok = residual >= size
+        if self.half_duplex:
+            first = np.full(topo.num_arcs, -1, np.int64)
+            first[arcs] = np.arange(len(arcs))
+            other = first[arcs ^ 1]
+            second = (other >= 0) & (other < np.arange(len(arcs)))
+            ok[second] &= residual[second] - np.where(ok[other[second]], size[other[second]], 0.0) >= size[second]
         sent, sarc = pk[ok], arcs[ok]
         self.arc_load[sarc] += size[ok]  # one packet per router per tick: each arc at most once
         self.p_arc[sent] = sarc
@@ -221,14 +312,23 @@ class PacketSim:
         return self.obs()
 
     def _inject(self) -> None:
-        k = self.rng.poisson(self.load, self.n)
-        total = int(k.sum())
-        if total == 0:
+        if self.arrivals == "hazard":
+            self.idle += 1
+            k = (self.rng.random(self.n) < -np.expm1(-self.load * self.idle)).astype(np.int64)
+            self.idle[k > 0] = 0
+        else:
+            k = self.rng.poisson(self.load, self.n)
+        if k.sum() == 0:
             return
         src = np.repeat(np.arange(self.n), k)
+        self.add_packets(src, *self._draw(src))
+
+    def _draw(self, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Destinations (uniform among the other routers) and sizes of new packets at routers ``src``."""
+        total = len(src)
         dst = (src + 1 + self.rng.integers(0, self.n - 1, total)) % self.n
         size = self.rng.uniform(self.size_lo, self.size_hi, total) * self.size_ref
-        self.add_packets(src, dst, size)
+        return dst, size
 
     def add_packets(self, src, dst, size) -> np.ndarray:
         """Create packets now at routers ``src`` for ``dst`` with sizes ``size`` (bandwidth units); they join the
@@ -238,7 +338,13 @@ class PacketSim:
         size = np.broadcast_to(np.asarray(size, float), src.shape)
         if ((src < 0) | (src >= self.n) | (dst < 0) | (dst >= self.n) | (src == dst)).any():
             raise ActionError(f"packets need 0 <= src != dst < {self.n} (got src={src}, dst={dst})")
-        total = len(src)
+        ids = self._new_packets(dst, size)
+        self._enqueue(src, ids)
+        return ids
+
+    def _new_packets(self, dst: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Create packets for ``dst`` of ``size`` now (not yet queued or in flight); returns their ids."""
+        total = len(dst)
         ids = np.arange(self.num_packets, self.num_packets + total)
         if total and ids[-1] >= len(self.p_dst):
             grow = max(len(self.p_dst), total)
@@ -249,7 +355,6 @@ class PacketSim:
         self.p_dst[ids], self.p_size[ids], self.p_created[ids] = dst, size, self.t
         self.num_packets += total
         self.generated += total
-        self._enqueue(src, ids)
         return ids
 
     def _enqueue(self, nodes: np.ndarray, pids: np.ndarray) -> None:
