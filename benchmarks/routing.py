@@ -92,32 +92,23 @@ def _mean(ms: list[dict], key: str) -> float:
     return float(np.nanmean([m[key] for m in ms]))
 
 
-def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=print) -> dict:
-    """Train, sweep and fail on one topology; returns the record (also written to ``run_dir/record.json``)."""
-    t_start = time.perf_counter()
+def train_learners(name: str, minutes: float, quick: bool, loads: tuple[float, float] | None = None, log=print) -> dict:
+    """Step 1 of the module docstring on topology ``name``: the teacher's imitation, MAML from it over the meta
+    tasks, MAMRL's online episodes, and ``pg`` trained for as many episodes. ``loads``: the training loads'
+    range (default ``MAMRLConfig.loads``). Returns the weights (``teacher``, ``meta_init``), the learners
+    (``mamrl``, ``pg``), their configs and the ``training`` summary."""
     topo = load_topology(name)
     spec = get_problem(f"routing/{name}")
-
-    test_tasks = list(topo.failure_scenarios)
+    over = {} if loads is None else {"loads": tuple(loads)}
+    cfg = MAMRLConfig(seed=0, **MAMRL_CONFIG, **over)
+    pg_cfg = MAMRLConfig(seed=1, consensus=False, **over)
     tasks = meta_tasks(topo)
-    cfg = MAMRLConfig(seed=0, **MAMRL_CONFIG)
-    pg_cfg = MAMRLConfig(seed=1, consensus=False)
-    rand_cfg = MAMRLConfig(seed=2, **MAMRL_CONFIG)
-    n_eval = 2 if quick else 3
-    seeds = list(range(1000, 1000 + n_eval))
-    loads = (0.05, 0.3, 0.5) if quick else LOADS
     meta_iters = 3 if quick else 300
     adapt_eps = 4 if quick else 100
-    fail_eps = 12 if quick else 150
-    q_warmup = 2 if quick else 5
-    if quick:
-        test_tasks = test_tasks[:1]
-
-    # 1. training --------------------------------------------------------------------------------------
     t0 = time.perf_counter()
 
-    def make_env(task=(), load=0.3, horizon=cfg.horizon):
-        return RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=task)
+    def make_env(task=()):
+        return RoutingParallelEnv(topo, horizon=cfg.horizon, failed_links=task)
 
     teacher = teacher_init(
         spec,
@@ -155,6 +146,49 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         f"[{name}] trained: meta {len(meta_hist)} iterations ({meta_episodes} episodes, {meta_wall:.0f}s), "
         f"pg {len(pg_hist)} episodes ({pg_wall:.0f}s)"
     )
+    training = {
+        "teacher_wall_s": round(teacher_wall, 1),
+        "meta_iterations": len(meta_hist),
+        "meta_episodes": meta_episodes,
+        "meta_tasks": len(tasks),
+        "mamrl_online_episodes": adapt_eps,
+        "mamrl_train_wall_s": round(mamrl_wall, 1),
+        "pg_episodes": len(pg_hist),
+        "pg_train_wall_s": round(pg_wall, 1),
+        "config": cfg.__dict__ | {"loads": list(cfg.loads)},
+    }
+    return {
+        "teacher": teacher,
+        "meta_init": meta_init,
+        "mamrl": mamrl,
+        "pg": pg,
+        "cfg": cfg,
+        "pg_cfg": pg_cfg,
+        "training": training,
+    }
+
+
+def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=print) -> dict:
+    """Train, sweep and fail on one topology; returns the record (also written to ``run_dir/record.json``)."""
+    t_start = time.perf_counter()
+    topo = load_topology(name)
+    test_tasks = list(topo.failure_scenarios)
+    n_eval = 2 if quick else 3
+    seeds = list(range(1000, 1000 + n_eval))
+    loads = (0.05, 0.3, 0.5) if quick else LOADS
+    fail_eps = 12 if quick else 150
+    q_warmup = 2 if quick else 5
+    if quick:
+        test_tasks = test_tasks[:1]
+
+    # 1. training --------------------------------------------------------------------------------------
+    trained = train_learners(name, minutes, quick, log=log)
+    teacher, meta_init, mamrl, pg = (trained[k] for k in ("teacher", "meta_init", "mamrl", "pg"))
+    cfg, pg_cfg = trained["cfg"], trained["pg_cfg"]
+    rand_cfg = MAMRLConfig(seed=2, **MAMRL_CONFIG)
+
+    def make_env(task=(), load=0.3, horizon=cfg.horizon):
+        return RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=task)
 
     # 2. load sweep ----------------------------------------------------------------------------------------
     load_rows = []
@@ -271,17 +305,7 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, log=prin
         "topology": name,
         "rows": load_rows + fail_rows,
         "curves": curves,
-        "training": {
-            "teacher_wall_s": round(teacher_wall, 1),
-            "meta_iterations": len(meta_hist),
-            "meta_episodes": meta_episodes,
-            "meta_tasks": len(tasks),
-            "mamrl_online_episodes": adapt_eps,
-            "mamrl_train_wall_s": round(mamrl_wall, 1),
-            "pg_episodes": len(pg_hist),
-            "pg_train_wall_s": round(pg_wall, 1),
-            "config": cfg.__dict__ | {"loads": list(cfg.loads)},
-        },
+        "training": trained["training"],
         "wall_s": round(time.perf_counter() - t_start, 1),
         "quick": quick,
     }

@@ -440,3 +440,101 @@ def test_meta_train_starts_from_the_given_initialisation():
     assert hist == [] and all(torch.equal(v, pol.state_dict()[k]) for k, v in init.items())
     with pytest.raises(ConfigError, match="meta_lr"):
         MAMRLConfig(meta_lr=0.0)
+
+
+def test_delay_routing_on_a_ring_by_hand():
+    from netctrl.problems.routing.capacity import delay_routing, modelled_delay, queue_wait, unit_loads
+
+    assert queue_wait(0.5) == pytest.approx(0.5)  # M/D/1: rho / (2 (1 - rho))
+    ring = tiny([("a", "b", 1.0, 1), ("b", "c", 1.0, 1), ("c", "d", 1.0, 1), ("d", "a", 1.0, 1)])
+    # opposite routers are two hops apart either way; split evenly every router forwards 4/3 per unit load, so
+    # at load 0.45 each is at utilisation 0.6 (a breakpoint of the wait curve): waits 0.6 W(0.6) / 0.45 = 1 tick
+    # per packet on top of the mean latency (1 + 1 + 2) / 3
+    cost, split = delay_routing(ring, 0.45)
+    assert cost == pytest.approx(4 / 3 + 1.0)
+    assert unit_loads(ring, split) == pytest.approx([4 / 3] * 4)  # (how opposite pairs split is not unique)
+    assert split[0, 1, 0] == pytest.approx(1.0)  # a -> b direct
+    assert modelled_delay(ring, split, 0.45) == pytest.approx(cost)
+
+
+def test_delay_routing_is_least_latency_at_light_load_and_balanced_near_capacity():
+    from netctrl.problems.routing.baselines import BalancedRouting, DelayRouting, ShortestPath
+    from netctrl.problems.routing.capacity import delay_routing, min_max_unit_load, modelled_delay
+
+    for name in ("b4", "att"):
+        topo = load_topology(name)
+        dist = topo.shortest_latency()
+        n = topo.num_nodes
+        cost, split = delay_routing(topo, 1e-6)
+        # the mean shortest latency, plus the first piece of the wait curve (<= W(0.01) = 0.005 per hop)
+        assert cost == pytest.approx(dist[~np.eye(n, dtype=bool)].mean(), abs=0.02)
+        spa_cost = modelled_delay(topo, ShortestPath(topo).next_hop, 1e-6)  # ties with fewer hops may cost less
+        assert spa_cost - 1e-3 <= cost <= spa_cost + 1e-9
+        arcs = np.maximum(topo.out_arcs, 0)
+        via = topo.latency[arcs][:, None, :] + dist[topo.dst[arcs]].transpose(0, 2, 1)  # (N, dest, D)
+        best = np.where(topo.out_arcs[:, None, :] >= 0, via, np.inf).min(axis=2, keepdims=True)
+        assert np.all((split <= 1e-9) | np.isclose(via, best))  # only on least-latency next hops
+        w = min_max_unit_load(topo)
+        spa, bal = ShortestPath(topo).next_hop, BalancedRouting(topo).split
+        for rho in (0.3, 0.6, 0.9):
+            c = DelayRouting(topo, rho / w).modelled_delay
+            assert c <= modelled_delay(topo, spa, rho / w) + 1e-9 and c <= modelled_delay(topo, bal, rho / w) + 1e-9
+        cost, split = delay_routing(topo, 0.96 / w)  # past 95 % of the best busiest load: the balanced routing
+        assert cost == np.inf and np.allclose(split, bal)
+    with pytest.raises(ValueError, match="'load'"):
+        delay_routing(topo, float("nan"))
+
+
+def test_delay_prior_levels_floor_and_measured_rate():
+    from netctrl.problems.routing.baselines import DelayPrior
+    from netctrl.problems.routing.capacity import delay_routing, min_max_unit_load
+
+    topo = load_topology("b4")
+    prior = DelayPrior(topo, step=0.05, floor=0.02)
+    w = min_max_unit_load(topo)
+    assert prior.level(0.5 / w) == 10 and prior.level(0.0) == 1 and prior.level(3.0 / w) == 20  # capped at rho 1
+    _, split = delay_routing(topo, 0.5 / w)
+    dest = np.array([-1] + [0] * (topo.num_nodes - 1))
+    p = prior.probs(dest, 0.51 / w)  # rounds to the level of rho 0.5
+    deg = topo.degree
+    for i in range(1, topo.num_nodes):
+        assert p[i, : deg[i]] == pytest.approx(0.98 * split[i, 0, : deg[i]] + 0.02 / deg[i])
+        assert p[i, deg[i] :].sum() == 0
+    assert p[0, : deg[0]] == pytest.approx(1 / deg[0])  # no packet: uniform
+    # one packet per router and tick (hazard at a huge load): the measured rate is exactly 1
+    env = RoutingParallelEnv(topo, load=60.0, horizon=30, arrivals="hazard")
+    env.reset(seed=0)
+    for _ in range(10):
+        env.step(dict.fromkeys(env.agents, 0))
+    assert env.measured_rate() == 1.0
+    pr = env.next_hop_prior()
+    assert pr.shape == (topo.num_nodes, topo.max_degree) and np.allclose(pr.sum(1), 1.0)
+
+
+def test_residual_policy_on_a_prior_follows_it_and_learns():
+    from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, RouterPolicyController, collect, pg_loss
+
+    topo = load_topology("b4")
+    env = RoutingParallelEnv(topo, load=0.2, horizon=40)
+    cfg = MAMRLConfig(prior=True, horizon=40, seed=3)
+    learner = RouterLearner(env, cfg)
+    with torch.no_grad():  # a zero residual: the policy is the prior
+        learner.policy.weights[-1].zero_()
+        learner.policy.biases[-1].zero_()
+    obs, _ = env.reset(seed=1)
+    o = np.stack([obs[a] for a in env.possible_agents])
+    pr = env.next_hop_prior()
+    logits = learner.policy.logits(torch.from_numpy(o)[:, None, :], None, torch.from_numpy(pr).float()[:, None, :])
+    assert torch.softmax(logits[:, 0], -1).detach().numpy() == pytest.approx(pr, abs=1e-6)
+    ep = collect(env, learner.policy, 5, np.random.default_rng(0), prior=True)
+    assert ep.prior.shape == (40, topo.num_nodes, topo.max_degree)
+    loss = pg_loss(learner.policy, [ep], cfg)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in learner.policy.params() if p.grad is not None)
+    # at the prior, the KL penalty that replaces the entropy bonus is 0: only the advantage term is left
+    no_reg = pg_loss(learner.policy, [ep], MAMRLConfig(prior=True, horizon=40, entropy=0.0))
+    assert float(loss.detach()) == pytest.approx(float(no_reg.detach()), abs=1e-6)
+    # the controller samples from the same residual policy, through the one runner
+    ctrl = RouterPolicyController(learner, learn=True)
+    run_episode(ctrl, RoutingParallelEnv(topo, load=0.2, horizon=40), 2)
+    assert learner.episodes == 1

@@ -14,7 +14,9 @@ action space ``Discrete(degree_i)``; besides the PettingZoo API it reads
   and ``acked`` (ids of the packets delivered to it);
 * ``env.agent_graph``: ``(2, M)`` neighbouring agents (for the consensus), ``env.np_random`` (the generator of
   the agents' random choices, for :func:`teacher_episode`), ``env.episode_metrics()`` (reported per episode);
-* ``reset(seed=..., options={"load": x})``: the load of the episode (drawn from ``cfg.loads``).
+* ``reset(seed=..., options={"load": x})``: the load of the episode (drawn from ``cfg.loads``);
+* with ``cfg.prior``, ``env.next_hop_prior()``: ``(N, D)`` each agent's next-hop distribution for its current
+  observation under the operator's routing (the policies are then residuals on it).
 
 ``make_env(task)`` builds an environment for a task (e.g. a tuple of failed links), its episodes as long as
 training needs (``cfg.horizon``). :class:`RouterPolicyController` puts trained (and online-learning) policies
@@ -108,6 +110,12 @@ class MAMRLConfig:
     """also add the pre-adaptation episodes' gradient (at ``theta``) to the outer gradient: first-order MAML
     throws those episodes away after the inner step; with a small inner step both estimate nearly the same
     direction, so this doubles the sample use of meta-training (False: plain first-order MAML)."""
+    prior: bool = False
+    """residual policies on the environment's prior routing (``env.next_hop_prior()``: for routing, the
+    minimum-delay routing for the measured traffic level): the logits are ``log prior`` + the network's output
+    (near 0 at the start, so no imitation is needed), and the entropy bonus becomes a penalty of ``entropy`` x
+    the KL divergence of the policy from the prior (it keeps the policies near the prior where the advantage
+    says nothing, instead of pushing them towards uniform)."""
     seed: int = 0
 
     def __post_init__(self):
@@ -181,6 +189,7 @@ class Episode:
     x: np.ndarray  # (T, N) consensus estimates (or r_hat itself without consensus)
     p_end: np.ndarray  # delivery tick per packet id (-1 in network, -2 lost)
     metrics: dict = field(default_factory=dict)
+    prior: np.ndarray | None = None  # (T, N, D) the prior next-hop distributions the actions were taken on
 
 
 def sample_actions(logits: torch.Tensor, rng: np.random.Generator) -> np.ndarray:
@@ -203,12 +212,17 @@ class Recorder:
         self.rows: list[tuple] = []
         self.fates: dict[int, int] = {}
         """packet id -> delivery tick, or -2 once lost."""
+        self.priors: list[np.ndarray] = []
         if consensus is not None:
             consensus.reset()
 
-    def record(self, obs: np.ndarray, actions: np.ndarray, infos: Sequence[dict]) -> None:
-        """One tick: the observations the actions were taken on and the infos of every router (in order)."""
+    def record(
+        self, obs: np.ndarray, actions: np.ndarray, infos: Sequence[dict], prior: np.ndarray | None = None
+    ) -> None:
+        """One tick: the observations (and prior) the actions were taken on and the infos of every router."""
         t = len(self.rows)
+        if prior is not None:
+            self.priors.append(np.asarray(prior, np.float32))
         packet = np.fromiter((i["packet"] for i in infos), np.int64, self.n)
         lost = np.fromiter((i["lost"] for i in infos), float, self.n)
         r_hat = -np.fromiter((i["backlog"] for i in infos), float, self.n)
@@ -225,8 +239,9 @@ class Recorder:
         p_end = np.full(max(max(self.fates, default=0), int(packet.max(initial=0))) + 1, -1, np.int64)
         for pid, end in self.fates.items():
             p_end[pid] = end
+        prior = np.stack(self.priors) if self.priors else None
         return Episode(
-            O.astype(np.int64), A.astype(np.int64), acted, packet, lost, r_hat, x, p_end, dict(metrics or {})
+            O.astype(np.int64), A.astype(np.int64), acted, packet, lost, r_hat, x, p_end, dict(metrics or {}), prior
         )
 
 
@@ -245,18 +260,26 @@ def collect(
     consensus: ConsensusEstimator | None = None,
     greedy: bool = False,
     options: dict | None = None,
+    prior: bool = False,
 ) -> Episode:
-    """Run one episode of ``env`` with the policy (sampled actions); record what the gradient needs."""
+    """Run one episode of ``env`` with the policy (sampled actions); record what the gradient needs. ``prior``:
+    the policies are residuals on ``env.next_hop_prior()``."""
     obs, _ = env.reset(seed=seed, options=options)
     agents = list(env.possible_agents)
     rec = Recorder(len(agents), consensus)
     while env.agents:
         o = _stack(obs, agents)
-        logits = policy.logits(torch.from_numpy(o)[:, None, :], params)[:, 0]
+        pr = env.next_hop_prior() if prior else None
+        logits = policy.logits(torch.from_numpy(o)[:, None, :], params, _prior_tensor(pr))[:, 0]
         a = logits.argmax(-1).numpy() if greedy else sample_actions(logits, rng)
         obs, _, _, _, infos = env.step({ag: int(a[i]) for i, ag in enumerate(agents)})
-        rec.record(o, a, [infos[ag] for ag in agents])
+        rec.record(o, a, [infos[ag] for ag in agents], pr)
     return rec.episode(_metrics(env))
+
+
+def _prior_tensor(prior: np.ndarray | None) -> torch.Tensor | None:
+    """(N, 1, D) float tensor of one tick's prior (None: no prior)."""
+    return None if prior is None else torch.from_numpy(np.asarray(prior, np.float32))[:, None, :]
 
 
 # ---------------------------------------------------------------------------------------------------- advantages
@@ -311,10 +334,16 @@ def pg_loss(policy: RouterPolicies, episodes: Sequence[Episode], cfg: MAMRLConfi
         adv = torch.from_numpy(advantages(ep, cfg)).float().T  # (N, T)
         obs = torch.from_numpy(ep.obs).transpose(0, 1)  # (N, T, F)
         act = torch.from_numpy(ep.actions).T
-        logp_all = torch.log_softmax(policy.logits(obs, params).clamp(min=-1e9), -1)  # padding: p = 0, finite
+        prior = None if ep.prior is None else torch.from_numpy(ep.prior).transpose(0, 1)  # (N, T, D)
+        logp_all = torch.log_softmax(policy.logits(obs, params, prior).clamp(min=-1e9), -1)  # padding: p = 0
         acted = torch.from_numpy(ep.acted).T
         logp = torch.where(acted, logp_all.gather(-1, act[..., None])[..., 0], torch.zeros(()))
         ent = -(logp_all.exp() * logp_all).sum(-1)
+        if prior is not None:  # minus KL(pi || prior): stay near the prior where the advantage is silent
+            log_prior = torch.log(
+                torch.nn.functional.pad(prior, (0, logp_all.shape[-1] - prior.shape[-1])).clamp(min=1e-12)
+            )
+            ent = -(logp_all.exp() * (logp_all - log_prior)).sum(-1)
         ent = torch.where(acted, ent, torch.zeros(()))
         cnt = torch.from_numpy(np.maximum(ep.acted.sum(0), 1)).float()
         total = total - ((logp * adv + cfg.entropy * ent).sum(1) / cnt).sum()
@@ -373,7 +402,7 @@ class RouterLearner:
 
     def run(self, env, seed: int, learn: bool = True, options: dict | None = None) -> dict:
         """One episode on ``env``; a gradient step on it if ``learn``. Returns the episode's metrics."""
-        ep = collect(env, self.policy, seed, self.rng, consensus=self.consensus, options=options)
+        ep = collect(env, self.policy, seed, self.rng, consensus=self.consensus, options=options, prior=self.cfg.prior)
         if learn:
             self.update(ep)
         return ep.metrics
@@ -437,13 +466,17 @@ class RouterPolicyController(Controller):
     @torch.no_grad()
     def act(self, observation: dict) -> dict:
         o = _stack(observation, self._agents)
-        logits = self.learner.policy.logits(torch.from_numpy(np.asarray(o, np.int64))[:, None, :])[:, 0]
-        a = logits.argmax(-1).numpy() if self.greedy else sample_actions(logits, self.learner.rng)
-        self._last = (o, a)
+        pr = self._env.next_hop_prior() if self.learner.cfg.prior else None
+        logits = self.learner.policy.logits(
+            torch.from_numpy(np.asarray(o, np.int64))[:, None, :], None, _prior_tensor(pr)
+        )
+        a = logits[:, 0].argmax(-1).numpy() if self.greedy else sample_actions(logits[:, 0], self.learner.rng)
+        self._last = (o, a, pr)
         return {ag: int(a[i]) for i, ag in enumerate(self._agents)}
 
     def observe(self, observation, reward, terminated, truncated, info) -> None:
-        self._rec.record(*self._last, [info[ag] for ag in self._agents])
+        o, a, pr = self._last
+        self._rec.record(o, a, [info[ag] for ag in self._agents], pr)
         if not self._env.agents:
             ep = self._rec.episode(_metrics(self._env))
             if self.learn:
@@ -534,14 +567,16 @@ def meta_train(
                 env = envs[task]
                 options = {"load": float(rng.uniform(*cfg.loads))}
                 theta = policy.params()
-                ep = collect(env, policy, seed, act_rng, consensus=cons, options=options)
+                ep = collect(env, policy, seed, act_rng, consensus=cons, options=options, prior=cfg.prior)
                 grads = torch.autograd.grad(pg_loss(policy, [ep], cfg), theta)
                 if cfg.outer_pre:
                     for o, g in zip(outer, grads):
                         o += g / len(batch)
                 step = [torch.sign(g) if cfg.inner_sign else g for g in grads]
                 adapted = [(p - cfg.inner_lr * d).detach().requires_grad_(True) for p, d in zip(theta, step)]
-                ep2 = collect(env, policy, seed + 1, act_rng, params=adapted, consensus=cons, options=options)
+                ep2 = collect(
+                    env, policy, seed + 1, act_rng, params=adapted, consensus=cons, options=options, prior=cfg.prior
+                )
                 seed += 2
                 g2 = torch.autograd.grad(pg_loss(policy, [ep2], cfg, params=adapted), adapted)
                 for o, g in zip(outer, g2):

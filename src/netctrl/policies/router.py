@@ -55,7 +55,12 @@ class RouterPolicies(nn.Module):
     def params(self) -> list[torch.Tensor]:
         return [self.embed, *self.weights, *self.biases]
 
-    def logits(self, obs: torch.Tensor, params: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
+    def logits(
+        self, obs: torch.Tensor, params: Sequence[torch.Tensor] | None = None, prior: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``(N, B, D)``; with ``prior`` ``(N, B, D')`` (next-hop probabilities, ``D' <= D``) the network is a
+        residual on it: the logits are ``log prior`` plus the network's output (near 0 at initialisation, so a
+        fresh policy follows the prior)."""
         embed, *rest = params if params is not None else self.params()
         k = len(self.weights)
         weights, biases = rest[:k], rest[k:]
@@ -66,6 +71,9 @@ class RouterPolicies(nn.Module):
             z = torch.baddbmm(biases[j + 1], z, w)
             if j < k - 1:
                 z = torch.relu(z)
+        if prior is not None:
+            pad = self.d - prior.shape[-1]
+            z = z + torch.log(torch.nn.functional.pad(prior, (0, pad)).clamp(min=1e-12))
         return z.masked_fill(~self.mask[:, None, :], float("-inf"))
 
     def __repr__(self) -> str:

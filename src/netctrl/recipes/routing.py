@@ -1,7 +1,8 @@
 """Recipes of multi-agent packet routing: MAMRL, independent per-router policy gradient, Q-routing.
 
 * ``mamrl``: imitation of the problem's static teacher routing (hook ``teacher``: ``obs (N, F) -> (N, D)``
-  next-hop distributions; the balanced routing of the intact topology, static knowledge as SPA's), then
+  next-hop distributions; the balanced routing of the intact topology, static knowledge as SPA's; skipped with
+  ``mamrl.prior = true``, where the policies are residuals on the environment's prior routing), then
   first-order MAML from there over the problem's failure tasks (hook ``tasks``: every task an environment of
   hook ``task_env(task, horizon)``), saved as ``meta_init.pt``; then online episodes on the problem's network.
 * ``pg``: the per-router learner without consensus, from random weights, online episodes only.
@@ -309,7 +310,8 @@ def train_mamrl(
     else:
         if not resume:
             (run_dir / "metrics.jsonl").write_text("")
-        init = teacher_init(spec, lcfg, cfg.teacher, log=log, progress=progress)
+        # residual policies on the environment's prior start from it: no imitation
+        init = None if lcfg.prior else teacher_init(spec, lcfg, cfg.teacher, log=log, progress=progress)
         limit = None if cfg.time_limit_s is None else 0.7 * cfg.time_limit_s
 
         def make_env(task):
@@ -354,7 +356,7 @@ def train_mamrl(
         online_episodes=len(online),
         wall_s=round(wall, 1),
     )
-    episodes = 2 * lcfg.meta_batch * len(meta_hist) + len(online) + cfg.teacher.episodes
+    episodes = 2 * lcfg.meta_batch * len(meta_hist) + len(online) + (0 if lcfg.prior else cfg.teacher.episodes)
     return TrainResult(run_dir, learner.policy, len(meta_hist) + len(online), episodes, wall, None, history)
 
 

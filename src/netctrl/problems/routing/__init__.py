@@ -91,6 +91,10 @@ class RoutingSettings:
         if not isinstance(self.half_duplex, bool):
             raise ConfigError(f"'half_duplex' must be true or false (got {self.half_duplex!r})")
 
+    def packet_rate(self) -> float:
+        """New packets per router and tick on average (``load``, or the hazard's rate)."""
+        return hazard_rate(self.load) if self.arrivals == "hazard" else float(self.load)
+
     def sim_options(self) -> dict:
         """The simulator's traffic and link options (:class:`~netctrl.problems.routing.sim.PacketSim`)."""
         return {"arrivals": self.arrivals, "initial_backlog": self.initial_backlog, "half_duplex": self.half_duplex}
@@ -171,7 +175,7 @@ def problem(
     return ProblemSpec(
         name=name,
         make_env=make_env,
-        baselines=baselines_for(topo),
+        baselines=baselines_for(topo, settings.packet_rate()),
         kind="pettingzoo",
         info_keys=("lost", "delivered"),
         metric_keys=("delivery_time", "sojourn_time", "packets_lost", "throughput"),

@@ -1,5 +1,5 @@
-"""Routing controllers that need no training: shortest path (SPA), load-balanced static routing, Q-routing
-(Boyan and Littman 1994), random.
+"""Routing controllers that need no training: shortest path (SPA), load-balanced static routing, minimum-delay
+static routing for a known load (Gallager), Q-routing (Boyan and Littman 1994), random.
 
 They follow the one controller interface (:class:`netctrl.controllers.Controller`) on the PettingZoo
 environment (:class:`~netctrl.problems.routing.env.RoutingParallelEnv`): ``act(observations) -> actions``
@@ -20,7 +20,7 @@ import numpy as np
 
 from ...controllers import Controller
 from ...errors import ConfigError
-from .capacity import balanced_routing
+from .capacity import balanced_routing, delay_routing, min_max_unit_load
 from .scenario import RoutingTopology
 
 
@@ -91,6 +91,62 @@ class BalancedRouting(RoutingController):
         return np.minimum((cum <= u).sum(axis=1), self.topo.degree - 1)
 
 
+class DelayRouting(BalancedRouting):
+    """Static minimum-delay routing for a known load: next hops drawn from the split of
+    :func:`~netctrl.problems.routing.capacity.delay_routing` at ``load`` (packets per router and tick), the
+    routing of least modelled delivery time (latency plus M/D/1 waits at the routers' utilisations; SPA's
+    least-latency paths at light load, spread like ``balanced`` near capacity). What an operator who knows
+    the traffic level and the topology runs; like SPA it ignores failures."""
+
+    name = "min-delay"
+
+    def __init__(self, topology: RoutingTopology, load: float):
+        self.topo = topology
+        self.load = float(load)
+        self.modelled_delay, self.split = delay_routing(topology, self.load)
+        self.cum = np.cumsum(self.split, axis=2)
+
+
+class DelayPrior:
+    """The minimum-delay routing (:func:`~netctrl.problems.routing.capacity.delay_routing`) for a measured packet
+    rate, as next-hop distributions: the operator's routing that a learner can use as its prior.
+
+    The rate is rounded to utilisation levels ``step`` apart (``rho = rate * w*``, :func:`min_max_unit_load`);
+    each level's LP is solved once, on first use. ``floor`` mixes every distribution with a uniform choice over
+    the router's links, so that no link has probability 0 (a learner can still move onto it).
+    """
+
+    def __init__(self, topology: RoutingTopology, step: float = 0.025, floor: float = 0.01):
+        if not 0 < step <= 1:
+            raise ConfigError(f"'step' in (0, 1] expected (got {step!r})")
+        if not 0 <= floor < 1:
+            raise ConfigError(f"'floor' in [0, 1) expected (got {floor!r})")
+        self.topo, self.step, self.floor = topology, float(step), float(floor)
+        self.unit_load = min_max_unit_load(topology)
+        valid = topology.out_arcs >= 0
+        self._uniform = valid / valid.sum(axis=1, keepdims=True)  # (N, D)
+        self._levels: dict[int, np.ndarray] = {}
+
+    def level(self, rate: float) -> int:
+        """The utilisation level of a packet rate (its routing is the one for ``level * step``)."""
+        top = round(1.0 / self.step)  # at and past capacity every level is the balanced routing
+        return min(max(1, round(max(float(rate), 0.0) * self.unit_load / self.step)), top)
+
+    def split(self, rate: float) -> np.ndarray:
+        """(N, dest, D) the routing for the rate's level, floored."""
+        k = self.level(rate)
+        if k not in self._levels:
+            _, split = delay_routing(self.topo, k * self.step / self.unit_load)
+            self._levels[k] = (1 - self.floor) * split + self.floor * self._uniform[:, None, :]
+        return self._levels[k]
+
+    def probs(self, dest: np.ndarray, rate: float) -> np.ndarray:
+        """(N, D) each router's next-hop distribution for a packet to ``dest[i]`` (-1: none; uniform then)."""
+        split = self.split(rate)
+        n = self.topo.num_nodes
+        return np.where((dest >= 0)[:, None], split[np.arange(n), np.maximum(dest, 0)], self._uniform)
+
+
 class RandomRouting(RoutingController):
     """A uniformly random neighbour (drawn from the environment's ``np_random``)."""
 
@@ -157,15 +213,14 @@ class QRouting(RoutingController):
         self.q = q.copy()
 
 
-def baselines_for(topology: RoutingTopology):
-    """``baselines(seed)`` of a topology: fresh shortest-path, balanced, Q-routing and random controllers."""
+def baselines_for(topology: RoutingTopology, load: float | None = None):
+    """``baselines(seed)`` of a topology: fresh shortest-path, balanced, Q-routing and random controllers, and
+    with ``load`` (the packet rate per router and tick) the minimum-delay routing for it."""
 
     def baselines(seed: int = 0) -> dict:
-        return {
-            "spa": ShortestPath(topology),
-            "balanced": BalancedRouting(topology),
-            "q-routing": QRouting(topology),
-            "random": RandomRouting(),
-        }
+        out = {"spa": ShortestPath(topology), "balanced": BalancedRouting(topology)}
+        if load is not None:
+            out["min-delay"] = DelayRouting(topology, load)
+        return out | {"q-routing": QRouting(topology), "random": RandomRouting()}
 
     return baselines

@@ -28,17 +28,18 @@ from ...lp import solve_lp
 from .scenario import RoutingTopology
 
 
-def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
-    """(N,) packets each router forwards per tick per unit of load under ``routing``: either next hops
-    ``routing[v, d]`` (router ``v``'s local action for destination ``d``, e.g. ``ShortestPath.next_hop``) or
-    splits ``routing[v, d, a]`` (the share of those packets on local action ``a``, e.g. from
-    :func:`balanced_routing`)."""
-    N, D = topology.num_nodes, topology.max_degree
+def _as_split(topology: RoutingTopology, routing) -> np.ndarray:
     split = np.asarray(routing, dtype=float)
     if split.ndim == 2:  # next hops -> one-hot splits
-        split = np.eye(D)[np.asarray(routing, dtype=np.int64)]
+        split = np.eye(topology.max_degree)[np.asarray(routing, dtype=np.int64)]
+    return split
+
+
+def _forwarded(topology: RoutingTopology, split: np.ndarray) -> np.ndarray:
+    """(dest, N): packets for each destination that each router forwards per tick per unit of load."""
+    N, D = topology.num_nodes, topology.max_degree
     nbr = topology.dst[np.maximum(topology.out_arcs, 0)]  # (N, D) neighbour behind each local action
-    w = np.zeros(N)
+    out = np.zeros((N, N))
     for d in range(N):
         P = np.zeros((N, N))  # P[v, u]: share of v's packets for d passed to u
         for a in range(D):
@@ -51,32 +52,77 @@ def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
         except np.linalg.LinAlgError:
             raise ValueError(f"the routing never delivers some packets for router {d}: it loops") from None
         f[d] = 0.0
-        w += f
-    return w
+        out[d] = f
+    return out
 
 
-def _load_lp(topology: RoutingTopology) -> tuple:
-    """``(matrix, row_lower, row_upper, col_upper)`` of the busiest-load LP: variables ``x[d * E + e]`` (flow
-    of destination ``d``'s packets on arc ``e``, per unit of load) and ``w`` (last). Rows: flow conservation
-    per destination (the node-arc incidence matrix: every router other than ``d`` sends out ``1 / (N - 1)``
-    more than it receives), then each router's forwarding load ``<= w``. Failed
-    arcs and arcs leaving the destination carry nothing."""
+def unit_loads(topology: RoutingTopology, routing: np.ndarray) -> np.ndarray:
+    """(N,) packets each router forwards per tick per unit of load under ``routing``: either next hops
+    ``routing[v, d]`` (router ``v``'s local action for destination ``d``, e.g. ``ShortestPath.next_hop``) or
+    splits ``routing[v, d, a]`` (the share of those packets on local action ``a``, e.g. from
+    :func:`balanced_routing`)."""
+    return _forwarded(topology, _as_split(topology, routing)).sum(axis=0)
+
+
+def modelled_delay(topology: RoutingTopology, routing, load: float) -> float:
+    """Mean delivery time (ticks) per packet of ``routing`` (next hops or splits, as in :func:`unit_loads`) at
+    ``load`` in :func:`delay_routing`'s model: the latencies of its arcs plus the wait :func:`queue_wait` at every
+    router that forwards it, interpolated on :data:`_RHO_GRID` as in the LP (``inf`` if a router would be at
+    utilisation >= 0.99). The interpolation is of a router's total wait per tick, ``rho W(rho)``, as in the LP."""
+    split = _as_split(topology, routing)
+    f = _forwarded(topology, split)  # (dest, N)
+    lat = np.where(topology.out_arcs >= 0, topology.latency[np.maximum(topology.out_arcs, 0)], 0.0)  # (N, D)
+    latency = float(np.einsum("dv,vda,va->", f, split, lat))
+    w = f.sum(axis=0)
+    rho = load * w
+    if (rho > _RHO_GRID[-1] + 1e-9).any():
+        return float("inf")
+    wait = float(np.interp(rho, _RHO_GRID, _RHO_GRID * queue_wait(_RHO_GRID)).sum()) / load if load > 0 else 0.0
+    return (latency + wait) / topology.num_nodes
+
+
+def _flow_rows(topology: RoutingTopology) -> tuple:
+    """The multi-destination flow of one unit of load: ``(conservation, outflow, net, x_upper)``. Variables
+    ``x[d * E + e]`` (flow of destination ``d``'s packets on arc ``e``); ``conservation @ x = net`` (every router
+    other than ``d`` sends out ``1 / (N - 1)`` more than it receives); ``outflow @ x`` = each router's forwarding
+    load ``w``; failed arcs and arcs leaving the destination carry nothing (``x_upper``)."""
     N = topology.num_nodes
     src = np.asarray(topology.src)
     B = FlowNetwork(N, np.stack([src, topology.dst])).incidence()  # (N, E): +1 head, -1 tail
     out = -B.minimum(0)  # (N, E): 1 where the arc leaves
     keep = ~np.eye(N, dtype=bool).ravel()  # rows (d, i) with i != d
-    conservation = sp.hstack([sp.kron(sp.eye(N), -B).tocsr()[keep], sp.csr_matrix((keep.sum(), 1))])
-    load = sp.hstack([sp.kron(np.ones((1, N)), out), -np.ones((N, 1))])
-    net_outflow = np.full(keep.sum(), 1.0 / (N - 1))
+    conservation = sp.kron(sp.eye(N), -B).tocsr()[keep]
+    outflow = sp.kron(np.ones((1, N)), out).tocsr()
+    net = np.full(keep.sum(), 1.0 / (N - 1))
     usable = (np.asarray(topology.capacity) > 0)[None, :] & (src[None, :] != np.arange(N)[:, None])
-    col_upper = np.append(np.where(usable, np.inf, 0.0).ravel(), np.inf)
+    return conservation, outflow, net, np.where(usable, np.inf, 0.0).ravel()
+
+
+def _load_lp(topology: RoutingTopology) -> tuple:
+    """``(matrix, row_lower, row_upper, col_upper)`` of the busiest-load LP: the flows of :func:`_flow_rows` and
+    ``w`` (last); rows: flow conservation, then each router's forwarding load ``<= w``."""
+    N = topology.num_nodes
+    conservation, outflow, net, x_upper = _flow_rows(topology)
     return (
-        sp.vstack([conservation, load]).tocsr(),
-        np.append(net_outflow, np.full(N, -np.inf)),
-        np.append(net_outflow, np.zeros(N)),
-        col_upper,
+        sp.vstack(
+            [
+                sp.hstack([conservation, sp.csr_matrix((conservation.shape[0], 1))]),
+                sp.hstack([outflow, -np.ones((N, 1))]),
+            ]
+        ).tocsr(),
+        np.append(net, np.full(N, -np.inf)),
+        np.append(net, np.zeros(N)),
+        np.append(x_upper, np.inf),
     )
+
+
+def _splits(topology: RoutingTopology, x: np.ndarray) -> np.ndarray:
+    """``split[v, d, a]`` of per-destination arc flows ``x`` ``(N, E)``: the share of router ``v``'s packets for
+    ``d`` on its local action ``a`` (all zero at ``d`` itself and where ``v`` forwards nothing for ``d``)."""
+    arcs = np.maximum(topology.out_arcs, 0)  # (N, D)
+    split = np.where((topology.out_arcs >= 0)[:, None, :], np.maximum(x[:, arcs], 0).transpose(1, 0, 2), 0.0)
+    total = split.sum(axis=2, keepdims=True)
+    return np.divide(split, total, out=np.zeros_like(split), where=total > 1e-12)
 
 
 def _min_max(lp: tuple) -> float:
@@ -105,8 +151,55 @@ def balanced_routing(topology: RoutingTopology) -> tuple[float, np.ndarray]:
     upper[-1] = w * (1 + 1e-7) + 1e-9  # keep the busiest load, minimise the total latency
     cost = np.append(np.tile(np.asarray(topology.latency, dtype=float), N), 0.0)
     x = solve_lp(cost, matrix, lo, hi, np.zeros(len(cost)), upper).x[:-1].reshape(N, E)
-    arcs = np.maximum(topology.out_arcs, 0)  # (N, D)
-    split = np.where((topology.out_arcs >= 0)[:, None, :], np.maximum(x[:, arcs], 0).transpose(1, 0, 2), 0.0)
-    total = split.sum(axis=2, keepdims=True)  # (N, dest, 1); zero only at the destination itself
-    split = np.divide(split, total, out=np.zeros_like(split), where=total > 0)
-    return w, split
+    return w, _splits(topology, x)
+
+
+#: utilisation grid of the queueing-delay curve's pieces in :func:`delay_routing`
+_RHO_GRID = np.array(
+    [0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99]
+)
+#: above this utilisation of the capacity-optimal routing, :func:`delay_routing` returns it
+DELAY_ROUTING_MAX_UTILISATION = 0.95
+
+
+def queue_wait(rho):
+    """Mean wait (ticks) of a packet at a router forwarding one packet per tick at utilisation ``rho`` < 1 (the
+    M/D/1 queue's ``rho / (2 (1 - rho))``; the model behind :func:`delay_routing`)."""
+    rho = np.asarray(rho, dtype=float)
+    return rho / (2.0 * (1.0 - rho))
+
+
+def delay_routing(topology: RoutingTopology, load: float) -> tuple[float, np.ndarray]:
+    """``(cost, split)``: the routing (splittable, any paths) of least expected delivery time at ``load`` new
+    packets per router and tick, and its modelled mean delivery time (ticks) per packet: every packet pays the
+    latencies of its arcs plus, at every router ``v`` that forwards it, the M/D/1 wait :func:`queue_wait` at
+    ``v``'s utilisation ``load * w_v`` (Gallager's minimum-delay routing with that delay model; the convex wait
+    curve is piecewise linear on :data:`_RHO_GRID`, so it is one LP on HiGHS).
+
+    At light load it is a least-latency routing (SPA's paths); as the load grows it spreads packets away from the
+    busiest routers. Above :data:`DELAY_ROUTING_MAX_UTILISATION` of the best possible busiest load (``load *
+    w* >= 0.95``; :func:`min_max_unit_load`), where the modelled waits blow up, it returns
+    :func:`balanced_routing`'s split and ``inf``."""
+    if not (np.isfinite(load) and load >= 0):
+        raise ValueError(f"'load' >= 0 expected (got {load!r})")
+    N, E = topology.num_nodes, topology.num_arcs
+    w_star, balanced = balanced_routing(topology)
+    if load * w_star >= DELAY_ROUTING_MAX_UTILISATION:
+        return float("inf"), balanced
+    lam = max(float(load), 1e-9)
+    conservation, outflow, net, x_upper = _flow_rows(topology)
+    bps = _RHO_GRID / lam  # breakpoints of w
+    total = bps * queue_wait(_RHO_GRID)  # wait per unit load at router load w: w * W(lam w)
+    widths, slopes = np.diff(bps), np.diff(total) / np.diff(bps)
+    K = len(widths)
+    # variables: x (N E), then segments s[v, k] (N K) with w_v = sum_k s[v, k]
+    seg = sp.kron(sp.eye(N), np.ones((1, K))).tocsr()
+    matrix = sp.vstack(
+        [sp.hstack([conservation, sp.csr_matrix((conservation.shape[0], N * K))]), sp.hstack([outflow, -seg])]
+    ).tocsr()
+    lo = np.append(net, np.zeros(N))
+    cost = np.concatenate([np.tile(np.asarray(topology.latency, dtype=float), N), np.tile(slopes, N)])
+    upper = np.concatenate([x_upper, np.tile(widths, N)])
+    sol = solve_lp(cost, matrix, lo, lo, np.zeros(len(cost)), upper)
+    x = sol.x[: N * E].reshape(N, E)
+    return float(sol.objective) / N, _splits(topology, x)

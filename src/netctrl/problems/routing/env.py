@@ -72,13 +72,19 @@ Version History
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from ...errors import ConfigError
+from .baselines import DelayPrior
 from .scenario import RoutingTopology, load_topology
 from .sim import PacketSim
+
+_PRIORS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""topology -> {floor: DelayPrior}"""
 
 _NONE = np.zeros(0, np.int64)
 _NONE.setflags(write=False)
@@ -98,8 +104,15 @@ class RoutingParallelEnv(ParallelEnv):
         arrivals: str = "poisson",
         initial_backlog: tuple[int, int] = (0, 0),
         half_duplex: bool = False,
+        prior_floor: float = 0.01,
+        rate_window: int = 100,
     ):
         topo = load_topology(topology) if isinstance(topology, str) else topology
+        if rate_window < 1:
+            raise ConfigError(f"'rate_window' >= 1 expected (got {rate_window!r})")
+        self._intact, self._prior_floor, self.rate_window = topo, float(prior_floor), int(rate_window)
+        self._prior: DelayPrior | None = None
+        self._arrivals: list[int] = []
         if failed_links:
             topo = topo.with_failures(failed_links)
         if horizon < 1:
@@ -139,6 +152,25 @@ class RoutingParallelEnv(ParallelEnv):
         """The generator of the routers' random choices (reseeded by ``reset``, independent of the traffic)."""
         return self.sim.action_rng
 
+    def measured_rate(self) -> float:
+        """New packets per router and tick over the last ``rate_window`` ticks (what the operator's traffic
+        monitoring, or a consensus over the routers' own arrival counts, measures)."""
+        recent = self._arrivals[-self.rate_window :]
+        return float(np.mean(recent)) / self.sim.n if recent else 0.0
+
+    def next_hop_prior(self) -> np.ndarray:
+        """(N, D) each router's next-hop distribution for its head packet under the minimum-delay routing of
+        the intact topology for :meth:`measured_rate` (:class:`~netctrl.problems.routing.baselines.DelayPrior`,
+        mixed ``prior_floor`` with a uniform choice): the prior of a learner's policies (``MAMRLConfig.prior``)."""
+        if self._prior is None:  # shared by the environments of one topology (each level is one LP)
+            per_topology = _PRIORS.setdefault(self._intact, {})
+            if self._prior_floor not in per_topology:
+                per_topology[self._prior_floor] = DelayPrior(self._intact, floor=self._prior_floor)
+            self._prior = per_topology[self._prior_floor]
+        head = self.sim.head_packets()
+        dest = np.where(head >= 0, self.sim.p_dst[np.maximum(head, 0)], -1)
+        return self._prior.probs(dest, self.measured_rate())
+
     def episode_metrics(self) -> dict:
         """Delivery time, sojourn time, losses, throughput and backlog of the episode so far."""
         return self.sim.metrics()
@@ -162,6 +194,7 @@ class RoutingParallelEnv(ParallelEnv):
             for k, a in enumerate(self.possible_agents):
                 self._act_spaces[a].seed(seed + k)
         obs = self.sim.reset(seed)
+        self._arrivals = [self.sim.arrived]
         self.agents = list(self.possible_agents)
         return self._obs(obs), {a: {} for a in self.agents}
 
@@ -171,6 +204,7 @@ class RoutingParallelEnv(ParallelEnv):
             if a in actions and actions[a] is not None:
                 acts[i] = int(actions[a])
         obs = self.sim.step(acts)
+        self._arrivals.append(self.sim.arrived)
         ev = self.sim.events
         mean_delay = ev.delay_sum_at / np.maximum(ev.delivered_at, 1)
         rew = -ev.lost_at - mean_delay

@@ -184,6 +184,7 @@ class PacketSim:
         self.events: TickEvents | None = None
         self.last_delivered = np.zeros(0, np.int64)
         """ids of the packets delivered in the last tick"""
+        self.arrived = 0
         self.idle = np.zeros(self.n, np.int64)
         """ticks since each router's last new packet (``arrivals="hazard"``)"""
         self._backlog(*self.initial_backlog)
@@ -318,7 +319,9 @@ class PacketSim:
             self.idle[k > 0] = 0
         else:
             k = self.rng.poisson(self.load, self.n)
-        if k.sum() == 0:
+        self.arrived = int(k.sum())
+        """packets created by the traffic in the last tick (not the initial backlog)"""
+        if self.arrived == 0:
             return
         src = np.repeat(np.arange(self.n), k)
         self.add_packets(src, *self._draw(src))
