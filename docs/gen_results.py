@@ -157,6 +157,10 @@ def file_section(name: str, doc: dict, assets: dict[str, Path]) -> list[str]:
     if png.exists():
         assets[f"results/{name}.png"] = png
         out += [f"![results/{name}.png]({name}.png)", ""]
+    for extra in doc.get("plots", []):  # further plots of the file's rows (their names are listed in it)
+        if (RESULTS / extra).exists():
+            assets[f"results/{extra}"] = RESULTS / extra
+            out += [f"![results/{extra}]({extra})", ""]
     assets[f"results/{name}.json"] = RESULTS / f"{name}.json"
     out += [
         f"File: [`results/{name}.json`]({name}.json) (benchmark `{doc.get('benchmark', name)}`). Produced by:",

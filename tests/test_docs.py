@@ -192,18 +192,18 @@ HEADLINES = {
     "routing": [
         (
             "routing",
-            {"topology": "b4", "controller": "mamrl", "experiment": "load", "load": 0.3},
-            "delivery_time_vs_spa",
+            {"topology": "b4", "controller": "mamrl-prior", "experiment": "utilisation", "utilisation": 0.9},
+            "sojourn_time_vs_spa",
         ),
         (
             "routing",
-            {"topology": "b4", "controller": "mamrl", "experiment": "load", "load": 0.5},
-            "delivery_time_vs_spa",
+            {"topology": "att", "controller": "mamrl-prior", "experiment": "utilisation", "utilisation": 0.9},
+            "sojourn_time_vs_spa",
         ),
         (
             "routing",
-            {"topology": "att", "controller": "mamrl", "experiment": "link_failure"},
-            "adapt_episodes_per_scenario",
+            {"topology": "b4", "controller": "mamrl-prior", "experiment": "utilisation", "utilisation": 0.1},
+            "delivery_time_vs_spa",
         ),
     ],
     "critical-node": [

@@ -538,3 +538,17 @@ def test_residual_policy_on_a_prior_follows_it_and_learns():
     ctrl = RouterPolicyController(learner, learn=True)
     run_episode(ctrl, RoutingParallelEnv(topo, load=0.2, horizon=40), 2)
     assert learner.episodes == 1
+
+
+@pytest.mark.slow
+def test_utilisation_benchmark_quick_smoke(tmp_path):
+    from routing_utilisation import CONTROLLERS, run  # benchmarks/routing_utilisation.py
+
+    doc = run(out=tmp_path, runs=tmp_path / "runs", quick=True, topologies=("b4",))
+    rows = [r for r in doc["rows"] if r["experiment"] == "utilisation"]
+    assert {r["controller"] for r in rows} == set(CONTROLLERS)
+    assert any(r["paper_load"] and r["load"] == 0.5 for r in rows)
+    assert all({"utilisation", "load", "sojourn_time", "throughput", "sojourn_time_vs_spa"} <= set(r) for r in rows)
+    fails = [r for r in doc["rows"] if r["experiment"] == "utilisation_failure"]
+    assert {"mamrl-prior", "random-init", "q-routing"} <= {r["controller"] for r in fails}
+    assert "b4" in doc["utilisation_run"]["bars"] and "b4" in doc["utilisation_run"]["failure_bars"]
