@@ -364,8 +364,10 @@ def kernel_ticks_per_second(
     """Shortest-path routing (a fixed routing) on ``name`` in the compiled kernel
     (:class:`~netctrl.problems.routing.kernel.FixedRoutingSim`), ``episodes`` episodes of ``ticks`` ticks: ticks
     per second of the simulation alone (the traffic drawn beforehand) and with each episode's traffic drawn in
-    the timing; and for the same routing in ``PacketSim`` (one episode). Best of ``repeats``."""
-    from netctrl.problems.routing.kernel import FixedRoutingSim, traffic
+    the timing; the same episodes stepped together (:class:`~netctrl.problems.routing.kernel.BatchedFixedRoutingSim`,
+    environment-ticks per second, the traffic drawn beforehand); and for the same routing in ``PacketSim`` (one
+    episode). Best of ``repeats``."""
+    from netctrl.problems.routing.kernel import BatchedFixedRoutingSim, FixedRoutingSim, traffic
 
     topo = load_topology(name)
     ref = PacketSim(topo, load, seed=0)
@@ -394,8 +396,16 @@ def kernel_ticks_per_second(
             dest = np.where(head >= 0, sim.p_dst[np.maximum(head, 0)], 0)
             sim.step(np.where(head >= 0, next_hop[rows, dest], 0))
         slow = max(slow, ticks / (time.perf_counter() - t0))
+    batched = 0.0
+    BatchedFixedRoutingSim(topo, next_hop, [draw(0), draw(1)]).run(ticks)  # compiled before timing
+    for r in range(repeats):
+        arrivals = [draw(1000 * r + e) for e in range(episodes)]
+        t0 = time.perf_counter()
+        BatchedFixedRoutingSim(topo, next_hop, arrivals).run(ticks)
+        batched = max(batched, episodes * ticks / (time.perf_counter() - t0))
     return {
         f"kernel_ticks_per_s_{name}": round(alone, 1),
+        f"kernel_batched_env_ticks_per_s_{name}": round(batched, 1),
         f"kernel_ticks_per_s_{name}_with_traffic": round(drawn, 1),
         f"sim_ticks_per_s_{name}_spa": round(slow, 1),
     }

@@ -82,3 +82,22 @@ def test_kernel_hand_computed_delivery_on_an_empty_path():
     fast.run(49)
     m = fast.metrics()
     assert m["delivered"] == 1 and m["delivery_time"] == sum(path) and m["backlog"] == 0
+
+
+def test_batched_kernel_equals_one_environment_at_a_time():
+    from netctrl.problems.routing.kernel import BatchedFixedRoutingSim
+
+    topo = load_topology("geant")
+    ref = PacketSim(topo, 0.3, seed=0)
+    next_hop = ShortestPath(topo).next_hop
+    arrivals = [
+        traffic(np.random.default_rng(s), topo.num_nodes, 200, load, ref.size_lo, ref.size_hi, ref.size_ref)
+        for s, load in ((1, 0.05), (2, 0.3), (3, 0.6))  # different traffic sizes; the last saturates
+    ]
+    batch = BatchedFixedRoutingSim(topo, next_hop, arrivals, queue_width=4)
+    batch.run(80)
+    batch.run(120)
+    for got, a in zip(batch.metrics(), arrivals):
+        one = FixedRoutingSim(topo, next_hop, a)
+        one.run(200)
+        assert got == one.metrics()

@@ -10,13 +10,14 @@ creation order): driven by the same arrivals and the same routing, the kernel an
 episode to the last packet (tested on B4, GEANT and AT&T, light to saturated load).
 
 It is the simulator for evaluating fixed routings at speed (about 90x ``PacketSim`` on AT&T, see
-``results/routing.json``'s ``speed``); the learners still step ``PacketSim`` tick by tick.
+``results/routing.json``'s ``speed``); :class:`BatchedFixedRoutingSim` steps several episodes in one call
+(:func:`run_batch`, parallel threads). The learners still step ``PacketSim`` tick by tick.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 
 @njit(cache=True)
@@ -236,3 +237,119 @@ def traffic(rng: np.random.Generator, n: int, ticks: int, load: float, size_lo: 
     dst = (src + 1 + rng.integers(0, n - 1, total)) % n
     size = rng.uniform(size_lo, size_hi, total) * size_ref
     return counts.astype(np.int64), dst.astype(np.int64), size
+
+
+@njit(cache=True, parallel=True)
+def run_batch(
+    left,
+    t,
+    next_hop,
+    out_arcs,
+    arc_dst,
+    capacity,
+    latency,
+    max_in,
+    arc_load,
+    q_buf,
+    q_head,
+    q_len,
+    p_dst,
+    p_size,
+    p_created,
+    p_enq,
+    p_arc,
+    wheel,
+    wheel_n,
+    tr_count,
+    tr_dst,
+    tr_size,
+    tr_pos,
+    stats,
+):
+    """:func:`run_fixed` for a batch of environments (leading axis of every state array), in parallel threads;
+    ``left[b]`` ticks for environment ``b`` from its tick ``t[b]``. Returns the ticks each one did."""
+    done = np.zeros(left.shape[0], np.int64)
+    for b in prange(left.shape[0]):
+        if left[b] > 0:
+            done[b] = run_fixed(
+                left[b],
+                t[b],
+                next_hop,
+                out_arcs,
+                arc_dst,
+                capacity,
+                latency,
+                max_in,
+                arc_load[b],
+                q_buf[b],
+                q_head[b],
+                q_len[b],
+                p_dst[b],
+                p_size[b],
+                p_created[b],
+                p_enq[b],
+                p_arc[b],
+                wheel[b],
+                wheel_n[b],
+                tr_count[b],
+                tr_dst[b],
+                tr_size[b],
+                tr_pos[b],
+                stats[b],
+            )
+    return done
+
+
+class BatchedFixedRoutingSim:
+    """Several episodes of one topology and routing stepped together (:func:`run_batch`: one compiled call, the
+    environments in parallel threads), each the same episode as :class:`FixedRoutingSim` with its arrivals."""
+
+    def __init__(self, topology, next_hop, arrivals: list, queue_width: int = 64) -> None:
+        sims = [FixedRoutingSim(topology, next_hop, a, queue_width) for a in arrivals]  # tick 0 injected
+        self.sims, self.B = sims, len(sims)
+        one = sims[0]
+        self.shared = (one.next_hop, one.out_arcs, one.arc_dst, one.capacity, one.latency, one.max_in)
+        self.max_ticks = min(s.max_ticks for s in sims)
+
+        def stack(name):
+            arrs = [getattr(s, name) for s in sims]
+            if arrs[0].ndim == 0 or name in ("arc_load", "q_head", "q_len", "wheel", "wheel_n", "tr_pos", "stats"):
+                return np.stack(arrs)
+            width = max(a.shape[0] for a in arrs)  # per-episode lengths differ: pad
+            out = np.zeros((len(arrs), width, *arrs[0].shape[1:]), arrs[0].dtype)
+            for i, a in enumerate(arrs):
+                out[i, : a.shape[0]] = a
+            return out
+
+        self._names = ("arc_load", "q_buf", "q_head", "q_len", "p_dst", "p_size", "p_created", "p_enq", "p_arc")
+        self._names += ("wheel", "wheel_n", "counts", "dst", "size", "tr_pos", "stats")
+        self.state = {n: stack(n) for n in self._names}
+        self.t = np.zeros(self.B, np.int64)
+
+    def _grow_queues(self) -> None:
+        B, n, w = self.state["q_buf"].shape
+        buf = np.zeros((B, n, 2 * w), np.int64)
+        for b in range(B):
+            for i in range(n):
+                idx = (self.state["q_head"][b, i] + np.arange(self.state["q_len"][b, i])) % w
+                buf[b, i, : len(idx)] = self.state["q_buf"][b, i, idx]
+        self.state["q_buf"], self.state["q_head"][:] = buf, 0
+
+    def run(self, ticks: int) -> None:
+        """Advance every environment ``ticks`` ticks (at most to the end of the shortest traffic)."""
+        left = np.full(self.B, min(int(ticks), self.max_ticks - int(self.t.max())), np.int64)
+        while left.max() > 0:
+            done = run_batch(left, self.t, *self.shared, *(self.state[k] for k in self._names))
+            self.t += done
+            left -= done
+            if left.max() > 0:
+                self._grow_queues()
+
+    def metrics(self) -> list[dict]:
+        """Each environment's :meth:`FixedRoutingSim.metrics`."""
+        out = []
+        for b, sim in enumerate(self.sims):
+            sim.stats, sim.t = self.state["stats"][b], int(self.t[b])
+            sim.q_len, sim.wheel_n = self.state["q_len"][b], self.state["wheel_n"][b]
+            out.append(sim.metrics())
+        return out
