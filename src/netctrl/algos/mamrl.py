@@ -340,10 +340,7 @@ def pg_loss(policy: RouterPolicies, episodes: Sequence[Episode], cfg: MAMRLConfi
         logp = torch.where(acted, logp_all.gather(-1, act[..., None])[..., 0], torch.zeros(()))
         ent = -(logp_all.exp() * logp_all).sum(-1)
         if prior is not None:  # minus KL(pi || prior): stay near the prior where the advantage is silent
-            log_prior = torch.log(
-                torch.nn.functional.pad(prior, (0, logp_all.shape[-1] - prior.shape[-1])).clamp(min=1e-12)
-            )
-            ent = -(logp_all.exp() * (logp_all - log_prior)).sum(-1)
+            ent = -(logp_all.exp() * (logp_all - policy.log_prior(prior))).sum(-1)
         ent = torch.where(acted, ent, torch.zeros(()))
         cnt = torch.from_numpy(np.maximum(ep.acted.sum(0), 1)).float()
         total = total - ((logp * adv + cfg.entropy * ent).sum(1) / cnt).sum()

@@ -72,9 +72,13 @@ class RouterPolicies(nn.Module):
             if j < k - 1:
                 z = torch.relu(z)
         if prior is not None:
-            pad = self.d - prior.shape[-1]
-            z = z + torch.log(torch.nn.functional.pad(prior, (0, pad)).clamp(min=1e-12))
+            z = z + self.log_prior(prior)
         return z.masked_fill(~self.mask[:, None, :], float("-inf"))
+
+    def log_prior(self, prior: torch.Tensor) -> torch.Tensor:
+        """``log prior`` ``(N, B, D)`` of next-hop probabilities ``(N, B, D')``, padded to ``D`` links (zeros there,
+        clamped at 1e-12 so that the log is finite)."""
+        return torch.log(torch.nn.functional.pad(prior, (0, self.d - prior.shape[-1])).clamp(min=1e-12))
 
     def __repr__(self) -> str:
         return (

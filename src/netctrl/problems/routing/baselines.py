@@ -20,7 +20,7 @@ import numpy as np
 
 from ...controllers import Controller
 from ...errors import ConfigError
-from .capacity import balanced_routing, delay_routing, min_max_unit_load
+from .capacity import balanced_routing, delay_routing
 from .scenario import RoutingTopology
 
 
@@ -96,14 +96,15 @@ class DelayRouting(BalancedRouting):
     :func:`~netctrl.problems.routing.capacity.delay_routing` at ``load`` (packets per router and tick), the
     routing of least modelled delivery time (latency plus M/D/1 waits at the routers' utilisations; SPA's
     least-latency paths at light load, spread like ``balanced`` near capacity). What an operator who knows
-    the traffic level and the topology runs; like SPA it ignores failures."""
+    the traffic level and the topology runs; like SPA it ignores failures. ``balanced``: the balanced routing's
+    ``(w*, split)`` if already solved (:func:`~netctrl.problems.routing.capacity.balanced_routing`)."""
 
     name = "min-delay"
 
-    def __init__(self, topology: RoutingTopology, load: float):
+    def __init__(self, topology: RoutingTopology, load: float, balanced: tuple[float, np.ndarray] | None = None):
         self.topo = topology
         self.load = float(load)
-        self.modelled_delay, self.split = delay_routing(topology, self.load)
+        self.modelled_delay, self.split = delay_routing(topology, self.load, balanced)
         self.cum = np.cumsum(self.split, axis=2)
 
 
@@ -111,7 +112,7 @@ class DelayPrior:
     """The minimum-delay routing (:func:`~netctrl.problems.routing.capacity.delay_routing`) for a measured packet
     rate, as next-hop distributions: the operator's routing that a learner can use as its prior.
 
-    The rate is rounded to utilisation levels ``step`` apart (``rho = rate * w*``, :func:`min_max_unit_load`);
+    The rate is rounded to utilisation levels ``step`` apart (``rho = rate * w*``, ``w*`` of :func:`balanced_routing`);
     each level's LP is solved once, on first use. ``floor`` mixes every distribution with a uniform choice over
     the router's links, so that no link has probability 0 (a learner can still move onto it).
     """
@@ -122,7 +123,8 @@ class DelayPrior:
         if not 0 <= floor < 1:
             raise ConfigError(f"'floor' in [0, 1) expected (got {floor!r})")
         self.topo, self.step, self.floor = topology, float(step), float(floor)
-        self.unit_load = min_max_unit_load(topology)
+        self._balanced = balanced_routing(topology)  # every level's LP needs it: solved once
+        self.unit_load = self._balanced[0]
         valid = topology.out_arcs >= 0
         self._uniform = valid / valid.sum(axis=1, keepdims=True)  # (N, D)
         self._levels: dict[int, np.ndarray] = {}
@@ -136,7 +138,7 @@ class DelayPrior:
         """(N, dest, D) the routing for the rate's level, floored."""
         k = self.level(rate)
         if k not in self._levels:
-            _, split = delay_routing(self.topo, k * self.step / self.unit_load)
+            _, split = delay_routing(self.topo, k * self.step / self.unit_load, self._balanced)
             self._levels[k] = (1 - self.floor) * split + self.floor * self._uniform[:, None, :]
         return self._levels[k]
 

@@ -169,7 +169,9 @@ def queue_wait(rho):
     return rho / (2.0 * (1.0 - rho))
 
 
-def delay_routing(topology: RoutingTopology, load: float) -> tuple[float, np.ndarray]:
+def delay_routing(
+    topology: RoutingTopology, load: float, balanced: tuple[float, np.ndarray] | None = None
+) -> tuple[float, np.ndarray]:
     """``(cost, split)``: the routing (splittable, any paths) of least expected delivery time at ``load`` new
     packets per router and tick, and its modelled mean delivery time (ticks) per packet: every packet pays the
     latencies of its arcs plus, at every router ``v`` that forwards it, the M/D/1 wait :func:`queue_wait` at
@@ -179,13 +181,14 @@ def delay_routing(topology: RoutingTopology, load: float) -> tuple[float, np.nda
     At light load it is a least-latency routing (SPA's paths); as the load grows it spreads packets away from the
     busiest routers. Above :data:`DELAY_ROUTING_MAX_UTILISATION` of the best possible busiest load (``load *
     w* >= 0.95``; :func:`min_max_unit_load`), where the modelled waits blow up, it returns
-    :func:`balanced_routing`'s split and ``inf``."""
+    :func:`balanced_routing`'s split and ``inf``. ``balanced``: that routing's ``(w*, split)`` if already solved
+    (e.g. for many loads), else it is solved here."""
     if not (np.isfinite(load) and load >= 0):
         raise ValueError(f"'load' >= 0 expected (got {load!r})")
     N, E = topology.num_nodes, topology.num_arcs
-    w_star, balanced = balanced_routing(topology)
+    w_star, balanced_split = balanced if balanced is not None else balanced_routing(topology)
     if load * w_star >= DELAY_ROUTING_MAX_UTILISATION:
-        return float("inf"), balanced
+        return float("inf"), balanced_split
     lam = max(float(load), 1e-9)
     conservation, outflow, net, x_upper = _flow_rows(topology)
     bps = _RHO_GRID / lam  # breakpoints of w

@@ -184,12 +184,8 @@ class FixedRoutingSim:
         return self.counts, self.dst, self.size, self.tr_pos, self.stats
 
     def _grow_queues(self) -> None:
-        n, w = self.q_buf.shape
-        buf = np.zeros((n, 2 * w), np.int64)
-        for i in range(n):  # unroll each ring from its head
-            idx = (self.q_head[i] + np.arange(self.q_len[i])) % w
-            buf[i, : self.q_len[i]] = self.q_buf[i, idx]
-        self.q_buf, self.q_head = buf, np.zeros(n, np.int64)
+        self.q_buf = _grown(self.q_buf, self.q_head, self.q_len)
+        self.q_head = np.zeros_like(self.q_head)
 
     def run(self, ticks: int) -> None:
         """Advance ``ticks`` ticks (at most to the end of the traffic)."""
@@ -217,16 +213,31 @@ class FixedRoutingSim:
                 self._grow_queues()
 
     def metrics(self) -> dict:
-        generated, delivered, lost, delay_sum, packet_ticks, _ = (float(x) for x in self.stats)
-        return {
-            "delivery_time": delay_sum / delivered if delivered else float("nan"),
-            "sojourn_time": packet_ticks / max(generated, 1),
-            "packets_lost": int(lost),
-            "delivered": int(delivered),
-            "generated": int(generated),
-            "throughput": delivered / max(self.t, 1),
-            "backlog": int(self.q_len.sum() + self.wheel_n.sum()),
-        }
+        return _metrics(self.stats, self.t, self.q_len, self.wheel_n)
+
+
+def _grown(q_buf: np.ndarray, q_head: np.ndarray, q_len: np.ndarray) -> np.ndarray:
+    """Ring buffers ``(..., routers, width)`` twice as wide, each ring unrolled from its head (heads become 0)."""
+    *lead, w = q_buf.shape
+    buf = np.zeros((*lead, 2 * w), np.int64)
+    for ix in np.ndindex(*lead):  # every router's ring (of every environment)
+        idx = (q_head[ix] + np.arange(q_len[ix])) % w
+        buf[ix][: len(idx)] = q_buf[ix][idx]
+    return buf
+
+
+def _metrics(stats: np.ndarray, t: int, q_len: np.ndarray, wheel_n: np.ndarray) -> dict:
+    """``PacketSim.metrics`` of one environment's counters, queues and timing wheel at tick ``t``."""
+    generated, delivered, lost, delay_sum, packet_ticks, _ = (float(x) for x in stats)
+    return {
+        "delivery_time": delay_sum / delivered if delivered else float("nan"),
+        "sojourn_time": packet_ticks / max(generated, 1),
+        "packets_lost": int(lost),
+        "delivered": int(delivered),
+        "generated": int(generated),
+        "throughput": delivered / max(int(t), 1),
+        "backlog": int(q_len.sum() + wheel_n.sum()),
+    }
 
 
 def traffic(rng: np.random.Generator, n: int, ticks: int, load: float, size_lo: float, size_hi: float, size_ref: float):
@@ -306,17 +317,14 @@ class BatchedFixedRoutingSim:
 
     def __init__(self, topology, next_hop, arrivals: list, queue_width: int = 64) -> None:
         sims = [FixedRoutingSim(topology, next_hop, a, queue_width) for a in arrivals]  # tick 0 injected
-        self.sims, self.B = sims, len(sims)
+        self.B = len(sims)
         one = sims[0]
         self.shared = (one.next_hop, one.out_arcs, one.arc_dst, one.capacity, one.latency, one.max_in)
         self.max_ticks = min(s.max_ticks for s in sims)
 
-        def stack(name):
+        def stack(name):  # along a new leading axis; arrays of per-episode length (packets, traffic) padded
             arrs = [getattr(s, name) for s in sims]
-            if arrs[0].ndim == 0 or name in ("arc_load", "q_head", "q_len", "wheel", "wheel_n", "tr_pos", "stats"):
-                return np.stack(arrs)
-            width = max(a.shape[0] for a in arrs)  # per-episode lengths differ: pad
-            out = np.zeros((len(arrs), width, *arrs[0].shape[1:]), arrs[0].dtype)
+            out = np.zeros((len(arrs), max(a.shape[0] for a in arrs), *arrs[0].shape[1:]), arrs[0].dtype)
             for i, a in enumerate(arrs):
                 out[i, : a.shape[0]] = a
             return out
@@ -327,13 +335,9 @@ class BatchedFixedRoutingSim:
         self.t = np.zeros(self.B, np.int64)
 
     def _grow_queues(self) -> None:
-        B, n, w = self.state["q_buf"].shape
-        buf = np.zeros((B, n, 2 * w), np.int64)
-        for b in range(B):
-            for i in range(n):
-                idx = (self.state["q_head"][b, i] + np.arange(self.state["q_len"][b, i])) % w
-                buf[b, i, : len(idx)] = self.state["q_buf"][b, i, idx]
-        self.state["q_buf"], self.state["q_head"][:] = buf, 0
+        st = self.state
+        st["q_buf"] = _grown(st["q_buf"], st["q_head"], st["q_len"])
+        st["q_head"][:] = 0
 
     def run(self, ticks: int) -> None:
         """Advance every environment ``ticks`` ticks (at most to the end of the shortest traffic)."""
@@ -347,9 +351,5 @@ class BatchedFixedRoutingSim:
 
     def metrics(self) -> list[dict]:
         """Each environment's :meth:`FixedRoutingSim.metrics`."""
-        out = []
-        for b, sim in enumerate(self.sims):
-            sim.stats, sim.t = self.state["stats"][b], int(self.t[b])
-            sim.q_len, sim.wheel_n = self.state["q_len"][b], self.state["wheel_n"][b]
-            out.append(sim.metrics())
-        return out
+        st = self.state
+        return [_metrics(st["stats"][b], self.t[b], st["q_len"][b], st["wheel_n"][b]) for b in range(self.B)]

@@ -185,6 +185,7 @@ class PacketSim:
         self.last_delivered = np.zeros(0, np.int64)
         """ids of the packets delivered in the last tick"""
         self.arrived = 0
+        """packets created by the traffic in the last tick (not the initial backlog)"""
         self.idle = np.zeros(self.n, np.int64)
         """ticks since each router's last new packet (``arrivals="hazard"``)"""
         self._backlog(*self.initial_backlog)
@@ -270,10 +271,11 @@ class PacketSim:
         arcs = topo.out_arcs[senders, a]
         size = self.p_size[pk]
         residual = topo.capacity[arcs] - self.arc_load[arcs]
-        if self.half_duplex:  # both directions share the link; the lower-numbered sender goes first
+        if not self.half_duplex:
+            ok = residual >= size
+        else:  # both directions share the link; the lower-numbered sender goes first
             residual = residual - self.arc_load[arcs ^ 1]
-        ok = residual >= size
-        if self.half_duplex:
+            ok = residual >= size
             first = np.full(topo.num_arcs, -1, np.int64)
             first[arcs] = np.arange(len(arcs))
             other = first[arcs ^ 1]
@@ -320,7 +322,6 @@ class PacketSim:
         else:
             k = self.rng.poisson(self.load, self.n)
         self.arrived = int(k.sum())
-        """packets created by the traffic in the last tick (not the initial backlog)"""
         if self.arrived == 0:
             return
         src = np.repeat(np.arange(self.n), k)
