@@ -514,9 +514,9 @@ def run(
     return doc
 
 
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(doc: str) -> argparse.ArgumentParser:
+    """The options the routing benchmarks share (per-topology records, training budget, smoke runs)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("results"))
     p.add_argument("--runs", type=Path, default=Path("runs/bench"), help="per-topology records (reused if present)")
     p.add_argument("--topologies", nargs="+", default=list(TOPOLOGIES))
@@ -524,6 +524,12 @@ if __name__ == "__main__":
     p.add_argument("--retrain", action="store_true", help="recompute records even if present")
     p.add_argument("--train-only", action="store_true", help="write the topologies' records, not the results")
     p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
+    return p
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    p = parser(__doc__)
     p.add_argument(
         "--speed-only",
         action="store_true",

@@ -35,7 +35,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -47,7 +46,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import torch
 from common import command_line, machine
-from routing import TOPOLOGIES, train_learners
+from routing import TOL_DELAY, TOPOLOGIES, adapt_episodes, parser, train_learners
 
 from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, make_policy, meta_train, train_online
 from netctrl.controllers import run_episode
@@ -68,7 +67,6 @@ CONTROLLERS = ("spa", "balanced", "min-delay", "random", "q-routing", *LEARNERS)
 FAIL_RHO, FAIL_HORIZON, FAIL_EPISODES, PRE_EPISODES = 0.7, 200, 60, 5
 REPLANNED = "min-delay (re-planned)"
 """the minimum-delay routing of the failed network (it knows the failure): the level any routing can get back to"""
-WINDOW, TOL_DELAY, TOL_LOSS = 5, 0.10, 0.005
 JUDGED = "mamrl-prior"
 """the learner the bars are judged on (docs/development-log.md, decided before its numbers)"""
 METRICS = ("delivery_time", "sojourn_time", "throughput", "packets_lost", "delivered", "generated", "backlog")
@@ -161,7 +159,6 @@ def trained_learners(name: str, run_dir: Path, minutes: float, quick: bool, retr
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)
-        state = torch.load(path, weights_only=True)
     env = RoutingParallelEnv(topo, horizon=HORIZON)
     learners = {k: learner_from(state[k], state["cfg"][k], env) for k in LEARNERS}
     return learners, state["training"]
@@ -193,18 +190,15 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, retrain:
     if quick:
         points = [points[1], points[9], points[-1]]
     rows = []
+    spa, balanced, rand = ShortestPath(topo), BalancedRouting(topo), RandomRouting()
     for rho, lam, paper in track(points, f"[{name}] utilisation sweep"):
 
         def env(lam=lam):
             return RoutingParallelEnv(topo, load=lam, horizon=HORIZON)
 
         res: dict[str, list[dict]] = {}
-        static = {
-            "spa": ShortestPath(topo),
-            "balanced": BalancedRouting(topo),
-            "min-delay": DelayRouting(topo, lam),
-            "random": RandomRouting(),
-        }
+        min_delay = DelayRouting(topo, lam, (balanced.unit_load, balanced.split))
+        static = {"spa": spa, "balanced": balanced, "min-delay": min_delay, "random": rand}
         for ctrl, c in static.items():
             res[ctrl] = [run_episode(c, env(), s).metrics for s in seeds]
         q = QRouting(topo)
@@ -231,9 +225,9 @@ def run_topology(name: str, run_dir: Path, minutes: float, quick: bool, retrain:
 
 
 def adapted_after(ms: list[dict], pre: dict) -> int | None:
-    """Smallest ``k`` with episodes ``k+1 .. k+WINDOW`` back within ``1 + TOL_DELAY`` of the pre-failure delivery
+    """Smallest ``k`` with episodes ``k+1 .. k+WINDOW`` back within ``1 + TOL_DELAY`` of a pre-failure delivery
     time ``pre["delivery_time"]`` and losing at most ``pre["packets_lost"]`` + ``TOL_LOSS`` of the packets generated
-    (the learner's own pre-failure level; the same rule and episode unit for every learner).
+    (``benchmarks/routing.py``'s ``adapt_episodes``; the same rule and episode unit for every learner).
 
     >>> pre = {"delivery_time": 10.0, "packets_lost": 0.0}
     >>> eps = [(30, 9), (14, 1)] + [(10.5, 0)] * 5
@@ -241,17 +235,8 @@ def adapted_after(ms: list[dict], pre: dict) -> int | None:
     >>> adapted_after(ms, pre)
     2
     """
-    d = np.array([m["delivery_time"] for m in ms], float)
-    lo = np.array([m["packets_lost"] for m in ms], float)
-    g = np.array([m["generated"] for m in ms], float)
-    for k in range(len(ms) - WINDOW + 1):
-        w = slice(k, k + WINDOW)
-        if (
-            np.nanmean(d[w]) <= (1 + TOL_DELAY) * pre["delivery_time"]
-            and lo[w].mean() <= pre["packets_lost"] + TOL_LOSS * g[w].mean()
-        ):
-            return k
-    return None
+    d, lo, g = ([m[k] for m in ms] for k in ("delivery_time", "packets_lost", "generated"))
+    return adapt_episodes(d, lo, g, pre["delivery_time"], pre["packets_lost"])
 
 
 def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
@@ -499,14 +484,8 @@ def run(
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=Path("results"))
-    p.add_argument("--runs", type=Path, default=Path("runs/bench"), help="per-topology records (reused if present)")
-    p.add_argument("--topologies", nargs="+", default=list(TOPOLOGIES))
-    p.add_argument("--minutes", type=float, default=10.0, help="meta-training time cap per topology is 0.4 x this")
-    p.add_argument("--retrain", action="store_true", help="train and sweep again even if records are present")
+    p = parser(__doc__)
     p.add_argument("--resweep", action="store_true", help="sweep again with the saved learners (learners.pt)")
-    p.add_argument("--train-only", action="store_true", help="write the topologies' records, not the results")
-    p.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a result")
     a = p.parse_args()
-    run(a.out, a.runs, tuple(a.topologies), a.minutes, a.quick, a.retrain, a.train_only, command_line(), a.resweep)
+    minutes = 10.0 if a.minutes is None else a.minutes
+    run(a.out, a.runs, tuple(a.topologies), minutes, a.quick, a.retrain, a.train_only, command_line(), a.resweep)
