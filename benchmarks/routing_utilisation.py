@@ -31,6 +31,7 @@ Usage::
     python benchmarks/routing_utilisation.py                 # records (reused) -> results/routing.json rows, plot
     python benchmarks/routing_utilisation.py --quick         # smoke run (not a result), its own files
     python benchmarks/routing_utilisation.py --resweep       # sweep again with the saved learners
+    python benchmarks/routing_utilisation.py --validate-failures   # the link-state prior's validation
 """
 
 from __future__ import annotations
@@ -51,7 +52,14 @@ from routing import TOL_DELAY, TOPOLOGIES, adapt_episodes, parser, train_learner
 from netctrl.algos.mamrl import MAMRLConfig, RouterLearner, make_policy, meta_train, train_online
 from netctrl.controllers import run_episode
 from netctrl.problems.routing import MAMRL_CONFIG, RoutingParallelEnv, load_topology, meta_tasks
-from netctrl.problems.routing.baselines import BalancedRouting, DelayRouting, QRouting, RandomRouting, ShortestPath
+from netctrl.problems.routing.baselines import (
+    BalancedRouting,
+    DelayRouting,
+    PriorRouting,
+    QRouting,
+    RandomRouting,
+    ShortestPath,
+)
 from netctrl.problems.routing.capacity import min_max_unit_load
 from netctrl.progress import track
 from netctrl.train import atomic_write_text
@@ -68,7 +76,14 @@ FAIL_RHO, FAIL_HORIZON, FAIL_EPISODES, PRE_EPISODES = 0.7, 200, 60, 5
 REPLANNED = "min-delay (re-planned)"
 """the minimum-delay routing of the failed network (it knows the failure): the level any routing can get back to"""
 JUDGED = "mamrl-prior"
-"""the learner the bars are judged on (docs/development-log.md, decided before its numbers)"""
+"""the learner the bars are judged on; in the failure experiment on the link-state prior (docs/development-log.md)"""
+STATIC_PRIOR = "mamrl-prior (static prior)"
+"""the judged learner's weights with the prior that ignores failures (the design before the link-state prior)"""
+PRIOR = "prior (link-state)"
+"""the judged learner's link-state prior alone (:class:`~netctrl.problems.routing.baselines.PriorRouting`)"""
+VALIDATION_TASKS = (1, 6, 11)
+"""the meta-training failures of the link-state prior's validation (indices into ``meta_tasks``; B4: A–B, E–H, G–K)"""
+VALIDATION_SEEDS = tuple(range(2000, 2010))
 METRICS = ("delivery_time", "sojourn_time", "throughput", "packets_lost", "delivered", "generated", "backlog")
 
 
@@ -244,7 +259,9 @@ def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
     meta-training task): each learner's pre-failure level (``PRE_EPISODES`` frozen episodes on the intact network),
     then ``FAIL_EPISODES`` online episodes on the failed one, one update after each (``q-routing`` from its table
     after ``Q_WARMUP`` episodes on the intact network; ``random-init``: MAMRL's learner from random weights, no
-    prior). ``adapt_episodes``: :func:`adapted_after` with the *judged learner's* pre-failure level as the target of
+    prior). The judged learner runs on the environment's link-state prior (``link_state=True``), ``STATIC_PRIOR``
+    is the same weights on the prior that ignores failures, ``PRIOR`` the link-state prior without a learner.
+    ``adapt_episodes``: :func:`adapted_after` with the *judged learner's* pre-failure level as the target of
     every learner (one target, so that the counts compare; a learner's own level would let one that was poor
     before the failure adapt at once); ``adapt_episodes_own_level``: with its own level. Written to
     ``run_dir/failure.json``."""
@@ -256,20 +273,24 @@ def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
     episodes = 8 if quick else FAIL_EPISODES
     scenarios = list(topo.failure_scenarios)[: 1 if quick else None]
 
-    def env(task=()):
-        return RoutingParallelEnv(topo, load=lam, horizon=FAIL_HORIZON, failed_links=task)
+    def env(task=(), link_state=False):
+        return RoutingParallelEnv(topo, load=lam, horizon=FAIL_HORIZON, failed_links=task, link_state=link_state)
 
     rows, curves = [], {}
     for si, task in enumerate(track(scenarios, f"[{name}] link failures at ρ {FAIL_RHO}")):
         pre_seeds = [61_000 + 100 * si + k for k in range(2 if quick else PRE_EPISODES)]
         seeds = [62_000 + 1000 * si + k for k in range(episodes)]
         learners = {k: learner_from(state[k], state["cfg"][k], env()) for k in LEARNERS}
+        learners[STATIC_PRIOR] = learner_from(state[JUDGED], state["cfg"][JUDGED], env())
         learners["random-init"] = RouterLearner(env(), MAMRLConfig(seed=2, **MAMRL_CONFIG))
         runs, pre = {}, {}
         for label, lrn in learners.items():
             pre[label] = [frozen_episode(lrn, env(), s) for s in pre_seeds]
             lrn.rng = np.random.default_rng(si)
-            runs[label] = [lrn.run(env(task), s) for s in seeds]
+            runs[label] = [lrn.run(env(task, label == JUDGED), s) for s in seeds]
+        prior = PriorRouting()  # the judged learner's prior alone: no learning
+        pre[PRIOR] = [run_episode(prior, env(), s).metrics for s in pre_seeds]
+        runs[PRIOR] = [run_episode(prior, env(task, True), s).metrics for s in seeds]
         q = QRouting(topo)
         for k in range(1 if quick else Q_WARMUP):
             run_episode(q, env(), 50_000 + k)
@@ -323,6 +344,97 @@ def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
     record = {"topology": name, "rows": rows, "curves": curves, "wall_s": round(time.perf_counter() - t0, 1)}
     atomic_write_text(run_dir / "failure.json", json.dumps(record, indent=1))
     return record
+
+
+def validate_failures(name: str, run_dir: Path, quick: bool, log=print) -> dict:
+    """The validation of the link-state prior (docs/development-log.md, written before its numbers): the judged
+    learner's weights with the static prior and with the link-state one (``RoutingParallelEnv(link_state=True)``)
+    on the meta-training failures ``VALIDATION_TASKS`` of ``meta_tasks``, by the test failures' protocol on seeds
+    90000.. (one target: 1.1 x the static learner's pre-failure delivery time), and the light-load delivery time
+    of the link-state learner against SPA's on validation seeds ``VALIDATION_SEEDS``. Written to
+    ``run_dir/failure_validation.json``."""
+    t0 = time.perf_counter()
+    topo = load_topology(name)
+    lam = FAIL_RHO / min_max_unit_load(topo)
+    state = torch.load(run_dir / "learners.pt", weights_only=True)
+    episodes = 8 if quick else FAIL_EPISODES
+    tasks = [meta_tasks(topo)[i] for i in VALIDATION_TASKS[: 1 if quick else None]]
+
+    def env(task=(), link_state=False, load=lam, horizon=FAIL_HORIZON):
+        return RoutingParallelEnv(topo, load=load, horizon=horizon, failed_links=task, link_state=link_state)
+
+    def learner():
+        return learner_from(state[JUDGED], state["cfg"][JUDGED], env())
+
+    scenarios = []
+    for si, task in enumerate(track(tasks, f"[{name}] validation failures at ρ {FAIL_RHO}")):
+        pre_seeds = [90_000 + 100 * si + k for k in range(2 if quick else PRE_EPISODES)]
+        seeds = [91_000 + 1000 * si + k for k in range(episodes)]
+        pre = [frozen_episode(learner(), env(), s) for s in pre_seeds]
+        level = {k: float(np.nanmean([m[k] for m in pre])) for k in ("delivery_time", "packets_lost")}
+        out = {
+            "scenario": topo.link_names(task),
+            "target_delivery_time": round((1 + TOL_DELAY) * level["delivery_time"], 3),
+        }
+        for variant, link_state in (("static", False), ("link-state", True)):
+            lrn = learner()
+            lrn.rng = np.random.default_rng(si)
+            ms = [lrn.run(env(task, link_state), s) for s in seeds]
+            out[variant] = {
+                "adapt_episodes": adapted_after(ms, level),
+                "first_packets_lost": ms[0]["packets_lost"],
+                "final_delivery_time": round(float(np.nanmean([m["delivery_time"] for m in ms[-5:]])), 3),
+            }
+        scenarios.append(out)
+        log(
+            f"[{name}] validation {out['scenario']}: static {out['static']['adapt_episodes']}, "
+            f"link-state {out['link-state']['adapt_episodes']}"
+        )
+    light = {}
+    seeds = VALIDATION_SEEDS[:2] if quick else VALIDATION_SEEDS
+    for rho in (0.05, 0.1):
+        load = rho * lam / FAIL_RHO
+        spa = [run_episode(ShortestPath(topo), env(load=load, horizon=HORIZON), s).metrics for s in seeds]
+        ls = [frozen_episode(learner(), env(link_state=True, load=load, horizon=HORIZON), s) for s in seeds]
+        light[str(rho)] = round(
+            float(np.nanmean([m["delivery_time"] for m in ls]) / np.nanmean([m["delivery_time"] for m in spa])), 4
+        )
+    record = {
+        "topology": name,
+        "scenarios": scenarios,
+        "light_delivery_time_vs_spa": light,
+        "episodes": episodes,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+    atomic_write_text(run_dir / "failure_validation.json", json.dumps(record, indent=1))
+    return record
+
+
+def validation_decision(records: list[dict]) -> dict:
+    """The rule of docs/development-log.md on the validation records: adopt the link-state prior if the median
+    episodes to adapt falls (not adapted within the run counts as one more than its episodes) and the light-load
+    delivery time stays <= 1.02 x SPA's on every network.
+
+    >>> rec = {"episodes": 60, "light_delivery_time_vs_spa": {"0.05": 1.0, "0.1": 1.01}, "scenarios": [
+    ...     {"static": {"adapt_episodes": None}, "link-state": {"adapt_episodes": 3}},
+    ...     {"static": {"adapt_episodes": 9}, "link-state": {"adapt_episodes": 0}}]}
+    >>> validation_decision([rec])["adopt"]
+    True
+    """
+    median = {}
+    for variant in ("static", "link-state"):
+        ks = [
+            rec["episodes"] + 1 if sc[variant]["adapt_episodes"] is None else sc[variant]["adapt_episodes"]
+            for rec in records
+            for sc in rec["scenarios"]
+        ]
+        median[variant] = float(np.median(ks))
+    light_ok = all(v <= 1.02 for rec in records for v in rec["light_delivery_time_vs_spa"].values())
+    return {
+        "median_adapt_episodes": median,
+        "light_delivery_time_ok": light_ok,
+        "adopt": median["link-state"] < median["static"] and light_ok,
+    }
 
 
 def failure_bars(rows: list[dict], learner: str = JUDGED) -> dict:
@@ -434,10 +546,19 @@ def run(
     train_only: bool = False,
     command: str | None = None,
     resweep: bool = False,
+    validate: bool = False,
 ) -> dict | None:
-    records, failures = [], []
+    records, failures, validation = [], [], []
     for name in topologies:
         run_dir = Path(runs) / ("routing_utilisation-quick" if quick else "routing_utilisation") / name
+        vpath = run_dir / "failure_validation.json"
+        if validate:
+            if not (run_dir / "learners.pt").exists():
+                run_topology(name, run_dir, minutes, quick, retrain)
+            validation.append(validate_failures(name, run_dir, quick))
+            continue
+        if vpath.exists():
+            validation.append(json.loads(vpath.read_text()))
         path = run_dir / "record.json"
         if path.exists() and not (retrain or resweep):
             print(f"[{name}] reusing {path}")
@@ -449,6 +570,10 @@ def run(
             failures.append(json.loads(fpath.read_text()))
         else:
             failures.append(failure_record(name, run_dir, quick))
+    if validate:
+        decision = validation_decision(validation)
+        print(json.dumps(decision, indent=1))
+        return decision
     if train_only:
         return None
     fail_rows = [r for rec in failures for r in rec["rows"]]
@@ -474,6 +599,12 @@ def run(
         "failure_rule": adapted_after.__doc__.split(">>>")[0].strip(),
         "failure_wall_s": {rec["topology"]: rec["wall_s"] for rec in failures},
     }
+    if len(validation) == len(records):
+        doc["utilisation_run"]["failure_validation"] = {
+            "records": validation,
+            "decision": validation_decision(validation),
+            "rule": validation_decision.__doc__.split(">>>")[0].strip(),
+        }
     png = "routing_utilisation-quick.png" if quick else "routing_utilisation.png"
     doc["plots"] = sorted(set(doc.get("plots", [])) | {png})
     atomic_write_text(target, json.dumps(doc, indent=2) + "\n")
@@ -486,6 +617,22 @@ if __name__ == "__main__":
     torch.set_num_threads(1)
     p = parser(__doc__)
     p.add_argument("--resweep", action="store_true", help="sweep again with the saved learners (learners.pt)")
+    p.add_argument(
+        "--validate-failures",
+        action="store_true",
+        help="the link-state prior's validation on meta-training failures (docs/development-log.md)",
+    )
     a = p.parse_args()
     minutes = 10.0 if a.minutes is None else a.minutes
-    run(a.out, a.runs, tuple(a.topologies), minutes, a.quick, a.retrain, a.train_only, command_line(), a.resweep)
+    run(
+        a.out,
+        a.runs,
+        tuple(a.topologies),
+        minutes,
+        a.quick,
+        a.retrain,
+        a.train_only,
+        command_line(),
+        a.resweep,
+        a.validate_failures,
+    )

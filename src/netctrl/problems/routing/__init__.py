@@ -62,6 +62,9 @@ class RoutingSettings:
     """packets queued and in flight per router at the start of an episode (the authors': ``[5, 8]``)."""
     half_duplex: bool = False
     """the two directions of a link share its bandwidth (the authors' simulator)."""
+    link_state: bool = False
+    """routers flood the links they find down (a loss on an empty link) and the prior of a residual learner
+    (``mamrl.prior``) is re-planned without them (:class:`~netctrl.problems.routing.env.RoutingParallelEnv`)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.load, bool) or not isinstance(self.load, numbers.Real) or not 0 <= self.load <= MAX_LOAD:
@@ -88,8 +91,9 @@ class RoutingSettings:
                 f"'initial_backlog' must be [queued, in flight] per router, integers in 0..{MAX_BACKLOG} "
                 f"(got {backlog!r})"
             )
-        if not isinstance(self.half_duplex, bool):
-            raise ConfigError(f"'half_duplex' must be true or false (got {self.half_duplex!r})")
+        for name in ("half_duplex", "link_state"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"'{name}' must be true or false (got {getattr(self, name)!r})")
 
     def packet_rate(self) -> float:
         """New packets per router and tick on average (``load``, or the hazard's rate)."""
@@ -151,6 +155,7 @@ def problem(
             horizon=settings.horizon,
             failed_links=failed,
             history=settings.history,
+            link_state=settings.link_state,
             **settings.sim_options(),
         )
 
@@ -162,6 +167,7 @@ def problem(
             horizon=horizon or settings.horizon,
             failed_links=tuple(sorted(set(failed) | set(task))),
             history=settings.history,
+            link_state=settings.link_state,
             **settings.sim_options(),
         )
 

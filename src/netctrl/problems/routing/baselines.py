@@ -114,7 +114,8 @@ class DelayPrior:
 
     The rate is rounded to utilisation levels ``step`` apart (``rho = rate * w*``, ``w*`` of :func:`balanced_routing`);
     each level's LP is solved once, on first use. ``floor`` mixes every distribution with a uniform choice over
-    the router's links, so that no link has probability 0 (a learner can still move onto it).
+    the router's working links, so that no link that works has probability 0 (a learner can still move onto it);
+    a failed link (capacity 0) has none.
     """
 
     def __init__(self, topology: RoutingTopology, step: float = 0.025, floor: float = 0.01):
@@ -125,8 +126,8 @@ class DelayPrior:
         self.topo, self.step, self.floor = topology, float(step), float(floor)
         self._balanced = balanced_routing(topology)  # every level's LP needs it: solved once
         self.unit_load = self._balanced[0]
-        valid = topology.out_arcs >= 0
-        self._uniform = valid / valid.sum(axis=1, keepdims=True)  # (N, D)
+        valid = (topology.out_arcs >= 0) & (topology.capacity[np.maximum(topology.out_arcs, 0)] > 0)
+        self._uniform = valid / valid.sum(axis=1, keepdims=True)  # (N, D), over the working links
         self._levels: dict[int, np.ndarray] = {}
 
     def level(self, rate: float) -> int:
@@ -147,6 +148,21 @@ class DelayPrior:
         split = self.split(rate)
         n = self.topo.num_nodes
         return np.where((dest >= 0)[:, None], split[np.arange(n), np.maximum(dest, 0)], self._uniform)
+
+
+class PriorRouting(RoutingController):
+    """Next hops drawn from the environment's :meth:`~netctrl.problems.routing.env.RoutingParallelEnv.next_hop_prior`
+    (the minimum-delay routing for the measured traffic level; with the environment's ``link_state``, re-planned
+    without the links the routers found down): the routing a residual learner (``MAMRLConfig.prior``) starts
+    from, without the learning."""
+
+    name = "prior"
+
+    def decide(self, obs):
+        cum = np.cumsum(self.env.next_hop_prior(), axis=1)
+        u = self.env.np_random.random(len(cum))[:, None]
+        degree = np.asarray([self.env.action_space(a).n for a in self.agents])
+        return np.minimum((cum <= u).sum(axis=1), degree - 1)
 
 
 class RandomRouting(RoutingController):

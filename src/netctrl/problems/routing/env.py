@@ -34,6 +34,13 @@ Infos (per router, every tick)
     ``acked``   ids of the packets delivered to the router this tick (the acknowledgements it sends back)
     ==========  ===========================================================================================
 
+Link state (``link_state=True``)
+    A router that loses a packet on a link with nothing in flight on it (its loss sensor: the link cannot carry
+    even one packet, so it is down, not busy) floods that to every router, as a link-state protocol (OSPF,
+    IS-IS) does, at once. From then on :meth:`RoutingParallelEnv.next_hop_prior` is the minimum-delay routing
+    re-planned without the links known down (:attr:`RoutingParallelEnv.known_down`); ``reset`` forgets them.
+    Observations, rewards and the dynamics do not change.
+
 Starting State
     Empty network (``initial_backlog``: that many packets queued and in flight per router), then the tick-0
     arrivals. ``reset(options={"load": x})`` changes the load from this
@@ -54,7 +61,9 @@ Arguments
     ``topology`` (name or :class:`RoutingTopology`), ``load`` (Poisson rate per router per tick),
     ``horizon`` (ticks), ``failed_links`` (undirected link indices with capacity 0), ``history``, and the
     authors' mode options ``arrivals``, ``initial_backlog``, ``half_duplex`` (:mod:`~netctrl.problems.routing.sim`;
-    ``**AUTHORS_MODE`` sets all three).
+    ``**AUTHORS_MODE`` sets all three); for :meth:`~RoutingParallelEnv.next_hop_prior`, ``prior_floor`` (the
+    uniform share mixed into it), ``rate_window`` (ticks of :meth:`~RoutingParallelEnv.measured_rate`) and
+    ``link_state``.
 
 Version History
     v0: initial version (v0.2 adds the infos ``packet``, ``sent``, ``wait``, ``backlog``, ``acked``, the
@@ -106,12 +115,15 @@ class RoutingParallelEnv(ParallelEnv):
         half_duplex: bool = False,
         prior_floor: float = 0.01,
         rate_window: int = 100,
+        link_state: bool = False,
     ):
         topo = load_topology(topology) if isinstance(topology, str) else topology
         if rate_window < 1:
             raise ConfigError(f"'rate_window' >= 1 expected (got {rate_window!r})")
         self._intact, self._prior_floor, self.rate_window = topo, float(prior_floor), int(rate_window)
         self._prior: DelayPrior | None = None
+        self.link_state = bool(link_state)
+        self._down: set[int] = set()
         self._arrivals: list[int] = []
         if failed_links:
             topo = topo.with_failures(failed_links)
@@ -160,16 +172,39 @@ class RoutingParallelEnv(ParallelEnv):
 
     def next_hop_prior(self) -> np.ndarray:
         """(N, D) each router's next-hop distribution for its head packet under the minimum-delay routing of
-        the intact topology for :meth:`measured_rate` (:class:`~netctrl.problems.routing.baselines.DelayPrior`,
-        mixed ``prior_floor`` with a uniform choice): the prior of a learner's policies (``MAMRLConfig.prior``)."""
+        the intact topology (with ``link_state``: without the links :attr:`known_down`) for :meth:`measured_rate`
+        (:class:`~netctrl.problems.routing.baselines.DelayPrior`, mixed ``prior_floor`` with a uniform choice over
+        the working links): the prior of a learner's policies (``MAMRLConfig.prior``)."""
         if self._prior is None:  # shared by the environments of one topology (each level is one LP)
             per_topology = _PRIORS.setdefault(self._intact, {})
-            if self._prior_floor not in per_topology:
-                per_topology[self._prior_floor] = DelayPrior(self._intact, floor=self._prior_floor)
-            self._prior = per_topology[self._prior_floor]
+            key = (self._prior_floor, self.known_down)
+            if key not in per_topology:
+                topo = self._intact.with_failures(self.known_down) if self.known_down else self._intact
+                per_topology[key] = DelayPrior(topo, floor=self._prior_floor)
+            self._prior = per_topology[key]
         head = self.sim.head_packets()
         dest = np.where(head >= 0, self.sim.p_dst[np.maximum(head, 0)], -1)
         return self._prior.probs(dest, self.measured_rate())
+
+    @property
+    def known_down(self) -> tuple[int, ...]:
+        """Undirected links the routers found down this episode (``link_state``; sorted link indices)."""
+        return tuple(sorted(self._down))
+
+    def _sense_links(self) -> None:
+        """Link state: links that lost a packet with nothing in flight on them are down (if the network minus
+        them stays connected; otherwise there is no routing to re-plan and the prior stays as it is)."""
+        ev = self.sim.events
+        dead = ~ev.ok & ev.empty
+        if not dead.any():
+            return
+        links = set((self.topology.out_arcs[ev.senders[dead], ev.actions[dead]] // 2).tolist())
+        if links <= self._down:
+            return
+        down = self._down | links
+        if self._intact.surviving_connected(sorted(down)):
+            self._down = down
+            self._prior = None
 
     def episode_metrics(self) -> dict:
         """Delivery time, sojourn time, losses, throughput and backlog of the episode so far."""
@@ -195,6 +230,8 @@ class RoutingParallelEnv(ParallelEnv):
                 self._act_spaces[a].seed(seed + k)
         obs = self.sim.reset(seed)
         self._arrivals = [self.sim.arrived]
+        if self._down:
+            self._down, self._prior = set(), None
         self.agents = list(self.possible_agents)
         return self._obs(obs), {a: {} for a in self.agents}
 
@@ -205,6 +242,8 @@ class RoutingParallelEnv(ParallelEnv):
                 acts[i] = int(actions[a])
         obs = self.sim.step(acts)
         self._arrivals.append(self.sim.arrived)
+        if self.link_state:
+            self._sense_links()
         ev = self.sim.events
         mean_delay = ev.delay_sum_at / np.maximum(ev.delivered_at, 1)
         rew = -ev.lost_at - mean_delay

@@ -97,6 +97,9 @@ class TickEvents:
     """(S,) the packets they popped."""
     ok: np.ndarray
     """(S,) bool: sent (True) or lost (False)."""
+    empty: np.ndarray
+    """(S,) bool: nothing was in flight on the arc (half-duplex: on the link, either way) when the packet was
+    sent; a packet lost there is one the link could not carry at all (a failed link), not one it was too busy for."""
     wait: np.ndarray
     """(S,) ticks the packet waited in the sender's queue."""
     lost_at: np.ndarray
@@ -271,16 +274,19 @@ class PacketSim:
         arcs = topo.out_arcs[senders, a]
         size = self.p_size[pk]
         residual = topo.capacity[arcs] - self.arc_load[arcs]
+        empty = self.arc_load[arcs] <= 0
         if not self.half_duplex:
             ok = residual >= size
         else:  # both directions share the link; the lower-numbered sender goes first
             residual = residual - self.arc_load[arcs ^ 1]
+            empty &= self.arc_load[arcs ^ 1] <= 0
             ok = residual >= size
             first = np.full(topo.num_arcs, -1, np.int64)
             first[arcs] = np.arange(len(arcs))
             other = first[arcs ^ 1]
             second = (other >= 0) & (other < np.arange(len(arcs)))
             ok[second] &= residual[second] - np.where(ok[other[second]], size[other[second]], 0.0) >= size[second]
+            empty[second] &= ~ok[other[second]]
         sent, sarc = pk[ok], arcs[ok]
         self.arc_load[sarc] += size[ok]  # one packet per router per tick: each arc at most once
         self.p_arc[sent] = sarc
@@ -311,7 +317,7 @@ class PacketSim:
         self._enqueue(at[~done], arr[~done])
         self._inject()
         self.packet_ticks += self.backlog()
-        self.events = TickEvents(senders, a, pk, ok, wait, lost_at, delivered_at, delay_sum_at)
+        self.events = TickEvents(senders, a, pk, ok, empty, wait, lost_at, delivered_at, delay_sum_at)
         return self.obs()
 
     def _inject(self) -> None:
