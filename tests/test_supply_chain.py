@@ -313,3 +313,43 @@ def test_horizon_aware_base_stock_is_optimal_when_demand_is_known_over_the_lead_
     aware = evaluate(OrderUpTo(np.zeros(3), horizon_aware=True), make, seeds).rewards
     optimum = evaluate(OracleMPC(horizon=30), make, seeds).rewards
     assert aware == pytest.approx(optimum, rel=1e-9)
+
+
+def test_forecast_mpc_plans_as_the_oracle_where_demand_is_known():
+    """1F2S knows demand over every lead time (advance_info = 3): the forecast MPC's first-step decisions are
+    the oracle's, so its returns are too; on a scenario whose demand is deterministic the forecast is exact."""
+    from netctrl.problems.supply_chain import ForecastMPC
+
+    make = lambda: SupplyChainEnv("1f2s")
+    seeds = [1000, 1001]
+    forecast = evaluate(ForecastMPC(horizon=10), make, seeds).rewards
+    assert forecast == pytest.approx(evaluate(OracleMPC(horizon=10), make, seeds).rewards, rel=1e-9)
+    tiny = copy.deepcopy(tiny_dict()) | {"advance_info": 0}  # demand 2 every step, no noise: forecast exact
+    make = lambda: SupplyChainEnv(scenario_from_dict(tiny))
+    assert evaluate(ForecastMPC(horizon=4), make, [3]).rewards == pytest.approx(
+        evaluate(OracleMPC(horizon=4), make, [3]).rewards, rel=1e-9
+    )
+
+
+def test_forecast_mpc_with_forecasts_only_does_not_see_the_future():
+    """advance_info = 0: the first plan is the same for every seed (the realised demand differs), the oracle's
+    is not, and the full-horizon oracle bounds the forecast MPC."""
+    import dataclasses
+
+    from netctrl.problems.supply_chain import ForecastMPC
+
+    sc = dataclasses.replace(load_named("1f3s"), advance_info=0)
+    first = {}
+    for foresight in (True, False):
+        for seed in (5, 6):
+            env = SupplyChainEnv(sc)
+            env.reset(seed=seed)
+            plan = oracle_plan(env, 10, foresight=foresight)
+            first[(foresight, seed)] = np.concatenate([plan.production, plan.shipments])
+    assert not np.array_equal(first[(True, 5)][None], first[(True, 6)][None])
+    assert np.array_equal(first[(False, 5)], first[(False, 6)])
+    make = lambda: SupplyChainEnv(sc)
+    forecast = evaluate(ForecastMPC(horizon=10), make, [5, 6]).rewards
+    optimum = evaluate(OracleMPC(horizon=sc.steps), make, [5, 6]).rewards
+    assert all(f <= o + 1e-6 for f, o in zip(forecast, optimum))
+    assert sum(forecast) < sum(optimum) - 1.0  # the forecast costs something here

@@ -19,7 +19,7 @@ import gymnasium as gym
 
 from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
-from .baselines import OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
+from .baselines import ForecastMPC, OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
 from .env import (
     FEATURE_BASE_PRODUCTION,
     FEATURE_BASE_STOCK,
@@ -46,6 +46,7 @@ __all__ = [
     "FEATURE_POSITION",
     "REFERENCE",
     "EdgeShareMap",
+    "ForecastMPC",
     "OracleMPC",
     "OrderUpTo",
     "RandomDistribution",
@@ -137,6 +138,7 @@ def _baselines(seed: int = 0):
     # the order-up-to levels are tuned (per node, on training seeds) when the controller is first bound
     return {
         "oracle": OracleMPC(horizon=10),
+        "forecast-mpc": ForecastMPC(horizon=10),
         "order-up-to": OrderUpTo(),
         "order-up-to-horizon": OrderUpTo(horizon_aware=True),
         "random": RandomDistribution(seed),

@@ -1,10 +1,14 @@
-"""Supply-chain baselines: the oracle MPC, the order-up-to heuristic tuned per node, random.
+"""Supply-chain baselines: the oracle MPC, the forecast MPC, the order-up-to heuristic tuned per node, random.
 
 * :class:`OracleMPC`: perfect demand foresight. Each step it solves one LP over the next ``horizon`` steps
   (10, as the reference) with the realised demand, the in-transit stock and the simulator's exact accounting
   (storage on positive stock, backlog on negative stock, over-capacity stock discarded at a penalty), and
   applies the first step's production and shipments. With ``horizon >= T`` its plan is the optimum of the
   episode: an upper bound of every controller on the same seed.
+* :class:`ForecastMPC` (``forecast-mpc``): what an operator runs. The same LP, fed the demand as the controller
+  knows it (:meth:`SupplyChainEnv.known_demand`: the realised demand within ``advance_info`` steps, the
+  scenario's expected demand beyond), re-planned every step. Where ``advance_info`` covers every lead time it
+  plans as the oracle does; with forecasts only (``advance_info = 0``) it plans on the seasonal mean.
 * :class:`OrderUpTo`: every node orders from its supplier up to its own level ``S_n`` (net of its inventory
   position), a short supplier splits its stock in proportion to the orders, and each factory produces up to
   ``S_f``. The levels are tuned **per node** on training seeds by :func:`tune_order_up_to` (the reference
@@ -39,15 +43,17 @@ class SupplyPlan:
     """profit of the plan over its horizon (revenue included)."""
 
 
-def oracle_plan(env: SupplyChainEnv, horizon: int) -> SupplyPlan:
-    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand."""
+def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> SupplyPlan:
+    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand (``foresight``) or
+    with the demand the controller knows (``foresight=False``: :meth:`SupplyChainEnv.known_demand`); the plan's
+    value is then its value under that forecast."""
     sc = env.scenario
     t0 = env.t
     S = min(horizon, env.T - t0)
     N, E, F = env.N, env.E, env.F
     fac = env.factories
     lead, ptime = env.lead, sc.production_time[fac]
-    D = env.demand[t0 : t0 + S]  # (S, N) realised
+    D = env.demand[t0 : t0 + S] if foresight else env.known_demand(t0, S)  # (S, N) realised or forecast
     known = env.arrivals[t0 : t0 + S].copy()  # (S, N) already on the way
     known[0] += env.stock  # end-of-last-step stock
     # column blocks, each (S, size): q (E), p (F), xp (N), xm (N), dis (N)
@@ -135,6 +141,7 @@ class OracleMPC(Controller):
 
     lower = None
     name = "oracle"
+    foresight = True
 
     def __init__(self, horizon: int = 10) -> None:
         self.horizon = int(horizon)
@@ -147,8 +154,16 @@ class OracleMPC(Controller):
         self.env = base
 
     def act(self, observation) -> np.ndarray:
-        plan = oracle_plan(self.env, self.horizon)
+        plan = oracle_plan(self.env, self.horizon, self.foresight)
         return np.concatenate([plan.production, plan.shipments]).astype(np.float32)
+
+
+class ForecastMPC(OracleMPC):
+    """Receding-horizon MPC on the demand the controller knows (see the module docstring): the oracle's LP
+    with :meth:`SupplyChainEnv.known_demand` in place of the realised demand."""
+
+    name = "forecast-mpc"
+    foresight = False
 
 
 # ---------------------------------------------------------------------------------------------- order-up-to
