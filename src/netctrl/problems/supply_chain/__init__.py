@@ -19,7 +19,15 @@ import gymnasium as gym
 
 from ...bilevel import BilevelWrapper, make_bilevel
 from ...registry import Family, ProblemSpec, register_family, register_problem
-from .baselines import ForecastMPC, OracleMPC, OrderUpTo, RandomDistribution, oracle_plan, tune_order_up_to, tuned_levels
+from .baselines import (
+    ForecastMPC,
+    OracleMPC,
+    OrderUpTo,
+    RandomDistribution,
+    oracle_plan,
+    tune_order_up_to,
+    tuned_levels,
+)
 from .env import (
     FEATURE_BASE_PRODUCTION,
     FEATURE_BASE_STOCK,
