@@ -9,16 +9,24 @@ the same 100 test seeds 1000-1099.
 Paired: each agent's row also holds its episode-by-episode profit difference to the tuned order-up-to on
 the same seeds (``vs_order_up_to_diff_mean``, ``..._diff_se``, ``..._wins``).
 
-Speed: ``decision_speedup_vs_oracle_<scenario>`` = the oracle's decision time per step / the bi-level agent's
-(policy forward + LP), both measured in the same evaluation run.
+Speed: ``decision_speedup_vs_oracle_<scenario>`` (``..._vs_forecast_mpc_...``) = the oracle's (the forecast MPC's)
+decision time per step / the bi-level agent's (policy forward + LP), both measured in the same evaluation run.
 
 Writes ``results/supply_chain.json`` (format of RESULTS.md) and ``results/supply_chain.png``.
+
+**Forecasts only** (``--forecast``, issue 24): the same networks (1F3S, 1F10S, the 30-store network) with demand
+known only as its seasonal mean (``supply_chain/<name>-forecast``: ``advance_info = 0``), the bi-level agent
+(same budgets) against ``forecast-mpc`` (the oracle's LP on the expected demand: what an operator runs), the
+order-up-to heuristic tuned per node for that setting, and the oracle (still seeing the realised demand: the
+upper bound); paired differences to ``forecast-mpc`` and ``order-up-to``. Writes
+``results/supply_chain_forecast.json`` / ``.png``.
 
 Usage::
 
     python benchmarks/supply_chain.py                  # train (if needed) + evaluate -> results/supply_chain.json
     python benchmarks/supply_chain.py --quick          # smoke run with tiny budgets
     python benchmarks/supply_chain.py --train-only --scenarios 1f2s 1f3s   # only train (e.g. one process per core)
+    python benchmarks/supply_chain.py --forecast       # forecasts only -> results/supply_chain_forecast.json
 
 Training runs go to runs/bench/supply_chain/<scenario>/<agent>/ and are reused unless --retrain is given.
 """
@@ -49,6 +57,9 @@ SCENARIOS = ("1f2s", "1f3s", "1f10s", "1f3w30s")
 LABELS = ("bilevel-ppo", "edge-ppo")
 #: training budget (minutes of wall time, one process) of every agent, per scenario
 BUDGETS = {"1f2s": 6.0, "1f3s": 12.0, "1f10s": 12.0, "1f3w30s": 15.0}
+FORECAST = ("1f3s-forecast", "1f10s-forecast", "1f3w30s-forecast")
+FORECAST_LABELS = ("bilevel-ppo",)
+BUDGETS |= {s: BUDGETS[s.removesuffix("-forecast")] for s in FORECAST}
 
 
 def paired(compared, name: str, reference: str) -> dict:
@@ -76,6 +87,7 @@ def run(
     quick: bool = False,
     train_only: bool = False,
     command: str | None = None,
+    name: str = "supply_chain",
 ) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,6 +120,7 @@ def run(
                 "train_wall_s": records[s][l]["train_wall_s"],
                 "train_episodes": records[s][l]["episodes"],
                 **paired(compared, l, "order-up-to"),
+                **paired(compared, l, "forecast-mpc"),
             }
             for l in labels
         }
@@ -119,9 +132,11 @@ def run(
         )
         by = {r["controller"]: r for r in recs}
         if "bilevel-ppo" in by:
-            speed[f"decision_speedup_vs_oracle_{s}"] = round(
-                by["oracle"]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
-            )
+            for ref in ("oracle", "forecast-mpc"):
+                key = "oracle" if ref == "oracle" else "forecast_mpc"
+                speed[f"decision_speedup_vs_{key}_{s}"] = round(
+                    by[ref]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
+                )
         rows += recs
         oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
         oracle_val[s] = float(oracle.result.rewards.mean())
@@ -129,12 +144,11 @@ def run(
     plot_curves(
         {s: {l: runs / "supply_chain" / s / l for l in labels} for s in scenarios},
         oracle_val,
-        out / "supply_chain.png",
+        out / f"{name}{'-quick' if quick else ''}.png",
         "validation profit, % of oracle",
     )
-    name = "supply_chain-quick" if quick else "supply_chain"
     return write_results(
-        out / f"{name}.json",
+        out / f"{name}{'-quick' if quick else ''}.json",
         "supply_chain",
         rows,
         speed,
@@ -155,6 +169,13 @@ if __name__ == "__main__":
         default=None,
         help=f"training budget per agent in minutes, or JSON {{scenario: minutes}} (default {BUDGETS})",
     )
-    p.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    p.add_argument("--scenarios", nargs="+", default=None)
+    p.add_argument("--forecast", action="store_true", help="the forecast-only networks (issue 24)")
     a = p.parse_args()
-    run(**benchmark_options(a), scenarios=a.scenarios, minutes=parse_minutes(a.minutes))
+    options = benchmark_options(a)
+    if a.forecast:
+        if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
+            options["labels"] = FORECAST_LABELS
+        options["name"] = "supply_chain_forecast"
+    default = FORECAST if a.forecast else SCENARIOS
+    run(**options, scenarios=a.scenarios or default, minutes=parse_minutes(a.minutes))

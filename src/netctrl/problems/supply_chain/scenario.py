@@ -497,16 +497,30 @@ def multi_echelon_dict(
 
 
 def load_named(name: str, settings: SupplySettings | None = None) -> SupplyChainScenario:
-    """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0), with
-    ``settings``' changes."""
+    """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0), each also
+    as ``<name>-forecast`` (demand forecasts only: ``advance_info = 0``), with ``settings``' changes."""
     key = name.lower()
     settings = settings or SupplySettings()
-    if key in REFERENCE:
-        return scenario_from_dict(settings.apply(REFERENCE[key]), name=key)
-    import re
+    base = key.removesuffix(FORECAST_SUFFIX)
+    data = None
+    if base in REFERENCE:
+        data = dict(REFERENCE[base])
+    else:
+        import re
 
-    m = re.fullmatch(r"1f(\d+)w(\d+)s", key)
-    if m and int(m.group(2)) % int(m.group(1)) == 0:
-        w, k = int(m.group(1)), int(m.group(2))
-        return scenario_from_dict(settings.apply(multi_echelon_dict(w, k // w, name=key)), name=key)
-    raise ScenarioError(f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s or a JSON file")
+        m = re.fullmatch(r"1f(\d+)w(\d+)s", base)
+        if m and int(m.group(2)) % int(m.group(1)) == 0:
+            w, k = int(m.group(1)), int(m.group(2))
+            data = multi_echelon_dict(w, k // w, name=key)
+    if data is None:
+        raise ScenarioError(
+            f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s (each also with "
+            f"'{FORECAST_SUFFIX}') or a JSON file"
+        )
+    if key != base:
+        data["advance_info"] = 0
+    return scenario_from_dict(settings.apply(data), name=key)
+
+
+FORECAST_SUFFIX = "-forecast"
+"""a packaged network's name with this suffix: the same network with demand forecasts only (``advance_info = 0``)"""
