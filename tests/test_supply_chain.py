@@ -353,3 +353,12 @@ def test_forecast_mpc_with_forecasts_only_does_not_see_the_future():
     optimum = evaluate(OracleMPC(horizon=sc.steps), make, [5, 6]).rewards
     assert all(f <= o + 1e-6 for f, o in zip(forecast, optimum))
     assert sum(forecast) < sum(optimum) - 1.0  # the forecast costs something here
+
+
+def test_forecast_only_instances_are_the_reference_networks_without_advance_information():
+    base, fc = load_named("1f10s"), load_named("1f10s-forecast")
+    assert (base.advance_info, fc.advance_info, fc.name) == (3, 0, "1f10s-forecast")
+    assert np.array_equal(base.capacity, fc.capacity) and np.array_equal(base.demand_params, fc.demand_params)
+    assert get_problem("supply_chain/1f3w30s-forecast").make_env().unwrapped.scenario.advance_info == 0
+    with pytest.raises(ScenarioError, match="-forecast"):
+        load_named("1f4s-forecast")
