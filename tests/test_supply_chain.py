@@ -362,3 +362,47 @@ def test_forecast_only_instances_are_the_reference_networks_without_advance_info
     assert get_problem("supply_chain/1f3w30s-forecast").make_env().unwrapped.scenario.advance_info == 0
     with pytest.raises(ScenarioError, match="-forecast"):
         load_named("1f4s-forecast")
+
+
+def test_sample_average_plan_against_single_scenario_plans():
+    """One sample: the SAA plan is the oracle's plan on that sampled demand. Several: this step's decisions are
+    shared, so its mean value is at most the mean of the samples' own optima (perfect information on each)."""
+    import dataclasses
+
+    from netctrl.problems.supply_chain.baselines import sample_average_plan
+
+    sc = dataclasses.replace(load_named("1f3s"), advance_info=1)
+    env = SupplyChainEnv(sc)
+    env.reset(seed=11)
+    for _ in range(3):
+        env.step(np.concatenate([oracle_plan(env, 10).production, oracle_plan(env, 10).shipments]))
+    one = sample_average_plan(env, 10, 1, np.random.default_rng(4))
+    D = sc.sample_demand(np.random.default_rng(4), 10, env.t)
+    D[:1] = env.demand[env.t : env.t + 1]
+    realised = env.demand.copy()
+    env.demand[env.t : env.t + 10] = D
+    alone = oracle_plan(env, 10)
+    env.demand = realised
+    assert one.value == pytest.approx(alone.value, rel=1e-9)
+    assert np.allclose(one.production, alone.production) and np.allclose(one.shipments, alone.shipments)
+    # five samples: the shared first step costs something against each sample's own optimum, never gains
+    rng = np.random.default_rng(9)
+    five = sample_average_plan(env, 10, 5, np.random.default_rng(9))
+    own = []
+    for _ in range(5):
+        d = sc.sample_demand(rng, 10, env.t)
+        d[:1] = realised[env.t : env.t + 1]
+        env.demand[env.t : env.t + 10] = d
+        own.append(oracle_plan(env, 10).value)
+    env.demand = realised
+    assert five.value <= np.mean(own) + 1e-6
+
+
+def test_sample_average_mpc_with_deterministic_demand_is_the_oracle():
+    from netctrl.problems.supply_chain import SampleAverageMPC
+
+    tiny = copy.deepcopy(tiny_dict()) | {"advance_info": 0}  # no noise: every sample is the realised demand
+    make = lambda: SupplyChainEnv(scenario_from_dict(tiny))
+    assert evaluate(SampleAverageMPC(horizon=4, samples=3), make, [3]).rewards == pytest.approx(
+        evaluate(OracleMPC(horizon=4), make, [3]).rewards, rel=1e-9
+    )

@@ -24,6 +24,7 @@ from .baselines import (
     OracleMPC,
     OrderUpTo,
     RandomDistribution,
+    SampleAverageMPC,
     oracle_plan,
     tune_order_up_to,
     tuned_levels,
@@ -58,6 +59,7 @@ __all__ = [
     "OracleMPC",
     "OrderUpTo",
     "RandomDistribution",
+    "SampleAverageMPC",
     "SupplyChainEnv",
     "SupplyChainScenario",
     "SupplyLP",
@@ -149,6 +151,7 @@ def _baselines(seed: int = 0):
     return {
         "oracle": OracleMPC(horizon=10),
         "forecast-mpc": ForecastMPC(horizon=10),
+        "saa-mpc": SampleAverageMPC(horizon=10, samples=10, seed=seed),
         "order-up-to": OrderUpTo(),
         "order-up-to-horizon": OrderUpTo(horizon_aware=True),
         "random": RandomDistribution(seed),

@@ -9,6 +9,8 @@
   knows it (:meth:`SupplyChainEnv.known_demand`: the realised demand within ``advance_info`` steps, the
   scenario's expected demand beyond), re-planned every step. Where ``advance_info`` covers every lead time it
   plans as the oracle does; with forecasts only (``advance_info = 0``) it plans on the seasonal mean.
+* :class:`SampleAverageMPC` (``saa-mpc``): the stronger practice. The same LP for 10 demand scenarios drawn from
+  the scenario's demand model, this step's decisions shared by all, the mean profit maximised.
 * :class:`OrderUpTo`: every node orders from its supplier up to its own level ``S_n`` (net of its inventory
   position), a short supplier splits its stock in proportion to the orders, and each factory produces up to
   ``S_f``. The levels are tuned **per node** on training seeds by :func:`tune_order_up_to` (the reference
@@ -43,17 +45,16 @@ class SupplyPlan:
     """profit of the plan over its horizon (revenue included)."""
 
 
-def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> SupplyPlan:
-    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand (``foresight``) or
-    with the demand the controller knows (``foresight=False``: :meth:`SupplyChainEnv.known_demand`); the plan's
-    value is then its value under that forecast."""
+def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
+    """The planning LP from the state of step ``env.t`` over ``len(D)`` steps for the demand ``D`` ``(S, N)``:
+    ``(cost, A, lo, hi, upper, offs)`` (maximise ``cost @ x``; column blocks at ``offs``: shipments, production,
+    positive stock, negative stock, discard, each ``(S, size)``)."""
     sc = env.scenario
     t0 = env.t
-    S = min(horizon, env.T - t0)
+    S = len(D)
     N, E, F = env.N, env.E, env.F
     fac = env.factories
     lead, ptime = env.lead, sc.production_time[fac]
-    D = env.demand[t0 : t0 + S] if foresight else env.known_demand(t0, S)  # (S, N) realised or forecast
     known = env.arrivals[t0 : t0 + S].copy()  # (S, N) already on the way
     known[0] += env.stock  # end-of-last-step stock
     # column blocks, each (S, size): q (E), p (F), xp (N), xm (N), dis (N)
@@ -125,14 +126,66 @@ def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> Su
     upper = np.concatenate(
         [np.tile(env.edge_cap, S), np.tile(sc.production_capacity[fac], S), np.full(3 * S * N, np.inf)]
     )
-    sol = solve_lp(
-        cost, A, np.concatenate(lo), np.concatenate(hi), 0.0, upper, maximize=True, name="supply-chain oracle MPC"
-    )
+    return cost, A, np.concatenate(lo), np.concatenate(hi), upper, offs
+
+
+def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> SupplyPlan:
+    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand (``foresight``) or
+    with the demand the controller knows (``foresight=False``: :meth:`SupplyChainEnv.known_demand`); the plan's
+    value is then its value under that forecast."""
+    t0 = env.t
+    S = min(horizon, env.T - t0)
+    D = env.demand[t0 : t0 + S] if foresight else env.known_demand(t0, S)  # (S, N) realised or forecast
+    cost, A, lo, hi, upper, offs = _plan_lp(env, D)
+    sol = solve_lp(cost, A, lo, hi, 0.0, upper, maximize=True, name="supply-chain oracle MPC")
     x = sol.x
     return SupplyPlan(
-        production=np.maximum(x[offs[1] : offs[1] + F], 0.0),
-        shipments=np.maximum(x[offs[0] : offs[0] + E], 0.0),
-        value=float(sol.objective + sc.price * D.sum()),
+        production=np.maximum(x[offs[1] : offs[1] + env.F], 0.0),
+        shipments=np.maximum(x[offs[0] : offs[0] + env.E], 0.0),
+        value=float(sol.objective + env.scenario.price * D.sum()),
+    )
+
+
+def sample_average_plan(env: SupplyChainEnv, horizon: int, samples: int, rng: np.random.Generator) -> SupplyPlan:
+    """The sample-average (two-stage stochastic) plan: ``samples`` demand scenarios over the next ``horizon``
+    steps (the realised demand within ``advance_info``, draws of the scenario's demand model beyond), one copy of
+    the planning LP per scenario, this step's production and shipments shared by all (non-anticipative), the
+    mean profit maximised. ``value``: that mean."""
+    sc = env.scenario
+    t0 = env.t
+    S = min(horizon, env.T - t0)
+    known = min(sc.advance_info, S)
+    blocks = []
+    for _ in range(samples):
+        D = sc.sample_demand(rng, S, t0)
+        D[:known] = env.demand[t0 : t0 + known]
+        blocks.append((_plan_lp(env, D), float(sc.price * D.sum())))
+    (_, A0, _, _, _, offs), _ = blocks[0]
+    n = A0.shape[1]
+    first = np.concatenate([offs[0] + np.arange(env.E), offs[1] + np.arange(env.F)])  # step 0's q and p
+    k = len(first)
+    # non-anticipativity: scenario j's first-step columns equal scenario 0's
+    tie = sp.vstack(
+        [
+            sp.csr_matrix(
+                (np.r_[np.ones(k), -np.ones(k)], (np.r_[np.arange(k), np.arange(k)], np.r_[j * n + first, first])),
+                shape=(k, samples * n),
+            )
+            for j in range(1, samples)
+        ]
+        or [sp.csr_matrix((0, samples * n))]
+    )
+    A = sp.vstack([sp.block_diag([b[0][1] for b in blocks], format="csr"), tie], format="csr")
+    lo = np.concatenate([b[0][2] for b in blocks] + [np.zeros(tie.shape[0])])
+    hi = np.concatenate([b[0][3] for b in blocks] + [np.zeros(tie.shape[0])])
+    cost = np.concatenate([b[0][0] for b in blocks]) / samples
+    upper = np.concatenate([b[0][4] for b in blocks])
+    sol = solve_lp(cost, A, lo, hi, 0.0, upper, maximize=True, name="supply-chain sample-average MPC")
+    x = sol.x
+    return SupplyPlan(
+        production=np.maximum(x[offs[1] : offs[1] + env.F], 0.0),
+        shipments=np.maximum(x[offs[0] : offs[0] + env.E], 0.0),
+        value=float(sol.objective + np.mean([b[1] for b in blocks])),
     )
 
 
@@ -155,6 +208,27 @@ class OracleMPC(Controller):
 
     def act(self, observation) -> np.ndarray:
         plan = oracle_plan(self.env, self.horizon, self.foresight)
+        return np.concatenate([plan.production, plan.shipments]).astype(np.float32)
+
+
+class SampleAverageMPC(OracleMPC):
+    """Receding-horizon sample-average MPC (``saa-mpc``): each step, :func:`sample_average_plan` over ``samples``
+    demand scenarios drawn from the scenario's demand model (its own generator, drawn afresh each episode from
+    ``seed`` and the episode's seed), the realised demand within ``advance_info``."""
+
+    name = "saa-mpc"
+    foresight = False
+
+    def __init__(self, horizon: int = 10, samples: int = 10, seed: int = 0) -> None:
+        super().__init__(horizon)
+        self.samples, self.seed = int(samples), int(seed)
+        self.rng = np.random.default_rng(self.seed)
+
+    def begin_episode(self, seed: int) -> None:
+        self.rng = np.random.default_rng([self.seed, int(seed)])
+
+    def act(self, observation) -> np.ndarray:
+        plan = sample_average_plan(self.env, self.horizon, self.samples, self.rng)
         return np.concatenate([plan.production, plan.shipments]).astype(np.float32)
 
 

@@ -126,9 +126,10 @@ class SupplyChainScenario:
         d = m + a * np.cos(2 * np.pi * (t + s) / period) + noise / 2.0
         return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
 
-    def sample_demand(self, rng: np.random.Generator, horizon: int) -> np.ndarray:
-        """(horizon, N) realised demand: the reference's rounded cosine plus uniform integer noise."""
-        t = np.arange(horizon)[:, None]
+    def sample_demand(self, rng: np.random.Generator, horizon: int, t0: int = 0) -> np.ndarray:
+        """(horizon, N) realised demand of steps ``t0 ..``: the reference's rounded cosine plus uniform integer
+        noise."""
+        t = np.arange(t0, t0 + horizon)[:, None]
         m, a, p, s, noise = self.demand_params.T
         period = np.where(p > 0, p, 1.0)
         u = rng.integers(0, noise.astype(np.int64) + 1, size=(horizon, self.num_nodes))
