@@ -406,3 +406,26 @@ def test_sample_average_mpc_with_deterministic_demand_is_the_oracle():
     assert evaluate(SampleAverageMPC(horizon=4, samples=3), make, [3]).rewards == pytest.approx(
         evaluate(OracleMPC(horizon=4), make, [3]).rewards, rel=1e-9
     )
+
+
+def test_shifted_demand_moves_the_realised_demand_and_not_the_forecasts():
+    data = copy.deepcopy(REFERENCE["1f3s"])
+    for nd in data["nodes"]:
+        if "demand" in nd:
+            nd["demand"]["noise"] = 0  # deterministic: the shift can be checked value by value
+    nominal = scenario_from_dict(data)
+    later = scenario_from_dict(data | {"demand_delay": 3})
+    bigger = scenario_from_dict(data | {"demand_scale": 1.3})
+    rng = lambda: np.random.default_rng(0)
+    d0 = nominal.sample_demand(rng(), 40, realised=True)
+    assert np.array_equal(later.sample_demand(rng(), 37, t0=3, realised=True), d0[:37])  # the cycle lags 3 steps
+    raw = nominal.expected_demand(0, 40)  # noise 0: the unrounded model
+    assert np.array_equal(bigger.sample_demand(rng(), 40, realised=True), np.round(1.3 * raw))
+    for sc in (later, bigger):  # what every forecast is computed from stays the model
+        assert np.array_equal(sc.expected_demand(0, 40), raw)
+        assert np.array_equal(sc.sample_demand(rng(), 40), d0)
+    env = SupplyChainEnv(bigger)
+    env.reset(seed=1)
+    assert np.array_equal(env.demand, np.round(1.3 * raw[: env.horizon]))
+    with pytest.raises(ScenarioError, match="demand_scale"):
+        scenario_from_dict(data | {"demand_scale": -1})

@@ -219,7 +219,7 @@ class SupplyChainEnv(gym.Env):
                 )
             self.demand = d.copy()
         else:
-            self.demand = sc.sample_demand(self.np_random, self.horizon)
+            self.demand = sc.sample_demand(self.np_random, self.horizon, realised=True)
         self.t = 0
         self.stock = sc.initial_stock.astype(np.float64).copy()
         self.arrivals = np.zeros((self._buffer, self.N))

@@ -9,6 +9,8 @@ Format (JSON; every number is checked and every error names the field)::
       "backlog_penalty": 22.5,           # per unit of negative stock per step (default 1.5 * price)
       "overcapacity_penalty": 22.5,      # per unit above a node's storage capacity (default 1.5 * price)
       "advance_info": 3,                 # demand is known this many steps ahead (0: only forecasts)
+      "demand_scale": 1.0,               # realised demand / the demand model's (controllers plan on the model)
+      "demand_delay": 0,                 # steps the realised demand's cycle lags the model's (a later peak)
       "nodes": [
         {"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 3,
          "production_cost": 5, "production_time": 1, "production_capacity": null},
@@ -25,6 +27,11 @@ dmax/2``, ``period = 15``, ``shift = 2j``, ``noise = dvar`` (its ``cos(4 pi (2j 
 
 ``advance_info`` makes explicit what the reference study's features do implicitly: its agent sees the realised
 demand of the next three steps (noise included), i.e. orders are known three steps before they are due.
+
+``demand_scale`` and ``demand_delay`` shift the *realised* demand away from the model that every forecast (the
+observation's expected demand, the forecast and sample-average MPCs) is computed from: the realised demand is
+``round(demand_scale * (mean + amplitude * cos(2 pi (t - demand_delay + shift) / period) + U{0..noise}))``. They
+test a controller built for the nominal demand under shifted demand, without retraining.
 """
 
 from __future__ import annotations
@@ -70,6 +77,10 @@ class SupplyChainScenario:
     backlog_penalty: float
     overcapacity_penalty: float
     advance_info: int
+    demand_scale: float = 1.0
+    """realised demand / the model's (the forecasts keep the model)."""
+    demand_delay: int = 0
+    """steps the realised demand's seasonal cycle lags the model's."""
     meta: dict = field(default_factory=dict)
 
     @property
@@ -126,14 +137,16 @@ class SupplyChainScenario:
         d = m + a * np.cos(2 * np.pi * (t + s) / period) + noise / 2.0
         return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
 
-    def sample_demand(self, rng: np.random.Generator, horizon: int, t0: int = 0) -> np.ndarray:
-        """(horizon, N) realised demand of steps ``t0 ..``: the reference's rounded cosine plus uniform integer
-        noise."""
-        t = np.arange(t0, t0 + horizon)[:, None]
+    def sample_demand(self, rng: np.random.Generator, horizon: int, t0: int = 0, realised: bool = False) -> np.ndarray:
+        """(horizon, N) demand of steps ``t0 ..`` drawn from the model: the reference's rounded cosine plus uniform
+        integer noise; ``realised``: with the scenario's ``demand_scale`` and ``demand_delay`` (the environment's
+        demand)."""
+        t = np.arange(t0, t0 + horizon)[:, None] - (self.demand_delay if realised else 0)
+        scale = self.demand_scale if realised else 1.0
         m, a, p, s, noise = self.demand_params.T
         period = np.where(p > 0, p, 1.0)
         u = rng.integers(0, noise.astype(np.int64) + 1, size=(horizon, self.num_nodes))
-        d = np.round(m + a * np.cos(2 * np.pi * (t + s) / period) + u)
+        d = np.round(scale * (m + a * np.cos(2 * np.pi * (t + s) / period) + u))
         return np.where(self.kind == 2, np.maximum(d, 0.0), 0.0)
 
     def __repr__(self) -> str:
@@ -151,6 +164,7 @@ MAX_LEAD_TIME = 1_000
 #: and low enough that the environment's bounds and rewards stay finite (an infinite production capacity is
 #: written as ``Infinity``)
 MAX_QUANTITY = 1e12
+MAX_DEMAND_SCALE = 10.0
 
 
 def _num(
@@ -334,6 +348,10 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         backlog_penalty=float(_num(data.get("backlog_penalty", pen), "backlog_penalty")),
         overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
         advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True, maximum=MAX_STEPS)),
+        demand_scale=float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE)),
+        demand_delay=int(
+            _num(data.get("demand_delay", 0), "demand_delay", minimum=-MAX_STEPS, integer=True, maximum=MAX_STEPS)
+        ),
         meta={"ids": ids},
     )
 
@@ -352,6 +370,10 @@ class SupplySettings:
     """per unit above a node's storage capacity."""
     advance_info: int | None = None
     """steps of advance demand information (0: forecasts only)."""
+    demand_scale: float | None = None
+    """realised demand / the demand model's (the forecasts keep the model): a shifted-demand test."""
+    demand_delay: int | None = None
+    """steps the realised demand's seasonal cycle lags the model's (a later peak)."""
 
     def apply(self, data: dict) -> dict:
         """``data`` (a scenario dict) with these changes."""
