@@ -18,8 +18,12 @@ Writes ``results/supply_chain.json`` (format of RESULTS.md) and ``results/supply
 known only as its seasonal mean (``supply_chain/<name>-forecast``: ``advance_info = 0``), the bi-level agent
 (same budgets) against ``forecast-mpc`` (the oracle's LP on the expected demand: what an operator runs), the
 order-up-to heuristic tuned per node for that setting, and the oracle (still seeing the realised demand: the
-upper bound); paired differences to ``forecast-mpc`` and ``order-up-to``. Writes
-``results/supply_chain_forecast.json`` / ``.png``.
+upper bound), and ``saa-mpc`` (the sample-average MPC over 10 demand scenarios); paired differences to
+``forecast-mpc`` and ``order-up-to``. Then **shifted demand** (``SHIFTS``: volume ±30 %, the seasonal peak 3
+steps later; the realised demand only, every forecast keeps the model): the same trained agent, the forecast MPC
+and the order-up-to levels tuned on the nominal demand, without retraining or re-tuning (rows with ``shift``;
+``robustness``: the agent's profit / the forecast MPC's per shift). Writes ``results/supply_chain_forecast.json``
+/ ``.png``.
 
 Usage::
 
@@ -59,6 +63,12 @@ LABELS = ("bilevel-ppo", "edge-ppo")
 BUDGETS = {"1f2s": 6.0, "1f3s": 12.0, "1f10s": 12.0, "1f3w30s": 15.0}
 FORECAST = ("1f3s-forecast", "1f10s-forecast", "1f3w30s-forecast")
 FORECAST_LABELS = ("bilevel-ppo",)
+#: shifted demand (issue 24): the realised demand moved away from the model every controller was built on
+SHIFTS = {
+    "volume -30%": {"demand_scale": 0.7},
+    "volume +30%": {"demand_scale": 1.3},
+    "peak 3 steps later": {"demand_delay": 3},
+}
 BUDGETS |= {s: BUDGETS[s.removesuffix("-forecast")] for s in FORECAST}
 
 
@@ -75,6 +85,51 @@ def paired(compared, name: str, reference: str) -> dict:
     }
 
 
+def shifted(prob, s: str, labels, runs: Path, seeds: list[int], shifts: dict, seed: int) -> list[dict]:
+    """The trained agents and the baselines built for the nominal demand (the order-up-to levels tuned on it,
+    not again) under each shifted demand of ``shifts``, without retraining; rows with ``shift`` and the paired
+    differences to ``forecast-mpc`` and ``order-up-to`` on the same seeds."""
+    from netctrl.problems.supply_chain import ForecastMPC, OracleMPC, OrderUpTo
+
+    nominal = load_named(s)
+    out = []
+    for label, change in shifts.items():
+        p = prob.with_settings(**change)
+        controllers = {l: load_agent(runs / "supply_chain" / s / l, l, p) for l in labels}
+        controllers |= {
+            "oracle": OracleMPC(horizon=10),
+            "forecast-mpc": ForecastMPC(horizon=10),
+            "order-up-to": OrderUpTo(tuned_levels(nominal)),
+            "order-up-to-horizon": OrderUpTo(tuned_levels(nominal, horizon_aware=True), horizon_aware=True),
+        }
+        compared = compare(p, controllers, seeds, progress=True)
+        extra = {l: {**paired(compared, l, "order-up-to"), **paired(compared, l, "forecast-mpc")} for l in labels}
+        recs = [r | {"shift": label, **change} for r in rows_to_records(p, compared, extra=extra)]
+        print_table(
+            f"supply chain / {s}, {label} ({len(seeds)} test episodes)",
+            recs,
+            ["controller", "reward_mean", "pct_of_oracle", "vs_forecast_mpc_diff_mean", "vs_forecast_mpc_diff_se"],
+        )
+        out += recs
+    return out
+
+
+def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
+    """Issue 24's shifted-demand bar per network and shift: the agent keeps >= 95 % of the forecast MPC's profit,
+    read as ``agent >= mpc - 0.05 |mpc|`` (a ratio of profits means nothing once the shift makes them negative);
+    ``<shift>``: the agent's profit minus the forecast MPC's, in units of ``|mpc|``."""
+    out: dict = {}
+    for r in rows:
+        if "shift" in r and r["controller"] == label:
+            mpc = next(
+                x["reward_mean"]
+                for x in rows
+                if x.get("shift") == r["shift"] and x["scenario"] == r["scenario"] and x["controller"] == "forecast-mpc"
+            )
+            out.setdefault(r["scenario"], {})[r["shift"]] = round((r["reward_mean"] - mpc) / abs(mpc), 4)
+    return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}
+
+
 def run(
     out: Path = Path("results"),
     runs: Path = Path("runs/bench"),
@@ -88,6 +143,7 @@ def run(
     train_only: bool = False,
     command: str | None = None,
     name: str = "supply_chain",
+    shifts: dict | None = None,
 ) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +194,8 @@ def run(
                     by[ref]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
                 )
         rows += recs
+        if shifts:
+            rows += shifted(prob, s, labels, runs, seeds, shifts, seed)
         oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
         oracle_val[s] = float(oracle.result.rewards.mean())
     print("speed:", speed)
@@ -155,6 +213,7 @@ def run(
         command=command,
         training={s: list(r.values()) for s, r in records.items()},
         heuristic_tuning_s=tuning,
+        **({"robustness": robustness(rows)} if shifts else {}),
         notes="pct_of_oracle = 100 * mean profit / mean oracle profit on the same test seeds; "
         "agents trained from scratch, model selected on validation seeds 2000-2009; "
         "order-up-to levels tuned per node on seeds 3000-3007; test seeds 1000-1099",
@@ -177,5 +236,6 @@ if __name__ == "__main__":
         if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
             options["labels"] = FORECAST_LABELS
         options["name"] = "supply_chain_forecast"
+        options["shifts"] = SHIFTS
     default = FORECAST if a.forecast else SCENARIOS
     run(**options, scenarios=a.scenarios or default, minutes=parse_minutes(a.minutes))
