@@ -104,7 +104,10 @@ def shifted(prob, s: str, labels, runs: Path, seeds: list[int], shifts: dict, se
         }
         compared = compare(p, controllers, seeds, progress=True)
         extra = {l: {**paired(compared, l, "order-up-to"), **paired(compared, l, "forecast-mpc")} for l in labels}
-        recs = [r | {"shift": label, **change} for r in rows_to_records(p, compared, extra=extra)]
+        recs = [
+            r | {"experiment": f"shifted demand: {label}", "shift": label, **change}
+            for r in rows_to_records(p, compared, extra=extra)
+        ]
         print_table(
             f"supply chain / {s}, {label} ({len(seeds)} test episodes)",
             recs,
@@ -193,9 +196,11 @@ def run(
                 speed[f"decision_speedup_vs_{key}_{s}"] = round(
                     by[ref]["decision_ms"] / by["bilevel-ppo"]["decision_ms"], 2
                 )
-        rows += recs
-        if shifts:
-            rows += shifted(prob, s, labels, runs, seeds, shifts, seed)
+        if shifts:  # one table per experiment on the results page
+            recs = [r | {"experiment": "forecasts only"} for r in recs]
+            rows += recs + shifted(prob, s, labels, runs, seeds, shifts, seed)
+        else:
+            rows += recs
         oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
         oracle_val[s] = float(oracle.result.rewards.mean())
     print("speed:", speed)

@@ -33,7 +33,7 @@ RESULTS = ROOT / "results"
 #: page slug -> (title, glob patterns of results/*.json stems, in the order shown)
 PAGES: dict[str, tuple[str, list[str]]] = {
     "mobility": ("Mobility-on-demand", ["mobility", "mobility_*"]),
-    "supply-chain": ("Supply-chain inventory management", ["supply_chain"]),
+    "supply-chain": ("Supply-chain inventory management", ["supply_chain", "supply_chain_*"]),
     "network-flow": ("Dynamic network flow", ["network_flow", "network_flow_*"]),
     "routing": ("WAN packet routing (MAMRL)", ["routing", "routing_*"]),
     "critical-node": ("Multilevel critical node", ["critical_node", "critical_node_*"]),
