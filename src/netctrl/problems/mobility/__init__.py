@@ -13,6 +13,7 @@ map): see :mod:`netctrl.integrations`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -151,15 +152,27 @@ def _training_hooks(scenarios: Sequence[MobilityScenario]) -> dict:
     return {"train_envs": factories, "pretrain_envs": factories}
 
 
-def _packaged(city: str, env_id: str, settings: CitySettings) -> ProblemSpec:
+def _packaged(city: str, env_id: str | None, settings: CitySettings, suffix: str = "") -> ProblemSpec:
+    shock = settings.has_shock
+    what = (
+        f"all-pairs demand, x{settings.shock_multiplier:g} on {settings.shock_share:.0%} of the regions for "
+        f"{settings.shock_steps} steps (drawn per episode)"
+        if shock
+        else "reference setting"
+    )
     return problem(
-        f"mobility/{city}",
+        f"mobility/{city}{suffix}",
         lambda: load_city(city, **settings.__dict__),
         settings,
         env_id=env_id,
-        description=f"mobility-on-demand, {city.replace('_', ' ')} (reference setting)",
-        rebuild=lambda s: _packaged(city, env_id, s),
+        description=f"mobility-on-demand, {city.replace('_', ' ')} ({what})",
+        rebuild=lambda s: _packaged(city, env_id, s, suffix),
     )
+
+
+#: issue 24's demand shock: every pair of the file simulated, and in each episode a quarter of the regions see
+#: twice their request rates for 8 of the 20 steps (regions and start drawn per episode; no controller is told)
+SHOCK = {"demand_pairs": "all", "shock_multiplier": 2.0, "shock_share": 0.25, "shock_steps": 8}
 
 
 #: ``generated/<regions>[/<seed>[/<layout>]]``: a city made by :func:`.generate.generate_city` (no file);
@@ -232,6 +245,8 @@ def _register() -> None:
                     kwargs={"scenario": city, **overrides},
                 )
         register_problem(_packaged(city, env_id, CITIES[city][1]))
+        shocked = dataclasses.replace(CITIES[city][1], **SHOCK)
+        register_problem(_packaged(city, None, shocked, "-shock"))
 
 
 _register()

@@ -183,6 +183,8 @@ class MobilityEnv(gym.Env):
         self.action_space = spaces.Box(0.0, float(sc.fleet.sum()), (self.E,), np.float32)
         self._edge_index = net.edge_index.astype(np.int64)
         self.demand = np.zeros((self.horizon, len(sc.pairs)))
+        self.shock: dict | None = None
+        """the demand shock of this episode (regions, start, stop), drawn at reset; ``None``: no shock"""
         self.t = 0
         self.idle = sc.fleet.astype(np.float64).copy()
         self.arrivals = np.zeros((self._buffer_len, self.N))
@@ -268,6 +270,23 @@ class MobilityEnv(gym.Env):
             "trip_cost": float(self.beta * served @ tt),
         }
 
+    def _shocked_rate(self) -> np.ndarray:
+        """The request rates of this episode: the scenario's, with the settings' demand shock (if any) drawn
+        from ``np_random``: ``shock_share`` of the regions, ``shock_steps`` steps from a uniform start, the rates
+        of the pairs leaving them multiplied by ``shock_multiplier``. What was drawn is in :attr:`shock`."""
+        sc = self.scenario
+        s = sc.settings
+        self.shock = None
+        if not s.has_shock:
+            return sc.rate
+        k = max(1, round(s.shock_share * self.N))
+        regions = np.sort(self.np_random.choice(self.N, size=k, replace=False))
+        start = int(self.np_random.integers(0, s.steps - s.shock_steps + 1))
+        rate = sc.rate.copy()
+        rate[start : start + s.shock_steps, np.isin(sc.pairs[:, 0], regions)] *= s.shock_multiplier
+        self.shock = {"regions": regions, "start": start, "stop": start + s.shock_steps}
+        return rate
+
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
         sc = self.scenario
@@ -280,7 +299,7 @@ class MobilityEnv(gym.Env):
                 )
             self.demand = demand.copy()
         else:
-            self.demand = self.np_random.poisson(sc.rate).astype(np.float64)
+            self.demand = self.np_random.poisson(self._shocked_rate()).astype(np.float64)
         self.t = 0
         self.idle = sc.fleet.astype(np.float64).copy()
         self.arrivals = np.zeros((self._buffer_len, self.N))

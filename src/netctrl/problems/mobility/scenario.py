@@ -68,6 +68,14 @@ class CitySettings:
     """total fleet; default from ``totalAcc`` (see the module docstring)."""
     lookahead: int = 20
     """steps of demand data kept beyond the episode end (for forecasts and the oracle's horizon)."""
+    shock_multiplier: float = 1.0
+    """a demand shock: the request rates of the pairs leaving the shocked regions are multiplied by this during
+    the shock (the scenario's rates, which every forecast uses, are not)."""
+    shock_share: float = 0.0
+    """share of the regions hit by the shock (at least one when positive), drawn afresh every episode."""
+    shock_steps: int = 0
+    """steps the shock lasts; its first step is drawn every episode, uniformly among those that keep it inside
+    the episode (0: no shock)."""
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -89,6 +97,20 @@ class CitySettings:
             raise ScenarioError(f"Expected 'demand_pairs' in ('adjacent', 'all') (got {shown(self.demand_pairs)})")
         if not isinstance(self.varying_time, bool):
             raise ScenarioError(f"'varying_time' must be true or false (got {shown(self.varying_time)})")
+        _check_int("shock_steps", self.shock_steps, 0, self.steps)
+        for name in ("shock_multiplier", "shock_share"):
+            require_number(name, getattr(self, name), ScenarioError)
+        if not 0 <= self.shock_multiplier <= MAX_DEMAND_RATIO:
+            raise ScenarioError(
+                f"Expected 0 <= 'shock_multiplier' <= {MAX_DEMAND_RATIO:g} (got {self.shock_multiplier})"
+            )
+        if not 0 <= self.shock_share <= 1:
+            raise ScenarioError(f"Expected 0 <= 'shock_share' <= 1 (got {self.shock_share})")
+
+    @property
+    def has_shock(self) -> bool:
+        """Whether episodes have a demand shock (a multiplier other than 1 on some regions for some steps)."""
+        return self.shock_steps > 0 and self.shock_share > 0 and self.shock_multiplier != 1
 
 
 #: upper bounds of the settings and of the file's sizes: beyond them the per-step arrays would not fit in memory
