@@ -42,9 +42,7 @@ def test_shock_multiplies_the_rates_of_the_drawn_regions_in_the_drawn_window():
     assert np.array_equal(sc.rate, nominal)  # what forecasts use is untouched
 
 
-@pytest.mark.parametrize(
-    ("field", "value"), [("shock_share", 1.5), ("shock_multiplier", -1.0), ("shock_steps", 21)]
-)
+@pytest.mark.parametrize(("field", "value"), [("shock_share", 1.5), ("shock_multiplier", -1.0), ("shock_steps", 21)])
 def test_bad_shock_settings_name_the_field(field, value):
     with pytest.raises(ScenarioError, match=field):
         CitySettings(**{field: value})
