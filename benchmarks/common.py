@@ -102,6 +102,19 @@ def paired_difference(a, b) -> tuple[float, float | None]:
     return float(d.mean()), float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else None
 
 
+def paired(compared, name: str, reference: str) -> dict:
+    """Episode-by-episode reward of ``name`` minus ``reference`` on the same seeds: mean, its standard error,
+    and the number of episodes ``name`` wins."""
+    by = {r.controller: np.asarray(r.result.rewards, dtype=np.float64) for r in compared}
+    mean, se = paired_difference(by[name], by[reference])
+    key = "vs_" + reference.replace("-", "_")
+    return {
+        f"{key}_diff_mean": round(mean, 2),
+        f"{key}_diff_se": round(float("nan") if se is None else se, 2),
+        f"{key}_wins": int((by[name] > by[reference]).sum()),
+    }
+
+
 def proc_status_mb(field: str) -> float | None:
     """A memory line of ``/proc/self/status`` in MB (``VmRSS``: resident now, ``VmHWM``: the peak since this
     process started, not counting a parent's before ``exec``, unlike ``ru_maxrss``); ``None`` without /proc."""

@@ -39,7 +39,7 @@ from common import (
     benchmark_options,
     benchmark_parser,
     load_agent,
-    paired_difference,
+    paired,
     parse_minutes,
     plot_curves,
     train_or_load,
@@ -162,13 +162,9 @@ def run(
             },
         )
         if paired_vs:
-            by = {r.controller: r.result.rewards for r in compared}
-            key = "vs_" + paired_vs.replace("-", "_")
             for r in recs:
                 if r["controller"] in labels:
-                    mean, se = paired_difference(by[r["controller"]], by[paired_vs])
-                    r[f"{key}_diff_mean"], r[f"{key}_diff_se"] = round(mean, 2), round(se or float("nan"), 2)
-                    r[f"{key}_wins"] = int((by[r["controller"]] > by[paired_vs]).sum())
+                    r |= paired(compared, r["controller"], paired_vs)
         keys = [
             "controller",
             "reward_mean",

@@ -40,12 +40,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 from common import (
     benchmark_options,
     benchmark_parser,
     load_agent,
-    paired_difference,
+    paired,
     parse_minutes,
     plot_curves,
     train_or_load,
@@ -70,19 +69,6 @@ SHIFTS = {
     "peak 3 steps later": {"demand_delay": 3},
 }
 BUDGETS |= {s: BUDGETS[s.removesuffix("-forecast")] for s in FORECAST}
-
-
-def paired(compared, name: str, reference: str) -> dict:
-    """Episode-by-episode profit of ``name`` minus ``reference`` on the same seeds: mean, its standard error,
-    and the number of episodes ``name`` wins."""
-    by = {r.controller: np.asarray(r.result.rewards, dtype=np.float64) for r in compared}
-    mean, se = paired_difference(by[name], by[reference])
-    key = "vs_" + reference.replace("-", "_")
-    return {
-        f"{key}_diff_mean": round(mean, 2),
-        f"{key}_diff_se": round(float("nan") if se is None else se, 2),
-        f"{key}_wins": int((by[name] > by[reference]).sum()),
-    }
 
 
 def shifted(prob, s: str, labels, runs: Path, seeds: list[int], shifts: dict, seed: int) -> list[dict]:
