@@ -47,8 +47,9 @@ class SupplyPlan:
 
 def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
     """The planning LP from the state of step ``env.t`` over ``len(D)`` steps for the demand ``D`` ``(S, N)``:
-    ``(cost, A, lo, hi, upper, offs)`` (maximise ``cost @ x``; column blocks at ``offs``: shipments, production,
-    positive stock, negative stock, discard, each ``(S, size)``)."""
+    ``(cost, A, lo, hi, upper, offs, demand_rows)`` (maximise ``cost @ x``; column blocks at ``offs``: shipments,
+    production, positive stock, negative stock, discard, each ``(S, size)``; ``demand_rows`` ``(S * N,)``: the
+    dynamics rows, whose bounds ``known - D`` are the only place the demand enters)."""
     sc = env.scenario
     t0 = env.t
     S = len(D)
@@ -63,7 +64,7 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
     col = lambda b, s, i: offs[b] + s * sizes[b] + i
     n_cols = int(offs[-1])
     rows, cols, vals = [], [], []
-    lo, hi = [], []
+    lo, hi, demand_rows = [], [], []
     r = 0
 
     def add(rr, cc, vv):
@@ -89,7 +90,7 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
         arr_f = s - ptime >= 0
         add(base + fac[arr_f], col(1, (s - ptime)[arr_f], f_idx[arr_f]), -1.0)
         rhs = known[s] - D[s]
-        lo.append(rhs), hi.append(rhs)
+        lo.append(rhs), hi.append(rhs), demand_rows.append(base + n_idx)
         r += N
         # (b) availability of the nodes that ship: outflow - x_end(s-1) - arrivals <= known
         ship_nodes = np.unique(env.src)
@@ -126,7 +127,7 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
     upper = np.concatenate(
         [np.tile(env.edge_cap, S), np.tile(sc.production_capacity[fac], S), np.full(3 * S * N, np.inf)]
     )
-    return cost, A, np.concatenate(lo), np.concatenate(hi), upper, offs
+    return cost, A, np.concatenate(lo), np.concatenate(hi), upper, offs, np.concatenate(demand_rows)
 
 
 def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> SupplyPlan:
@@ -136,7 +137,7 @@ def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> Su
     t0 = env.t
     S = min(horizon, env.T - t0)
     D = env.demand[t0 : t0 + S] if foresight else env.known_demand(t0, S)  # (S, N) realised or forecast
-    cost, A, lo, hi, upper, offs = _plan_lp(env, D)
+    cost, A, lo, hi, upper, offs, _ = _plan_lp(env, D)
     sol = solve_lp(cost, A, lo, hi, 0.0, upper, maximize=True, name="supply-chain oracle MPC")
     x = sol.x
     return SupplyPlan(
@@ -155,12 +156,13 @@ def sample_average_plan(env: SupplyChainEnv, horizon: int, samples: int, rng: np
     t0 = env.t
     S = min(horizon, env.T - t0)
     known = min(sc.advance_info, S)
-    blocks = []
+    demands = []
     for _ in range(samples):
         D = sc.sample_demand(rng, S, t0)
         D[:known] = env.demand[t0 : t0 + known]
-        blocks.append((_plan_lp(env, D), float(sc.price * D.sum())))
-    (_, A0, _, _, _, offs), _ = blocks[0]
+        demands.append(D)
+    # one LP per scenario, all alike but for the demand rows' bounds: built once, its bounds shifted per scenario
+    cost0, A0, lo0, hi0, upper0, offs, rows = _plan_lp(env, demands[0])
     n = A0.shape[1]
     first = np.concatenate([offs[0] + np.arange(env.E), offs[1] + np.arange(env.F)])  # step 0's q and p
     k = len(first)
@@ -175,17 +177,24 @@ def sample_average_plan(env: SupplyChainEnv, horizon: int, samples: int, rng: np
         ]
         or [sp.csr_matrix((0, samples * n))]
     )
-    A = sp.vstack([sp.block_diag([b[0][1] for b in blocks], format="csr"), tie], format="csr")
-    lo = np.concatenate([b[0][2] for b in blocks] + [np.zeros(tie.shape[0])])
-    hi = np.concatenate([b[0][3] for b in blocks] + [np.zeros(tie.shape[0])])
-    cost = np.concatenate([b[0][0] for b in blocks]) / samples
-    upper = np.concatenate([b[0][4] for b in blocks])
+    lo, hi = [], []
+    for D in demands:
+        shift = (demands[0] - D).ravel()  # the demand rows' bound is known - D
+        for b0, out in ((lo0, lo), (hi0, hi)):
+            b = b0.copy()
+            b[rows] += shift
+            out.append(b)
+    A = sp.vstack([sp.block_diag([A0] * samples, format="csr"), tie], format="csr")
+    lo = np.concatenate([*lo, np.zeros(tie.shape[0])])
+    hi = np.concatenate([*hi, np.zeros(tie.shape[0])])
+    cost = np.tile(cost0, samples) / samples
+    upper = np.tile(upper0, samples)
     sol = solve_lp(cost, A, lo, hi, 0.0, upper, maximize=True, name="supply-chain sample-average MPC")
     x = sol.x
     return SupplyPlan(
         production=np.maximum(x[offs[1] : offs[1] + env.F], 0.0),
         shipments=np.maximum(x[offs[0] : offs[0] + env.E], 0.0),
-        value=float(sol.objective + np.mean([b[1] for b in blocks])),
+        value=float(sol.objective + np.mean([sc.price * D.sum() for D in demands])),
     )
 
 
