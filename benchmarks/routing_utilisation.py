@@ -392,12 +392,13 @@ def validate_failures(name: str, run_dir: Path, quick: bool, log=print) -> dict:
         )
     light = {}
     seeds = VALIDATION_SEEDS[:2] if quick else VALIDATION_SEEDS
+    spa, frozen = ShortestPath(topo), learner()
     for rho in (0.05, 0.1):
         load = rho * lam / FAIL_RHO
-        spa = [run_episode(ShortestPath(topo), env(load=load, horizon=HORIZON), s).metrics for s in seeds]
-        ls = [frozen_episode(learner(), env(link_state=True, load=load, horizon=HORIZON), s) for s in seeds]
+        spa_ms = [run_episode(spa, env(load=load, horizon=HORIZON), s).metrics for s in seeds]
+        ls = [frozen_episode(frozen, env(link_state=True, load=load, horizon=HORIZON), s) for s in seeds]
         light[str(rho)] = round(
-            float(np.nanmean([m["delivery_time"] for m in ls]) / np.nanmean([m["delivery_time"] for m in spa])), 4
+            float(np.nanmean([m["delivery_time"] for m in ls]) / np.nanmean([m["delivery_time"] for m in spa_ms])), 4
         )
     record = {
         "topology": name,

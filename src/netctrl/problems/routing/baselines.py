@@ -161,8 +161,7 @@ class PriorRouting(RoutingController):
     def decide(self, obs):
         cum = np.cumsum(self.env.next_hop_prior(), axis=1)
         u = self.env.np_random.random(len(cum))[:, None]
-        degree = np.asarray([self.env.action_space(a).n for a in self.agents])
-        return np.minimum((cum <= u).sum(axis=1), degree - 1)
+        return np.minimum((cum <= u).sum(axis=1), self.env.topology.degree - 1)
 
 
 class RandomRouting(RoutingController):
