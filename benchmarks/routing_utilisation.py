@@ -40,6 +40,7 @@ import json
 import os
 import time
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -254,6 +255,18 @@ def adapted_after(ms: list[dict], pre: dict) -> int | None:
     return adapt_episodes(d, lo, g, pre["delivery_time"], pre["packets_lost"])
 
 
+def pre_level(ms: list[dict]) -> dict:
+    """The pre-failure level of a controller's episodes: mean delivery time and packets lost."""
+    return {k: float(np.nanmean([m[k] for m in ms])) for k in ("delivery_time", "packets_lost")}
+
+
+def online(learner: RouterLearner, make_env, seeds: list[int], scenario: int) -> list[dict]:
+    """The online episodes of a learner after a failure (one update after each, a fresh ``make_env()`` each), its
+    action generator seeded by the scenario's index: their metrics."""
+    learner.rng = np.random.default_rng(scenario)
+    return [learner.run(make_env(), s) for s in seeds]
+
+
 def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
     """The link-failure experiment at ``FAIL_RHO`` on every failure scenario of the topology file (none of them a
     meta-training task): each learner's pre-failure level (``PRE_EPISODES`` frozen episodes on the intact network),
@@ -286,8 +299,7 @@ def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
         runs, pre = {}, {}
         for label, lrn in learners.items():
             pre[label] = [frozen_episode(lrn, env(), s) for s in pre_seeds]
-            lrn.rng = np.random.default_rng(si)
-            runs[label] = [lrn.run(env(task, label == JUDGED), s) for s in seeds]
+            runs[label] = online(lrn, partial(env, task, label == JUDGED), seeds, si)
         prior = PriorRouting()  # the judged learner's prior alone: no learning
         pre[PRIOR] = [run_episode(prior, env(), s).metrics for s in pre_seeds]
         runs[PRIOR] = [run_episode(prior, env(task, True), s).metrics for s in seeds]
@@ -303,10 +315,7 @@ def failure_record(name: str, run_dir: Path, quick: bool, log=print) -> dict:
         replanned = DelayRouting(topo.with_failures(task), lam)
         pre[REPLANNED] = pre["spa"]
         runs[REPLANNED] = [run_episode(replanned, env(task), s).metrics for s in seeds]
-        level = {
-            c: {k: float(np.nanmean([m[k] for m in ms])) for k in ("delivery_time", "packets_lost")}
-            for c, ms in pre.items()
-        }
+        level = {c: pre_level(ms) for c, ms in pre.items()}
         for label, ms in runs.items():
             ref = level[label]
             static = label in ("spa", REPLANNED)
@@ -371,15 +380,13 @@ def validate_failures(name: str, run_dir: Path, quick: bool, log=print) -> dict:
         pre_seeds = [90_000 + 100 * si + k for k in range(2 if quick else PRE_EPISODES)]
         seeds = [91_000 + 1000 * si + k for k in range(episodes)]
         pre = [frozen_episode(learner(), env(), s) for s in pre_seeds]
-        level = {k: float(np.nanmean([m[k] for m in pre])) for k in ("delivery_time", "packets_lost")}
+        level = pre_level(pre)
         out = {
             "scenario": topo.link_names(task),
             "target_delivery_time": round((1 + TOL_DELAY) * level["delivery_time"], 3),
         }
         for variant, link_state in (("static", False), ("link-state", True)):
-            lrn = learner()
-            lrn.rng = np.random.default_rng(si)
-            ms = [lrn.run(env(task, link_state), s) for s in seeds]
+            ms = online(learner(), partial(env, task, link_state), seeds, si)
             out[variant] = {
                 "adapt_episodes": adapted_after(ms, level),
                 "first_packets_lost": ms[0]["packets_lost"],
