@@ -216,9 +216,10 @@ def ray_throughput(problem, iterations: int = 4) -> dict:
     }
 
 
-def load_agent(run_dir: Path, label: str, spec=None):
-    """The trained controller of a run directory (its ``best.pt``), named ``label``."""
-    return get_recipe(label).load(Path(run_dir) / "best.pt", spec, name=label)
+def load_agent(run_dir: Path, label: str, spec=None, name: str | None = None):
+    """The trained controller of recipe ``label`` in a run directory (its ``best.pt``), named ``name`` (default
+    ``label``)."""
+    return get_recipe(label).load(Path(run_dir) / "best.pt", spec, name=name or label)
 
 
 def benchmark_parser(doc: str | None, agents, episodes: int):

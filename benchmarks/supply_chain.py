@@ -69,6 +69,21 @@ SHIFTS = {
     "peak 3 steps later": {"demand_delay": 3},
 }
 BUDGETS |= {s: BUDGETS[s.removesuffix("-forecast")] for s in FORECAST}
+#: changes at deployment (issue 24), fixed before any agent was evaluated on them: each binds (it lowers the
+#: oracle's profit) and leaves a profitable network. No supply-chain network here has a second route to any node,
+#: so a closed link would strand its stores for every controller alike; the cuts below keep every route open.
+DEPLOYMENT = {
+    "1f10s-forecast": {
+        "link capacity cut": {"link_capacity": {f"F->S{k}": 14 for k in (8, 9, 10)}},  # the 3 big stores (peak 20)
+        "production capacity cut": {"production_capacity": {"F": 80}},  # unlimited before; mean demand 56 per step
+        "link cost x10": {"link_cost": {f"F->S{k}": 3.0 for k in (8, 9, 10)}},
+    },
+    "1f3w30s-forecast": {
+        "link capacity cut": {"link_capacity": {"F->W1": 44}},  # W1's stores' mean demand per step
+        "warehouse capacity cut": {"node_capacity": {f"W{k}": 40 for k in (1, 2, 3)}},  # from 162
+        "link cost x10": {"link_cost": {f"F->W{k}": 2.0 for k in (1, 2, 3)}},
+    },
+}
 
 
 def shifted(prob, s: str, labels, runs: Path, seeds: list[int], shifts: dict, seed: int) -> list[dict]:
@@ -119,6 +134,93 @@ def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
     return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}
 
 
+def _slug(change: str) -> str:
+    return change.replace(" ", "-").replace("%", "pct")
+
+
+def deployment_runs(s: str, runs: Path, budget: float, seed: int, retrain: bool, quick: bool) -> dict:
+    """Train (or reuse) the bi-level agent on each changed network of ``DEPLOYMENT[s]`` (the same recipe, budget and
+    seed as the nominal agent): ``runs/bench/supply_chain/<s>@<change>/bilevel-ppo``."""
+    prob = get_problem(f"supply_chain/{s}")
+    return {
+        change: train_or_load(
+            prob.with_settings(**settings),
+            "bilevel-ppo",
+            runs / "supply_chain" / f"{s}@{_slug(change)}" / "bilevel-ppo",
+            budget,
+            seed,
+            retrain,
+            quick,
+        )
+        for change, settings in DEPLOYMENT[s].items()
+    }
+
+
+def deployment(prob, s: str, labels, runs: Path, seeds: list[int], records: dict) -> list[dict]:
+    """Issue 24's changes at deployment on network ``s``: the agents trained on the nominal network, unretrained
+    (``labels``, the edge-level agent among them), beside the bi-level agent retrained on the change
+    (``bilevel-ppo-retrained``), the forecast MPC and the oracle (which plan on the changed network), and the
+    order-up-to levels tuned again on it; rows with ``change`` and the paired differences to the retrained agent
+    and the forecast MPC. ``violations_mean``: constraints an action broke per episode (the environment's
+    ``info['violations']``)."""
+    from netctrl.problems.supply_chain import ForecastMPC, OracleMPC, OrderUpTo
+
+    out = []
+    for change, settings in DEPLOYMENT[s].items():
+        p = prob.with_settings(**settings)
+        scenario = p.make_env().unwrapped.scenario
+        controllers = {l: load_agent(runs / "supply_chain" / s / l, l, p) for l in labels}
+        retrained = runs / "supply_chain" / f"{s}@{_slug(change)}" / "bilevel-ppo"
+        controllers |= {
+            "bilevel-ppo-retrained": load_agent(retrained, "bilevel-ppo", p, name="bilevel-ppo-retrained"),
+            "oracle": OracleMPC(horizon=10),
+            "forecast-mpc": ForecastMPC(horizon=10),
+            "order-up-to": OrderUpTo(tuned_levels(scenario)),
+        }
+        compared = compare(p, controllers, seeds, progress=True)
+        rec = records[change]
+        extra = {l: {**paired(compared, l, "bilevel-ppo-retrained"), **paired(compared, l, "forecast-mpc")} for l in labels}
+        extra["bilevel-ppo-retrained"] = {
+            "train_wall_s": rec["train_wall_s"],
+            "train_episodes": rec["episodes"],
+            **paired(compared, "bilevel-ppo-retrained", "forecast-mpc"),
+        }
+        recs = [
+            r | {"experiment": f"deployment: {change}", "change": change, "settings": settings}
+            for r in rows_to_records(p, compared, extra=extra)
+        ]
+        print_table(
+            f"supply chain / {s}, {change} ({len(seeds)} test episodes)",
+            recs,
+            ["controller", "reward_mean", "pct_of_oracle", "violations_mean", "vs_bilevel_ppo_retrained_diff_mean"],
+        )
+        out += recs
+    return out
+
+
+def deployment_bar(rows: list[dict], label: str = "bilevel-ppo") -> dict:
+    """Issue 24's deployment bar per network and change: the unretrained agent keeps >= 95 % of the retrained
+    agent's profit (``ratio``; read as ``agent >= retrained - 0.05 |retrained|``) with 0 constraint violations."""
+    out: dict = {}
+    for r in rows:
+        if "change" in r and r["controller"] == label:
+            ref = next(
+                x
+                for x in rows
+                if x.get("change") == r["change"]
+                and x["scenario"] == r["scenario"]
+                and x["controller"] == "bilevel-ppo-retrained"
+            )
+            ratio = r["reward_mean"] / ref["reward_mean"] if ref["reward_mean"] > 0 else None
+            out.setdefault(r["scenario"], {})[r["change"]] = {
+                "ratio": None if ratio is None else round(ratio, 4),
+                "violations": r["violations_mean"],
+                "met": r["reward_mean"] >= ref["reward_mean"] - 0.05 * abs(ref["reward_mean"])
+                and r["violations_mean"] == 0,
+            }
+    return out
+
+
 def run(
     out: Path = Path("results"),
     runs: Path = Path("runs/bench"),
@@ -133,6 +235,7 @@ def run(
     command: str | None = None,
     name: str = "supply_chain",
     shifts: dict | None = None,
+    deploy: bool = False,
 ) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -148,6 +251,9 @@ def run(
         }
         for s in scenarios
     }
+    changed = (
+        {s: deployment_runs(s, runs, budgets.get(s, 20.0), seed, retrain, quick) for s in scenarios} if deploy else {}
+    )
     if train_only:
         return None
     rows, speed, oracle_val, tuning = [], {}, {}, {}
@@ -185,6 +291,9 @@ def run(
         if shifts:  # one table per experiment on the results page
             recs = [r | {"experiment": "forecasts only"} for r in recs]
             rows += recs + shifted(prob, s, labels, runs, seeds, shifts, seed)
+        elif deploy:
+            recs = [r | {"experiment": "nominal network"} for r in recs]
+            rows += recs + deployment(prob, s, labels, runs, seeds, changed[s])
         else:
             rows += recs
         oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
@@ -205,6 +314,7 @@ def run(
         training={s: list(r.values()) for s, r in records.items()},
         heuristic_tuning_s=tuning,
         **({"robustness": robustness(rows)} if shifts else {}),
+        **({"deployment": deployment_bar(rows)} if deploy else {}),
         notes="pct_of_oracle = 100 * mean profit / mean oracle profit on the same test seeds; "
         "agents trained from scratch, model selected on validation seeds 2000-2009; "
         "order-up-to levels tuned per node on seeds 3000-3007; test seeds 1000-1099",
@@ -221,12 +331,17 @@ if __name__ == "__main__":
     )
     p.add_argument("--scenarios", nargs="+", default=None)
     p.add_argument("--forecast", action="store_true", help="the forecast-only networks (issue 24)")
+    p.add_argument("--deployment", action="store_true", help="changes at deployment (issue 24)")
     a = p.parse_args()
     options = benchmark_options(a)
-    if a.forecast:
+    default = SCENARIOS
+    if a.deployment:
+        options |= {"name": "supply_chain_deployment", "deploy": True}
+        default = tuple(DEPLOYMENT)
+    elif a.forecast:
         if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
             options["labels"] = FORECAST_LABELS
         options["name"] = "supply_chain_forecast"
         options["shifts"] = SHIFTS
-    default = FORECAST if a.forecast else SCENARIOS
+        default = FORECAST
     run(**options, scenarios=a.scenarios or default, minutes=parse_minutes(a.minutes))

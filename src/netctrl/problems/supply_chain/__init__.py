@@ -188,7 +188,7 @@ def problem(
         lowers=dict(LOWERS),
         test_seeds=tuple(range(1000, 1100)),
         val_seeds=tuple(range(2000, 2010)),
-        info_keys=("demand", "produced", "backlog_cost", "storage_cost"),
+        info_keys=("demand", "produced", "backlog_cost", "storage_cost", "violations"),
         reference="oracle",
         description=description,
         recipes={

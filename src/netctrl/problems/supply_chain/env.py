@@ -33,6 +33,11 @@ class SupplyState:
     """(N,) demand of this step as the decision maker knows it (realised within ``advance_info``)."""
 
 
+def _slack(bound: np.ndarray) -> np.ndarray:
+    """``bound`` plus the rounding of a float32 action (a quantity above it breaks the bound)."""
+    return bound + 1e-5 * np.abs(bound) + 1e-6
+
+
 class SupplyChainEnv(gym.Env):
     """Factories produce, warehouses and stores hold, stores sell; the agent orders production and shipments.
 
@@ -47,6 +52,10 @@ class SupplyChainEnv(gym.Env):
     source's stock separately, so the shipments of one step can together exceed it and a factory's stock
     goes negative. Here the *total* outflow of a node is at most its on-hand stock; if the action asks for
     more, all its outflows are scaled down proportionally (``info['action_scaled']``).
+
+    ``info['violations']`` counts the constraints the action broke this step (the environment then enforces
+    them): factories asked to produce above their capacity, links asked to carry more than their capacity, and
+    nodes asked to ship more than they hold (beyond a float32 action's rounding: ``1e-5`` relative, ``1e-6`` units).
 
     ## Observation Space
     ``Dict`` of fixed-shape arrays: ``x`` (N, 15), ``edge_index`` (2, E), ``edge_attr`` (E, 3). Node
@@ -246,11 +255,14 @@ class SupplyChainEnv(gym.Env):
         if self.t >= self.T:
             raise RuntimeError("step() called after the episode terminated; call reset()")
         sc, t = self.scenario, self.t
-        prod = np.minimum(prod, sc.production_capacity[self.factories])
+        prod_cap = sc.production_capacity[self.factories]
+        violations = int((prod > _slack(prod_cap)).sum() + (ship > _slack(self.edge_cap)).sum())
+        prod = np.minimum(prod, prod_cap)
         ship = np.minimum(ship, self.edge_cap)
         avail = self.available()
         out = np.bincount(self.src, weights=ship, minlength=self.N)
         room = np.maximum(avail, 0.0)
+        violations += int((out > _slack(room)).sum())
         scaled = bool((out > room + 1e-9).any())
         if scaled:  # the correct, cumulative check: a node never ships more than it holds
             factor = np.where(out > room, room / np.maximum(out, 1e-12), 1.0)
@@ -280,6 +292,7 @@ class SupplyChainEnv(gym.Env):
             "demand": float(demand.sum()),
             "produced": float(prod.sum()),
             "action_scaled": scaled,
+            "violations": violations,
         }
         return self._observation(), float(reward), self.t >= self.T, False, info
 

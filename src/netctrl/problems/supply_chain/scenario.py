@@ -32,6 +32,13 @@ demand of the next three steps (noise included), i.e. orders are known three ste
 observation's expected demand, the forecast and sample-average MPCs) is computed from: the realised demand is
 ``round(demand_scale * (mean + amplitude * cos(2 pi (t - demand_delay + shift) / period) + U{0..noise}))``. They
 test a controller built for the nominal demand under shifted demand, without retraining.
+
+**Changes at deployment.** The settings ``link_capacity``, ``link_cost``, ``node_capacity`` and ``production_capacity``
+change single links
+(named ``"FROM->TO"`` by node ids; capacity 0 closes a link) and nodes of a network, e.g.
+``--set 'link_capacity={"F->S8": 12}'``: the network as it is today, for a controller built on the network as it
+was (the bi-level agent's lower level enforces today's capacities; the environment clamps any shipment above a
+link's capacity and counts it in ``info['violations']``).
 """
 
 from __future__ import annotations
@@ -374,10 +381,54 @@ class SupplySettings:
     """realised demand / the demand model's (the forecasts keep the model): a shifted-demand test."""
     demand_delay: int | None = None
     """steps the realised demand's seasonal cycle lags the model's (a later peak)."""
+    link_capacity: dict[str, float] | None = None
+    """per-step capacity of some links, ``{"FROM->TO": units}`` by node ids (0 closes the link): a change at
+    deployment (see "Changes at deployment" in the module docstring)."""
+    link_cost: dict[str, float] | None = None
+    """per-unit transport cost of some links, ``{"FROM->TO": cost}``."""
+    node_capacity: dict[str, float] | None = None
+    """storage capacity of some nodes, ``{"ID": units}`` (their initial stock is cut to it where above)."""
+    production_capacity: dict[str, float] | None = None
+    """production per step of some factories, ``{"ID": units}``."""
 
     def apply(self, data: dict) -> dict:
-        """``data`` (a scenario dict) with these changes."""
-        return {**data, **{k: v for k, v in self.__dict__.items() if v is not None}}
+        """``data`` (a scenario dict) with these changes; a link or node that is not in it is an error naming the
+        setting and the key."""
+        changes = {k: v for k, v in self.__dict__.items() if v is not None and k not in _ELEMENT_SETTINGS}
+        out = {**data, **changes}
+        if not any(getattr(self, k) for k in _ELEMENT_SETTINGS):
+            return out
+        nodes, edges = data.get("nodes"), data.get("edges")
+        if not isinstance(nodes, list) or not isinstance(edges, list):
+            return out  # the scenario's own validation names what is wrong with it
+        out["nodes"] = nodes = [dict(n) if isinstance(n, dict) else n for n in nodes]
+        out["edges"] = edges = [dict(e) if isinstance(e, dict) else e for e in edges]
+        by_id = {str(n.get("id")): n for n in nodes if isinstance(n, dict)}
+        links = {f"{e.get('from')}->{e.get('to')}": e for e in edges if isinstance(e, dict)}
+        for setting, table, field_ in (
+            ("link_capacity", links, "capacity"),
+            ("link_cost", links, "cost"),
+            ("node_capacity", by_id, "capacity"),
+            ("production_capacity", by_id, "production_capacity"),
+        ):
+            for key, value in (getattr(self, setting) or {}).items():
+                if str(key) not in table:
+                    what = "link" if table is links else "node"
+                    example = next(iter(table), "")
+                    raise ScenarioError(
+                        f"'{setting}': no {what} {shown(key)} in the network ({what}s are named like {example!r})"
+                    )
+                item = table[str(key)]
+                if setting == "production_capacity" and item.get("kind") != "factory":
+                    raise ScenarioError(f"'{setting}': node {shown(key)} is not a factory")
+                item[field_] = v = _num(value, f"{setting}.{key}")
+                if setting == "node_capacity" and as_number(item.get("initial_stock", 0)) is not None:
+                    item["initial_stock"] = min(item.get("initial_stock", 0), v)
+        return out
+
+
+#: the :class:`SupplySettings` that change single links or nodes rather than a top-level parameter
+_ELEMENT_SETTINGS = ("link_capacity", "link_cost", "node_capacity", "production_capacity")
 
 
 def load_scenario(path: str | Path, settings: SupplySettings | None = None) -> SupplyChainScenario:
