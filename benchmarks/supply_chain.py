@@ -179,7 +179,9 @@ def deployment(prob, s: str, labels, runs: Path, seeds: list[int], records: dict
         }
         compared = compare(p, controllers, seeds, progress=True)
         rec = records[change]
-        extra = {l: {**paired(compared, l, "bilevel-ppo-retrained"), **paired(compared, l, "forecast-mpc")} for l in labels}
+        extra = {
+            l: {**paired(compared, l, "bilevel-ppo-retrained"), **paired(compared, l, "forecast-mpc")} for l in labels
+        }
         extra["bilevel-ppo-retrained"] = {
             "train_wall_s": rec["train_wall_s"],
             "train_episodes": rec["episodes"],

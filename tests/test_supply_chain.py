@@ -429,3 +429,89 @@ def test_shifted_demand_moves_the_realised_demand_and_not_the_forecasts():
     assert np.array_equal(env.demand, np.round(1.3 * raw[: env.horizon]))
     with pytest.raises(ScenarioError, match="demand_scale"):
         scenario_from_dict(data | {"demand_scale": -1})
+
+
+def test_changes_at_deployment_edit_only_the_named_links_and_nodes():
+    from netctrl.problems.supply_chain import SupplySettings
+
+    nominal = load_named("1f10s")
+    changed = load_named(
+        "1f10s",
+        SupplySettings(
+            link_capacity={"F->S8": 14},
+            link_cost={"F->S9": 3.0},
+            node_capacity={"S1": 2},
+            production_capacity={"F": 80},
+        ),
+    )
+    cap, cost = nominal.network.edge_attr["capacity"].copy(), nominal.network.edge_attr["cost"].copy()
+    ids = nominal.network.node_names
+    e8 = next(k for k, d in enumerate(nominal.network.targets) if ids[d] == "S8")
+    e9 = next(k for k, d in enumerate(nominal.network.targets) if ids[d] == "S9")
+    cap[e8], cost[e9] = 14, 3.0
+    assert np.array_equal(changed.network.edge_attr["capacity"], cap)
+    assert np.array_equal(changed.network.edge_attr["cost"], cost)
+    node_cap = nominal.capacity.copy()
+    node_cap[ids.index("S1")] = 2
+    assert np.array_equal(changed.capacity, node_cap)
+    assert changed.production_capacity[0] == 80 and nominal.production_capacity[0] == np.inf
+    assert np.array_equal(changed.demand_params, nominal.demand_params)
+    # a node's initial stock is cut to a smaller capacity (the 30-store network starts with stock)
+    me = load_named("1f3w30s", SupplySettings(node_capacity={"W1": 40}))
+    assert me.capacity[ids_w := me.network.node_names.index("W1")] == 40 and me.initial_stock[ids_w] == 40
+    assert load_named("1f3w30s").initial_stock[ids_w] > 40
+
+
+def test_changes_at_deployment_name_a_bad_link_or_node():
+    from netctrl.problems.supply_chain import SupplySettings
+
+    for settings, match in (
+        ({"link_capacity": {"F->S11": 1}}, r"'link_capacity': no link 'F->S11'.*'F->S1'"),
+        ({"link_cost": {"S1->F": 1}}, "'link_cost': no link 'S1->F'"),
+        ({"node_capacity": {"X": 1}}, "'node_capacity': no node 'X'"),
+        ({"production_capacity": {"S1": 5}}, "'production_capacity': node 'S1' is not a factory"),
+        ({"link_capacity": {"F->S1": -1}}, r"'link_capacity.F->S1' >= 0"),
+        ({"node_capacity": {"S1": "big"}}, "'node_capacity.S1' to be a number"),
+    ):
+        with pytest.raises(ScenarioError, match=match):
+            load_named("1f10s", SupplySettings(**settings))
+    # the same settings through the registry (the CLI's --set and config files)
+    spec = get_problem("supply_chain/1f3s").with_settings(link_capacity={"F->S3": 5})
+    assert spec.make_env().unwrapped.scenario.network.edge_attr["capacity"].tolist() == [1000, 1000, 5]
+    with pytest.raises(ScenarioError, match="no link 'F->S4'"):
+        get_problem("supply_chain/1f3s").with_settings(link_capacity={"F->S4": 5}).make_env()
+
+
+def test_violations_count_what_the_environment_had_to_enforce():
+    data = tiny_dict()
+    data["edges"][0]["capacity"] = 3
+    data["nodes"][0]["production_capacity"] = 6
+    env = SupplyChainEnv(scenario_from_dict(data))
+    demand = np.zeros((env.horizon, 2))
+    env.reset(seed=0, options={"demand": demand})
+    assert env.step(np.array([6.0, 0.0]))[4]["violations"] == 0  # at the capacity: no violation
+    info = env.step(np.array([7.0, 5.0]))[4]  # production above 6, shipment above 3
+    assert info["violations"] == 2 and env.arrivals[2].tolist() == [6.0, 3.0]
+    # the factory holds 9 now (3 left, 6 produced): shipping 3 is within the link and the stock
+    assert env.step(np.array([0.0, 3.0]))[4]["violations"] == 0
+    data["edges"][0]["capacity"] = 100
+    env = SupplyChainEnv(scenario_from_dict(data))
+    env.reset(seed=0, options={"demand": demand})
+    assert env.step(np.array([0.0, 1.0]))[4]["violations"] == 1  # nothing in stock to ship
+    # float32 rounding of a quantity at its bound is not a violation
+    env.reset(seed=0, options={"demand": demand})
+    env.step(np.array([4.1, 0.0]))
+    assert env.step(np.array([0.0, np.float32(4.1)]))[4]["violations"] == 0
+
+
+def test_the_lp_lower_level_keeps_a_cut_link_while_the_heuristic_breaks_it():
+    spec = get_problem("supply_chain/1f10s-forecast").with_settings(
+        link_capacity={f"F->S{k}": 14 for k in (8, 9, 10)}, production_capacity={"F": 80}
+    )
+    random_lp = evaluate(
+        RandomDistribution(seed=3), spec.make_env, [5], make_lower=spec.make_lower, sum_keys=["violations"]
+    )
+    assert random_lp.mean("violations") == 0
+    levels = np.full(spec.make_env().unwrapped.N, 20.0)
+    heuristic = evaluate(OrderUpTo(levels), spec.make_env, [5], sum_keys=["violations"])
+    assert heuristic.mean("violations") > 0  # it orders what the big stores need, above the links' 14
