@@ -293,3 +293,76 @@ def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float],
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+#: the name of the bi-level agent retrained on a changed network in the deployment experiments (issue 24)
+RETRAINED = "bilevel-ppo-retrained"
+
+
+def deployment_runs(problem, name: str, changes: dict, runs: Path, budget: float, seed: int, retrain, quick) -> dict:
+    """Train (or reuse) the bi-level agent on each changed network of ``changes`` (``{change: settings}``) with the
+    nominal agent's recipe, ``budget`` and ``seed``: ``runs/<name>@<change>/bilevel-ppo``; their records."""
+    prob = get_problem(problem)
+    return {
+        change: train_or_load(
+            prob.with_settings(**settings),
+            "bilevel-ppo",
+            deployment_dir(runs, name, change),
+            budget,
+            seed,
+            retrain,
+            quick,
+        )
+        for change, settings in changes.items()
+    }
+
+
+def deployment_dir(runs: Path, name: str, change: str) -> Path:
+    """Run directory of the bi-level agent retrained on ``change`` of network ``name``."""
+    return Path(runs) / f"{name}@{change.replace(' ', '-').replace('%', 'pct')}" / "bilevel-ppo"
+
+
+def deployment_rows(p, change: str, settings: dict, controllers: dict, seeds, labels, record: dict) -> list[dict]:
+    """One change at deployment: ``controllers`` (the unretrained agents ``labels``, :data:`RETRAINED`, the
+    baselines) evaluated on the changed problem ``p``; rows with ``change`` and the paired differences to the
+    retrained agent and the forecast MPC."""
+    from netctrl.evaluate import compare, print_table, rows_to_records
+
+    compared = compare(p, controllers, seeds, progress=True)
+    extra = {l: {**paired(compared, l, RETRAINED), **paired(compared, l, "forecast-mpc")} for l in labels}
+    extra[RETRAINED] = {
+        "train_wall_s": record["train_wall_s"],
+        "train_episodes": record["episodes"],
+        **paired(compared, RETRAINED, "forecast-mpc"),
+    }
+    recs = [
+        r | {"experiment": f"deployment: {change}", "change": change, "settings": settings}
+        for r in rows_to_records(p, compared, extra=extra)
+    ]
+    print_table(
+        f"{p.name}, {change} ({len(seeds)} test episodes)",
+        recs,
+        ["controller", "reward_mean", "pct_of_oracle", "violations_mean", "vs_bilevel_ppo_retrained_diff_mean"],
+    )
+    return recs
+
+
+def deployment_bar(rows: list[dict], label: str = "bilevel-ppo") -> dict:
+    """Issue 24's deployment bar per network and change: the unretrained agent keeps >= 95 % of the retrained
+    agent's reward (``ratio``; read as ``agent >= retrained - 0.05 |retrained|``) with 0 constraint violations."""
+    out: dict = {}
+    for r in rows:
+        if "change" in r and r["controller"] == label:
+            ref = next(
+                x
+                for x in rows
+                if x.get("change") == r["change"] and x["scenario"] == r["scenario"] and x["controller"] == RETRAINED
+            )
+            ratio = r["reward_mean"] / ref["reward_mean"] if ref["reward_mean"] > 0 else None
+            out.setdefault(r["scenario"], {})[r["change"]] = {
+                "ratio": None if ratio is None else round(ratio, 4),
+                "violations": r["violations_mean"],
+                "met": r["reward_mean"] >= ref["reward_mean"] - 0.05 * abs(ref["reward_mean"])
+                and r["violations_mean"] == 0,
+            }
+    return out

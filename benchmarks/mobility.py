@@ -36,8 +36,13 @@ from pathlib import Path
 
 import numpy as np
 from common import (
+    RETRAINED,
     benchmark_options,
     benchmark_parser,
+    deployment_bar,
+    deployment_dir,
+    deployment_rows,
+    deployment_runs,
     load_agent,
     paired,
     parse_minutes,
@@ -110,6 +115,26 @@ def measure_speed(agent_ckpt: Path, episodes: int = 5) -> dict:
 
 #: training budgets (minutes of wall time, one process) per agent
 BUDGETS = {"bilevel-ppo": 30.0, "bilevel-a2c": 10.0, "edge-ppo": 30.0}
+#: changes at deployment (issue 24) on the demand-shock city, fixed before any agent was evaluated on them
+DEPLOYMENT = {
+    "nyc_brooklyn-shock": {
+        "fleet -20%": {"fleet": 1198},  # from 1,498 vehicles
+        "links into region 5 closed": {"closed_links": ["4->5", "8->5", "9->5"]},  # region 5: the busiest origin
+    }
+}
+
+
+def deployment(prob, city: str, labels, runs: Path, seeds: list[int], records: dict) -> list[dict]:
+    """Issue 24's changes at deployment on ``city``: the agent trained on the nominal city, unretrained, beside the
+    bi-level agent retrained on the change, and the oracle, forecast MPC and heuristics on the changed city."""
+    out = []
+    for change, settings in DEPLOYMENT[city].items():
+        p = prob.with_settings(**settings)
+        controllers = {l: load_agent(runs / city / l, l, p) for l in labels}
+        controllers[RETRAINED] = load_agent(deployment_dir(runs, city, change), "bilevel-ppo", p, name=RETRAINED)
+        controllers |= p.baselines(0)
+        out += deployment_rows(p, change, settings, controllers, seeds, labels, records[change])
+    return out
 
 
 def run(
@@ -126,6 +151,7 @@ def run(
     command: str | None = None,
     name: str = "mobility",
     paired_vs: str | None = None,
+    deploy: bool = False,
 ) -> dict | None:
     out, runs = Path(out), Path(runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +164,10 @@ def run(
     train_records = {
         c: {l: train_or_load(f"mobility/{c}", l, runs / c / l, budgets[l], seed, retrain, quick) for l in labels}
         for c in cities
+    }
+    changed = {
+        c: deployment_runs(f"mobility/{c}", c, DEPLOYMENT[c], runs, budgets["bilevel-ppo"], seed, retrain, quick)
+        for c in (cities if deploy else ())
     }
     if train_only:
         return None
@@ -176,6 +206,9 @@ def run(
             "train_wall_s",
         ]
         print_table(f"mobility / {city} ({len(seeds)} test episodes)", recs, keys)
+        if deploy:
+            recs = [r | {"experiment": "nominal city"} for r in recs]
+            recs += deployment(prob, city, labels, runs, seeds, changed[city])
         rows += recs
         oracle = compare(prob, {"oracle": prob.baselines(seed)["oracle"]}, list(prob.val_seeds), progress=True)[0]
         oracle_val[city] = float(oracle.result.rewards.mean())
@@ -194,6 +227,7 @@ def run(
         speed,
         command=command,
         training={c: list(r.values()) for c, r in train_records.items()},
+        **({"deployment": deployment_bar(rows), "deployment_training": changed} if deploy else {}),
         notes="pct_of_oracle = 100 * mean reward / mean oracle reward on the same test seeds; "
         "agents trained from scratch, model selected on validation seeds 2000-2004; "
         "test seeds 1000-1009; train_wall_s is single-process wall time",
@@ -210,13 +244,18 @@ if __name__ == "__main__":
     )
     p.add_argument("--cities", nargs="+", default=None)
     p.add_argument("--shock", action="store_true", help="the demand-shock cities (issue 24)")
+    p.add_argument("--deployment", action="store_true", help="changes at deployment on the shock city (issue 24)")
     a = p.parse_args()
     options = benchmark_options(a)
+    if a.deployment:
+        a.shock = True
+        options["deploy"] = True
+        a.cities = a.cities or list(DEPLOYMENT)
     if a.shock:
         if tuple(a.agents) == AGENTS:  # the default agents: only the bi-level one here
             options["labels"] = SHOCK_AGENTS
         if a.episodes == 10:  # the default: the issue asks for >= 20 episodes here
             options["episodes"] = 20
-        options |= {"name": "mobility_shock", "paired_vs": "forecast-mpc"}
+        options |= {"name": "mobility_deployment" if a.deployment else "mobility_shock", "paired_vs": "forecast-mpc"}
     cities = a.cities or [f"{c}-shock" if a.shock else c for c in CITIES]
     run(**options, cities=cities, minutes=parse_minutes(a.minutes))

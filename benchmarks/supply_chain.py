@@ -41,8 +41,13 @@ import time
 from pathlib import Path
 
 from common import (
+    RETRAINED,
     benchmark_options,
     benchmark_parser,
+    deployment_bar,
+    deployment_dir,
+    deployment_rows,
+    deployment_runs,
     load_agent,
     paired,
     parse_minutes,
@@ -134,92 +139,26 @@ def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
     return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}
 
 
-def _slug(change: str) -> str:
-    return change.replace(" ", "-").replace("%", "pct")
-
-
-def deployment_runs(s: str, runs: Path, budget: float, seed: int, retrain: bool, quick: bool) -> dict:
-    """Train (or reuse) the bi-level agent on each changed network of ``DEPLOYMENT[s]`` (the same recipe, budget and
-    seed as the nominal agent): ``runs/bench/supply_chain/<s>@<change>/bilevel-ppo``."""
-    prob = get_problem(f"supply_chain/{s}")
-    return {
-        change: train_or_load(
-            prob.with_settings(**settings),
-            "bilevel-ppo",
-            runs / "supply_chain" / f"{s}@{_slug(change)}" / "bilevel-ppo",
-            budget,
-            seed,
-            retrain,
-            quick,
-        )
-        for change, settings in DEPLOYMENT[s].items()
-    }
-
-
 def deployment(prob, s: str, labels, runs: Path, seeds: list[int], records: dict) -> list[dict]:
     """Issue 24's changes at deployment on network ``s``: the agents trained on the nominal network, unretrained
     (``labels``, the edge-level agent among them), beside the bi-level agent retrained on the change
     (``bilevel-ppo-retrained``), the forecast MPC and the oracle (which plan on the changed network), and the
-    order-up-to levels tuned again on it; rows with ``change`` and the paired differences to the retrained agent
-    and the forecast MPC. ``violations_mean``: constraints an action broke per episode (the environment's
-    ``info['violations']``)."""
+    order-up-to levels tuned again on it. ``violations_mean``: constraints an action broke per episode (the
+    environment's ``info['violations']``)."""
     from netctrl.problems.supply_chain import ForecastMPC, OracleMPC, OrderUpTo
 
     out = []
     for change, settings in DEPLOYMENT[s].items():
         p = prob.with_settings(**settings)
-        scenario = p.make_env().unwrapped.scenario
         controllers = {l: load_agent(runs / "supply_chain" / s / l, l, p) for l in labels}
-        retrained = runs / "supply_chain" / f"{s}@{_slug(change)}" / "bilevel-ppo"
+        retrained = deployment_dir(runs / "supply_chain", s, change)
         controllers |= {
-            "bilevel-ppo-retrained": load_agent(retrained, "bilevel-ppo", p, name="bilevel-ppo-retrained"),
+            RETRAINED: load_agent(retrained, "bilevel-ppo", p, name=RETRAINED),
             "oracle": OracleMPC(horizon=10),
             "forecast-mpc": ForecastMPC(horizon=10),
-            "order-up-to": OrderUpTo(tuned_levels(scenario)),
+            "order-up-to": OrderUpTo(tuned_levels(p.make_env().unwrapped.scenario)),
         }
-        compared = compare(p, controllers, seeds, progress=True)
-        rec = records[change]
-        extra = {
-            l: {**paired(compared, l, "bilevel-ppo-retrained"), **paired(compared, l, "forecast-mpc")} for l in labels
-        }
-        extra["bilevel-ppo-retrained"] = {
-            "train_wall_s": rec["train_wall_s"],
-            "train_episodes": rec["episodes"],
-            **paired(compared, "bilevel-ppo-retrained", "forecast-mpc"),
-        }
-        recs = [
-            r | {"experiment": f"deployment: {change}", "change": change, "settings": settings}
-            for r in rows_to_records(p, compared, extra=extra)
-        ]
-        print_table(
-            f"supply chain / {s}, {change} ({len(seeds)} test episodes)",
-            recs,
-            ["controller", "reward_mean", "pct_of_oracle", "violations_mean", "vs_bilevel_ppo_retrained_diff_mean"],
-        )
-        out += recs
-    return out
-
-
-def deployment_bar(rows: list[dict], label: str = "bilevel-ppo") -> dict:
-    """Issue 24's deployment bar per network and change: the unretrained agent keeps >= 95 % of the retrained
-    agent's profit (``ratio``; read as ``agent >= retrained - 0.05 |retrained|``) with 0 constraint violations."""
-    out: dict = {}
-    for r in rows:
-        if "change" in r and r["controller"] == label:
-            ref = next(
-                x
-                for x in rows
-                if x.get("change") == r["change"]
-                and x["scenario"] == r["scenario"]
-                and x["controller"] == "bilevel-ppo-retrained"
-            )
-            ratio = r["reward_mean"] / ref["reward_mean"] if ref["reward_mean"] > 0 else None
-            out.setdefault(r["scenario"], {})[r["change"]] = {
-                "ratio": None if ratio is None else round(ratio, 4),
-                "violations": r["violations_mean"],
-                "met": r["reward_mean"] >= ref["reward_mean"] - 0.05 * abs(ref["reward_mean"])
-                and r["violations_mean"] == 0,
-            }
+        out += deployment_rows(p, change, settings, controllers, seeds, labels, records[change])
     return out
 
 
@@ -253,9 +192,12 @@ def run(
         }
         for s in scenarios
     }
-    changed = (
-        {s: deployment_runs(s, runs, budgets.get(s, 20.0), seed, retrain, quick) for s in scenarios} if deploy else {}
-    )
+    changed = {
+        s: deployment_runs(
+            f"supply_chain/{s}", s, DEPLOYMENT[s], runs / "supply_chain", budgets.get(s, 20.0), seed, retrain, quick
+        )
+        for s in (scenarios if deploy else ())
+    }
     if train_only:
         return None
     rows, speed, oracle_val, tuning = [], {}, {}, {}
@@ -316,7 +258,7 @@ def run(
         training={s: list(r.values()) for s, r in records.items()},
         heuristic_tuning_s=tuning,
         **({"robustness": robustness(rows)} if shifts else {}),
-        **({"deployment": deployment_bar(rows)} if deploy else {}),
+        **({"deployment": deployment_bar(rows), "deployment_training": changed} if deploy else {}),
         notes="pct_of_oracle = 100 * mean profit / mean oracle profit on the same test seeds; "
         "agents trained from scratch, model selected on validation seeds 2000-2009; "
         "order-up-to levels tuned per node on seeds 3000-3007; test seeds 1000-1099",

@@ -95,3 +95,28 @@ def test_uniform_target_reached_when_reachable():
     flows = lower.solve(state, np.ones(3) / 3)
     # region 2 is two hops from region 0: only region 1 can be filled this step
     assert flows.tolist() == [3.0, 0.0, 0.0, 0.0]
+
+
+def _without(net, closed):
+    """``net``'s cost vector with the closed edges priced out of any optimum (networkx has no edge removal)."""
+    cost = 2.0 * net.edge_attr["reb_time"]
+    return np.where(closed, 10**9, cost)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_closed_links_carry_nothing_and_the_rest_is_min_cost_flow(seed):
+    rng = np.random.default_rng(seed)
+    net = random_network(rng, int(rng.integers(5, 12)))
+    closed = rng.random(net.num_edges) < 0.3
+    lower = RebalancingLP(net, net.edge_attr["reb_time"], 2.0, closed=closed)
+    for _ in range(5):
+        idle = rng.integers(0, 30, net.num_nodes).astype(float)
+        target = desired_counts(rng.dirichlet(np.ones(net.num_nodes)), idle.sum())
+        flows = lower.solve_counts(idle, target)
+        assert flows[closed].sum() == 0
+        cost = 2.0 * net.edge_attr["reb_time"]
+        shortfall = np.maximum(target - (idle + net.incidence() @ flows), 0.0)
+        lp_obj = cost @ flows + lower.M * shortfall.sum()
+        assert lp_obj == pytest.approx(
+            networkx_objective(net, idle, target, _without(net, closed), lower.M), abs=1e-3 + 1e-4 * flows.sum()
+        )

@@ -135,7 +135,7 @@ def problem(
         kind="gymnasium",
         env_id=env_id,
         lowers=dict(LOWERS),
-        info_keys=("served", "requests", "rebalancing_cost"),
+        info_keys=("served", "requests", "rebalancing_cost", "violations"),
         reference="oracle",
         description=description,
         recipes={k: {s: dict(v) for s, v in d.items()} for k, d in RECIPES.items()},

@@ -92,6 +92,8 @@ def oracle_plan(env: MobilityEnv, horizon: int, *, foresight: bool = True, match
     rhs[0] = env.idle  # step t0: everything idle before matching
     rhs = rhs.reshape(-1)
     upper = np.concatenate([demand[act_s, act_p], np.full(ny + nh, np.inf)])
+    if sc.closed is not None:  # no rebalancing on a closed link
+        upper[nm : nm + ny][sc.closed[y_e]] = 0.0
     sol = solve_lp(cost, A, rhs, rhs, 0.0, upper, maximize=True, name="mobility oracle MPC")
     served = np.zeros(P)
     first = act_s == 0

@@ -83,7 +83,9 @@ class MobilityEnv(gym.Env):
 
     ## Action Space
     ``Box(0, fleet, (E,))``: vehicles to send along each rebalancing edge. If a region is asked to send more
-    than its idle vehicles, its outflows are scaled down proportionally (``info['action_scaled']``). NaN or
+    than its idle vehicles, its outflows are scaled down proportionally (``info['action_scaled']``); flows on a
+    closed link (setting ``closed_links``) are refused, the vehicles stay. ``info['violations']`` counts both
+    (closed links asked to carry vehicles, regions asked to send more than they have). NaN or
     clearly negative entries raise :class:`~netctrl.errors.ActionError` and leave the state unchanged.
 
     ## Rewards
@@ -321,8 +323,14 @@ class MobilityEnv(gym.Env):
         if self.t >= self.T:
             raise RuntimeError("step() called after the episode terminated; call reset()")
         a = np.maximum(a, 0.0)
+        violations = 0
+        if self.scenario.closed is not None:  # refused: the vehicles stay where they are
+            refused = self.scenario.closed & (a > 1e-6)
+            violations = int(refused.sum())
+            a = np.where(self.scenario.closed, 0.0, a)
         out = np.bincount(self.src, weights=a, minlength=self.N)
         scaled = bool((out > self.idle + 1e-6).any())
+        violations += int((out > self.idle + 1e-5 * self.idle + 1e-6).sum())
         if scaled:
             factor = np.where(out > self.idle, self.idle / np.maximum(out, 1e-12), 1.0)
             a = a * factor[self.src]
@@ -339,10 +347,17 @@ class MobilityEnv(gym.Env):
         terminated = self.t >= self.T
         if not terminated:
             self._match()
-        info = self._info(match_reward, reb_cost, scaled, match_info)
+        info = self._info(match_reward, reb_cost, scaled, match_info, violations)
         return self._observation(), match_reward - reb_cost, terminated, False, info
 
-    def _info(self, match_reward: float, reb_cost: float, scaled: bool, match_info: dict | None = None) -> dict:
+    def _info(
+        self,
+        match_reward: float,
+        reb_cost: float,
+        scaled: bool,
+        match_info: dict | None = None,
+        violations: int = 0,
+    ) -> dict:
         mi = (
             match_info if match_info is not None else {"requests": 0.0, "served": 0.0, "revenue": 0.0, "trip_cost": 0.0}
         )
@@ -351,6 +366,7 @@ class MobilityEnv(gym.Env):
             "matching_reward": match_reward,
             "rebalancing_cost": reb_cost,
             "action_scaled": scaled,
+            "violations": violations,
             **mi,
         }
 

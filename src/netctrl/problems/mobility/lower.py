@@ -9,7 +9,7 @@ The LP, built once per city and hot-started every step, is the reference study's
     minimize   sum_e beta * tau_e * y_e  +  M * sum_i s_i
     s.t.       sum_{e into i} y_e - sum_{e out of i} y_e + s_i >= v_hat_i - v_i     for every region i
                sum_{e out of i} y_e                               <= v_i              for every region i
-               y, s >= 0
+               y, s >= 0                    (y_e = 0 on a closed link)
 
 ``s`` is the shortfall of region ``i`` (the reference's free slack; only its negative part is ever used) and
 ``M`` exceeds any edge cost, so the LP always reaches the closest reachable distribution first and then
@@ -54,6 +54,7 @@ class RebalancingLP:
         beta: cost of one vehicle for one step of driving.
         shortfall_penalty: ``M``; default ``1000 * (1 + max edge cost)``.
         tie_break: size of the fixed cost perturbation that makes the optimum unique (0 disables it).
+        closed: (E,) bool, links no vehicle may take (their flows are bounded by 0).
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class RebalancingLP:
         shortfall_penalty: float | None = None,
         tie_break: float = 1e-4,
         verify_every: int = 0,
+        closed: np.ndarray | None = None,
     ) -> None:
         self.network = network
         self.beta = float(beta)
@@ -85,6 +87,7 @@ class RebalancingLP:
             A,
             row_lower=np.zeros(2 * N),
             row_upper=np.concatenate([np.full(N, INF), np.zeros(N)]),
+            col_upper=None if closed is None else np.where(np.concatenate([closed, np.zeros(N, bool)]), 0.0, INF),
             name="mobility rebalancing LP",
             verify_every=verify_every,
         )
@@ -127,7 +130,7 @@ class RebalancingLP:
     def for_env(cls, env, **kwargs) -> RebalancingLP:
         """The lower level of a :class:`MobilityEnv` (costs ``beta * reb_time``)."""
         env = env.unwrapped
-        return cls(env.scenario.network, env.scenario.reb_time[0], env.beta, **kwargs)
+        return cls(env.scenario.network, env.scenario.reb_time[0], env.beta, closed=env.scenario.closed, **kwargs)
 
     def __repr__(self) -> str:
         return f"RebalancingLP(regions={self.N}, edges={self.E}, M={self.M:g})"

@@ -76,6 +76,10 @@ class CitySettings:
     shock_steps: int = 0
     """steps the shock lasts; its first step is drawn every episode, uniformly among those that keep it inside
     the episode (0: no shock)."""
+    closed_links: tuple[str, ...] = ()
+    """rebalancing links closed at deployment, named ``"FROM->TO"`` by region ids (one direction each; e.g.
+    ``["3->4", "4->3"]``): no lower level sends an empty vehicle along them, and the environment refuses any
+    rebalancing flow on them (counted in ``info['violations']``)."""
 
     def __post_init__(self) -> None:
         for name, low, high in (
@@ -106,6 +110,10 @@ class CitySettings:
             )
         if not 0 <= self.shock_share <= 1:
             raise ScenarioError(f"Expected 0 <= 'shock_share' <= 1 (got {self.shock_share})")
+        if not isinstance(self.closed_links, tuple) or not all(isinstance(x, str) for x in self.closed_links):
+            raise ScenarioError(
+                f"Expected 'closed_links' to be a list of 'FROM->TO' strings (got {self.closed_links!r})"
+            )
 
     @property
     def has_shock(self) -> bool:
@@ -171,6 +179,8 @@ class MobilityScenario:
     fleet: np.ndarray
     """(N,) float: idle vehicles per region at the start."""
     meta: dict = field(default_factory=dict)
+    closed: np.ndarray | None = None
+    """(E,) bool: rebalancing links closed (``settings.closed_links``); ``None``: none."""
 
     @property
     def num_regions(self) -> int:
@@ -370,6 +380,18 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         )
     except GraphError as exc:
         raise ScenarioError(f"'topology_graph': {exc}") from None
+    closed = None
+    if s.closed_links:
+        names = {f"{region_ids[o]}->{region_ids[d]}": e for e, (o, d) in enumerate(edges)}
+        closed = np.zeros(len(edges), dtype=bool)
+        for link in s.closed_links:
+            if link not in names:
+                raise ScenarioError(
+                    f"'closed_links': no rebalancing link {link!r} (links join regions adjacent in 'topology_graph', "
+                    f"named like {next(iter(names))!r})"
+                )
+            closed[names[link]] = True
+        closed.setflags(write=False)
 
     # demand
     dm = _records(
@@ -458,4 +480,5 @@ def scenario_from_dict(data: dict, settings: CitySettings | None = None, *, name
         reb_time=reb_time,
         fleet=fleet,
         meta={"region_ids": region_ids, "expected_requests": float(rate[: s.steps].sum())},
+        closed=closed,
     )
