@@ -14,6 +14,18 @@ decision time per step / the bi-level agent's (policy forward + LP), both measur
 
 Writes ``results/supply_chain.json`` (format of RESULTS.md) and ``results/supply_chain.png``.
 
+**Changes at deployment** (``--deployment``, issue 24): on 1F10S and the 30-store network with forecasts only, the
+agents trained on the nominal network (bi-level and edge-level), unretrained, under each change of ``DEPLOYMENT``
+(a capacity cut on some links, a production or storage capacity cut, a link cost x10), beside the bi-level agent
+retrained on the changed network (same recipe, budget and seed), the oracle and forecast MPC planning on it and
+the order-up-to levels tuned again for it; ``violations_mean`` counts the constraints an action broke (the
+environment enforces them). Writes ``results/supply_chain_deployment.json``.
+
+**Stochastic lead times** (``--lead``, issue 24): the forecast-only networks where every shipment takes its link's
+lead time or one step more (``supply_chain/<name>-forecast-lead``), the bi-level agent (same budgets) against the
+forecast MPC (planning with the expected lead times), the sample-average MPC, the order-up-to levels tuned for the
+setting and the oracle (which knows the lead times). Writes ``results/supply_chain_lead.json``.
+
 **Forecasts only** (``--forecast``, issue 24): the same networks (1F3S, 1F10S, the 30-store network) with demand
 known only as its seasonal mean (``supply_chain/<name>-forecast``: ``advance_info = 0``), the bi-level agent
 (same budgets) against ``forecast-mpc`` (the oracle's LP on the expected demand: what an operator runs), the
@@ -31,6 +43,8 @@ Usage::
     python benchmarks/supply_chain.py --quick          # smoke run with tiny budgets
     python benchmarks/supply_chain.py --train-only --scenarios 1f2s 1f3s   # only train (e.g. one process per core)
     python benchmarks/supply_chain.py --forecast       # forecasts only -> results/supply_chain_forecast.json
+    python benchmarks/supply_chain.py --deployment     # changes at deployment -> results/supply_chain_deployment.json
+    python benchmarks/supply_chain.py --lead           # stochastic lead times -> results/supply_chain_lead.json
 
 Training runs go to runs/bench/supply_chain/<scenario>/<agent>/ and are reused unless --retrain is given.
 """
@@ -74,6 +88,9 @@ SHIFTS = {
     "peak 3 steps later": {"demand_delay": 3},
 }
 BUDGETS |= {s: BUDGETS[s.removesuffix("-forecast")] for s in FORECAST}
+#: forecasts only and stochastic lead times (issue 24): every link takes its lead time or one step more
+LEAD = tuple(f"{s}-lead" for s in FORECAST)
+BUDGETS |= {s: BUDGETS[s.removesuffix("-lead")] for s in LEAD}
 #: changes at deployment (issue 24), fixed before any agent was evaluated on them: each binds (it lowers the
 #: oracle's profit) and leaves a profitable network. No supply-chain network here has a second route to any node,
 #: so a closed link would strand its stores for every controller alike; the cuts below keep every route open.
@@ -276,10 +293,16 @@ if __name__ == "__main__":
     p.add_argument("--scenarios", nargs="+", default=None)
     p.add_argument("--forecast", action="store_true", help="the forecast-only networks (issue 24)")
     p.add_argument("--deployment", action="store_true", help="changes at deployment (issue 24)")
+    p.add_argument("--lead", action="store_true", help="forecasts only and stochastic lead times (issue 24)")
     a = p.parse_args()
     options = benchmark_options(a)
     default = SCENARIOS
-    if a.deployment:
+    if a.lead:
+        if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
+            options["labels"] = FORECAST_LABELS
+        options["name"] = "supply_chain_lead"
+        default = LEAD
+    elif a.deployment:
         options |= {"name": "supply_chain_deployment", "deploy": True}
         default = tuple(DEPLOYMENT)
     elif a.forecast:

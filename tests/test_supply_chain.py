@@ -141,7 +141,7 @@ def test_lp_reaches_a_reachable_target_exactly():
     assert flows.tolist() == pytest.approx([0.0, 3.0, 3.0])
 
 
-@pytest.mark.parametrize("name", ["1f2s", "1f3s"])
+@pytest.mark.parametrize("name", ["1f2s", "1f3s", "1f3s-forecast-lead"])
 def test_full_horizon_oracle_is_exact_and_an_upper_bound(name):
     seed = 7
     env = SupplyChainEnv(name)
@@ -515,3 +515,30 @@ def test_the_lp_lower_level_keeps_a_cut_link_while_the_heuristic_breaks_it():
     levels = np.full(spec.make_env().unwrapped.N, 20.0)
     heuristic = evaluate(OrderUpTo(levels), spec.make_env, [5], sum_keys=["violations"])
     assert heuristic.mean("violations") > 0  # it orders what the big stores need, above the links' 14
+
+
+def test_stochastic_lead_times_are_drawn_per_step_and_link_and_keep_the_demand():
+    env, ref = SupplyChainEnv("1f3s-forecast-lead"), SupplyChainEnv("1f3s-forecast")
+    assert env.scenario.lead_time_noise == 1 and env.scenario.expected_delay == 1
+    env.reset(seed=11), ref.reset(seed=11)
+    assert np.array_equal(env.demand, ref.demand)  # drawn after the demand
+    lead = env.shipment_lead.copy()
+    assert lead.shape == (env.T, env.E) and set(np.unique(lead)) == {1, 2}  # lead time 1 plus U{0, 1}
+    assert 0.4 < (lead == 2).mean() < 0.6
+    env.reset(seed=11)
+    assert np.array_equal(env.shipment_lead, lead)  # a seed's lead times are the same every time
+    # a shipment arrives after its drawn lead time, and the observation shows it as soon as it is sent
+    env.reset(seed=11, options={"demand": np.zeros((env.horizon, env.N))})
+    lead = env.shipment_lead.copy()  # drawn again (the given demand drew nothing before them)
+    env.step(np.array([40.0, 0.0, 0.0, 0.0]))  # produce; it is in stock at t = 1
+    env.step(np.array([0.0, 5.0, 6.0, 7.0]))
+    for e, q in enumerate((5.0, 6.0, 7.0)):
+        assert env.arrivals[1 + lead[1, e], env.dst[e]] == q
+        assert env.arrivals[1 + 3 - lead[1, e], env.dst[e]] == 0  # not at the other possible step
+    # the forecast MPC plans with the expected lead times, the oracle with the drawn ones
+    assert np.array_equal(env.planning_lead(1, 4, foresight=True), lead[1:5])
+    assert np.all(env.planning_lead(1, 4, foresight=False) == 2)
+    # the base-stock levels cover the expected delay too (one more step of demand than with fixed lead times)
+    assert np.array_equal(env.scenario.echelons()[0], ref.scenario.echelons()[0] + np.r_[0, 1, 1, 1])
+    with pytest.raises(ScenarioError, match="lead_time_noise"):
+        scenario_from_dict(tiny_dict() | {"lead_time_noise": 0.5})

@@ -78,6 +78,8 @@ __all__ = [
 SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
 #: the same networks with demand forecasts only (``advance_info = 0``; issue 24's imperfect information)
 SCENARIOS |= {f"{k}-forecast": f"{v}-Forecast" for k, v in SCENARIOS.items() if k != "1f2s"}
+#: and with stochastic lead times as well (``lead_time_noise = 1``: a link takes its lead time or one step more)
+SCENARIOS |= {f"{k}-lead": f"{v}-Lead" for k, v in SCENARIOS.items() if k.endswith("-forecast")}
 
 #: production by a Gaussian on the factories (in units of the mean total demand per step), then a Dirichlet
 #: over every node's share of the inventory position; both are residuals on the textbook base-stock policy's
@@ -123,7 +125,7 @@ TRAIN = dict(
 EDGE_TRAIN = dict(TRAIN, gamma=0.99, actor_lr=3e-4)
 #: per-network changes of the bi-level agent's settings: on the 30-store network the factory's echelon
 #: features are ~30x a store's, and at 1e-3 the first updates of the residual heads wrecked the prior
-TRAIN_OVERRIDES = {"1f3w30s": dict(actor_lr=1e-4), "1f3w30s-forecast": dict(actor_lr=1e-4)}
+TRAIN_OVERRIDES = {k: dict(actor_lr=1e-4) for k in ("1f3w30s", "1f3w30s-forecast", "1f3w30s-forecast-lead")}
 EDGE_POLICY = dict(
     encoder="edgeconv",
     hidden=64,
@@ -223,6 +225,8 @@ def _packaged(key: str, settings: SupplySettings) -> ProblemSpec:
             if key in REFERENCE
             else f"supply chain {tag.removesuffix('-Forecast')}, demand forecasts only (advance_info = 0)"
             if key.endswith("-forecast")
+            else f"supply chain {tag.removesuffix('-Forecast-Lead')}, demand forecasts only, stochastic lead times"
+            if key.endswith("-forecast-lead")
             else f"supply chain {tag}"
         ),
         rebuild=lambda s: _packaged(key, s),

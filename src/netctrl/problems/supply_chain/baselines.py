@@ -45,17 +45,20 @@ class SupplyPlan:
     """profit of the plan over its horizon (revenue included)."""
 
 
-def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
+def _plan_lp(env: SupplyChainEnv, D: np.ndarray, lead: np.ndarray | None = None):
     """The planning LP from the state of step ``env.t`` over ``len(D)`` steps for the demand ``D`` ``(S, N)``:
     ``(cost, A, lo, hi, upper, offs, demand_rows)`` (maximise ``cost @ x``; column blocks at ``offs``: shipments,
     production, positive stock, negative stock, discard, each ``(S, size)``; ``demand_rows`` ``(S * N,)``: the
-    dynamics rows, whose bounds ``known - D`` are the only place the demand enters)."""
+    dynamics rows, whose bounds ``known - D`` are the only place the demand enters). ``lead`` ``(S, E)``: the lead
+    times of shipments sent at each step (default: the links' own)."""
     sc = env.scenario
     t0 = env.t
     S = len(D)
     N, E, F = env.N, env.E, env.F
     fac = env.factories
-    lead, ptime = env.lead, sc.production_time[fac]
+    ptime = sc.production_time[fac]
+    lead = np.broadcast_to(env.lead, (S, E)) if lead is None else np.asarray(lead)
+    arrive = np.arange(S)[:, None] + lead  # (S, E) the step at which shipment column (u, e) arrives
     known = env.arrivals[t0 : t0 + S].copy()  # (S, N) already on the way
     known[0] += env.stock  # end-of-last-step stock
     # column blocks, each (S, size): q (E), p (F), xp (N), xm (N), dis (N)
@@ -85,8 +88,8 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
             add(base + n_idx, col(2, s - 1, n_idx), -1.0)
             add(base + n_idx, col(3, s - 1, n_idx), 1.0)
             add(base + n_idx, col(4, s - 1, n_idx), 1.0)
-        arr_e = s - lead >= 0
-        add(base + env.dst[arr_e], col(0, (s - lead)[arr_e], e_idx[arr_e]), -1.0)
+        e_in, u_in = np.nonzero(s == arrive.T)  # the shipments arriving at s, by edge
+        add(base + env.dst[e_in], col(0, u_in, e_in), -1.0)
         arr_f = s - ptime >= 0
         add(base + fac[arr_f], col(1, (s - ptime)[arr_f], f_idx[arr_f]), -1.0)
         rhs = known[s] - D[s]
@@ -101,8 +104,8 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
             add(row_of[ship_nodes], col(2, s - 1, ship_nodes), -1.0)
             add(row_of[ship_nodes], col(3, s - 1, ship_nodes), 1.0)
             add(row_of[ship_nodes], col(4, s - 1, ship_nodes), 1.0)
-        m = arr_e & (row_of[env.dst] >= 0)
-        add(row_of[env.dst[m]], col(0, (s - lead)[m], e_idx[m]), -1.0)
+        m = row_of[env.dst[e_in]] >= 0
+        add(row_of[env.dst[e_in[m]]], col(0, u_in[m], e_in[m]), -1.0)
         m = arr_f & (row_of[fac] >= 0)
         add(row_of[fac[m]], col(1, (s - ptime)[m], f_idx[m]), -1.0)
         lo.append(np.full(ship_nodes.size, -np.inf)), hi.append(known[s][ship_nodes])
@@ -131,13 +134,14 @@ def _plan_lp(env: SupplyChainEnv, D: np.ndarray):
 
 
 def oracle_plan(env: SupplyChainEnv, horizon: int, foresight: bool = True) -> SupplyPlan:
-    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand (``foresight``) or
-    with the demand the controller knows (``foresight=False``: :meth:`SupplyChainEnv.known_demand`); the plan's
-    value is then its value under that forecast."""
+    """Solve the receding-horizon LP from the state of step ``env.t`` with the realised demand and lead times
+    (``foresight``) or with what the controller knows (``foresight=False``: the demand of
+    :meth:`SupplyChainEnv.known_demand`, the expected lead times of :meth:`SupplyChainEnv.planning_lead`); the
+    plan's value is then its value under that forecast."""
     t0 = env.t
     S = min(horizon, env.T - t0)
     D = env.demand[t0 : t0 + S] if foresight else env.known_demand(t0, S)  # (S, N) realised or forecast
-    cost, A, lo, hi, upper, offs, _ = _plan_lp(env, D)
+    cost, A, lo, hi, upper, offs, _ = _plan_lp(env, D, env.planning_lead(t0, S, foresight))
     sol = solve_lp(cost, A, lo, hi, 0.0, upper, maximize=True, name="supply-chain oracle MPC")
     x = sol.x
     return SupplyPlan(
@@ -151,7 +155,7 @@ def sample_average_plan(env: SupplyChainEnv, horizon: int, samples: int, rng: np
     """The sample-average (two-stage stochastic) plan: ``samples`` demand scenarios over the next ``horizon``
     steps (the realised demand within ``advance_info``, draws of the scenario's demand model beyond), one copy of
     the planning LP per scenario, this step's production and shipments shared by all (non-anticipative), the
-    mean profit maximised. ``value``: that mean."""
+    mean profit maximised (the lead times are the expected ones in every scenario). ``value``: that mean."""
     sc = env.scenario
     t0 = env.t
     S = min(horizon, env.T - t0)
@@ -162,7 +166,7 @@ def sample_average_plan(env: SupplyChainEnv, horizon: int, samples: int, rng: np
         D[:known] = env.demand[t0 : t0 + known]
         demands.append(D)
     # one LP per scenario, all alike but for the demand rows' bounds: built once, its bounds shifted per scenario
-    cost0, A0, lo0, hi0, upper0, offs, rows = _plan_lp(env, demands[0])
+    cost0, A0, lo0, hi0, upper0, offs, rows = _plan_lp(env, demands[0], env.planning_lead(t0, S, False))
     n = A0.shape[1]
     first = np.concatenate([offs[0] + np.arange(env.E), offs[1] + np.arange(env.F)])  # step 0's q and p
     k = len(first)
@@ -362,9 +366,29 @@ _TUNED: dict[tuple[str, bool], tuple[np.ndarray, float]] = {}
 TUNING_SEEDS = tuple(range(3000, 3008))
 
 
+def _fingerprint(sc: SupplyChainScenario) -> str:
+    """A digest of everything that defines a scenario (its arrays, network and parameters)."""
+    import dataclasses
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in dataclasses.fields(sc):
+        v = getattr(sc, f.name)
+        if f.name == "network":
+            h.update(np.ascontiguousarray(v.edge_index).tobytes())
+            for k in sorted(v.edge_attr):
+                h.update(k.encode() + np.ascontiguousarray(v.edge_attr[k], dtype=np.float64).tobytes())
+        elif isinstance(v, np.ndarray):
+            h.update(np.ascontiguousarray(v).tobytes())
+        elif f.name != "meta":
+            h.update(repr(v).encode())
+    return h.hexdigest()
+
+
 def tuned_levels(sc: SupplyChainScenario, horizon_aware: bool = False) -> np.ndarray:
-    """Per-node safety levels tuned on :data:`TUNING_SEEDS` (cached per scenario, variant and process)."""
-    key = (sc.name, horizon_aware)
+    """Per-node safety levels tuned on :data:`TUNING_SEEDS` (cached per scenario, variant and process; a scenario
+    is known by its content, not its name: a network changed by settings is tuned again)."""
+    key = (_fingerprint(sc), horizon_aware)
     if key not in _TUNED:
         t0 = time.perf_counter()
         _TUNED[key] = tune_order_up_to(sc, TUNING_SEEDS, horizon_aware=horizon_aware)

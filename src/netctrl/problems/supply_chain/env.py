@@ -78,6 +78,10 @@ class SupplyChainEnv(gym.Env):
     - overcapacity_penalty * max(stock - capacity, 0)`` (the reference's reward: revenue is counted on all
     demand, served now or backlogged), after which stock above capacity is discarded.
 
+    With stochastic lead times (the scenario's ``lead_time_noise``), a shipment's lead time is drawn at ``reset``
+    for every step and edge (:attr:`shipment_lead`); the observation's arrivals show where shipped goods will
+    arrive, the edge features keep the link's nominal lead time.
+
     ## Starting State
     Every node holds its ``initial_stock`` (0 in the reference configurations); nothing in transit. Demand of
     the whole episode is drawn at ``reset`` from ``self.np_random``.
@@ -110,7 +114,7 @@ class SupplyChainEnv(gym.Env):
         self.factories = sc.factories
         self.F = len(self.factories)
         self.horizon = self.T + FORECAST + 1
-        self._buffer = self.T + int(max(self.lead.max(), sc.production_time.max())) + PIPELINE + 2
+        self._buffer = self.T + int(max(self.lead.max() + sc.lead_time_noise, sc.production_time.max())) + PIPELINE + 2
         mean_store = sc.expected_demand(0, 15)[:, sc.stores].mean()
         self.scale = float(max(mean_store, 1.0))
         self.action_space = spaces.Box(0.0, sc.max_quantity(), (self.F + self.E,), np.float32)
@@ -134,8 +138,18 @@ class SupplyChainEnv(gym.Env):
         self.stock = sc.initial_stock.astype(np.float64).copy()
         self.arrivals = np.zeros((self._buffer, self.N))
         self.demand = np.zeros((self.horizon, self.N))
+        self.shipment_lead = np.broadcast_to(self.lead, (self.T, self.E))
+        """(T, E) lead time of a shipment sent at step ``t`` on edge ``e`` (drawn at ``reset`` when the scenario's
+        ``lead_time_noise`` > 0)."""
 
     # ------------------------------------------------------------------ state
+    def planning_lead(self, t0: int, steps: int, foresight: bool) -> np.ndarray:
+        """(steps, E) lead times of shipments sent at ``t0..``: the realised ones (``foresight``) or what the
+        controller expects (the link's lead time plus the scenario's ``expected_delay``)."""
+        if foresight:
+            return np.asarray(self.shipment_lead[t0 : t0 + steps])
+        return np.broadcast_to(self.lead + self.scenario.expected_delay, (steps, self.E))
+
     def known_demand(self, t0: int, horizon: int) -> np.ndarray:
         """(horizon, N) demand of ``t0..`` as the agent knows it: realised within ``advance_info``, else expected."""
         exp = self.scenario.expected_demand(t0, horizon)
@@ -229,6 +243,9 @@ class SupplyChainEnv(gym.Env):
             self.demand = d.copy()
         else:
             self.demand = sc.sample_demand(self.np_random, self.horizon, realised=True)
+        if sc.lead_time_noise > 0:  # after the demand: a seed's demand does not depend on them (a given demand
+            # draws nothing, so the lead times then differ from those of the same seed without it)
+            self.shipment_lead = self.lead + self.np_random.integers(0, sc.lead_time_noise + 1, (self.T, self.E))
         self.t = 0
         self.stock = sc.initial_stock.astype(np.float64).copy()
         self.arrivals = np.zeros((self._buffer, self.N))
@@ -268,7 +285,7 @@ class SupplyChainEnv(gym.Env):
             factor = np.where(out > room, room / np.maximum(out, 1e-12), 1.0)
             ship = ship * factor[self.src]
             out = np.bincount(self.src, weights=ship, minlength=self.N)
-        np.add.at(self.arrivals, (t + self.lead, self.dst), ship)
+        np.add.at(self.arrivals, (t + self.shipment_lead[t], self.dst), ship)
         np.add.at(self.arrivals, (t + sc.production_time[self.factories], self.factories), prod)
         demand = self.demand[t]
         stock = avail - out - demand

@@ -11,6 +11,7 @@ Format (JSON; every number is checked and every error names the field)::
       "advance_info": 3,                 # demand is known this many steps ahead (0: only forecasts)
       "demand_scale": 1.0,               # realised demand / the demand model's (controllers plan on the model)
       "demand_delay": 0,                 # steps the realised demand's cycle lags the model's (a later peak)
+      "lead_time_noise": 0,              # a shipment takes lead_time + U{0..lead_time_noise} steps
       "nodes": [
         {"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 3,
          "production_cost": 5, "production_time": 1, "production_capacity": null},
@@ -32,6 +33,11 @@ demand of the next three steps (noise included), i.e. orders are known three ste
 observation's expected demand, the forecast and sample-average MPCs) is computed from: the realised demand is
 ``round(demand_scale * (mean + amplitude * cos(2 pi (t - demand_delay + shift) / period) + U{0..noise}))``. They
 test a controller built for the nominal demand under shifted demand, without retraining.
+
+**Stochastic lead times.** With ``lead_time_noise = k > 0`` a shipment sent on a link at step ``t`` arrives after
+the link's ``lead_time`` plus a delay drawn from ``U{0..k}``, one draw per step and link, at ``reset`` (after the
+demand, so the demand of a seed does not change). Once shipped, a shipment's arrival step is known (it is in
+the observation's arrivals, as a carrier's tracking gives it); the delays of later shipments are not.
 
 **Changes at deployment.** The settings ``link_capacity``, ``link_cost``, ``node_capacity`` and ``production_capacity``
 change single links
@@ -88,6 +94,8 @@ class SupplyChainScenario:
     """realised demand / the model's (the forecasts keep the model)."""
     demand_delay: int = 0
     """steps the realised demand's seasonal cycle lags the model's."""
+    lead_time_noise: int = 0
+    """a shipment's lead time is its link's ``lead_time`` plus ``U{0..lead_time_noise}`` (0: fixed lead times)."""
     meta: dict = field(default_factory=dict)
 
     @property
@@ -102,14 +110,20 @@ class SupplyChainScenario:
     def stores(self) -> np.ndarray:
         return np.flatnonzero(self.kind == 2)
 
+    @property
+    def expected_delay(self) -> int:
+        """The delay a planner adds to every link's lead time: the mean of ``U{0..lead_time_noise}``, rounded up."""
+        return (self.lead_time_noise + 1) // 2
+
     def echelons(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per node: protection interval (inbound lead time, or production time, + 1), lead time from the node
         down to its stores, and the echelon matrix (``ech[n, m] = 1`` when ``m`` is ``n`` or downstream of it).
-        A node supplied over several edges is protected over the longest of their lead times."""
+        A node supplied over several edges is protected over the longest of their lead times (each plus the
+        :attr:`expected_delay`)."""
         net = self.network
         N = self.num_nodes
         lead_in = np.ones(N, dtype=np.int64)
-        np.maximum.at(lead_in, net.targets, net.edge_attr["lead_time"].astype(np.int64))
+        np.maximum.at(lead_in, net.targets, net.edge_attr["lead_time"].astype(np.int64) + self.expected_delay)
         protect = np.where(self.kind == 0, self.production_time, lead_in) + 1
         ech = np.eye(N)
         offset = np.zeros(N, dtype=np.int64)
@@ -356,6 +370,9 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
         advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True, maximum=MAX_STEPS)),
         demand_scale=float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE)),
+        lead_time_noise=int(
+            _num(data.get("lead_time_noise", 0), "lead_time_noise", integer=True, maximum=MAX_LEAD_TIME)
+        ),
         demand_delay=int(
             _num(data.get("demand_delay", 0), "demand_delay", minimum=-MAX_STEPS, integer=True, maximum=MAX_STEPS)
         ),
@@ -381,6 +398,8 @@ class SupplySettings:
     """realised demand / the demand model's (the forecasts keep the model): a shifted-demand test."""
     demand_delay: int | None = None
     """steps the realised demand's seasonal cycle lags the model's (a later peak)."""
+    lead_time_noise: int | None = None
+    """a shipment's lead time is its link's plus ``U{0..lead_time_noise}`` steps (stochastic lead times)."""
     link_capacity: dict[str, float] | None = None
     """per-step capacity of some links, ``{"FROM->TO": units}`` by node ids (0 closes the link): a change at
     deployment (see "Changes at deployment" in the module docstring)."""
@@ -572,10 +591,14 @@ def multi_echelon_dict(
 
 def load_named(name: str, settings: SupplySettings | None = None) -> SupplyChainScenario:
     """``1f2s``, ``1f3s``, ``1f10s`` (reference) or ``1f{W}w{K}s`` (generated multi-echelon, seed 0), each also
-    as ``<name>-forecast`` (demand forecasts only: ``advance_info = 0``), with ``settings``' changes."""
+    as ``<name>-forecast`` (demand forecasts only: ``advance_info = 0``) and ``<name>[-forecast]-lead`` (stochastic
+    lead times: ``lead_time_noise = 1``), with ``settings``' changes."""
     key = name.lower()
     settings = settings or SupplySettings()
-    base = key.removesuffix(FORECAST_SUFFIX)
+    base = key.removesuffix(LEAD_SUFFIX)
+    lead = base != key
+    forecast = base.endswith(FORECAST_SUFFIX)
+    base = base.removesuffix(FORECAST_SUFFIX)
     data = None
     if base in REFERENCE:
         data = dict(REFERENCE[base])
@@ -589,12 +612,18 @@ def load_named(name: str, settings: SupplySettings | None = None) -> SupplyChain
     if data is None:
         raise ScenarioError(
             f"Unknown supply-chain scenario {name!r}; choose 1f2s, 1f3s, 1f10s, 1f<W>w<K>s (each also with "
-            f"'{FORECAST_SUFFIX}') or a JSON file"
+            f"'{FORECAST_SUFFIX}', '{LEAD_SUFFIX}' or '{FORECAST_SUFFIX}{LEAD_SUFFIX}') or a JSON file"
         )
-    if key != base:
+    if forecast:
         data["advance_info"] = 0
+    if lead:
+        data["lead_time_noise"] = LEAD_NOISE
     return scenario_from_dict(settings.apply(data), name=key)
 
 
 FORECAST_SUFFIX = "-forecast"
 """a packaged network's name with this suffix: the same network with demand forecasts only (``advance_info = 0``)"""
+LEAD_SUFFIX = "-lead"
+"""a packaged network's name with this suffix (after ``-forecast``, if any): stochastic lead times
+(``lead_time_noise = LEAD_NOISE``)"""
+LEAD_NOISE = 1
