@@ -299,19 +299,23 @@ def plot_curves(curves: dict[str, dict[str, Path]], reference: dict[str, float],
 RETRAINED = "bilevel-ppo-retrained"
 
 
-def deployment_runs(problem, name: str, changes: dict, runs: Path, budget: float, seed: int, retrain, quick) -> dict:
+def deployment_runs(
+    problem, name: str, changes: dict, runs: Path, iterations: int, seed: int, retrain, quick, cap_minutes: float
+) -> dict:
     """Train (or reuse) the bi-level agent on each changed network of ``changes`` (``{change: settings}``) with the
-    nominal agent's recipe, ``budget`` and ``seed``: ``runs/<name>@<change>/bilevel-ppo``; their records."""
+    nominal agent's recipe, seed and number of PPO ``iterations`` (``cap_minutes``: a wall-time cap that is not
+    meant to bind): ``runs/<name>@<change>/bilevel-ppo``; their records."""
     prob = get_problem(problem)
     return {
         change: train_or_load(
             prob.with_settings(**settings),
             "bilevel-ppo",
             deployment_dir(runs, name, change),
-            budget,
+            cap_minutes,
             seed,
             retrain,
             quick,
+            overrides={"ppo": {"iterations": int(iterations)}},
         )
         for change, settings in changes.items()
     }

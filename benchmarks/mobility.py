@@ -53,7 +53,7 @@ from common import (
 
 from netctrl.bilevel import BilevelWrapper
 from netctrl.evaluate import compare, print_table, rows_to_records
-from netctrl.registry import get_problem
+from netctrl.registry import get_problem, get_recipe
 from netctrl.train import configure_threads
 
 CITIES = ("nyc_brooklyn", "shenzhen_downtown_west")
@@ -118,7 +118,7 @@ BUDGETS = {"bilevel-ppo": 30.0, "bilevel-a2c": 10.0, "edge-ppo": 30.0}
 #: changes at deployment (issue 24) on the demand-shock city, fixed before any agent was evaluated on them
 DEPLOYMENT = {
     "nyc_brooklyn-shock": {
-        "fleet -20%": {"fleet": 1198},  # from 1,498 vehicles
+        "fleet cut 20%": {"fleet": 1198},  # from 1,498 vehicles
         "links into region 5 closed": {"closed_links": ["4->5", "8->5", "9->5"]},  # region 5: the busiest origin
     }
 }
@@ -166,7 +166,17 @@ def run(
         for c in cities
     }
     changed = {
-        c: deployment_runs(f"mobility/{c}", c, DEPLOYMENT[c], runs, budgets["bilevel-ppo"], seed, retrain, quick)
+        c: deployment_runs(
+            f"mobility/{c}",
+            c,
+            DEPLOYMENT[c],
+            runs,
+            get_recipe("bilevel-ppo").make_config(get_problem(f"mobility/{c}"), {}, seed=seed).ppo.iterations,
+            seed,
+            retrain,
+            quick,
+            cap_minutes=2 * budgets["bilevel-ppo"],
+        )
         for c in (cities if deploy else ())
     }
     if train_only:

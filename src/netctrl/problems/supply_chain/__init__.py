@@ -75,7 +75,7 @@ __all__ = [
     "tuned_levels",
 ]
 
-SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S"}
+SCENARIOS = {"1f2s": "1F2S", "1f3s": "1F3S", "1f10s": "1F10S", "1f3w30s": "1F3W30S", "1f10w100s": "1F10W100S"}
 #: the same networks with demand forecasts only (``advance_info = 0``; issue 24's imperfect information)
 SCENARIOS |= {f"{k}-forecast": f"{v}-Forecast" for k, v in SCENARIOS.items() if k != "1f2s"}
 #: and with stochastic lead times as well (``lead_time_noise = 1``: a link takes its lead time or one step more)
@@ -124,8 +124,11 @@ TRAIN = dict(
 #: the edge-level agent keeps the settings it was tuned with
 EDGE_TRAIN = dict(TRAIN, gamma=0.99, actor_lr=3e-4)
 #: per-network changes of the bi-level agent's settings: on the 30-store network the factory's echelon
-#: features are ~30x a store's, and at 1e-3 the first updates of the residual heads wrecked the prior
-TRAIN_OVERRIDES = {k: dict(actor_lr=1e-4) for k in ("1f3w30s", "1f3w30s-forecast", "1f3w30s-forecast-lead")}
+#: features are ~30x a store's, and at 1e-3 the first updates of the residual heads wrecked the prior (the
+#: 100-store network, ~100x, keeps the 30-store network's setting)
+TRAIN_OVERRIDES = {
+    f"{k}{v}": dict(actor_lr=1e-4) for k in ("1f3w30s", "1f10w100s") for v in ("", "-forecast", "-forecast-lead")
+}
 EDGE_POLICY = dict(
     encoder="edgeconv",
     hidden=64,
