@@ -542,3 +542,14 @@ def test_stochastic_lead_times_are_drawn_per_step_and_link_and_keep_the_demand()
     assert np.array_equal(env.scenario.echelons()[0], ref.scenario.echelons()[0] + np.r_[0, 1, 1, 1])
     with pytest.raises(ScenarioError, match="lead_time_noise"):
         scenario_from_dict(tiny_dict() | {"lead_time_noise": 0.5})
+
+
+def test_tuned_levels_are_cached_by_content_not_name():
+    from netctrl.problems.supply_chain import SupplySettings
+    from netctrl.problems.supply_chain.baselines import _fingerprint
+
+    nominal, again = load_named("1f10s-forecast"), load_named("1f10s-forecast")
+    cut = load_named("1f10s-forecast", SupplySettings(link_capacity={"F->S8": 14}))
+    assert cut.name == nominal.name and _fingerprint(nominal) == _fingerprint(again)
+    assert _fingerprint(cut) != _fingerprint(nominal)
+    assert _fingerprint(load_named("1f10s-forecast-lead")) != _fingerprint(nominal)
