@@ -338,8 +338,8 @@ if __name__ == "__main__":
         default = LEAD if a.lead else LARGE
         if a.large:  # its LP is ten copies of the forecast MPC's: 100 episodes would take longer than all else
             options["skip"] = ("saa-mpc",)
-    elif a.deployment:
-        options |= {"name": "supply_chain_deployment", "deploy": True}
+    elif a.deployment:  # the nominal rows are context here: the sample-average MPC's are in supply_chain_forecast.json
+        options |= {"name": "supply_chain_deployment", "deploy": True, "skip": ("saa-mpc",)}
         default = tuple(DEPLOYMENT)
     elif a.forecast:
         if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
