@@ -19,7 +19,7 @@ agents trained on the nominal network (bi-level and edge-level), unretrained, un
 (a capacity cut on some links, a production or storage capacity cut, a link cost x10), beside the bi-level agent
 retrained on the changed network (same recipe, budget and seed), the oracle and forecast MPC planning on it and
 the order-up-to levels tuned again for it; ``violations_mean`` counts the constraints an action broke (the
-environment enforces them). Writes ``results/supply_chain_deployment.json``.
+environment enforces them). Writes ``results/supply_chain_deployment_<network>.json`` (one per network).
 
 **Stochastic lead times** (``--lead``, issue 24): the forecast-only networks where every shipment takes its link's
 lead time or one step more (``supply_chain/<name>-forecast-lead``), the bi-level agent (same budgets) against the
@@ -47,7 +47,7 @@ Usage::
     python benchmarks/supply_chain.py --quick          # smoke run with tiny budgets
     python benchmarks/supply_chain.py --train-only --scenarios 1f2s 1f3s   # only train (e.g. one process per core)
     python benchmarks/supply_chain.py --forecast       # forecasts only -> results/supply_chain_forecast.json
-    python benchmarks/supply_chain.py --deployment     # changes at deployment -> results/supply_chain_deployment.json
+    python benchmarks/supply_chain.py --deployment     # changes at deployment -> results/supply_chain_deployment_*.json
     python benchmarks/supply_chain.py --lead           # stochastic lead times -> results/supply_chain_lead.json
     python benchmarks/supply_chain.py --large          # 100 stores -> results/supply_chain_large.json
 
@@ -339,7 +339,7 @@ if __name__ == "__main__":
         if a.large:  # its LP is ten copies of the forecast MPC's: 100 episodes would take longer than all else
             options["skip"] = ("saa-mpc",)
     elif a.deployment:  # the nominal rows are context here: the sample-average MPC's are in supply_chain_forecast.json
-        options |= {"name": "supply_chain_deployment", "deploy": True, "skip": ("saa-mpc",)}
+        options |= {"deploy": True, "skip": ("saa-mpc",)}
         default = tuple(DEPLOYMENT)
     elif a.forecast:
         if tuple(a.agents) == LABELS:  # the default agents: only the bi-level one here
@@ -347,4 +347,8 @@ if __name__ == "__main__":
         options["name"] = "supply_chain_forecast"
         options["shifts"] = SHIFTS
         default = FORECAST
-    run(**options, scenarios=a.scenarios or default, minutes=parse_minutes(a.minutes))
+    if a.deployment:  # one results file per network: networks can be evaluated (and re-run) one at a time
+        for s in a.scenarios or default:
+            run(**(options | {"name": f"supply_chain_deployment_{s}"}), scenarios=[s], minutes=parse_minutes(a.minutes))
+    else:
+        run(**options, scenarios=a.scenarios or default, minutes=parse_minutes(a.minutes))
