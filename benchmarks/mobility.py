@@ -19,12 +19,19 @@ bi-level agent trained on it (same budget) against the forecast MPC (which plans
 heuristics and the oracle (which sees the realised demand), on 20 test seeds, with paired differences to the
 forecast MPC. Writes ``results/mobility_shock.json`` / ``.png``.
 
+**Changes at deployment** (``--deployment``, issue 24): on the shock city, the agent trained on it as it was,
+unretrained, under each change of ``DEPLOYMENT`` (a fleet cut, closed rebalancing links), beside the same recipe
+retrained on the changed city (the nominal agent's 3,500 iterations), the forecast MPC, the oracle and the
+heuristics on the changed city; ``violations_mean`` counts the constraints an action broke. Writes
+``results/mobility_deployment.json``.
+
 Usage::
 
     python benchmarks/mobility.py                      # train (if needed) + evaluate + speed -> results/mobility.json
     python benchmarks/mobility.py --quick              # smoke run with tiny budgets (results/mobility-quick.json)
     python benchmarks/mobility.py --train-only --cities nyc_brooklyn   # only train (e.g. one city per core)
     python benchmarks/mobility.py --shock              # the demand-shock cities -> results/mobility_shock.json
+    python benchmarks/mobility.py --deployment         # changes at deployment -> results/mobility_deployment.json
 
 Training runs go to runs/bench/<city>/<agent>/ and are reused unless --retrain is given.
 """
