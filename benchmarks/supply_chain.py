@@ -175,19 +175,14 @@ def deployment(prob, s: str, labels, runs: Path, seeds: list[int], records: dict
     (``bilevel-ppo-retrained``), the forecast MPC and the oracle (which plan on the changed network), and the
     order-up-to levels tuned again on it. ``violations_mean``: constraints an action broke per episode (the
     environment's ``info['violations']``)."""
-    from netctrl.problems.supply_chain import ForecastMPC, OracleMPC, OrderUpTo
-
     out = []
     for change, settings in DEPLOYMENT[s].items():
         p = prob.with_settings(**settings)
         controllers = {l: load_agent(runs / "supply_chain" / s / l, l, p) for l in labels}
         retrained = deployment_dir(runs / "supply_chain", s, change)
-        controllers |= {
-            RETRAINED: load_agent(retrained, "bilevel-ppo", p, name=RETRAINED),
-            "oracle": OracleMPC(horizon=10),
-            "forecast-mpc": ForecastMPC(horizon=10),
-            "order-up-to": OrderUpTo(tuned_levels(p.make_env().unwrapped.scenario)),
-        }
+        controllers[RETRAINED] = load_agent(retrained, "bilevel-ppo", p, name=RETRAINED)
+        baselines = p.baselines(0)  # its order-up-to tunes its levels on the changed network when first bound
+        controllers |= {k: baselines[k] for k in ("oracle", "forecast-mpc", "order-up-to")}
         out += deployment_rows(p, change, settings, controllers, seeds, labels, records[change])
     return out
 

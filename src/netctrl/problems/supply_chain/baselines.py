@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -368,9 +370,6 @@ TUNING_SEEDS = tuple(range(3000, 3008))
 
 def _fingerprint(sc: SupplyChainScenario) -> str:
     """A digest of everything that defines a scenario (its arrays, network and parameters)."""
-    import dataclasses
-    import hashlib
-
     h = hashlib.sha256()
     for f in dataclasses.fields(sc):
         v = getattr(sc, f.name)
