@@ -431,6 +431,32 @@ def test_shifted_demand_moves_the_realised_demand_and_not_the_forecasts():
         scenario_from_dict(data | {"demand_scale": -1})
 
 
+def test_uncertain_volume_draws_one_scale_per_episode_within_the_spread():
+    data = copy.deepcopy(REFERENCE["1f3s"])
+    for nd in data["nodes"]:
+        if "demand" in nd:
+            nd["demand"]["noise"] = 0  # deterministic: the drawn scale is the only randomness
+    raw = scenario_from_dict(data).expected_demand(0, 30)
+    spread = scenario_from_dict(data | {"demand_scale": 1.1, "demand_scale_spread": 0.2})
+    scales = []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        want = np.round((1.1 + rng.uniform(-0.2, 0.2)) * raw)  # the draw comes first, then the (zero) noise
+        assert np.array_equal(spread.sample_demand(np.random.default_rng(seed), 30, realised=True), want)
+        scales.append(want.sum() / raw.sum())
+    assert 0.9 - 0.02 < min(scales) < 1.0 < 1.2 < max(scales) < 1.3 + 0.02  # spread over the range, per episode
+    assert np.array_equal(spread.sample_demand(np.random.default_rng(0), 30), np.round(raw))  # the model is kept
+    env = SupplyChainEnv(spread)
+    env.reset(seed=3)
+    first = env.demand.copy()
+    env.reset(seed=3)
+    assert np.array_equal(env.demand, first)  # seeded
+    with pytest.raises(ScenarioError, match="demand_scale_spread"):
+        scenario_from_dict(data | {"demand_scale_spread": 1.5})  # a scale could be negative
+    with pytest.raises(ScenarioError, match="demand_scale_spread"):
+        scenario_from_dict(data | {"demand_scale_spread": -0.1})
+
+
 def test_changes_at_deployment_edit_only_the_named_links_and_nodes():
     from netctrl.problems.supply_chain import SupplySettings
 

@@ -11,6 +11,7 @@ Format (JSON; every number is checked and every error names the field)::
       "advance_info": 3,                 # demand is known this many steps ahead (0: only forecasts)
       "demand_scale": 1.0,               # realised demand / the demand model's (controllers plan on the model)
       "demand_delay": 0,                 # steps the realised demand's cycle lags the model's (a later peak)
+      "demand_scale_spread": 0.0,        # the scale drawn per episode from demand_scale +- this (uncertain volume)
       "lead_time_noise": 0,              # a shipment takes lead_time + U{0..lead_time_noise} steps
       "nodes": [
         {"id": "F", "kind": "factory", "capacity": 20, "storage_cost": 3,
@@ -33,6 +34,9 @@ demand of the next three steps (noise included), i.e. orders are known three ste
 observation's expected demand, the forecast and sample-average MPCs) is computed from: the realised demand is
 ``round(demand_scale * (mean + amplitude * cos(2 pi (t - demand_delay + shift) / period) + U{0..noise}))``. They
 test a controller built for the nominal demand under shifted demand, without retraining.
+``demand_scale_spread = w > 0`` draws the realised demand's scale per episode from ``U[demand_scale - w,
+demand_scale + w]`` (at ``reset``, before the demand; unseen by the controllers, whose forecasts keep the model):
+a volume the operator is unsure of, to train a controller that copes with shifted demand.
 
 **Stochastic lead times.** With ``lead_time_noise = k > 0`` a shipment sent on a link at step ``t`` arrives after
 the link's ``lead_time`` plus a delay drawn from ``U{0..k}``, one draw per step and link, at ``reset`` (after the
@@ -94,6 +98,8 @@ class SupplyChainScenario:
     """realised demand / the model's (the forecasts keep the model)."""
     demand_delay: int = 0
     """steps the realised demand's seasonal cycle lags the model's."""
+    demand_scale_spread: float = 0.0
+    """the realised demand's scale is drawn per episode from ``U[demand_scale -+ demand_scale_spread]``."""
     lead_time_noise: int = 0
     """a shipment's lead time is its link's ``lead_time`` plus ``U{0..lead_time_noise}`` (0: fixed lead times)."""
     meta: dict = field(default_factory=dict)
@@ -161,9 +167,11 @@ class SupplyChainScenario:
     def sample_demand(self, rng: np.random.Generator, horizon: int, t0: int = 0, realised: bool = False) -> np.ndarray:
         """(horizon, N) demand of steps ``t0 ..`` drawn from the model: the reference's rounded cosine plus uniform
         integer noise; ``realised``: with the scenario's ``demand_scale`` and ``demand_delay`` (the environment's
-        demand)."""
+        demand; with ``demand_scale_spread`` > 0 the scale is drawn from ``rng`` first)."""
         t = np.arange(t0, t0 + horizon)[:, None] - (self.demand_delay if realised else 0)
         scale = self.demand_scale if realised else 1.0
+        if realised and self.demand_scale_spread > 0:
+            scale += rng.uniform(-self.demand_scale_spread, self.demand_scale_spread)
         m, a, p, s, noise = self.demand_params.T
         period = np.where(p > 0, p, 1.0)
         u = rng.integers(0, noise.astype(np.int64) + 1, size=(horizon, self.num_nodes))
@@ -376,8 +384,15 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         demand_delay=int(
             _num(data.get("demand_delay", 0), "demand_delay", minimum=-MAX_STEPS, integer=True, maximum=MAX_STEPS)
         ),
+        demand_scale_spread=_spread(data),
         meta={"ids": ids},
     )
+
+
+def _spread(data: dict) -> float:
+    """``demand_scale_spread``, checked: at most ``demand_scale`` (a drawn scale is never negative)."""
+    scale = float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE))
+    return float(_num(data.get("demand_scale_spread", 0.0), "demand_scale_spread", maximum=scale))
 
 
 @dataclass(frozen=True)
@@ -398,6 +413,8 @@ class SupplySettings:
     """realised demand / the demand model's (the forecasts keep the model): a shifted-demand test."""
     demand_delay: int | None = None
     """steps the realised demand's seasonal cycle lags the model's (a later peak)."""
+    demand_scale_spread: float | None = None
+    """the realised demand's scale drawn per episode from ``demand_scale`` +- this: training for uncertain volume."""
     lead_time_noise: int | None = None
     """a shipment's lead time is its link's plus ``U{0..lead_time_noise}`` steps (stochastic lead times)."""
     link_capacity: dict[str, float] | None = None
