@@ -370,3 +370,19 @@ def deployment_bar(rows: list[dict], label: str = "bilevel-ppo") -> dict:
                 and r["violations_mean"] == 0,
             }
     return out
+
+
+def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
+    """Issue 24's shifted-demand bar per instance and shift (rows with ``shift``): the agent ``label`` keeps >= 95 %
+    of the forecast MPC's reward, read as ``agent >= mpc - 0.05 |mpc|`` (a ratio means nothing once a shift makes
+    rewards negative); ``<shift>``: the agent's mean reward minus the forecast MPC's, in units of ``|mpc|``."""
+    out: dict = {}
+    for r in rows:
+        if "shift" in r and r["controller"] == label:
+            mpc = next(
+                x["reward_mean"]
+                for x in rows
+                if x.get("shift") == r["shift"] and x["scenario"] == r["scenario"] and x["controller"] == "forecast-mpc"
+            )
+            out.setdefault(r["scenario"], {})[r["shift"]] = round((r["reward_mean"] - mpc) / abs(mpc), 4)
+    return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}

@@ -72,6 +72,7 @@ from common import (
     paired,
     parse_minutes,
     plot_curves,
+    robustness,
     train_or_load,
     write_results,
 )
@@ -187,22 +188,6 @@ def robust_bar(rows: list[dict]) -> dict:
         kept = by[ROBUST_LABEL] / by["bilevel-ppo"]
         out[s] = v | {"nominal_kept": round(kept, 4), "met": v["met"] and kept >= 0.98}
     return out
-
-
-def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
-    """Issue 24's shifted-demand bar per network and shift: the agent keeps >= 95 % of the forecast MPC's profit,
-    read as ``agent >= mpc - 0.05 |mpc|`` (a ratio of profits means nothing once the shift makes them negative);
-    ``<shift>``: the agent's profit minus the forecast MPC's, in units of ``|mpc|``."""
-    out: dict = {}
-    for r in rows:
-        if "shift" in r and r["controller"] == label:
-            mpc = next(
-                x["reward_mean"]
-                for x in rows
-                if x.get("shift") == r["shift"] and x["scenario"] == r["scenario"] and x["controller"] == "forecast-mpc"
-            )
-            out.setdefault(r["scenario"], {})[r["shift"]] = round((r["reward_mean"] - mpc) / abs(mpc), 4)
-    return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}
 
 
 def deployment(prob, s: str, labels, runs: Path, seeds: list[int], records: dict) -> list[dict]:

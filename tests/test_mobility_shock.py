@@ -46,3 +46,35 @@ def test_shock_multiplies_the_rates_of_the_drawn_regions_in_the_drawn_window():
 def test_bad_shock_settings_name_the_field(field, value):
     with pytest.raises(ScenarioError, match=field):
         CitySettings(**{field: value})
+
+
+def test_shifted_demand_scales_and_delays_the_realised_rates_only():
+    nominal = load_city("nyc_brooklyn", demand_pairs="all")
+    bigger = load_city("nyc_brooklyn", demand_pairs="all", demand_scale=1.3)
+    later = load_city("nyc_brooklyn", demand_pairs="all", demand_delay=3)
+    assert np.array_equal(bigger.rate, nominal.rate) and np.array_equal(later.rate, nominal.rate)  # forecasts
+    assert np.allclose(bigger.realised_rate, 1.3 * nominal.rate)
+    total, lagged = nominal.rate.sum(axis=1), later.realised_rate.sum(axis=1)
+    assert np.allclose(lagged[3:], total[:-3]) and np.allclose(lagged[:3], total[0])  # the profile lags 3 steps
+    t = 10  # within a step, the pairs keep the scenario's shares (so their prices and trip times)
+    assert np.allclose(later.realised_rate[t] / lagged[t], nominal.rate[t] / total[t])
+    draws = [bigger, nominal]
+    means = []
+    for sc in draws:  # the environment draws from the realised rates
+        env = MobilityEnv(sc)
+        means.append(np.mean([(env.reset(seed=k), env.demand.sum())[1] for k in range(40)]))
+    assert means[0] / means[1] == pytest.approx(1.3, rel=0.02)
+    shocked = MobilityEnv(
+        load_city(
+            "nyc_brooklyn", demand_pairs="all", demand_scale=0.7, shock_multiplier=2.0, shock_share=0.25, shock_steps=8
+        )
+    )
+    shocked.reset(seed=1)
+    sh = shocked.shock
+    mask = np.zeros_like(nominal.rate, bool)
+    mask[sh["start"] : sh["stop"], np.isin(nominal.pairs[:, 0], sh["regions"])] = True
+    assert shocked.demand[~mask].sum() < nominal.rate[~mask].sum() * 0.8  # the shock comes on top of the shift
+    with pytest.raises(ScenarioError, match="demand_scale"):
+        CitySettings(demand_scale=-0.5)
+    with pytest.raises(ScenarioError, match="demand_delay"):
+        CitySettings(demand_delay=1.5)

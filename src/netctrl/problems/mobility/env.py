@@ -273,18 +273,19 @@ class MobilityEnv(gym.Env):
         }
 
     def _shocked_rate(self) -> np.ndarray:
-        """The request rates of this episode: the scenario's, with the settings' demand shock (if any) drawn
+        """The request rates of this episode: the scenario's realised ones (:attr:`~.MobilityScenario.realised_rate`:
+        with the settings' shifted demand, if any), with the settings' demand shock (if any) drawn
         from ``np_random``: ``shock_share`` of the regions, ``shock_steps`` steps from a uniform start, the rates
         of the pairs leaving them multiplied by ``shock_multiplier``. What was drawn is in :attr:`shock`."""
         sc = self.scenario
         s = sc.settings
         self.shock = None
         if not s.has_shock:
-            return sc.rate
+            return sc.realised_rate
         k = max(1, round(s.shock_share * self.N))
         regions = np.sort(self.np_random.choice(self.N, size=k, replace=False))
         start = int(self.np_random.integers(0, s.steps - s.shock_steps + 1))
-        rate = sc.rate.copy()
+        rate = sc.realised_rate.copy()
         rate[start : start + s.shock_steps, np.isin(sc.pairs[:, 0], regions)] *= s.shock_multiplier
         self.shock = {"regions": regions, "start": start, "stop": start + s.shock_steps}
         return rate

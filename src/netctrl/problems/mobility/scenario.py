@@ -76,6 +76,13 @@ class CitySettings:
     shock_steps: int = 0
     """steps the shock lasts; its first step is drawn every episode, uniformly among those that keep it inside
     the episode (0: no shock)."""
+    demand_scale: float = 1.0
+    """realised request rates / the scenario's (every forecast, and the forecast MPC, keep the scenario's): a
+    shifted-demand test of a controller built for the nominal demand."""
+    demand_delay: int = 0
+    """steps the realised demand's time profile lags the scenario's: the realised requests of step ``t`` total
+    the scenario's of step ``t - demand_delay`` (clamped to the data's steps), spread over the pairs as the
+    scenario's of step ``t`` (so every realised trip has the step's price and trip time); negative: earlier."""
     closed_links: tuple[str, ...] = ()
     """rebalancing links closed at deployment, named ``"FROM->TO"`` by region ids (one direction each; e.g.
     ``["3->4", "4->3"]``): no lower level sends an empty vehicle along them, and the environment refuses any
@@ -110,6 +117,10 @@ class CitySettings:
             )
         if not 0 <= self.shock_share <= 1:
             raise ScenarioError(f"Expected 0 <= 'shock_share' <= 1 (got {self.shock_share})")
+        require_number("demand_scale", self.demand_scale, ScenarioError)
+        if not 0 <= self.demand_scale <= MAX_DEMAND_RATIO:
+            raise ScenarioError(f"Expected 0 <= 'demand_scale' <= {MAX_DEMAND_RATIO:g} (got {self.demand_scale})")
+        _check_int("demand_delay", self.demand_delay, -MAX_STEPS, MAX_STEPS)
         if not isinstance(self.closed_links, tuple) or not all(isinstance(x, str) for x in self.closed_links):
             raise ScenarioError(
                 f"Expected 'closed_links' to be a list of 'FROM->TO' strings (got {self.closed_links!r})"
@@ -194,6 +205,19 @@ class MobilityScenario:
     def beta(self) -> float:
         """operating cost of one vehicle for one step of driving."""
         return self.settings.cost_per_minute * self.settings.step_minutes
+
+    @property
+    def realised_rate(self) -> np.ndarray:
+        """(H, P) the request rates the environment draws its demand from: :attr:`rate` with the settings'
+        ``demand_scale`` and ``demand_delay`` (a step's total from ``t - demand_delay``, its pairs' shares from
+        ``t``; :attr:`rate` itself when neither is set)."""
+        s = self.settings
+        if s.demand_scale == 1.0 and s.demand_delay == 0:
+            return self.rate
+        total = self.rate.sum(axis=1)
+        lagged = total[np.clip(np.arange(len(total)) - s.demand_delay, 0, len(total) - 1)]
+        factor = np.divide(lagged, total, out=np.zeros_like(total), where=total > 0)
+        return s.demand_scale * self.rate * factor[:, None]
 
     def __repr__(self) -> str:
         return (
