@@ -364,6 +364,13 @@ if __name__ == "__main__":
     p.add_argument("--deployment", action="store_true", help="changes at deployment (issue 24)")
     p.add_argument("--lead", action="store_true", help="forecasts only and stochastic lead times (issue 24)")
     p.add_argument("--large", action="store_true", help="the 100-store network, forecasts only (issue 24)")
+    p.add_argument(
+        "--large-iterations",
+        type=int,
+        default=None,
+        help="--large with this many PPO iterations instead of LARGE_ITERATIONS (give its own --runs); writes "
+        "results/supply_chain_large_<N>it.json",
+    )
     a = p.parse_args()
     options = benchmark_options(a)
     default = SCENARIOS
@@ -376,6 +383,9 @@ if __name__ == "__main__":
         default = LEAD if a.lead else LARGE
         if a.large:  # its LP is ten copies of the forecast MPC's: 100 episodes would take longer than all else
             options |= {"skip": ("saa-mpc",), "iterations": LARGE_ITERATIONS}
+            if a.large_iterations:  # a longer (or shorter) budget, decided as the development log says
+                options |= {"iterations": dict.fromkeys(LARGE, a.large_iterations)}
+                options["name"] = f"supply_chain_large_{a.large_iterations}it"
     elif a.deployment:  # the nominal rows are context here: the sample-average MPC's are in supply_chain_forecast.json
         options |= {"deploy": True, "skip": ("saa-mpc",)}
         default = tuple(DEPLOYMENT)
