@@ -386,3 +386,22 @@ def robustness(rows: list[dict], label: str = "bilevel-ppo") -> dict:
             )
             out.setdefault(r["scenario"], {})[r["shift"]] = round((r["reward_mean"] - mpc) / abs(mpc), 4)
     return {s: v | {"met": all(x >= -0.05 for x in v.values())} for s, v in out.items()}
+
+
+def shifted_rows(p, title: str, shift: str, change: dict, controllers: dict, seeds, extra) -> list[dict]:
+    """One shifted demand (issue 24): ``controllers`` evaluated on the shifted problem ``p``; rows with
+    ``experiment``, ``shift`` and the settings of ``change``, and ``extra(compared)``'s columns (per controller:
+    paired differences); their table printed under ``title``."""
+    from netctrl.evaluate import compare, print_table, rows_to_records
+
+    compared = compare(p, controllers, seeds, progress=True)
+    recs = [
+        r | {"experiment": f"shifted demand: {shift}", "shift": shift, **change}
+        for r in rows_to_records(p, compared, extra=extra(compared))
+    ]
+    print_table(
+        f"{title}, {shift} ({len(seeds)} test episodes)",
+        recs,
+        ["controller", "reward_mean", "pct_of_oracle", "vs_forecast_mpc_diff_mean", "vs_forecast_mpc_diff_se"],
+    )
+    return recs

@@ -61,6 +61,7 @@ from common import (
     parse_minutes,
     plot_curves,
     robustness,
+    shifted_rows,
     train_or_load,
     write_results,
 )
@@ -155,18 +156,8 @@ def shifted(prob, city: str, labels, runs: Path, seeds: list[int], seed: int) ->
     for label, change in SHIFTS.items():
         p = prob.with_settings(**change)
         controllers = {l: load_agent(runs / city / l, l, p) for l in labels} | p.baselines(seed)
-        compared = compare(p, controllers, seeds, progress=True)
-        extra = {l: paired(compared, l, "forecast-mpc") for l in labels}
-        recs = [
-            r | {"experiment": f"shifted demand: {label}", "shift": label, **change}
-            for r in rows_to_records(p, compared, extra=extra)
-        ]
-        print_table(
-            f"mobility / {city}, {label} ({len(seeds)} test episodes)",
-            recs,
-            ["controller", "reward_mean", "pct_of_oracle", "vs_forecast_mpc_diff_mean", "vs_forecast_mpc_diff_se"],
-        )
-        out += recs
+        extra = lambda compared: {l: paired(compared, l, "forecast-mpc") for l in labels}
+        out += shifted_rows(p, f"mobility / {city}", label, change, controllers, seeds, extra)
     return out
 
 

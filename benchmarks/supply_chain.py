@@ -73,6 +73,7 @@ from common import (
     parse_minutes,
     plot_curves,
     robustness,
+    shifted_rows,
     train_or_load,
     write_results,
 )
@@ -150,19 +151,14 @@ def shifted(prob, s: str, labels, runs: Path, seeds: list[int], shifts: dict, se
             "order-up-to": OrderUpTo(tuned_levels(nominal)),
             "order-up-to-horizon": OrderUpTo(tuned_levels(nominal, horizon_aware=True), horizon_aware=True),
         }
-        compared = compare(p, controllers, seeds, progress=True)
-        extra = {l: {**paired(compared, l, "order-up-to"), **paired(compared, l, "forecast-mpc")} for l in labels}
-        extra[ROBUST_LABEL] = robust_pairs(compared, labels)
-        recs = [
-            r | {"experiment": f"shifted demand: {label}", "shift": label, **change}
-            for r in rows_to_records(p, compared, extra=extra)
-        ]
-        print_table(
-            f"supply chain / {s}, {label} ({len(seeds)} test episodes)",
-            recs,
-            ["controller", "reward_mean", "pct_of_oracle", "vs_forecast_mpc_diff_mean", "vs_forecast_mpc_diff_se"],
-        )
-        out += recs
+
+        def extra(compared):
+            return {
+                **{l: {**paired(compared, l, "order-up-to"), **paired(compared, l, "forecast-mpc")} for l in labels},
+                ROBUST_LABEL: robust_pairs(compared, labels),
+            }
+
+        out += shifted_rows(p, f"supply chain / {s}", label, change, controllers, seeds, extra)
     return out
 
 
@@ -173,7 +169,7 @@ def robust_agent(runs: Path, s: str, p):
 
 def robust_pairs(compared, labels) -> dict:
     """The robust agent's paired differences to the forecast MPC, the order-up-to heuristic and the nominal agent."""
-    refs = ("order-up-to", "forecast-mpc", *(l for l in labels if l == "bilevel-ppo"))
+    refs = ("order-up-to", "forecast-mpc") + (("bilevel-ppo",) if "bilevel-ppo" in labels else ())
     return {k: v for ref in refs for k, v in paired(compared, ROBUST_LABEL, ref).items()}
 
 
@@ -248,34 +244,27 @@ def run(
         }
         for s in scenarios
     }
-    changed = {
-        s: deployment_runs(
-            f"supply_chain/{s}",
-            s,
-            DEPLOYMENT[s],
-            runs / "supply_chain",
-            NOMINAL_ITERATIONS[s],
-            seed,
-            retrain,
-            quick,
-            cap_minutes=4 * budgets.get(s, 20.0),
-        )
-        for s in (scenarios if deploy else ())
-    }
-    robust = {  # the agent trained for uncertain volume, beside the shifted-demand table
-        s: deployment_runs(
-            f"supply_chain/{s}",
-            s,
-            ROBUST,
-            runs / "supply_chain",
-            NOMINAL_ITERATIONS[s],
-            seed,
-            retrain,
-            quick,
-            cap_minutes=4 * budgets.get(s, 20.0),
-        )
-        for s in (scenarios if shifts else ())
-    }
+
+    def variants(changes) -> dict:
+        """The bi-level agent trained on each network's changed settings ``changes(s)`` with the nominal agent's
+        iterations (:func:`deployment_runs`); their records per network."""
+        return {
+            s: deployment_runs(
+                f"supply_chain/{s}",
+                s,
+                changes(s),
+                runs / "supply_chain",
+                NOMINAL_ITERATIONS[s],
+                seed,
+                retrain,
+                quick,
+                cap_minutes=4 * budgets.get(s, 20.0),
+            )
+            for s in scenarios
+        }
+
+    changed = variants(DEPLOYMENT.__getitem__) if deploy else {}
+    robust = variants(lambda s: ROBUST) if shifts else {}  # trained for uncertain volume, beside the shifted demand
     if train_only:
         return None
     rows, speed, oracle_val, tuning = [], {}, {}, {}

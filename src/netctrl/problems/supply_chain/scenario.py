@@ -361,6 +361,7 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
     if orphan:
         raise ScenarioError(f"'edges': store(s) {orphan[:5]} cannot be reached from any factory")
     pen = 1.5 * price
+    scale = float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE))
     return SupplyChainScenario(
         name=str(name or data.get("name", "supply_chain")),
         network=network,
@@ -377,22 +378,17 @@ def scenario_from_dict(data: dict, *, name: str | None = None) -> SupplyChainSce
         backlog_penalty=float(_num(data.get("backlog_penalty", pen), "backlog_penalty")),
         overcapacity_penalty=float(_num(data.get("overcapacity_penalty", pen), "overcapacity_penalty")),
         advance_info=int(_num(data.get("advance_info", 3), "advance_info", integer=True, maximum=MAX_STEPS)),
-        demand_scale=float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE)),
+        demand_scale=scale,
         lead_time_noise=int(
             _num(data.get("lead_time_noise", 0), "lead_time_noise", integer=True, maximum=MAX_LEAD_TIME)
         ),
         demand_delay=int(
             _num(data.get("demand_delay", 0), "demand_delay", minimum=-MAX_STEPS, integer=True, maximum=MAX_STEPS)
         ),
-        demand_scale_spread=_spread(data),
+        # at most demand_scale: a drawn scale is never negative
+        demand_scale_spread=float(_num(data.get("demand_scale_spread", 0.0), "demand_scale_spread", maximum=scale)),
         meta={"ids": ids},
     )
-
-
-def _spread(data: dict) -> float:
-    """``demand_scale_spread``, checked: at most ``demand_scale`` (a drawn scale is never negative)."""
-    scale = float(_num(data.get("demand_scale", 1.0), "demand_scale", maximum=MAX_DEMAND_SCALE))
-    return float(_num(data.get("demand_scale_spread", 0.0), "demand_scale_spread", maximum=scale))
 
 
 @dataclass(frozen=True)
